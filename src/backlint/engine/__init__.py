@@ -1,0 +1,1 @@
+"""The engine: file discovery, project index, per-file runs, suppression."""

@@ -1,0 +1,139 @@
+"""`backlint check` as a function: discover, index, lint in parallel, sort."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backlint.config import Config
+from backlint.engine import walker
+from backlint.engine.files import SourceFile, discover
+from backlint.engine.index import IndexCache, build_index, chunks
+from backlint.engine.runner import RunSettings, lint_many
+from backlint.registry import ENGINE_CODES, SelectionLayer, all_rules, resolve_selection
+from backlint.semantics.index import ProjectIndex
+from backlint.types import Finding
+
+# Below this many files, starting worker processes costs more than it saves.
+_PARALLEL_THRESHOLD = 16
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    findings: list[Finding]
+    files: int  # files linted
+
+
+def settings_for(config: Config, cli: SelectionLayer | None = None) -> RunSettings:
+    layers = [SelectionLayer(config.select, config.extend_select, config.ignore)]
+    if cli is not None:
+        layers.append(cli)
+    selected = resolve_selection(layers)
+    return RunSettings(
+        rules=tuple(r for r in all_rules() if r.code in selected),
+        options=dict(config.rule_options),
+        per_file_ignores=config.per_file_ignores,
+        root=config.root,
+        engine_codes=frozenset(c.code for c in ENGINE_CODES if c.code in selected),
+    )
+
+
+def _is_below(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _pool(jobs: int, initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
+    # fork: workers inherit the index and generated walker code instead of
+    # unpickling them; elsewhere the initializer hands them over.
+    method = "fork" if sys.platform == "linux" else None
+    context = multiprocessing.get_context(method)
+    if initargs:
+        return ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs)
+    return ProcessPoolExecutor(jobs, mp_context=context)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(settings: RunSettings, index: ProjectIndex) -> None:
+    index.prepare()
+    walker.warm_up()
+    _WORKER.update(settings=settings, index=index)
+
+
+def _lint_chunk(task: tuple[Sequence[SourceFile], dict[str, array[int] | None]]) -> list[Finding]:
+    files, tables = task
+    return lint_many(files, _WORKER["settings"], _WORKER["index"], tables)
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def check(
+    targets: Sequence[Path],
+    config: Config,
+    settings: RunSettings,
+    *,
+    cwd: Path,
+    jobs: int | None = None,
+    use_cache: bool = True,
+) -> CheckResult:
+    """Lint `targets` (files or directories) with the project index of `config.root`."""
+    jobs = jobs or default_jobs()
+    files = discover(targets, config.root, config.exclude_patterns, cwd)
+    absolute = [t if t.is_absolute() else cwd / t for t in targets]
+    if all(_is_below(t.resolve(), config.root.resolve()) for t in absolute):
+        # The index covers the whole project, even when only a few files are
+        # linted (pre-commit passes the changed ones).
+        project = discover([config.root], config.root, config.exclude_patterns, cwd)
+        known = {f.path for f in project}
+        project += [f for f in files if f.path not in known]
+    else:
+        project = files
+    parallel = jobs > 1 and len(project) >= _PARALLEL_THRESHOLD
+    cache = IndexCache(config.root) if use_cache else None
+
+    executor: Executor | None = _pool(jobs) if parallel else None
+    try:
+        indexed = build_index(project, executor, cache)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    index, tables = indexed.index, indexed.tables
+    index.prepare()
+    walker.warm_up()
+    # The index lives until the end: keep the cyclic GC from re-scanning it at
+    # every collection (and forked workers from touching its pages).
+    gc.freeze()
+
+    if not (jobs > 1 and len(files) >= _PARALLEL_THRESHOLD):
+        findings = lint_many(files, settings, index, tables)
+    else:
+        _WORKER.update(settings=settings, index=index)
+        initargs: tuple[Any, ...] = () if sys.platform == "linux" else (settings, index)
+        size = max(1, min(8, len(files) // (jobs * 8)))
+        tasks = [
+            (batch, {str(f.path): tables[str(f.path)] for f in batch if str(f.path) in tables})
+            for batch in chunks(files, size)
+        ]
+        with _pool(jobs, initargs) as pool:
+            findings = [f for batch in pool.map(_lint_chunk, tasks) for f in batch]
+        _WORKER.clear()
+    findings.sort()
+    return CheckResult(findings, len(files))

@@ -1,0 +1,210 @@
+"""Which files to lint: discovery, exclusion, .gitignore, module names."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+# Directories never worth linting, as in ruff's defaults (as gitignore-style
+# patterns: a bare name matches at any depth). A user's `exclude` replaces them.
+DEFAULT_EXCLUDE: tuple[str, ...] = (
+    ".backlint_cache",
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pycache__",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file to lint: where it is, how to show it, and which module it is."""
+
+    path: Path  # absolute
+    display: str  # relative to the working directory when below it
+    module: str
+    is_package: bool  # an __init__.py
+    is_test: bool
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    try:
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def module_name(path: Path) -> tuple[str, bool]:
+    """Dotted module name from the package directories above the file."""
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    directory = path.parent
+    while (directory / "__init__.py").is_file():
+        parts.append(directory.name)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    if not parts:
+        parts.append(path.parent.name or "__main__")
+    return ".".join(reversed(parts)), is_package
+
+
+def is_test_path(relative: PurePosixPath) -> bool:
+    """Tests, as RULES.md defines them."""
+    name = relative.name
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    return "tests" in relative.parts[:-1]
+
+
+class Excluder:
+    """Decides which paths below a root are left out."""
+
+    def __init__(self, root: Path, exclude: Sequence[str], respect_gitignore: bool = True) -> None:
+        self.root = root
+        self.user = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
+        self.respect_gitignore = respect_gitignore
+        self._gitignores: dict[Path, pathspec.PathSpec | None] = {}
+
+    def _relative(self, path: Path) -> str | None:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def excluded_by_user(self, path: Path, is_dir: bool) -> bool:
+        relative = self._relative(path)
+        if relative is None:
+            return bool(self.user.match_file(path.name + ("/" if is_dir else "")))
+        return self.user.match_file(relative + ("/" if is_dir else ""))
+
+    def _gitignore(self, directory: Path) -> pathspec.PathSpec | None:
+        if directory not in self._gitignores:
+            spec = None
+            ignore = directory / ".gitignore"
+            if ignore.is_file():
+                try:
+                    lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+                    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+                except OSError:
+                    spec = None
+            self._gitignores[directory] = spec
+        return self._gitignores[directory]
+
+    def ignored_by_git(self, path: Path, is_dir: bool) -> bool:
+        """True when a .gitignore between the root and the path ignores it."""
+        if not self.respect_gitignore:
+            return False
+        directory = path.parent
+        chain: list[Path] = []
+        while True:
+            chain.append(directory)
+            if directory == self.root or directory.parent == directory:
+                break
+            if self._relative(directory) is None:
+                return False
+            directory = directory.parent
+        for base in chain:
+            spec = self._gitignore(base)
+            if spec is None:
+                continue
+            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            if spec.match_file(relative):
+                return True
+        return False
+
+
+def _is_virtualenv(directory: Path) -> bool:
+    return (directory / "pyvenv.cfg").is_file()
+
+
+def _walk(directory: Path, excluder: Excluder) -> Iterator[Path]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            if (
+                _is_virtualenv(path)
+                or excluder.excluded_by_user(path, True)
+                or excluder.ignored_by_git(path, True)
+            ):
+                continue
+            yield from _walk(path, excluder)
+        elif (
+            entry.name.endswith(".py")
+            and entry.is_file()
+            and not excluder.excluded_by_user(path, False)
+            and not excluder.ignored_by_git(path, False)
+        ):
+            yield path
+
+
+def discover(
+    targets: Iterable[Path], root: Path, exclude: Sequence[str], cwd: Path
+) -> list[SourceFile]:
+    """The Python files named by `targets`, sorted by display path.
+
+    Directories are walked skipping virtual environments, what the `exclude`
+    patterns match and what .gitignore files ignore. A file named explicitly is
+    linted unless `exclude` matches it (so pre-commit honours the configuration).
+    """
+    excluder = Excluder(root, exclude)
+    seen: dict[Path, SourceFile] = {}
+    for target in targets:
+        target = target if target.is_absolute() else (cwd / target)
+        target = Path(os.path.normpath(target))
+        if target.is_dir():
+            paths: Iterable[Path] = _walk(target, excluder)
+        elif target.is_file():
+            paths = [] if excluder.excluded_by_user(target, False) else [target]
+        else:
+            raise FileNotFoundError(str(target))
+        for path in paths:
+            if path not in seen:
+                seen[path] = source_file(path, root, cwd)
+    return sorted(seen.values(), key=lambda f: f.display)
+
+
+def source_file(path: Path, root: Path, cwd: Path) -> SourceFile:
+    module, is_package = module_name(path)
+    try:
+        relative = PurePosixPath(path.relative_to(root).as_posix())
+    except ValueError:
+        relative = PurePosixPath(path.name)
+    return SourceFile(
+        path=path,
+        display=display_path(path, cwd),
+        module=module,
+        is_package=is_package,
+        is_test=is_test_path(relative),
+    )

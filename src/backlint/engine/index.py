@@ -1,0 +1,135 @@
+"""Building the project index: the first pass over every file of the project."""
+
+from __future__ import annotations
+
+import ast
+import os
+import pickle
+import tempfile
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from array import array
+from pathlib import Path
+
+from backlint import __version__
+from backlint.engine.files import SourceFile
+from backlint.engine.positions import statement_table
+from backlint.engine.source import SourceError, decode
+from backlint.semantics.facts import ModuleFacts, summarise
+from backlint.semantics.index import ProjectIndex
+
+CACHE_DIR = ".backlint_cache"
+_CACHE_FILE = f"index-{__version__}.pickle"
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """The first pass's result for one file: its facts, or why there are none."""
+
+    path: str
+    stamp: tuple[int, int]  # (mtime_ns, size), to reuse cached facts
+    facts: ModuleFacts | None  # None: the file could not be read or parsed by `ast`
+    statements: array[int] | None = None  # positions of its statements (see positions.py)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def collect(file: SourceFile) -> FileFacts:
+    """Read, decode and summarise one file (with `ast`: nothing here needs a CST)."""
+    stamp = _stamp(file.path)
+    try:
+        text = decode(file.path.read_bytes()).text
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes etc. are not ours to report
+            tree = ast.parse(text)
+    except (OSError, SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return FileFacts(str(file.path), stamp, None)
+    facts = summarise(tree, file.module, str(file.path), file.is_package)
+    return FileFacts(str(file.path), stamp, facts, statement_table(tree, len(text)))
+
+
+def _collect_chunk(files: Sequence[SourceFile]) -> list[FileFacts]:
+    return [collect(f) for f in files]
+
+
+class IndexCache:
+    """Per-file facts from the last run, reused while a file's stamp is unchanged."""
+
+    def __init__(self, root: Path) -> None:
+        self.directory = root / CACHE_DIR
+        self.path = self.directory / _CACHE_FILE
+        self.entries: dict[str, FileFacts] = {}
+        try:
+            with self.path.open("rb") as handle:
+                loaded = pickle.load(handle)
+            if isinstance(loaded, dict):
+                self.entries = loaded
+        except Exception:  # noqa: BLE001 - a bad cache is only a slower run
+            self.entries = {}
+
+    def get(self, file: SourceFile) -> FileFacts | None:
+        entry = self.entries.get(str(file.path))
+        if entry is not None and entry.stamp == _stamp(file.path):
+            return entry
+        return None
+
+    def save(self, entries: dict[str, FileFacts]) -> None:
+        if entries == self.entries:
+            return
+        try:
+            self.directory.mkdir(exist_ok=True)
+            ignore = self.directory / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# Created by backlint.\n*\n", encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            Path(tmp).replace(self.path)
+        except OSError:
+            pass  # a read-only tree simply runs without a cache
+
+
+def chunks(items: Sequence[SourceFile], size: int) -> list[Sequence[SourceFile]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexResult:
+    index: ProjectIndex
+    # path -> statement table; a path `ast` could not parse maps to None.
+    tables: dict[str, array[int] | None]
+
+
+def build_index(
+    files: Sequence[SourceFile], executor: Executor | None, cache: IndexCache | None
+) -> IndexResult:
+    """The index of `files`, with the statement tables of each."""
+    results: dict[str, FileFacts] = {}
+    todo: list[SourceFile] = []
+    for file in files:
+        cached = cache.get(file) if cache is not None else None
+        if cached is not None:
+            results[cached.path] = cached
+        else:
+            todo.append(file)
+    if executor is not None and len(todo) > 1:
+        for batch in executor.map(_collect_chunk, chunks(todo, 16)):
+            for entry in batch:
+                results[entry.path] = entry
+    else:
+        for file in todo:
+            entry = collect(file)
+            results[entry.path] = entry
+    if cache is not None:
+        cache.save(results)
+    ordered = [results[str(f.path)] for f in files]
+    index = ProjectIndex(entry.facts for entry in ordered if entry.facts is not None)
+    return IndexResult(index, {e.path: e.statements if e.facts else None for e in ordered})

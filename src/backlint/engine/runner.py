@@ -1,0 +1,221 @@
+"""Linting one file: read, decide which rules can fire, parse once, walk once,
+turn reports into findings. Nothing a file or a rule does stops the run."""
+
+from __future__ import annotations
+
+import traceback
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import libcst as cst
+
+from backlint.engine.files import SourceFile
+from backlint.engine.positions import Span, node_spans
+from backlint.engine.source import SourceError, decode, parse
+from backlint.engine.suppression import PerFileIgnores, ignored, parse_noqa
+from backlint.engine.walker import Dispatch, Walker
+from backlint.registry import PARSE_ERROR, RULE_ERROR
+from backlint.rule import Report, Rule
+from backlint.semantics.context import FileContext
+from backlint.semantics.index import ProjectIndex
+from backlint.types import Edit, Finding, Fix
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """What every worker needs to lint a file (picklable: rules by reference)."""
+
+    rules: tuple[type[Rule], ...]
+    options: dict[str, Any] = field(default_factory=dict)  # code -> Options
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    root: Path = Path()
+    engine_codes: frozenset[str] = frozenset({PARSE_ERROR.code, RULE_ERROR.code})
+    # Compute fix edits (JSON output, --fix); text output only marks fixable findings.
+    want_edits: bool = False
+
+    def options_for(self, rule: type[Rule]) -> Any:
+        return self.options.get(rule.code) or rule.Options()
+
+
+_NO_TABLE = object()
+
+
+def lint_path(
+    file: SourceFile,
+    settings: RunSettings,
+    index: ProjectIndex,
+    table: array[int] | None | object = _NO_TABLE,
+) -> list[Finding]:
+    """Lint a file on disk. `table`: its statement table from the index pass,
+    None when that pass could not parse it, absent when it was not indexed."""
+    try:
+        data = file.path.read_bytes()
+    except OSError as exc:
+        return _engine_finding(file, settings, PARSE_ERROR.code, f"cannot read: {exc.strerror}")
+    try:
+        source = decode(data).text
+    except SourceError as exc:
+        return _engine_finding(file, settings, PARSE_ERROR.code, exc.message, exc.line, exc.column)
+    if table is _NO_TABLE:
+        return lint_text(file, source, settings, index)
+    return lint_text(file, source, settings, index, table if isinstance(table, array) else None, table is None)
+
+
+def lint_text(
+    file: SourceFile,
+    source: str,
+    settings: RunSettings,
+    index: ProjectIndex,
+    table: array[int] | None = None,
+    ast_failed: bool = False,
+) -> list[Finding]:
+    """Every finding of the selected rules on one file's decoded text.
+
+    `ast_failed`: the index pass could not parse the file, so it is parsed even
+    when no rule applies, to report why.
+    """
+    try:
+        return _lint(file, source, settings, index, table, ast_failed)
+    except SourceError as exc:
+        return _engine_finding(file, settings, PARSE_ERROR.code, exc.message, exc.line, exc.column)
+    except Exception as exc:  # noqa: BLE001 - an engine bug must not end the run
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return _engine_finding(file, settings, RULE_ERROR.code, f"backlint failed on this file: {detail}")
+
+
+def _relative(file: SourceFile, root: Path) -> PurePosixPath:
+    try:
+        return PurePosixPath(file.path.relative_to(root).as_posix())
+    except ValueError:
+        return PurePosixPath(file.path.name)
+
+
+def _lint(
+    file: SourceFile,
+    source: str,
+    settings: RunSettings,
+    index: ProjectIndex,
+    table: array[int] | None,
+    ast_failed: bool,
+) -> list[Finding]:
+    per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(_relative(file, settings.root))
+    packages = index.packages | _own_packages(index, file)
+    rules = [
+        rule
+        for rule in settings.rules
+        if not ignored(rule.code, rule.group, per_file)
+        and rule.applies(source, file.is_test, packages, settings.options_for(rule))
+    ]
+    if not rules and not ast_failed:
+        return []
+    tree = parse(source)
+    if not rules:
+        return []
+    ctx = FileContext(
+        path=file.display,
+        module=file.module,
+        is_package=file.is_package,
+        is_test=file.is_test,
+        source=source,
+        tree=tree,
+        index=index,
+    )
+    instances = [rule(ctx, settings.options_for(rule)) for rule in rules]
+    walker = Walker(ctx, Dispatch(instances))
+    walker.walk()
+
+    reports: list[tuple[Rule, Report]] = []
+    for instance in instances:
+        if instance not in walker.failures:
+            reports.extend((instance, report) for report in instance.reports)
+    nodes: list[cst.CSTNode] = [report.node for _, report in reports]
+    nodes += [node for node, _ in walker.failures.values()]
+    if not nodes:
+        return []
+    replaced = [r.node for _, r in reports if r.replacement is not None] if settings.want_edits else []
+    spans = node_spans(tree, source, nodes, ctx.parents, replaced, table)
+    noqa = parse_noqa(source)
+    findings: list[Finding] = []
+    for instance, report in reports:
+        line, column, end_line, end_column = spans.syntactic[id(report.node)]
+        if noqa.suppresses(line, instance.code):
+            continue
+        fix = report.fix
+        if report.replacement is not None and fix is not None and settings.want_edits:
+            edit = _edit(tree, report.node, spans.raw[id(report.node)], report.replacement)
+            fix = Fix(fix.applicability, fix.message, (edit,))
+        findings.append(
+            Finding(file.display, line, column, instance.code, end_line, end_column, instance.name, report.message, fix)
+        )
+    if RULE_ERROR.code in settings.engine_codes and not ignored(RULE_ERROR.code, "default", per_file):
+        for owner, (node, exc) in walker.failures.items():
+            line, column, end_line, end_column = spans.syntactic[id(node)]
+            if noqa.suppresses(line, RULE_ERROR.code):
+                continue
+            code = getattr(owner, "code", "?")
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            findings.append(
+                Finding(
+                    file.display, line, column, RULE_ERROR.code, end_line, end_column, RULE_ERROR.name,
+                    f"rule {code} failed on this file: {detail}",
+                )
+            )
+    return findings
+
+
+def _edit(tree: cst.Module, node: cst.CSTNode, span: Span, replacement: cst.CSTNode) -> Edit:
+    """The smallest edit turning `node`'s code into `replacement`'s: the common
+    prefix and suffix of the two texts are left alone."""
+    old, new = tree.code_for_node(node), tree.code_for_node(replacement)
+    prefix = 0
+    limit = min(len(old), len(new))
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    line, column, _, _ = span
+    start = _advance(line, column, old[:prefix])
+    end = _advance(line, column, old[: len(old) - suffix])
+    return Edit(*start, *end, new[prefix : len(new) - suffix])
+
+
+def _advance(line: int, column: int, text: str) -> tuple[int, int]:
+    """The position after `text` written from (line, column)."""
+    breaks = text.count("\n")
+    if not breaks:
+        return line, column + len(text)
+    return line + breaks, len(text) - text.rfind("\n")
+
+
+def _own_packages(index: ProjectIndex, file: SourceFile) -> frozenset[str]:
+    facts = index.modules.get(file.module)
+    return facts.imported_packages if facts is not None else frozenset()
+
+
+def _engine_finding(
+    file: SourceFile, settings: RunSettings, code: str, message: str, line: int = 1, column: int = 1
+) -> list[Finding]:
+    if code not in settings.engine_codes:
+        return []
+    per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(_relative(file, settings.root))
+    if ignored(code, "default", per_file):
+        return []
+    name = PARSE_ERROR.name if code == PARSE_ERROR.code else RULE_ERROR.name
+    return [Finding(file.display, line, column, code, line, column, name, message)]
+
+
+def lint_many(
+    files: Sequence[SourceFile],
+    settings: RunSettings,
+    index: ProjectIndex,
+    tables: Mapping[str, array[int] | None],
+) -> list[Finding]:
+    """A batch of files, with the statement tables of the index pass."""
+    out: list[Finding] = []
+    for file in files:
+        out.extend(lint_path(file, settings, index, tables.get(str(file.path), _NO_TABLE)))
+    return out

@@ -1,0 +1,89 @@
+"""Reading and parsing one file: decode once, parse once."""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import io
+import warnings
+import tokenize
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst._nodes.base import CSTNode
+
+
+class SourceError(Exception):
+    """A file that cannot be decoded or parsed, with where the parser stopped."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Decoded text of a file, with what is needed to write it back unchanged."""
+
+    text: str
+    encoding: str
+    bom: bool
+
+
+def decode(data: bytes) -> Source:
+    """Decode as Python does: a BOM, else a PEP 263 coding cookie, else UTF-8."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"cannot decode: {exc}") from None
+    bom = data.startswith(codecs.BOM_UTF8)
+    if bom:
+        data = data[len(codecs.BOM_UTF8) :]
+        encoding = "utf-8"
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        line = data[: getattr(exc, "start", 0)].count(b"\n") + 1
+        raise SourceError(f"cannot decode as {encoding}: {exc}", line) from None
+    return Source(text, encoding, bom)
+
+
+_VALIDATING_POST_INIT = CSTNode.__post_init__
+
+
+def _skip_validation(self: CSTNode) -> None:
+    pass
+
+
+def parse(text: str) -> cst.Module:
+    """Parse with LibCST, skipping the per-node re-validation of parser output.
+
+    LibCST validates every node in ``__post_init__``, which is about a fifth of
+    parse time; the parser's output is valid by construction (LibCST's own source
+    notes the same). Nodes built later, by fixes, are validated as usual.
+    """
+    CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise _syntax_error(text, exc) from None
+    except (RecursionError, MemoryError):
+        raise SourceError("cannot parse: the file is too deeply nested") from None
+    finally:
+        CSTNode.__post_init__ = _VALIDATING_POST_INIT  # type: ignore[method-assign]
+
+
+def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> SourceError:
+    """CPython's own message and position where it has one: LibCST's native
+    parser reports positions that are often a line off."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as err:
+        return SourceError(f"cannot parse: {err.msg}", err.lineno or 1, err.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return SourceError(f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)

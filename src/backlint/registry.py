@@ -1,0 +1,139 @@
+"""Every rule backlint knows, and which of them a configuration selects."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from backlint import rules as rules_package
+from backlint.rule import GROUPS, Rule
+from backlint.types import FixKind
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCode:
+    """A finding the engine itself makes (BKL0xx), documented like a rule."""
+
+    code: str
+    name: str
+    summary: str
+    group: str = "default"
+    fix_kind: FixKind = FixKind.NONE
+
+
+PARSE_ERROR = EngineCode(
+    "BKL001",
+    "parse-error",
+    "The file could not be decoded or parsed; no rule ran on it. The message "
+    "gives the decoder's or parser's error and position.",
+)
+RULE_ERROR = EngineCode(
+    "BKL002",
+    "rule-error",
+    "A rule raised an exception on this file. The other rules still ran; please "
+    "report the message (rule and exception) as a backlint bug.",
+)
+ENGINE_CODES: tuple[EngineCode, ...] = (PARSE_ERROR, RULE_ERROR)
+
+
+@cache
+def all_rules() -> tuple[type[Rule], ...]:
+    """Every rule class under `backlint.rules`, sorted by code."""
+    prefix = rules_package.__name__ + "."
+    for info in pkgutil.walk_packages(rules_package.__path__, prefix):
+        importlib.import_module(info.name)
+    found: dict[str, type[Rule]] = {}
+    pending: list[type[Rule]] = list(Rule.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "code" in cls.__dict__ and cls.__module__.startswith(prefix):
+            if cls.code in found and found[cls.code] is not cls:
+                raise RuntimeError(f"two rules share {cls.code}: {found[cls.code]} and {cls}")
+            found[cls.code] = cls
+    return tuple(found[code] for code in sorted(found))
+
+
+def rule_by_code(code: str) -> type[Rule] | None:
+    for rule in all_rules():
+        if rule.code == code:
+            return rule
+    return None
+
+
+def rule_by_name(name: str) -> type[Rule] | None:
+    for rule in all_rules():
+        if rule.name == name:
+            return rule
+    return None
+
+
+def all_codes() -> dict[str, str]:
+    """code -> group, engine codes included."""
+    codes = {c.code: c.group for c in ENGINE_CODES}
+    codes.update({r.code: r.group for r in all_rules()})
+    return codes
+
+
+# ---------------------------------------------------------------------------
+# Selection, with ruff's semantics.
+
+
+def _specificity(selector: str) -> int:
+    """ALL < group < BKL < BKL1 < BKL10 < BKL101."""
+    if selector == "ALL":
+        return 0
+    if selector in GROUPS:
+        return 1
+    return 2 + len(selector) - 3
+
+
+def selector_matches(selector: str, code: str, group: str) -> bool:
+    if selector == "ALL":
+        return True
+    if selector in GROUPS:
+        return group == selector
+    return code.startswith(selector)
+
+
+def is_valid_selector(selector: str) -> bool:
+    if selector == "ALL" or selector in GROUPS:
+        return True
+    return selector.startswith("BKL") and any(c.startswith(selector) for c in all_codes())
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionLayer:
+    """One source of selectors (the config file, then the command line)."""
+
+    select: Sequence[str] | None = None
+    extend_select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+
+
+def resolve_selection(layers: Iterable[SelectionLayer]) -> frozenset[str]:
+    """The enabled codes. Like ruff: a layer's `select` replaces what earlier
+    layers chose; within a layer, selectors apply from least to most specific,
+    and at equal specificity `ignore` wins."""
+    codes = all_codes()
+    enabled = {code for code, group in codes.items() if group == "default"}
+    for layer in layers:
+        base: set[str] = set() if layer.select is not None else set(enabled)
+        entries = [(s, True) for s in (layer.select or ())]
+        entries += [(s, True) for s in layer.extend_select]
+        entries += [(s, False) for s in layer.ignore]
+        for level in sorted({_specificity(s) for s, _ in entries}):
+            for want in (True, False):
+                for selector, is_select in entries:
+                    if _specificity(selector) != level or is_select is not want:
+                        continue
+                    matched = {c for c, g in codes.items() if selector_matches(selector, c, g)}
+                    if want:
+                        base |= matched
+                    else:
+                        base -= matched
+        enabled = base
+    return frozenset(enabled)

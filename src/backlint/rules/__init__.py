@@ -1,0 +1,1 @@
+"""The rules: one package per family, one module per rule, named after it."""

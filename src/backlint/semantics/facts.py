@@ -1,0 +1,423 @@
+"""Cross-file facts: small, picklable summaries of what each module defines.
+
+The project index is built from these. They are extracted with `ast` (ten times
+faster to parse than LibCST, and nothing here needs whitespace), with every
+name resolved through the module's imports, so that framework semantics can
+interpret them later without the source: a model's fields, a serializer's
+nested fields, a dependency's yielded session, a settings dict.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from backlint.semantics.names import BUILTIN_NAMES, Bindings, import_bindings
+
+# ---------------------------------------------------------------------------
+# Value summaries: an expression reduced to what cross-file semantics needs.
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A name resolved to a qualified name (`django.db.models.ForeignKey`)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """A name bound in the enclosing function that could not be followed."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    value: Value
+    attr: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: Value
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+    def kwarg(self, name: str) -> Value | None:
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A literal: str, bytes, int, float, bool or None."""
+
+    value: str | bytes | int | float | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Seq:
+    """A list, tuple or set display."""
+
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """A dict display with its literal-keyed items."""
+
+    items: tuple[tuple[Value, Value], ...]
+
+    def get(self, key: str) -> Value | None:
+        for k, v in self.items:
+            if isinstance(k, Const) and k.value == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscript:
+    value: Value
+    index: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Await:
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    pass
+
+
+Value = Ref | Local | Attr | Call | Const | Seq | Mapping | Subscript | Await | Unknown
+UNKNOWN = Unknown()
+
+
+def dotted(value: Value) -> str | None:
+    """The qualified name of a Ref/Attr chain (`pkg.mod.Class.attr`)."""
+    parts: list[str] = []
+    while isinstance(value, Attr):
+        parts.append(value.attr)
+        value = value.value
+    if not isinstance(value, Ref):
+        return None
+    parts.append(value.name)
+    return ".".join(reversed(parts))
+
+
+def const_str(value: Value | None) -> str | None:
+    if isinstance(value, Const) and isinstance(value.value, str):
+        return value.value
+    return None
+
+
+# ---------------------------------------------------------------------------
+# What a module defines.
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionFacts:
+    name: str
+    is_async: bool
+    decorators: tuple[Value, ...]
+    params: tuple[tuple[str, Value | None, Value | None], ...]  # name, annotation, default
+    returns: Value | None  # the return annotation
+    yields: tuple[Value, ...]  # values yielded, locals followed
+    returned: tuple[Value, ...]  # values returned, locals followed
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClassFacts:
+    name: str
+    qualname: str
+    bases: tuple[Value, ...]
+    keywords: tuple[tuple[str, Value], ...]
+    decorators: tuple[Value, ...]
+    attributes: tuple[tuple[str, Value], ...]  # class-level `name = value` / `name: T = value`
+    annotations: tuple[tuple[str, Value], ...]  # class-level `name: T` (with or without value)
+    methods: tuple[FunctionFacts, ...]
+    inner: tuple[ClassFacts, ...]  # nested classes (Meta, Config)
+    line: int
+
+    def attribute(self, name: str) -> Value | None:
+        for key, value in self.attributes:
+            if key == name:
+                return value
+        return None
+
+    def method(self, name: str) -> FunctionFacts | None:
+        for method in self.methods:
+            if method.name == name:
+                return method
+        return None
+
+    def inner_class(self, name: str) -> ClassFacts | None:
+        for cls in self.inner:
+            if cls.name == name:
+                return cls
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleFacts:
+    """Everything the index keeps of one module."""
+
+    module: str
+    path: str
+    is_package: bool
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> qualified
+    imported_packages: frozenset[str] = frozenset()  # top-level packages imported anywhere
+    classes: dict[str, ClassFacts] = field(default_factory=dict)
+    functions: dict[str, FunctionFacts] = field(default_factory=dict)
+    assignments: dict[str, Value] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# The ast summariser.
+
+
+class _Summariser:
+    def __init__(self, module: str, is_package: bool) -> None:
+        self.module = module
+        self.is_package = is_package
+        self.scope = Bindings()
+        self.packages: set[str] = set()
+
+    # Names -----------------------------------------------------------------
+
+    def imports_of(self, node: ast.Import | ast.ImportFrom) -> list[tuple[str, str]]:
+        if isinstance(node, ast.Import):
+            raw = [(0, None, a.name, a.asname) for a in node.names]
+        else:
+            raw = [(node.level, node.module, a.name, a.asname) for a in node.names]
+        pairs = list(import_bindings(self.module, self.is_package, raw))
+        for _, qualified in pairs:
+            self.packages.add(qualified.split(".", 1)[0])
+        return pairs
+
+    def name(self, name: str, local: dict[str, Value] | None) -> Value:
+        if local is not None and name in local:
+            return local[name]
+        if name in self.scope.imports:
+            return Ref(self.scope.imports[name])
+        if name in self.scope.local:
+            return Ref(f"{self.module}.{name}")
+        if name in BUILTIN_NAMES:
+            return Ref(f"builtins.{name}")
+        return Local(name) if local is not None else UNKNOWN
+
+    # Expressions -----------------------------------------------------------
+
+    def value(self, node: ast.expr | None, local: dict[str, Value] | None = None) -> Value:
+        if node is None:
+            return UNKNOWN
+        if isinstance(node, ast.Name):
+            return self.name(node.id, local)
+        if isinstance(node, ast.Attribute):
+            return Attr(self.value(node.value, local), node.attr)
+        if isinstance(node, ast.Call):
+            return Call(
+                self.value(node.func, local),
+                tuple(self.value(a, local) for a in node.args),
+                tuple((k.arg, self.value(k.value, local)) for k in node.keywords if k.arg),
+            )
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if v is None or isinstance(v, (str, bytes, int, float, bool)):
+                return Const(v)
+            return UNKNOWN
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            return Seq(tuple(self.value(e, local) for e in node.elts))
+        if isinstance(node, ast.Dict):
+            return Mapping(
+                tuple(
+                    (self.value(k, local), self.value(v, local))
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if k is not None
+                )
+            )
+        if isinstance(node, ast.Subscript):
+            index = node.slice
+            items = index.elts if isinstance(index, ast.Tuple) else [index]
+            return Subscript(self.value(node.value, local), tuple(self.value(i, local) for i in items))
+        if isinstance(node, ast.Await):
+            return Await(self.value(node.value, local))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            # `X | None` annotations: keep the non-None side.
+            left, right = self.value(node.left, local), self.value(node.right, local)
+            return left if right == Const(None) else right if left == Const(None) else UNKNOWN
+        return UNKNOWN
+
+    # Statements ------------------------------------------------------------
+
+    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionFacts:
+        local: dict[str, Value] = {}
+        yields: list[Value] = []
+        returned: list[Value] = []
+        args = node.args
+        params = [
+            (a.arg, self.value(a.annotation) if a.annotation else None, None)
+            for a in [*args.posonlyargs, *args.args]
+        ]
+        defaults = [None] * (len(params) - len(args.defaults)) + list(args.defaults)
+        params = [
+            (n, ann, self.value(d) if d is not None else None)
+            for (n, ann, _), d in zip(params, defaults, strict=True)
+        ]
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+            params.append(
+                (a.arg, self.value(a.annotation) if a.annotation else None, self.value(d) if d else None)
+            )
+        for name, _, _ in params:
+            local[name] = Local(name)
+        self._body(node.body, local, yields, returned)
+        return FunctionFacts(
+            name=node.name,
+            is_async=isinstance(node, ast.AsyncFunctionDef),
+            decorators=tuple(self.value(d) for d in node.decorator_list),
+            params=tuple(params),
+            returns=self.value(node.returns) if node.returns else None,
+            yields=tuple(yields),
+            returned=tuple(returned),
+            line=node.lineno,
+        )
+
+    def _body(
+        self, body: list[ast.stmt], local: dict[str, Value], yields: list[Value], returned: list[Value]
+    ) -> None:
+        """Follow simple local assignments, then record yielded and returned values."""
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local[stmt.name] = Local(stmt.name)
+                continue
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                for name, qualified in self.imports_of(stmt):
+                    local[name] = Ref(qualified)
+                continue
+            if isinstance(stmt, ast.Assign):
+                value = self.value(stmt.value, local)
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        local[target.id] = value
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                local[stmt.target.id] = self.value(stmt.value, local) if stmt.value else UNKNOWN
+            elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+                for item in stmt.items:
+                    if isinstance(item.optional_vars, ast.Name):
+                        local[item.optional_vars.id] = self.value(item.context_expr, local)
+            elif isinstance(stmt, ast.Return) and stmt.value is not None:
+                returned.append(self.value(stmt.value, local))
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.Yield, ast.Await)):
+                inner = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
+                if isinstance(inner, ast.Yield) and inner.value is not None:
+                    yields.append(self.value(inner.value, local))
+            for child in _sub_bodies(stmt):
+                self._body(child, local, yields, returned)
+
+    def cls(self, node: ast.ClassDef, prefix: str) -> ClassFacts:
+        attributes: list[tuple[str, Value]] = []
+        annotations: list[tuple[str, Value]] = []
+        methods: list[FunctionFacts] = []
+        inner: list[ClassFacts] = []
+        qualname = f"{prefix}.{node.name}"
+        for stmt in node.body:
+            if isinstance(stmt, ast.Assign):
+                value = self.value(stmt.value)
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        attributes.append((target.id, value))
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                annotations.append((stmt.target.id, self.value(stmt.annotation)))
+                if stmt.value is not None:
+                    attributes.append((stmt.target.id, self.value(stmt.value)))
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                methods.append(self.function(stmt))
+            elif isinstance(stmt, ast.ClassDef):
+                inner.append(self.cls(stmt, qualname))
+        return ClassFacts(
+            name=node.name,
+            qualname=qualname,
+            bases=tuple(self.value(b) for b in node.bases),
+            keywords=tuple((k.arg, self.value(k.value)) for k in node.keywords if k.arg),
+            decorators=tuple(self.value(d) for d in node.decorator_list),
+            attributes=tuple(attributes),
+            annotations=tuple(annotations),
+            methods=tuple(methods),
+            inner=tuple(inner),
+            line=node.lineno,
+        )
+
+
+def _sub_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    """Statement lists nested in a compound statement (not in defs or classes)."""
+    bodies: list[list[ast.stmt]] = []
+    for name in ("body", "orelse", "finalbody"):
+        value = getattr(stmt, name, None)
+        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+            bodies.append(value)
+    for handler in getattr(stmt, "handlers", ()):
+        bodies.append(handler.body)
+    for case in getattr(stmt, "cases", ()):
+        bodies.append(case.body)
+    return bodies
+
+
+def _module_statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Module-level statements, including those under `if`/`try`/`with` blocks."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        out.append(stmt)
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for sub in _sub_bodies(stmt):
+                out.extend(_module_statements(sub))
+    return out
+
+
+def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> ModuleFacts:
+    """The facts of one parsed module."""
+    s = _Summariser(module, is_package)
+    statements = _module_statements(tree.body)
+    # First the names the module binds, so that forward references resolve.
+    for stmt in statements:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for name, qualified in s.imports_of(stmt):
+                s.scope.add_import(name, qualified)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            s.scope.add_local(stmt.name)
+        elif isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name) and target.id not in s.scope.imports:
+                    s.scope.add_local(target.id)
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            s.scope.add_local(stmt.target.id)
+    classes: dict[str, ClassFacts] = {}
+    functions: dict[str, FunctionFacts] = {}
+    assignments: dict[str, Value] = {}
+    for stmt in statements:
+        if isinstance(stmt, ast.ClassDef):
+            classes[stmt.name] = s.cls(stmt, module)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions[stmt.name] = s.function(stmt)
+        elif isinstance(stmt, ast.Assign):
+            value = s.value(stmt.value)
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    assignments[target.id] = value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+            assignments[stmt.target.id] = s.value(stmt.value)
+    return ModuleFacts(
+        module=module,
+        path=path,
+        is_package=is_package,
+        imports=dict(s.scope.imports),
+        imported_packages=frozenset(s.packages),
+        classes=classes,
+        functions=functions,
+        assignments=assignments,
+    )

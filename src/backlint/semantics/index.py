@@ -1,0 +1,126 @@
+"""The project index: facts from every file of the project, read by rules.
+
+The engine fills it with one `ModuleFacts` per module before any rule runs.
+Framework semantics register *views* (a model graph, the routers, session
+dependencies): functions of the whole index, computed once per run in the
+parent process, before the workers start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from backlint.semantics.facts import ClassFacts, FunctionFacts, ModuleFacts, Value
+
+T = TypeVar("T")
+
+_VIEWS: list[Callable[[ProjectIndex], Any]] = []
+
+
+def index_view(builder: Callable[[ProjectIndex], T]) -> Callable[[ProjectIndex], T]:
+    """Register a view of the index, computed once per run (see `ProjectIndex.view`)."""
+    _VIEWS.append(builder)
+    return builder
+
+
+class ProjectIndex:
+    """Facts of every module of the project, by dotted module name."""
+
+    def __init__(self, modules: Iterable[ModuleFacts], *, complete: bool = True) -> None:
+        self.modules: dict[str, ModuleFacts] = {}
+        for facts in modules:
+            # Two files claiming one module name (scripts in separate folders):
+            # keep the first, in path order, for a stable answer.
+            self.modules.setdefault(facts.module, facts)
+        self.packages: frozenset[str] = frozenset(
+            p for facts in self.modules.values() for p in facts.imported_packages
+        )
+        # False when the index holds only the linted file (no project could be
+        # indexed): cross-file rules must then stay silent rather than guess.
+        self.complete = complete
+        self._views: dict[Callable[[ProjectIndex], Any], Any] = {}
+
+    def uses(self, package: str) -> bool:
+        return package in self.packages
+
+    def view(self, builder: Callable[[ProjectIndex], T]) -> T:
+        if builder not in self._views:
+            self._views[builder] = builder(self)
+        result: T = self._views[builder]
+        return result
+
+    def prepare(self) -> None:
+        """Compute every registered view now (in the parent, before forking)."""
+        for builder in _VIEWS:
+            self.view(builder)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"modules": self.modules, "packages": self.packages, "complete": self.complete}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.modules = state["modules"]
+        self.packages = state["packages"]
+        self.complete = state["complete"]
+        self._views = {}
+
+    # Symbols -------------------------------------------------------------------
+
+    def _split(self, qualname: str) -> tuple[ModuleFacts, str, str] | None:
+        """`pkg.mod.Name.attr` -> (facts of pkg.mod, "Name", "attr")."""
+        parts = qualname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            facts = self.modules.get(".".join(parts[:cut]))
+            if facts is not None:
+                return facts, parts[cut], ".".join(parts[cut + 1 :])
+        return None
+
+    def canonical(self, qualname: str) -> str:
+        """Follow re-exports (`from .order import Order` in `shop/models/__init__.py`)
+        to where a project symbol is defined. Unknown names come back unchanged."""
+        for _ in range(16):
+            split = self._split(qualname)
+            if split is None:
+                return qualname
+            facts, name, rest = split
+            if name in facts.classes or name in facts.functions or name in facts.assignments:
+                return qualname
+            target = facts.imports.get(name)
+            if target is None or target == qualname:
+                return qualname
+            qualname = f"{target}.{rest}" if rest else target
+        return qualname
+
+    def lookup(self, qualname: str) -> ClassFacts | FunctionFacts | Value | None:
+        """The class, function or module-level value a project name refers to."""
+        split = self._split(self.canonical(qualname))
+        if split is None:
+            return None
+        facts, name, rest = split
+        cls = facts.classes.get(name)
+        if cls is not None:
+            if not rest:
+                return cls
+            method = cls.method(rest)
+            return method if method is not None else cls.attribute(rest)
+        if rest:
+            return None
+        if name in facts.functions:
+            return facts.functions[name]
+        return facts.assignments.get(name)
+
+    def find_class(self, qualname: str) -> ClassFacts | None:
+        found = self.lookup(qualname)
+        return found if isinstance(found, ClassFacts) else None
+
+    def find_function(self, qualname: str) -> FunctionFacts | None:
+        found = self.lookup(qualname)
+        return found if isinstance(found, FunctionFacts) else None
+
+    def classes(self) -> Iterable[tuple[ModuleFacts, ClassFacts]]:
+        for facts in self.modules.values():
+            for cls in facts.classes.values():
+                yield facts, cls
+
+
+EMPTY_INDEX = ProjectIndex((), complete=False)

@@ -1,0 +1,1 @@
+"""BKL1xx: async safety (blocking the event loop)."""

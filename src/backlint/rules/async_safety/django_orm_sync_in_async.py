@@ -1,0 +1,166 @@
+"""BKL101 django-orm-sync-in-async."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.django import querysets
+
+# Manager/queryset methods that run a query, and their async twins.
+QUERY_METHODS = {
+    "get": "aget",
+    "first": "afirst",
+    "last": "alast",
+    "count": "acount",
+    "exists": "aexists",
+    "create": "acreate",
+    "get_or_create": "aget_or_create",
+    "update_or_create": "aupdate_or_create",
+    "update": "aupdate",
+    "delete": "adelete",
+    "bulk_create": "abulk_create",
+    "bulk_update": "abulk_update",
+    "in_bulk": "ain_bulk",
+    "aggregate": "aaggregate",
+    "earliest": "aearliest",
+    "latest": "alatest",
+    "contains": "acontains",
+    "iterator": "aiterator",
+    "explain": "aexplain",
+}
+INSTANCE_METHODS = {"save": "asave", "delete": "adelete", "refresh_from_db": "arefresh_from_db"}
+# Builtins that evaluate a queryset, and what to write instead.
+EVALUATING_BUILTINS = {
+    "builtins.list": "use `[obj async for obj in qs]`",
+    "builtins.tuple": "use `[obj async for obj in qs]`",
+    "builtins.set": "use `{obj async for obj in qs}`",
+    "builtins.sorted": "use `[obj async for obj in qs]` and sort that",
+    "builtins.len": "use `await qs.acount()`",
+    "builtins.bool": "use `await qs.aexists()`",
+}
+
+
+class DjangoOrmSyncInAsync(Rule):
+    """A synchronous Django ORM query inside an async function.
+
+    What it flags:
+    Inside an `async def`, a query rooted at a model's manager that runs
+    synchronously: `get first last count exists create get_or_create
+    update_or_create update delete bulk_create bulk_update in_bulk aggregate
+    earliest latest contains iterator explain` on `Model.objects` or a
+    queryset built from it; iterating a queryset with `for` or a comprehension;
+    `list(qs)`, `len(qs)`, `bool(qs)`, `if qs:`, `qs[i]`; and `save()`,
+    `delete()`, `refresh_from_db()` on a model instance.
+
+    Why:
+    Django raises `SynchronousOnlyOperation` for these calls in an async
+    context, or, where that check is disabled, blocks the event loop for the
+    length of the query: every other request served by that worker waits.
+
+    Example:
+    ```python
+    from django.http import JsonResponse
+    from shop.models import Order
+
+    async def order_detail(request, pk):
+        order = Order.objects.get(pk=pk)
+        return JsonResponse({"id": order.pk})
+    ```
+
+    Use instead:
+    ```python
+    from django.http import JsonResponse
+    from shop.models import Order
+
+    async def order_detail(request, pk):
+        order = await Order.objects.aget(pk=pk)
+        return JsonResponse({"id": order.pk})
+    ```
+
+    Not flagged:
+    Building a lazy queryset (`qs = Order.objects.filter(...)`), `async for`
+    over a queryset, the awaited `a*` methods (`aget`, `acount`, `asave`...),
+    code in a nested `def` or `lambda` (such as a callable handed to
+    `sync_to_async`), and queries through an instance's relation
+    (`order.items.all()`: BKL106 covers those, knowing about prefetching).
+    A queryset whose model backlint cannot resolve (a model from a package
+    outside the project that is not imported from a `models` module) is not
+    seen: missed alarm rather than guess.
+
+    Fix:
+    None yet; use the `a*` twin named in the message, `async for`, or wrap the
+    synchronous code in `sync_to_async`.
+    """
+
+    code = "BKL101"
+    name = "django-orm-sync-in-async"
+    message = "{what} runs a synchronous query in an async function: {instead}"
+    frameworks = frozenset({"django"})
+    markers = ("async ",)
+    only_in_async = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qsets = querysets(self.ctx)
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in QUERY_METHODS:
+                qs = qsets.queryset(func.value)
+                if qs is not None and qs.rooted_at_manager:
+                    self.report(
+                        node,
+                        what=f"`.{method}()` on `{qs.model.name}`",
+                        instead=f"await `.{QUERY_METHODS[method]}()` instead",
+                    )
+                    return
+            if method in INSTANCE_METHODS:
+                model = qsets.instance(func.value)
+                if model is not None:
+                    self.report(
+                        node,
+                        what=f"`.{method}()` on a `{model.name}`",
+                        instead=f"await `.{INSTANCE_METHODS[method]}()` instead",
+                    )
+            return
+        name = self.ctx.qualified_name(func)
+        if name in EVALUATING_BUILTINS and node.args and node.args[0].keyword is None:
+            qs = qsets.queryset(node.args[0].value)
+            if qs is not None and not qs.is_manager and qs.rooted_at_manager:
+                builtin = name.rsplit(".", 1)[1]
+                self.report(node, what=f"`{builtin}()` of a queryset", instead=EVALUATING_BUILTINS[name])
+
+    def visit_For(self, node: cst.For) -> None:
+        if node.asynchronous is None:
+            self._iterated(node.iter)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        if node.asynchronous is None:
+            self._iterated(node.iter)
+
+    def _iterated(self, expr: cst.BaseExpression) -> None:
+        qs = querysets(self.ctx).queryset(expr)
+        if qs is not None and not qs.is_manager and qs.rooted_at_manager:
+            self.report(expr, what="iterating a queryset", instead="use `async for`")
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if all(isinstance(el.slice, cst.Index) for el in node.slice):
+            qs = querysets(self.ctx).queryset(node.value)
+            if qs is not None and not qs.is_manager and qs.rooted_at_manager:
+                self.report(node, what="indexing a queryset", instead="use `await qs[i:].afirst()`")
+
+    def visit_If(self, node: cst.If) -> None:
+        self._truth(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._truth(node.test)
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self._truth(node.expression)
+
+    def _truth(self, expr: cst.BaseExpression) -> None:
+        if isinstance(expr, cst.Name | cst.Call | cst.Attribute):
+            qs = querysets(self.ctx).queryset(expr)
+            if qs is not None and not qs.is_manager and qs.rooted_at_manager:
+                self.report(expr, what="testing a queryset's truth", instead="use `await qs.aexists()`")

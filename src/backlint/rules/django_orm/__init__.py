@@ -1,0 +1,1 @@
+"""BKL3xx: Django ORM."""

@@ -1,0 +1,1 @@
+"""BKL2xx: FastAPI."""

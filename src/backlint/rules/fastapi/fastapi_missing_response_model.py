@@ -1,0 +1,187 @@
+"""BKL201 fastapi-missing-response-model."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.context import Scope
+from backlint.semantics.fastapi import Route, route_of
+from backlint.semantics.python import body_statements
+
+# Types that say nothing about the data (RULES.md BKL201).
+UNTYPED = frozenset(
+    {
+        "builtins.dict",
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.set",
+        "builtins.object",
+        "typing.Any",
+        "typing_extensions.Any",
+        "typing.Dict",
+        "typing.List",
+        "typing.Tuple",
+        "typing.Mapping",
+        "typing.MutableMapping",
+        "collections.abc.Mapping",
+        "collections.abc.MutableMapping",
+    }
+)
+# Untyped whatever their parameters say (`Dict[str, Any]` is still a free-form dict).
+UNTYPED_MAPPINGS = frozenset(
+    {"builtins.dict", "typing.Dict", "typing.Mapping", "typing.MutableMapping", "collections.abc.Mapping", "collections.abc.MutableMapping"}
+)
+CONTAINERS = frozenset(
+    {"builtins.list", "builtins.tuple", "builtins.set", "typing.List", "typing.Tuple", "typing.Set", "typing.Sequence", "collections.abc.Sequence", "typing.Iterable", "collections.abc.Iterable"}
+)
+OPTIONAL = frozenset({"typing.Optional", "typing.Union"})
+_RESPONSE_MODULES = ("fastapi.responses.", "starlette.responses.")
+_RESPONSE_CLASSES = frozenset({"fastapi.Response", "fastapi.responses.Response", "starlette.responses.Response"})
+# Response classes whose body is JSON: declaring one does not make the data typed.
+JSON_RESPONSES = frozenset(
+    name
+    for module in _RESPONSE_MODULES
+    for name in (f"{module}JSONResponse", f"{module}ORJSONResponse", f"{module}UJSONResponse")
+)
+NO_CONTENT = frozenset({"204", "304"})
+
+
+def is_response_class(name: str | None) -> bool:
+    return name is not None and (name in _RESPONSE_CLASSES or name.startswith(_RESPONSE_MODULES))
+
+
+class FastapiMissingResponseModel(Rule):
+    """A FastAPI route that declares no response model.
+
+    What it flags:
+    A route (a function decorated by a `FastAPI()`/`APIRouter()` instance's
+    `get/post/put/patch/delete/options/head/api_route`, the instance created
+    here or imported from another module) with no `response_model=` and no
+    return annotation, or whose only declared response type is untyped:
+    `dict`, `Dict[...]`, `Any`, `object`, bare `list`, or a list, tuple or
+    optional of those. Reported on the `def` line.
+
+    Why:
+    The response model is what FastAPI validates and filters the returned
+    data with, and what the OpenAPI schema tells clients. Without it, whatever
+    the function returns goes out as is: an ORM object's password hash, an
+    internal field added later, a shape that silently changed.
+
+    Example:
+    ```python
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.get("/users/{user_id}")
+    async def read_user(user_id: int):
+        return await users.get(user_id)
+    ```
+
+    Use instead:
+    ```python
+    from fastapi import APIRouter
+    from pydantic import BaseModel
+
+    router = APIRouter()
+
+    class UserOut(BaseModel):
+        id: int
+        email: str
+
+    @router.get("/users/{user_id}")
+    async def read_user(user_id: int) -> UserOut:
+        return await users.get(user_id)
+    ```
+
+    Not flagged:
+    An explicit `response_model=` (even `response_model=None`, a conscious
+    choice, and even with an untyped return annotation); `status_code=204`;
+    `include_in_schema=False`; `response_class=` a non-JSON response
+    (`HTMLResponse`, `RedirectResponse`, `StreamingResponse`, ...); a return
+    annotation that is a `Response` class; a route whose every `return` hands
+    back a `Response` object (FastAPI sends those untouched); websocket routes;
+    Flask and other frameworks' routes.
+
+    Fix:
+    None: only the author knows the shape of the response.
+    """
+
+    code = "BKL201"
+    name = "fastapi-missing-response-model"
+    message = "{problem}: declare a Pydantic model as `response_model=` or return annotation"
+    frameworks = frozenset({"fastapi"})
+    markers = ("@",)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        scope = self.ctx.scope
+        route = route_of(self.ctx, node, scope)
+        if route is None or self._exempt(route, scope):
+            return
+        name = node.name.value
+        if node.returns is None:
+            if not self._returns_responses(node, scope):
+                self.report(node, problem=f"route `{name}` has no response model and no return annotation")
+            return
+        annotation = node.returns.annotation
+        if self._untyped(annotation, scope):
+            shown = self.ctx.tree.code_for_node(annotation)
+            self.report(node, problem=f"route `{name}` returns `{shown}`, which FastAPI cannot validate")
+
+    def _exempt(self, route: Route, scope: Scope) -> bool:
+        if route.keyword("response_model") is not None:
+            return True
+        include = route.keyword("include_in_schema")
+        if isinstance(include, cst.Name) and include.value == "False":
+            return True
+        status = route.keyword("status_code")
+        if status is not None and _status_value(status) in NO_CONTENT:
+            return True
+        response_class = route.keyword("response_class")
+        if response_class is not None:
+            name = self.ctx.qualified_name(response_class, scope)
+            # Unknown classes are given the benefit of the doubt.
+            return name is None or name not in JSON_RESPONSES
+        return False
+
+    def _untyped(self, annotation: cst.BaseExpression, scope: Scope) -> bool:
+        if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+            parts = [p for p in (annotation.left, annotation.right) if not _is_none(p)]
+            return bool(parts) and all(self._untyped(p, scope) for p in parts)
+        if isinstance(annotation, cst.Subscript):
+            base = self.ctx.qualified_name(annotation.value, scope)
+            args = [el.slice.value for el in annotation.slice if isinstance(el.slice, cst.Index)]
+            if base in UNTYPED_MAPPINGS:
+                return True
+            if base in CONTAINERS or base in OPTIONAL:
+                items = [a for a in args if not _is_none(a) and not isinstance(a, cst.Ellipsis)]
+                return bool(items) and all(self._untyped(a, scope) for a in items)
+            return False
+        name = self.ctx.qualified_name(annotation, scope)
+        return name in UNTYPED
+
+    def _returns_responses(self, node: cst.FunctionDef, scope: Scope) -> bool:
+        """Every `return` hands back a Response object (`return RedirectResponse(...)`)."""
+        returns = [s for s in body_statements(node) if isinstance(s, cst.Return)]
+        if not returns:
+            return False
+        for ret in returns:
+            value = ret.value
+            if not isinstance(value, cst.Call):
+                return False
+            if not is_response_class(self.ctx.qualified_name(value.func, scope)):
+                return False
+        return True
+
+
+def _status_value(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Integer):
+        return expr.value
+    if isinstance(expr, cst.Attribute) and expr.attr.value.startswith("HTTP_"):
+        return expr.attr.value.split("_")[1]
+    return None
+
+
+def _is_none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"

@@ -1,0 +1,701 @@
+"""Django ORM knowledge: models and their relations, managers and querysets.
+
+Two layers:
+
+* `DjangoModels`, a view of the project index: every model class of the
+  project with its fields and relations, forward (FK, OneToOne, M2M) and
+  reverse (`related_name` or Django's default accessor), inherited from
+  abstract and concrete parents, with string references (`"app.Model"`,
+  `"self"`) resolved.
+* Questions about code in a file: is this expression a manager or queryset,
+  of which model, and which relations did its chain `select_related` /
+  `prefetch_related`; is this a model instance, of which model.
+
+Answers are None when the analysis cannot tell: rules stay silent then.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import libcst as cst
+
+from backlint.semantics.context import (
+    Assigned,
+    FileContext,
+    LoopTarget,
+    Parameter,
+    Scope,
+    ScopeKind,
+    WithTarget,
+)
+from backlint.semantics.facts import Attr, Call, ClassFacts, Const, Ref, Value, const_str, dotted
+from backlint.semantics.index import ProjectIndex, index_view
+
+# --------------------------------------------------------------------------
+# Tables.
+
+# Bases that make a class a Django model.
+MODEL_BASES = frozenset(
+    {
+        "django.db.models.Model",
+        "django.db.models.base.Model",
+        # Abstract models shipped by Django: subclasses are project models.
+        "django.contrib.auth.models.AbstractUser",
+        "django.contrib.auth.models.AbstractBaseUser",
+        "django.contrib.auth.base_user.AbstractBaseUser",
+        "django.contrib.auth.models.PermissionsMixin",
+        "django.contrib.sessions.base_session.AbstractBaseSession",
+    }
+)
+
+RelationKind = Literal["fk", "o2o", "m2m", "generic_fk", "reverse_fk", "reverse_o2o", "reverse_m2m", "generic_rel"]
+
+# Field classes that define relations, by kind.
+RELATION_FIELDS: dict[str, RelationKind] = {
+    "django.db.models.ForeignKey": "fk",
+    "django.db.models.fields.related.ForeignKey": "fk",
+    "django.db.models.OneToOneField": "o2o",
+    "django.db.models.fields.related.OneToOneField": "o2o",
+    "django.db.models.ManyToManyField": "m2m",
+    "django.db.models.fields.related.ManyToManyField": "m2m",
+    # django-modelcluster (wagtail): relations of a cluster of models.
+    "modelcluster.fields.ParentalKey": "fk",
+    "modelcluster.fields.ParentalManyToManyField": "m2m",
+    # django-taggit: an M2M-like manager of tags.
+    "taggit.managers.TaggableManager": "m2m",
+    "django.contrib.contenttypes.fields.GenericForeignKey": "generic_fk",
+    "django.contrib.contenttypes.fields.GenericRelation": "generic_rel",
+}
+
+# Known models of Django itself, with the relations rules can rely on.
+BUILTIN_MODELS: dict[str, dict[str, tuple[RelationKind, str | None]]] = {
+    "django.contrib.auth.models.User": {
+        "groups": ("m2m", "django.contrib.auth.models.Group"),
+        "user_permissions": ("m2m", "django.contrib.auth.models.Permission"),
+    },
+    "django.contrib.auth.models.Group": {"permissions": ("m2m", "django.contrib.auth.models.Permission")},
+    "django.contrib.auth.models.Permission": {"content_type": ("fk", "django.contrib.contenttypes.models.ContentType")},
+    "django.contrib.contenttypes.models.ContentType": {},
+    "django.contrib.sites.models.Site": {},
+    "django.contrib.sessions.models.Session": {},
+    "django.contrib.admin.models.LogEntry": {
+        "user": ("fk", None),
+        "content_type": ("fk", "django.contrib.contenttypes.models.ContentType"),
+    },
+    "django.contrib.flatpages.models.FlatPage": {"sites": ("m2m", "django.contrib.sites.models.Site")},
+    "django.contrib.redirects.models.Redirect": {"site": ("fk", "django.contrib.sites.models.Site")},
+}
+
+MANAGER_BASES = frozenset({"django.db.models.Manager", "django.db.models.manager.Manager"})
+QUERYSET_BASES = frozenset({"django.db.models.QuerySet", "django.db.models.query.QuerySet"})
+
+# Queryset methods that return a new queryset (no query runs).
+LAZY_METHODS = frozenset(
+    {
+        "all", "filter", "exclude", "order_by", "distinct", "select_related", "prefetch_related",
+        "annotate", "alias", "only", "defer", "using", "select_for_update", "reverse", "none",
+        "union", "intersection", "difference", "extra", "complex_filter", "iterator",
+    }
+)  # fmt: skip
+# Queryset methods that return rows as dicts/tuples/values, not model instances.
+VALUES_METHODS = frozenset({"values", "values_list", "dates", "datetimes"})
+# Methods that run a query and return one instance of the model.
+INSTANCE_METHODS = frozenset({"get", "first", "last", "earliest", "latest", "create"})
+INSTANCE_ASYNC_METHODS = frozenset({"aget", "afirst", "alast", "aearliest", "alatest", "acreate"})
+# Calls that fetch one instance: get_object_or_404(Model, ...).
+INSTANCE_FUNCTIONS = frozenset({"django.shortcuts.get_object_or_404"})
+
+
+# --------------------------------------------------------------------------
+# The model graph.
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    name: str
+    kind: RelationKind
+    target: str | None  # qualified name of the related model, when known
+
+    @property
+    def single(self) -> bool:
+        """An attribute holding one related instance (fetched when read)."""
+        return self.kind in ("fk", "o2o", "generic_fk", "reverse_o2o")
+
+    @property
+    def manager(self) -> bool:
+        """An attribute holding a related manager (queries when evaluated)."""
+        return self.kind in ("m2m", "reverse_fk", "reverse_m2m", "generic_rel")
+
+    @property
+    def forward_single(self) -> bool:
+        return self.kind in ("fk", "o2o")
+
+
+@dataclass(slots=True)
+class Model:
+    qualname: str
+    name: str
+    app_label: str
+    abstract: bool
+    fields: set[str] = field(default_factory=set)  # concrete fields, `<fk>_id` included
+    relations: dict[str, Relation] = field(default_factory=dict)
+    managers: set[str] = field(default_factory=lambda: {"objects"})
+    manager_classes: set[str] = field(default_factory=set)  # project manager/queryset classes
+    bases: tuple[str, ...] = ()
+
+    def relation(self, name: str) -> Relation | None:
+        return self.relations.get(name)
+
+
+_PLACEHOLDER = re.compile(r"%\((class|app_label)\)s")
+
+
+class DjangoModels:
+    """Every model of the project (and Django's own), by qualified name."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        self.models: dict[str, Model] = {}
+        self._raw_fields: dict[str, list[tuple[str, Call, RelationKind | None]]] = {}
+        self._labels = self._app_labels()
+        self._collect()
+        self._inherit()
+        self._resolve_and_reverse()
+        for qualname, relations in BUILTIN_MODELS.items():
+            if qualname not in self.models:
+                app = qualname.split(".")[-3]
+                model = Model(qualname, qualname.rsplit(".", 1)[1], app, False)
+                model.relations = {n: Relation(n, k, t) for n, (k, t) in relations.items()}
+                self.models[qualname] = model
+
+    # Building ----------------------------------------------------------------
+
+    def _app_labels(self) -> dict[str, str]:
+        """Django app package -> label, from AppConfig classes (`label = ...`)."""
+        labels: dict[str, str] = {}
+        for _, cls in self.index.classes():
+            if not any(_base_name(self.index, b).endswith("AppConfig") for b in cls.bases):
+                continue
+            name, label = const_str(cls.attribute("name")), const_str(cls.attribute("label"))
+            if name and label:
+                labels[name] = label
+        return labels
+
+    def _label_for(self, module: str, cls: ClassFacts) -> str:
+        meta = cls.inner_class("Meta")
+        explicit = const_str(meta.attribute("app_label")) if meta else None
+        if explicit:
+            return explicit
+        parts = module.split(".")
+        # The app is the package holding `models` (shop.models, shop.models.order).
+        package = ".".join(parts[: parts.index("models")]) if "models" in parts else ".".join(parts[:-1])
+        package = package or parts[0]
+        return self._labels.get(package, package.rsplit(".", 1)[-1])
+
+    def _is_model_class(self, cls: ClassFacts, seen: set[str]) -> bool:
+        if cls.qualname in seen:
+            return False
+        seen.add(cls.qualname)
+        for base in cls.bases:
+            name = _base_name(self.index, base)
+            if name in MODEL_BASES or name in BUILTIN_MODELS:
+                return True
+            parent = self.index.find_class(name)
+            if parent is not None and self._is_model_class(parent, seen):
+                return True
+        return False
+
+    def _collect(self) -> None:
+        for facts, cls in self.index.classes():
+            if not self._is_model_class(cls, set()):
+                continue
+            meta = cls.inner_class("Meta")
+            abstract = bool(meta and meta.attribute("abstract") == Const(True))
+            model = Model(
+                qualname=cls.qualname,
+                name=cls.name,
+                app_label=self._label_for(facts.module, cls),
+                abstract=abstract,
+                bases=tuple(_base_name(self.index, b) for b in cls.bases),
+            )
+            raw: list[tuple[str, Call, RelationKind | None]] = []
+            for attr, value in cls.attributes:
+                if not isinstance(value, Call):
+                    continue
+                func = _base_name(self.index, value.func)
+                kind = RELATION_FIELDS.get(func)
+                if kind is not None:
+                    raw.append((attr, value, kind))
+                elif self._is_manager(value):
+                    model.managers.add(attr)
+                    model.manager_classes.update(self._manager_classes(value))
+                elif func.startswith("django.db.models.") or func.endswith("Field"):
+                    model.fields.add(attr)
+            self._raw_fields[cls.qualname] = raw
+            self.models[cls.qualname] = model
+
+    def _is_manager(self, value: Call) -> bool:
+        """`OrderManager()`, `OrderQuerySet.as_manager()`, `Manager.from_queryset(Q)()`."""
+        func = value.func
+        if isinstance(func, Attr) and func.attr == "as_manager":
+            return True
+        if isinstance(func, Call) and isinstance(func.func, Attr) and func.func.attr == "from_queryset":
+            return True
+        name = _base_name(self.index, func)
+        if name in MANAGER_BASES:
+            return True
+        cls = self.index.find_class(name)
+        return cls is not None and self._subclasses(cls, MANAGER_BASES | QUERYSET_BASES)
+
+    def _manager_classes(self, value: Call) -> Iterator[str]:
+        func = value.func
+        if isinstance(func, Attr) and func.attr == "as_manager":
+            yield self.index.canonical(_base_name(self.index, func.value))
+        elif isinstance(func, Call) and isinstance(func.func, Attr):
+            for arg in func.args:
+                yield self.index.canonical(_base_name(self.index, arg))
+            yield self.index.canonical(_base_name(self.index, func.func.value))
+        else:
+            yield self.index.canonical(_base_name(self.index, func))
+
+    def _subclasses(self, cls: ClassFacts, bases: frozenset[str], depth: int = 0) -> bool:
+        if depth > 8:
+            return False
+        for base in cls.bases:
+            name = _base_name(self.index, base)
+            if name in bases:
+                return True
+            parent = self.index.find_class(name)
+            if parent is not None and self._subclasses(parent, bases, depth + 1):
+                return True
+        return False
+
+    def _inherit(self) -> None:
+        """Copy fields of project parents into their subclasses (abstract parents'
+        relations too, with `%(class)s` placeholders filled in)."""
+        done: set[str] = set()
+
+        def visit(qualname: str) -> None:
+            if qualname in done:
+                return
+            done.add(qualname)
+            model = self.models[qualname]
+            for base in model.bases:
+                parent = self.models.get(self.index.canonical(base))
+                if parent is None:
+                    continue
+                visit(parent.qualname)
+                model.fields |= parent.fields
+                model.managers |= parent.managers
+                model.manager_classes |= parent.manager_classes
+                inherited = self._raw_fields.get(parent.qualname, [])
+                own = {name for name, _, _ in self._raw_fields[qualname]}
+                self._raw_fields[qualname] = [
+                    *self._raw_fields[qualname],
+                    *((n, c, k) for n, c, k in inherited if n not in own),
+                ]
+                if not parent.abstract:
+                    # Multi-table inheritance: a parent link and a reverse one.
+                    ptr = f"{parent.name.lower()}_ptr"
+                    model.relations[ptr] = Relation(ptr, "o2o", parent.qualname)
+                    model.fields.add(f"{ptr}_id")
+                    parent.relations.setdefault(model.name.lower(), Relation(model.name.lower(), "reverse_o2o", qualname))
+
+        for qualname in list(self.models):
+            visit(qualname)
+
+    def _resolve_and_reverse(self) -> None:
+        for qualname, raw in self._raw_fields.items():
+            model = self.models[qualname]
+            for name, call, kind in raw:
+                if kind is None:
+                    continue
+                target = self._target(model, call)
+                model.relations[name] = Relation(name, kind, target)
+                if kind in ("fk", "o2o"):
+                    model.fields.add(f"{name}_id")
+                if model.abstract or target is None or target not in self.models:
+                    continue
+                related_name = const_str(call.kwarg("related_name"))
+                if related_name is not None and related_name.endswith("+"):
+                    continue
+                if kind == "m2m" and target == qualname and call.kwarg("symmetrical") != Const(False):
+                    continue
+                if related_name:
+                    accessor = _PLACEHOLDER.sub(
+                        lambda m: model.name.lower() if m.group(1) == "class" else model.app_label,
+                        related_name,
+                    )
+                else:
+                    accessor = model.name.lower() + ("" if kind == "o2o" else "_set")
+                reverse: RelationKind = {"fk": "reverse_fk", "o2o": "reverse_o2o"}.get(kind, "reverse_m2m")  # type: ignore[assignment]
+                if kind in ("fk", "o2o", "m2m"):
+                    self.models[target].relations.setdefault(accessor, Relation(accessor, reverse, qualname))
+
+    def _target(self, model: Model, call: Call) -> str | None:
+        ref = call.args[0] if call.args else call.kwarg("to")
+        if ref is None:
+            return None
+        text = const_str(ref)
+        if text is not None:
+            return self.resolve_reference(text, model)
+        name = _base_name(self.index, ref)
+        if name.endswith("AUTH_USER_MODEL"):
+            return self.user_model()
+        canonical = self.index.canonical(name)
+        if canonical in self.models or canonical in BUILTIN_MODELS:
+            return canonical
+        return None
+
+    # Queries -------------------------------------------------------------------
+
+    def resolve_reference(self, text: str, context: Model) -> str | None:
+        """`"self"`, `"Model"` (same app) or `"app_label.Model"` -> qualified name."""
+        if text == "self":
+            return context.qualname
+        label, _, name = text.rpartition(".")
+        label = label or context.app_label
+        candidates = [m for m in self.models.values() if m.name == name]
+        exact = [m for m in candidates if m.app_label == label]
+        if len(exact) == 1:
+            return exact[0].qualname
+        if len(candidates) == 1:
+            return candidates[0].qualname
+        return None
+
+    def user_model(self) -> str | None:
+        """AUTH_USER_MODEL from the project's settings, else Django's User."""
+        for facts in self.index.modules.values():
+            value = facts.assignments.get("AUTH_USER_MODEL")
+            text = const_str(value)
+            if text and "." in text:
+                label, name = text.split(".", 1)
+                for model in self.models.values():
+                    if model.name == name and model.app_label == label:
+                        return model.qualname
+        return "django.contrib.auth.models.User"
+
+    def get(self, qualname: str | None) -> Model | None:
+        if qualname is None:
+            return None
+        return self.models.get(qualname) or self.models.get(self.index.canonical(qualname))
+
+
+def _base_name(index: ProjectIndex, value: Value) -> str:
+    name = dotted(value) or ""
+    return index.canonical(name) if name else ""
+
+
+@index_view
+def django_models(index: ProjectIndex) -> DjangoModels:
+    return DjangoModels(index)
+
+
+# --------------------------------------------------------------------------
+# Querysets in code.
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySet:
+    """A manager or queryset expression: its model and what the chain loads."""
+
+    model: Model
+    is_manager: bool = False  # `Model.objects` itself (not iterable)
+    values: bool = False  # rows are dicts/tuples, not instances
+    select_all: bool = False  # select_related() with no arguments
+    select: frozenset[str] = frozenset()  # `__` paths
+    prefetch: frozenset[str] = frozenset()
+    rooted_at_manager: bool = True  # the chain starts at Model.<manager>
+    # For the queryset of a prefetched relation (`order.items.all()`): the
+    # outer queryset's path to it, where further loading must be declared.
+    prefix: str = ""
+
+    def covers(self, path: str, single: bool) -> bool:
+        """Whether the relation path (`customer`, `items__product`) is loaded."""
+        if self.select_all and single and "__" not in path:
+            return True
+        for loaded in (*self.select, *self.prefetch):
+            if loaded == path or loaded.startswith(path + "__"):
+                return True
+        return False
+
+    def narrowed(self, prefix: str, model: Model) -> QuerySet:
+        """The queryset of a prefetched relation `prefix` of this one's rows."""
+        cut = len(prefix) + 2
+        sub = lambda paths: frozenset(p[cut:] for p in paths if p.startswith(prefix + "__"))  # noqa: E731
+        return QuerySet(
+            model,
+            select=sub(self.select),
+            prefetch=sub(self.prefetch),
+            rooted_at_manager=False,
+            prefix=f"{self.prefix}__{prefix}" if self.prefix else prefix,
+        )
+
+
+def _strings(args: Iterable[cst.Arg]) -> Iterator[str]:
+    for arg in args:
+        if arg.keyword is None and isinstance(arg.value, cst.SimpleString):
+            text = arg.value.evaluated_value
+            if isinstance(text, str):
+                yield text
+
+
+class QuerySets:
+    """Answers about querysets and instances in one file (memoised per node)."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.models = ctx.index.view(django_models)
+        self._active: set[int] = set()
+
+    # Models --------------------------------------------------------------------
+
+    def model_named(self, expr: cst.BaseExpression, scope: Scope | None = None) -> Model | None:
+        """The model a class reference (`Order`, `shop.models.Order`) names."""
+        name = self.ctx.qualified_name(expr, scope)
+        model = self.models.get(name)
+        if model is not None or name is None:
+            return model
+        return None
+
+    # Querysets -----------------------------------------------------------------
+
+    def queryset(self, expr: cst.BaseExpression, scope: Scope | None = None) -> QuerySet | None:
+        key = id(expr)
+        if key in self._active:
+            return None  # `qs = qs.filter(...)`: stop the recursion
+        self._active.add(key)
+        try:
+            return self._queryset(expr, scope or self.ctx.scope)
+        finally:
+            self._active.discard(key)
+
+    def _queryset(self, expr: cst.BaseExpression, scope: Scope) -> QuerySet | None:
+        if isinstance(expr, cst.Attribute):
+            model = self.model_named(expr.value, scope)
+            if model is not None and expr.attr.value in (*model.managers, "_default_manager", "_base_manager"):
+                return QuerySet(model, is_manager=True)
+            return None
+        if isinstance(expr, cst.Subscript):
+            # Slicing is lazy; indexing runs a query (callers check which).
+            return self.queryset(expr.value, scope) if _is_slice(expr) else None
+        if isinstance(expr, cst.Name):
+            return self._from_bindings(expr, scope)
+        if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+            return None
+        method = expr.func.attr.value
+        receiver = expr.func.value
+        if method == "get_queryset" and _is_self(receiver):
+            return self._own_get_queryset(scope)
+        base = self.queryset(receiver, scope)
+        if base is None:
+            return None
+        if method in LAZY_METHODS:
+            return self._refine(base, method, expr.args, scope)
+        if method in VALUES_METHODS:
+            return replace(base, is_manager=False, values=True)
+        if self._custom_queryset_method(base.model, method):
+            return replace(base, is_manager=False)
+        return None
+
+    def _refine(self, base: QuerySet, method: str, args: Iterable[cst.Arg], scope: Scope) -> QuerySet:
+        qs = replace(base, is_manager=False)
+        if method == "select_related":
+            paths = frozenset(_strings(args))
+            if not paths and not list(args):
+                return replace(qs, select_all=True)
+            return replace(qs, select=qs.select | paths)
+        if method == "prefetch_related":
+            paths: set[str] = set(_strings(args))
+            for arg in args:
+                paths |= self._prefetch_object(arg.value, scope)
+            return replace(qs, prefetch=qs.prefetch | paths)
+        return qs
+
+    def _prefetch_object(self, expr: cst.BaseExpression, scope: Scope) -> set[str]:
+        """`Prefetch("items", queryset=Item.objects.select_related("product"))`."""
+        if not isinstance(expr, cst.Call) or self.ctx.qualified_name(expr.func, scope) not in (
+            "django.db.models.Prefetch",
+            "django.db.models.query.Prefetch",
+        ):
+            return set()
+        lookups = list(_strings(expr.args[:1]))
+        if not lookups:
+            return set()
+        lookup = lookups[0]
+        out = {lookup}
+        for arg in expr.args:
+            if arg.keyword is not None and arg.keyword.value == "queryset":
+                inner = self.queryset(arg.value, scope)
+                if inner is not None:
+                    out |= {f"{lookup}__{p}" for p in (*inner.select, *inner.prefetch)}
+            if arg.keyword is not None and arg.keyword.value == "to_attr":
+                out = set()  # the relation itself stays unloaded; the list goes elsewhere
+        return out
+
+    def _custom_queryset_method(self, model: Model, method: str) -> bool:
+        """A method of the model's own manager/queryset class that returns a queryset
+        (`Order.objects.paid()` with `def paid(self): return self.filter(...)`)."""
+        for qualname in model.manager_classes:
+            cls = self.ctx.index.find_class(qualname)
+            fn = cls.method(method) if cls else None
+            if fn is None:
+                continue
+            return bool(fn.returned) and all(_returns_self_chain(v) for v in fn.returned)
+        return False
+
+    def _from_bindings(self, name: cst.Name, scope: Scope) -> QuerySet | None:
+        owner, bindings = self.ctx.bindings(name.value, scope)
+        if owner is None or not bindings:
+            return None
+        found: list[QuerySet] = []
+        for binding in bindings:
+            if not isinstance(binding, Assigned) or binding.value is None:
+                return None
+            qs = self.queryset(binding.value, owner)
+            if qs is None:
+                return None
+            found.append(qs)
+        first = found[0]
+        if any(q.model is not first.model or q.values != first.values for q in found):
+            return None
+        # Several assignments (`qs = qs.select_related(...)` in a branch): what any
+        # of them loads counts as loaded, so that no false alarm comes of it.
+        return QuerySet(
+            first.model,
+            is_manager=all(q.is_manager for q in found),
+            values=first.values,
+            select_all=any(q.select_all for q in found),
+            select=frozenset().union(*(q.select for q in found)),
+            prefetch=frozenset().union(*(q.prefetch for q in found)),
+            rooted_at_manager=all(q.rooted_at_manager for q in found),
+        )
+
+    def _own_get_queryset(self, scope: Scope) -> QuerySet | None:
+        """`self.get_queryset()` inside a class: its own `get_queryset` (returns
+        a chain), else its `queryset = ...` attribute (Django/DRF views)."""
+        cls_scope = _enclosing_class(scope)
+        if cls_scope is None or not isinstance(cls_scope.node, cst.ClassDef):
+            return None
+        body = cls_scope.node.body.body
+        for stmt in body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "get_queryset":
+                method_scope = Scope(stmt, ScopeKind.FUNCTION, stmt.asynchronous is not None, cls_scope)
+                results = [self.queryset(r.value, method_scope) for r in _returns(stmt) if r.value is not None]
+                if results and all(r is not None for r in results):
+                    first = results[0]
+                    assert first is not None
+                    if all(r is not None and r.model is first.model for r in results):
+                        return first
+                return None
+        for stmt in body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if (
+                        isinstance(small, cst.Assign)
+                        and len(small.targets) == 1
+                        and isinstance(small.targets[0].target, cst.Name)
+                        and small.targets[0].target.value == "queryset"
+                    ):
+                        return self.queryset(small.value, cls_scope)
+        return None
+
+    # Instances -----------------------------------------------------------------
+
+    def instance(self, expr: cst.BaseExpression, scope: Scope | None = None) -> Model | None:
+        """The model of a model-instance expression, when known."""
+        scope = scope or self.ctx.scope
+        if isinstance(expr, cst.Await):
+            call = expr.expression
+            if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
+                if call.func.attr.value in INSTANCE_ASYNC_METHODS:
+                    base = self.queryset(call.func.value, scope)
+                    return base.model if base is not None and not base.values else None
+            return None
+        if isinstance(expr, cst.Name):
+            return self._instance_from_bindings(expr, scope)
+        if not isinstance(expr, cst.Call):
+            return None
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in INSTANCE_METHODS:
+            base = self.queryset(expr.func.value, scope)
+            return base.model if base is not None and not base.values else None
+        func_name = self.ctx.qualified_name(expr.func, scope)
+        if func_name in INSTANCE_FUNCTIONS and expr.args:
+            return self.model_named(expr.args[0].value, scope)
+        model = self.model_named(expr.func, scope)
+        if model is not None and not model.abstract:
+            return model  # Order(...)
+        return None
+
+    def _instance_from_bindings(self, name: cst.Name, scope: Scope) -> Model | None:
+        owner, bindings = self.ctx.bindings(name.value, scope)
+        if owner is None or not bindings:
+            return None
+        models: list[Model | None] = []
+        for binding in bindings:
+            if isinstance(binding, Assigned):
+                if binding.annotation is not None and binding.value is None:
+                    models.append(self.model_named(binding.annotation, owner))
+                else:
+                    models.append(self.instance(binding.value, owner) if binding.value is not None else None)
+            elif isinstance(binding, Parameter) and binding.param.annotation is not None:
+                models.append(self.model_named(binding.param.annotation.annotation, owner))
+            elif isinstance(binding, LoopTarget) and binding.whole_target:
+                qs = self.queryset(binding.loop.iter, owner)
+                models.append(qs.model if qs is not None and not qs.values and not qs.is_manager else None)
+            elif isinstance(binding, WithTarget):
+                models.append(None)
+            else:
+                models.append(None)
+        first = models[0]
+        if first is None or any(m is not first for m in models):
+            return None
+        return first
+
+
+def querysets(ctx: FileContext) -> QuerySets:
+    """The file's queryset analysis, shared by every rule that asks."""
+    found = ctx.cache.get(("django.querysets", 0))
+    if found is None:
+        found = QuerySets(ctx)
+        ctx.cache[("django.querysets", 0)] = found
+    assert isinstance(found, QuerySets)
+    return found
+
+
+def _is_slice(node: cst.Subscript) -> bool:
+    return all(isinstance(el.slice, cst.Slice) for el in node.slice)
+
+
+def _is_self(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "self"
+
+
+def _returns_self_chain(value: Value) -> bool:
+    """`self.filter(...)...`, `super().get_queryset().filter(...)`."""
+    while isinstance(value, Call | Attr):
+        value = value.func if isinstance(value, Call) else value.value
+    return isinstance(value, Ref) and value.name in ("builtins.super",) or (
+        value.__class__.__name__ == "Local" and getattr(value, "name", "") == "self"
+    )
+
+
+def _enclosing_class(scope: Scope) -> Scope | None:
+    current: Scope | None = scope
+    while current is not None:
+        if current.kind is ScopeKind.CLASS:
+            return current
+        current = current.parent
+    return None
+
+
+def _returns(fn: cst.FunctionDef) -> Iterator[cst.Return]:
+    from backlint.semantics.python import body_statements
+
+    for stmt in body_statements(fn):
+        if isinstance(stmt, cst.Return):
+            yield stmt

@@ -57,8 +57,14 @@ def find_config(start: Path) -> Path | None:
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                text = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError:
+                if "tool.backlint" in text:
+                    return candidate  # meant for us: load_config reports the error
                 continue
             if isinstance(data.get("tool"), dict) and "backlint" in data["tool"]:
                 return candidate
@@ -83,9 +89,13 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    table = data.get("tool", {}).get("backlint") if path.name == "pyproject.toml" else data
-    if table is None:
-        table = data.get("tool", {}).get("backlint", {})
+    tool = data.get("tool")
+    if isinstance(tool, dict) and "backlint" in tool:
+        table = tool["backlint"]
+    else:
+        # A pyproject.toml without the table configures nothing; another TOML
+        # file (`--config backlint.toml`) may hold the settings at its top level.
+        table = {} if path.name == "pyproject.toml" else data
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.backlint] must be a table")
     return parse_table(table, path)

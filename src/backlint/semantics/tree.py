@@ -93,9 +93,9 @@ def _make_getter(cls: type[cst.CSTNode], statements_only: bool, exclude: Sequenc
     """Generate `get(node, push, parents)`, pushing the children worth visiting
     (in reverse, so that the stack pops them in source order)."""
     hints = typing.get_type_hints(cls)
-    wanted = "isinstance(c, STATEMENT_LEVEL)" if statements_only else (
-        "isinstance(c, CSTNode) and not isinstance(c, SKIP)"
-    )
+    # LibCST's base classes are ABCs, whose isinstance() is slow: test the
+    # concrete class against a set instead.
+    wanted = "type(c) in KEEP"
     lines: list[str] = []
     for name in reversed(_source_order(cls)):
         if name in exclude or name not in hints:
@@ -126,8 +126,7 @@ def _make_getter(cls: type[cst.CSTNode], statements_only: bool, exclude: Sequenc
     source = "def get(n, push, par):\n" + ("\n".join(lines) if lines else "    pass") + "\n"
     namespace: dict[str, Any] = {
         "CSTNode": cst.CSTNode,
-        "SKIP": _SKIP,
-        "STATEMENT_LEVEL": STATEMENT_LEVEL,
+        "KEEP": _STATEMENT_TYPES if statements_only else _VISITED_TYPES,
     }
     exec(compile(source, f"<backlint getter {cls.__name__}>", "exec"), namespace)  # noqa: S102
     getter: Getter = namespace["get"]
@@ -135,11 +134,21 @@ def _make_getter(cls: type[cst.CSTNode], statements_only: bool, exclude: Sequenc
 
 
 def _all_node_types() -> list[type[cst.CSTNode]]:
-    return [
-        value
-        for value in vars(cst).values()
-        if isinstance(value, type) and issubclass(value, cst.CSTNode)
-    ]
+    """Every node class, exported or not (walking the subclass tree)."""
+    found: dict[type[cst.CSTNode], None] = {}
+    pending: list[type[cst.CSTNode]] = [cst.CSTNode]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            if sub not in found:
+                found[sub] = None
+                pending.append(sub)
+    return list(found)
+
+
+# Concrete node classes worth visiting, in each mode.
+_VISITED_TYPES = frozenset(t for t in _all_node_types() if not issubclass(t, _SKIP))
+_STATEMENT_TYPES = frozenset(t for t in _VISITED_TYPES if issubclass(t, STATEMENT_LEVEL))
 
 
 class _Getters(dict[type, Getter]):

@@ -89,7 +89,7 @@ class Excluder:
 
     def __init__(self, root: Path, exclude: Sequence[str], respect_gitignore: bool = True) -> None:
         self.root = root
-        self.user = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
+        self.user = pathspec.GitIgnoreSpec.from_lines(exclude)
         self.respect_gitignore = respect_gitignore
         self._gitignores: dict[Path, pathspec.PathSpec | None] = {}
 
@@ -112,7 +112,7 @@ class Excluder:
             if ignore.is_file():
                 try:
                     lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
-                    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+                    spec = pathspec.GitIgnoreSpec.from_lines(lines)
                 except OSError:
                     spec = None
             self._gitignores[directory] = spec

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import pickle
 import tempfile
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from pathlib import Path
 from backlint import __version__
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import statement_table
-from backlint.engine.source import SourceError, decode
+from backlint.engine.source import SourceError, ast_parse_any, decode
 from backlint.semantics.facts import ModuleFacts, summarise
 from backlint.semantics.index import ProjectIndex
 
@@ -47,13 +45,12 @@ def collect(file: SourceFile) -> FileFacts:
     stamp = _stamp(file.path)
     try:
         text = decode(file.path.read_bytes()).text
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes etc. are not ours to report
-            tree = ast.parse(text)
+        tree, own_positions = ast_parse_any(text)
     except (OSError, SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
         return FileFacts(str(file.path), stamp, None)
     facts = summarise(tree, file.module, str(file.path), file.is_package)
-    return FileFacts(str(file.path), stamp, facts, statement_table(tree, len(text)))
+    table = statement_table(tree, len(text)) if own_positions else None
+    return FileFacts(str(file.path), stamp, facts, table)
 
 
 def _collect_chunk(files: Sequence[SourceFile]) -> list[FileFacts]:
@@ -104,7 +101,8 @@ def chunks(items: Sequence[SourceFile], size: int) -> list[Sequence[SourceFile]]
 @dataclass(frozen=True, slots=True)
 class IndexResult:
     index: ProjectIndex
-    # path -> statement table; a path `ast` could not parse maps to None.
+    # path -> statement table; None when the file could not be parsed, or
+    # only after downgrading newer syntax (positions then come from LibCST).
     tables: dict[str, array[int] | None]
 
 

@@ -87,3 +87,39 @@ def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> SourceError:
     except (ValueError, RecursionError, MemoryError):
         pass
     return SourceError(f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)
+
+
+class _Downgrade(cst.CSTTransformer):
+    """Rewrites syntax newer than the running Python's `ast` into what the
+    index needs of it: `type X = Y` becomes `X = Y`, type parameters go, and
+    f-/t-strings (whose 3.12 forms older parsers reject) become plain strings."""
+
+    def leave_TypeAlias(self, original: cst.TypeAlias, updated: cst.TypeAlias) -> cst.Assign:
+        return cst.Assign(targets=[cst.AssignTarget(updated.name)], value=updated.value)
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        return updated.with_changes(type_parameters=None)
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        return updated.with_changes(type_parameters=None)
+
+    def leave_FormattedString(
+        self, original: cst.FormattedString, updated: cst.FormattedString
+    ) -> cst.SimpleString:
+        return cst.SimpleString('""')
+
+
+def ast_parse_any(text: str) -> tuple[ast.Module, bool]:
+    """`ast.parse`, also for syntax newer than the running Python: then the
+    file is parsed with LibCST and downgraded first. The flag says whether the
+    tree's positions are the file's own (False after a downgrade)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes etc. are not ours to report
+        try:
+            return ast.parse(text), True
+        except SyntaxError:
+            try:
+                module = parse(text)
+            except SourceError:
+                raise SyntaxError("not Python") from None
+            return ast.parse(module.visit(_Downgrade()).code), False

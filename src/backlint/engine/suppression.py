@@ -77,7 +77,7 @@ class PerFileIgnores:
 
     def __init__(self, entries: Sequence[tuple[str, Sequence[str]]]) -> None:
         self.entries = [
-            (pathspec.PathSpec.from_lines("gitwildmatch", [pattern]), tuple(selectors))
+            (pathspec.GitIgnoreSpec.from_lines([pattern]), tuple(selectors))
             for pattern, selectors in entries
         ]
 

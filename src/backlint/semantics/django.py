@@ -32,7 +32,18 @@ from backlint.semantics.context import (
     ScopeKind,
     WithTarget,
 )
-from backlint.semantics.facts import Attr, Call, ClassFacts, Const, Ref, Value, const_str, dotted
+from backlint.semantics.facts import (
+    Attr,
+    Call,
+    ClassFacts,
+    Const,
+    FunctionFacts,
+    Local,
+    Ref,
+    Value,
+    const_str,
+    dotted,
+)
 from backlint.semantics.index import ProjectIndex, index_view
 
 # --------------------------------------------------------------------------
@@ -413,10 +424,13 @@ class QuerySet:
     # For the queryset of a prefetched relation (`order.items.all()`): the
     # outer queryset's path to it, where further loading must be declared.
     prefix: str = ""
+    # Something in the chain loads relations backlint cannot read (a custom
+    # queryset method with computed arguments): treat everything as loaded.
+    opaque: bool = False
 
     def covers(self, path: str, single: bool) -> bool:
         """Whether the relation path (`customer`, `items__product`) is loaded."""
-        if self.select_all and single and "__" not in path:
+        if self.opaque or (self.select_all and single and "__" not in path):
             return True
         for loaded in (*self.select, *self.prefetch):
             if loaded == path or loaded.startswith(path + "__"):
@@ -479,6 +493,12 @@ class QuerySets:
             model = self.model_named(expr.value, scope)
             if model is not None and expr.attr.value in (*model.managers, "_default_manager", "_base_manager"):
                 return QuerySet(model, is_manager=True)
+            # `order.items`: the related manager of an instance.
+            owner = self.instance(expr.value, scope)
+            relation = owner.relation(expr.attr.value) if owner is not None else None
+            target = self.models.get(relation.target) if relation is not None and relation.manager else None
+            if target is not None:
+                return QuerySet(target, is_manager=True, rooted_at_manager=False)
             return None
         if isinstance(expr, cst.Subscript):
             # Slicing is lazy; indexing runs a query (callers check which).
@@ -498,9 +518,17 @@ class QuerySets:
             return self._refine(base, method, expr.args, scope)
         if method in VALUES_METHODS:
             return replace(base, is_manager=False, values=True)
-        if self._custom_queryset_method(base.model, method):
-            return replace(base, is_manager=False)
-        return None
+        loads = self._custom_queryset_method(base.model, method)
+        if loads is None:
+            return None
+        select, prefetch, opaque = loads
+        return replace(
+            base,
+            is_manager=False,
+            select=base.select | select,
+            prefetch=base.prefetch | prefetch,
+            opaque=base.opaque or opaque,
+        )
 
     def _refine(self, base: QuerySet, method: str, args: Iterable[cst.Arg], scope: Scope) -> QuerySet:
         qs = replace(base, is_manager=False)
@@ -537,16 +565,95 @@ class QuerySets:
                 out = set()  # the relation itself stays unloaded; the list goes elsewhere
         return out
 
-    def _custom_queryset_method(self, model: Model, method: str) -> bool:
+    def _custom_queryset_method(
+        self, model: Model, method: str, depth: int = 0
+    ) -> tuple[frozenset[str], frozenset[str], bool] | None:
         """A method of the model's own manager/queryset class that returns a queryset
-        (`Order.objects.paid()` with `def paid(self): return self.filter(...)`)."""
+        (`Order.objects.paid()` with `def paid(self): return self.filter(...)`):
+        what its chain loads (select paths, prefetch paths, opaque), or None
+        when it is not such a method."""
+        if depth > 4:
+            return None
         for qualname in model.manager_classes:
-            cls = self.ctx.index.find_class(qualname)
-            fn = cls.method(method) if cls else None
+            fn = self._manager_method(qualname, method, 0)
             if fn is None:
                 continue
-            return bool(fn.returned) and all(_returns_self_chain(v) for v in fn.returned)
-        return False
+            if not fn.returned:
+                return None
+            select: set[str] = set()
+            prefetch: set[str] = set()
+            opaque = False
+            for value in fn.returned:
+                loads = self._chain_loads(value, model, depth)
+                if loads is None:
+                    return None
+                select |= loads[0]
+                prefetch |= loads[1]
+                opaque = opaque or loads[2]
+            return frozenset(select), frozenset(prefetch), opaque
+        return None
+
+    def _manager_method(self, qualname: str, method: str, depth: int) -> FunctionFacts | None:
+        """A method of a project manager/queryset class, looked up through its
+        project bases and `Manager.from_queryset(QuerySet)` bases."""
+        cls = self.ctx.index.find_class(qualname)
+        if cls is None or depth > 6:
+            return None
+        found = cls.method(method)
+        if found is not None:
+            return found
+        for base in cls.bases:
+            candidates = [base]
+            if isinstance(base, Call) and isinstance(base.func, Attr) and base.func.attr == "from_queryset":
+                candidates = [*base.args, base.func.value]
+            for candidate in candidates:
+                name = dotted(candidate)
+                if name:
+                    found = self._manager_method(self.ctx.index.canonical(name), method, depth + 1)
+                    if found is not None:
+                        return found
+        return None
+
+    def _chain_loads(
+        self, value: Value, model: Model, depth: int
+    ) -> tuple[frozenset[str], frozenset[str], bool] | None:
+        """The loads of a summarised `self.<queryset methods>...` chain."""
+        select: set[str] = set()
+        prefetch: set[str] = set()
+        opaque = False
+        while isinstance(value, Call | Attr):
+            if isinstance(value, Attr):
+                value = value.value
+                continue
+            func = value.func
+            if not isinstance(func, Attr):
+                break
+            name = func.attr
+            if name in ("select_related", "prefetch_related"):
+                target = select if name == "select_related" else prefetch
+                for arg in value.args:
+                    text = const_str(arg)
+                    if text is not None:
+                        target.add(text)
+                    elif isinstance(arg, Call) and dotted(arg.func) in ("django.db.models.Prefetch", "django.db.models.query.Prefetch"):
+                        lookup = const_str(arg.args[0]) if arg.args else None
+                        if lookup is not None and arg.kwarg("to_attr") is None:
+                            target.add(lookup)
+                    else:
+                        opaque = True
+                if name == "select_related" and not value.args:
+                    opaque = True
+            elif name not in LAZY_METHODS and name not in ("get_queryset",):
+                inner = self._custom_queryset_method(model, name, depth + 1)
+                if inner is None:
+                    return None
+                select |= inner[0]
+                prefetch |= inner[1]
+                opaque = opaque or inner[2]
+            value = func.value
+        if not _is_self_or_super(value):
+            return None
+        return frozenset(select), frozenset(prefetch), opaque
 
     def _from_bindings(self, name: cst.Name, scope: Scope) -> QuerySet | None:
         owner, bindings = self.ctx.bindings(name.value, scope)
@@ -631,6 +738,15 @@ class QuerySets:
             return model  # Order(...)
         return None
 
+    def _own_model(self, method_scope: Scope) -> Model | None:
+        """`self` in a method of a model class: an instance of that model."""
+        fn, cls = method_scope.node, method_scope.parent
+        if not isinstance(fn, cst.FunctionDef) or cls is None or not isinstance(cls.node, cst.ClassDef):
+            return None
+        if _first_param(fn) != "self" or cls.parent is None or cls.parent.parent is not None:
+            return None  # only methods of module-level classes
+        return self.models.get(f"{self.ctx.module}.{cls.node.name.value}")
+
     def _instance_from_bindings(self, name: cst.Name, scope: Scope) -> Model | None:
         owner, bindings = self.ctx.bindings(name.value, scope)
         if owner is None or not bindings:
@@ -644,6 +760,8 @@ class QuerySets:
                     models.append(self.instance(binding.value, owner) if binding.value is not None else None)
             elif isinstance(binding, Parameter) and binding.param.annotation is not None:
                 models.append(self.model_named(binding.param.annotation.annotation, owner))
+            elif isinstance(binding, Parameter) and name.value == "self":
+                models.append(self._own_model(owner))
             elif isinstance(binding, LoopTarget) and binding.whole_target:
                 qs = self.queryset(binding.loop.iter, owner)
                 models.append(qs.model if qs is not None and not qs.values and not qs.is_manager else None)
@@ -655,6 +773,11 @@ class QuerySets:
         if first is None or any(m is not first for m in models):
             return None
         return first
+
+
+def _first_param(fn: cst.FunctionDef) -> str | None:
+    params = fn.params.posonly_params or fn.params.params
+    return params[0].name.value if params else None
 
 
 def querysets(ctx: FileContext) -> QuerySets:
@@ -675,12 +798,12 @@ def _is_self(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "self"
 
 
-def _returns_self_chain(value: Value) -> bool:
-    """`self.filter(...)...`, `super().get_queryset().filter(...)`."""
-    while isinstance(value, Call | Attr):
-        value = value.func if isinstance(value, Call) else value.value
-    return isinstance(value, Ref) and value.name in ("builtins.super",) or (
-        value.__class__.__name__ == "Local" and getattr(value, "name", "") == "self"
+def _is_self_or_super(value: Value) -> bool:
+    """The root of `self.filter(...)` or `super().get_queryset()`."""
+    if isinstance(value, Call):
+        value = value.func
+    return (isinstance(value, Local) and value.name == "self") or (
+        isinstance(value, Ref) and value.name == "builtins.super"
     )
 
 

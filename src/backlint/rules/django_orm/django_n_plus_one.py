@@ -13,8 +13,11 @@ from backlint.semantics.context import FileContext
 from backlint.semantics.django import Model, QuerySet, querysets
 from backlint.semantics.tree import descendants
 
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# Writes through a related manager: a query per row, but no prefetch avoids it.
+_MANAGER_WRITES = frozenset(
+    {"add", "remove", "set", "clear", "create", "get_or_create", "update_or_create", "update", "delete", "bulk_create"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +27,15 @@ class _Loop:
 
 
 def _chain(node: cst.Attribute) -> tuple[str, list[cst.Attribute], list[str]] | None:
-    """`x.a.b` -> ("x", [node of x.a, node of x.a.b], ["a", "b"])."""
+    """`x.a.b` -> ("x", [node of x.a, node of x.a.b], ["a", "b"]); calls are
+    looked through (`x.a.filter(...).update` has steps a, filter, update)."""
     nodes: list[cst.Attribute] = []
     current: cst.BaseExpression = node
     while isinstance(current, cst.Attribute):
         nodes.append(current)
         current = current.value
+        if isinstance(current, cst.Call):
+            current = current.func
     if not isinstance(current, cst.Name):
         return None
     nodes.reverse()
@@ -150,7 +156,8 @@ class DjangoNPlusOne(Rule):
             iterable, var = iterable.args[0].value, target.elements[1].value
         if not isinstance(var, cst.Name):
             return None
-        qs = querysets(self.ctx).queryset(iterable) or self._related_queryset(iterable)
+        # A prefetched relation of an outer loop first: it carries the prefetch.
+        qs = self._related_queryset(iterable) or querysets(self.ctx).queryset(iterable)
         if qs is None or qs.is_manager or qs.values:
             return None
         return _Loop(var.value, qs)
@@ -179,17 +186,25 @@ class DjangoNPlusOne(Rule):
     # Reads -------------------------------------------------------------------
 
     def _scan(self, loop: _Loop, roots: Sequence[cst.CSTNode]) -> None:
-        reported: set[str] = set()
+        chains = []
         for attribute in self._attributes(roots):
             found = _chain(attribute)
-            if found is None or found[0] != loop.var:
-                continue
-            _, nodes, steps = found
+            if found is not None and found[0] == loop.var:
+                chains.append(found)
+        # Judge each chain whole: `x.items.filter(...).update(...)` is a write,
+        # though its prefix `x.items.filter` alone would look like a read.
+        inner = {id(node) for _, nodes, _ in chains for node in nodes[:-1]}
+        chains = [c for c in chains if id(c[1][-1]) not in inner]
+        # Relations the loop writes through (`x.tags.remove(...)`): their reads
+        # cannot come from a prefetch cache that the write invalidates.
+        written = {steps[0] for _, _, steps in chains if len(steps) > 1 and steps[1] in _MANAGER_WRITES}
+        reported: set[str] = set()
+        for _, nodes, steps in chains:
             problem = self._first_unloaded(loop.qs, steps)
             if problem is None:
                 continue
             depth, path, single = problem
-            if path in reported:
+            if path in reported or path.split("__")[0] in written:
                 continue
             reported.add(path)
             expr = ".".join([loop.var, *steps[:depth]])
@@ -200,11 +215,15 @@ class DjangoNPlusOne(Rule):
             self.report(nodes[depth - 1], expr=expr, method=method, path=path)
 
     def _attributes(self, roots: Sequence[cst.CSTNode]) -> Iterator[cst.Attribute]:
+        """Attributes read in `roots` (assignment and `del` targets are writes)."""
+        written: set[int] = set()
         for root in roots:
             if isinstance(root, cst.Attribute):
                 yield root
             for node in descendants(root, prune=_NESTED_SCOPES):
-                if isinstance(node, cst.Attribute):
+                if isinstance(node, cst.AssignTarget | cst.AugAssign | cst.AnnAssign | cst.Del):
+                    written.add(id(node.target))
+                elif isinstance(node, cst.Attribute) and id(node) not in written:
                     yield node
 
     def _first_unloaded(self, qs: QuerySet, steps: list[str]) -> tuple[int, str, bool] | None:
@@ -223,7 +242,7 @@ class DjangoNPlusOne(Rule):
                     return i + 1, path, True
                 model = models.get(relation.target)
                 continue
-            if i == len(steps) - 1:
-                return None  # the manager itself, not used here
+            if i == len(steps) - 1 or _MANAGER_WRITES.intersection(steps[i + 1 :]):
+                return None  # the manager itself, not used here; or a write through it
             return None if qs.covers(path, single=False) else (i + 1, path, False)
         return None

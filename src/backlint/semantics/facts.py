@@ -97,6 +97,11 @@ class Unknown:
 Value = Ref | Local | Attr | Call | Const | Seq | Mapping | Subscript | Await | Unknown
 UNKNOWN = Unknown()
 
+# Method names whose calls, as statements anywhere in a module, are kept in
+# `ModuleFacts.calls` (`app.include_router(...)`, `post_save.connect(...)`).
+# Semantics modules add the names they need when they are imported.
+CALLS_OF_INTEREST: set[str] = set()
+
 
 def dotted(value: Value) -> str | None:
     """The qualified name of a Ref/Attr chain (`pkg.mod.Class.attr`)."""
@@ -176,6 +181,7 @@ class ModuleFacts:
     classes: dict[str, ClassFacts] = field(default_factory=dict)
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     assignments: dict[str, Value] = field(default_factory=dict)
+    calls: tuple[Call, ...] = ()  # statement calls of `CALLS_OF_INTEREST` methods
 
 
 # ---------------------------------------------------------------------------
@@ -188,6 +194,16 @@ class _Summariser:
         self.is_package = is_package
         self.scope = Bindings()
         self.packages: set[str] = set()
+        self.calls: list[Call] = []
+
+    def note_call(self, stmt: ast.stmt, local: dict[str, Value] | None = None) -> None:
+        """Keep `x.include_router(...)`-like statement calls (see CALLS_OF_INTEREST)."""
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            func = stmt.value.func
+            if isinstance(func, ast.Attribute) and func.attr in CALLS_OF_INTEREST:
+                value = self.value(stmt.value, local)
+                if isinstance(value, Call):
+                    self.calls.append(value)
 
     # Names -----------------------------------------------------------------
 
@@ -313,6 +329,8 @@ class _Summariser:
                         local[item.optional_vars.id] = self.value(item.context_expr, local)
             elif isinstance(stmt, ast.Return) and stmt.value is not None:
                 returned.append(self.value(stmt.value, local))
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                self.note_call(stmt, local)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.Yield, ast.Await)):
                 inner = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
                 if isinstance(inner, ast.Yield) and inner.value is not None:
@@ -411,6 +429,8 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
                     assignments[target.id] = value
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
             assignments[stmt.target.id] = s.value(stmt.value)
+        else:
+            s.note_call(stmt)
     return ModuleFacts(
         module=module,
         path=path,
@@ -420,4 +440,5 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
         classes=classes,
         functions=functions,
         assignments=assignments,
+        calls=tuple(s.calls),
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from backlint.semantics.context import Assigned, FileContext, Parameter, Scope
-from backlint.semantics.facts import Call, Subscript, dotted
+from backlint.semantics.facts import CALLS_OF_INTEREST, Attr, Call, Const, Subscript, dotted
 from backlint.semantics.index import ProjectIndex, index_view
 
 APP_CLASSES = frozenset(
@@ -30,8 +30,13 @@ DEPENDS = frozenset({"fastapi.Depends", "fastapi.params.Depends", "fastapi.Secur
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 
 
+CALLS_OF_INTEREST.add("include_router")
+
+
 class FastAPIApps:
-    """Module-level FastAPI/APIRouter instances and project subclasses."""
+    """Module-level FastAPI/APIRouter instances and project subclasses, and
+    which of them are hidden from the OpenAPI schema (`include_in_schema=False`
+    where they are created or included, or an app with `openapi_url=None`)."""
 
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
@@ -46,13 +51,37 @@ class FastAPIApps:
                     self.classes.add(cls.qualname)
                     changed = True
         self.instances: set[str] = set()
+        self.hidden: set[str] = set()
+        inclusions: list[tuple[str, str]] = []  # (including, included)
         for facts in index.modules.values():
             for name, value in facts.assignments.items():
                 if isinstance(value, Call) and index.canonical(dotted(value.func) or "") in self.classes:
-                    self.instances.add(f"{facts.module}.{name}")
+                    qualname = f"{facts.module}.{name}"
+                    self.instances.add(qualname)
+                    # No schema for this router, or no schema for this whole app.
+                    if value.kwarg("include_in_schema") == Const(False) or value.kwarg("openapi_url") == Const(None):
+                        self.hidden.add(qualname)
+            for call in facts.calls:
+                if not (isinstance(call.func, Attr) and call.func.attr == "include_router" and call.args):
+                    continue
+                included = index.canonical(dotted(call.args[0]) or "")
+                including = index.canonical(dotted(call.func.value) or "")
+                if call.kwarg("include_in_schema") == Const(False):
+                    self.hidden.add(included)
+                inclusions.append((including, included))
+        changed = True
+        while changed:  # a router included in a hidden one is hidden too
+            changed = False
+            for including, included in inclusions:
+                if including in self.hidden and included not in self.hidden:
+                    self.hidden.add(included)
+                    changed = True
 
     def is_instance(self, qualname: str | None) -> bool:
         return qualname is not None and self.index.canonical(qualname) in self.instances
+
+    def is_hidden(self, qualname: str | None) -> bool:
+        return qualname is not None and self.index.canonical(qualname) in self.hidden
 
 
 @index_view
@@ -65,6 +94,7 @@ class Route:
     function: cst.FunctionDef
     decorator: cst.Call
     method: str  # get, post, ..., api_route
+    instance: str | None  # qualified name of the app/router, when module-level
 
     def keyword(self, name: str) -> cst.BaseExpression | None:
         for arg in self.decorator.args:
@@ -101,8 +131,16 @@ def route_of(ctx: FileContext, node: cst.FunctionDef, scope: Scope | None = None
             continue
         method = call.func.attr.value
         if method in ROUTE_METHODS and is_app_instance(ctx, call.func.value, scope):
-            return Route(node, call, method)
+            return Route(node, call, method, ctx.qualified_name(call.func.value, scope))
     return None
+
+
+def is_hidden_route(ctx: FileContext, route: Route) -> bool:
+    """`include_in_schema=False` on the route, its router, or where it is included."""
+    include = route.keyword("include_in_schema")
+    if isinstance(include, cst.Name) and include.value == "False":
+        return True
+    return ctx.index.view(fastapi_apps).is_hidden(route.instance)
 
 
 # --------------------------------------------------------------------------

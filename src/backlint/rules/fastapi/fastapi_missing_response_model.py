@@ -5,8 +5,9 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Scope
-from backlint.semantics.fastapi import Route, route_of
+from backlint.semantics.context import Assigned, Parameter, Scope, ScopeKind
+from backlint.semantics.facts import FunctionFacts, dotted
+from backlint.semantics.fastapi import Route, is_hidden_route, route_of
 from backlint.semantics.python import body_statements
 
 # Types that say nothing about the data (RULES.md BKL201).
@@ -121,7 +122,7 @@ class FastapiMissingResponseModel(Rule):
             return
         name = node.name.value
         if node.returns is None:
-            if not self._returns_responses(node, scope):
+            if not self._returns_responses(node, scope) and self._returns_data(node):
                 self.report(node, problem=f"route `{name}` has no response model and no return annotation")
             return
         annotation = node.returns.annotation
@@ -130,10 +131,7 @@ class FastapiMissingResponseModel(Rule):
             self.report(node, problem=f"route `{name}` returns `{shown}`, which FastAPI cannot validate")
 
     def _exempt(self, route: Route, scope: Scope) -> bool:
-        if route.keyword("response_model") is not None:
-            return True
-        include = route.keyword("include_in_schema")
-        if isinstance(include, cst.Name) and include.value == "False":
+        if route.keyword("response_model") is not None or is_hidden_route(self.ctx, route):
             return True
         status = route.keyword("status_code")
         if status is not None and _status_value(status) in NO_CONTENT:
@@ -161,18 +159,65 @@ class FastapiMissingResponseModel(Rule):
         name = self.ctx.qualified_name(annotation, scope)
         return name in UNTYPED
 
+    def _method(self, func: cst.BaseExpression, scope: Scope) -> FunctionFacts | None:
+        """`backend.login` where `backend: AuthenticationBackend` is a parameter."""
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return None
+        owner, bindings = self.ctx.bindings(func.value.value, scope)
+        if owner is None or len(bindings) != 1 or not isinstance(bindings[0], Parameter):
+            return None
+        annotation = bindings[0].param.annotation
+        if annotation is None:
+            return None
+        declared = annotation.annotation
+        if isinstance(declared, cst.Subscript):  # `Backend[UserT, IdT]`
+            declared = declared.value
+        cls_name = self.ctx.qualified_name(declared, owner)
+        cls = self.ctx.index.find_class(cls_name) if cls_name else None
+        return cls.method(func.attr.value) if cls is not None else None
+
+    @staticmethod
+    def _returns_data(node: cst.FunctionDef) -> bool:
+        """Some `return <value>` other than `return None`: there is data to declare."""
+        return any(
+            isinstance(s, cst.Return) and s.value is not None and not _is_none(s.value)
+            for s in body_statements(node)
+        )
+
     def _returns_responses(self, node: cst.FunctionDef, scope: Scope) -> bool:
-        """Every `return` hands back a Response object (`return RedirectResponse(...)`)."""
+        """Every `return` hands back a Response object (`return RedirectResponse(...)`,
+        `return templates.TemplateResponse(...)`, or a name bound to one)."""
         returns = [s for s in body_statements(node) if isinstance(s, cst.Return)]
         if not returns:
             return False
-        for ret in returns:
-            value = ret.value
-            if not isinstance(value, cst.Call):
-                return False
-            if not is_response_class(self.ctx.qualified_name(value.func, scope)):
-                return False
-        return True
+        inner = Scope(node, ScopeKind.FUNCTION, node.asynchronous is not None, scope)
+        return all(ret.value is not None and self._is_response(ret.value, inner, 0) for ret in returns)
+
+    def _is_response(self, value: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Call):
+            func = value.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "TemplateResponse":
+                return True  # Jinja2Templates(...).TemplateResponse: an HTML page
+            name = self.ctx.qualified_name(func, scope)
+            if is_response_class(name):
+                return True
+            # A project function or method declared to return a Response.
+            fn = self.ctx.index.find_function(name) if name else self._method(func, scope)
+            returns = dotted(fn.returns) if fn is not None and fn.returns is not None else None
+            return is_response_class(self.ctx.index.canonical(returns) if returns else None)
+        if isinstance(value, cst.Name) and depth < 3:
+            owner, bindings = self.ctx.bindings(value.value, scope)
+            return (
+                owner is scope
+                and bool(bindings)
+                and all(
+                    isinstance(b, Assigned) and b.value is not None and self._is_response(b.value, scope, depth + 1)
+                    for b in bindings
+                )
+            )
+        return False
 
 
 def _status_value(expr: cst.BaseExpression) -> str | None:

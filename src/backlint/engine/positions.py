@@ -311,8 +311,12 @@ def node_spans(
         state = _RecordingState(
             tree, set(targets), set(raws), _indentation(tree, anchor, parents), id(anchor)
         )
+        # An `elif` is an If nested in its parent's `orelse`: generated alone
+        # it would be written `if`, two characters short.
+        parent = parents.get(id(anchor))
+        is_elif = isinstance(anchor, cst.If) and isinstance(parent, cst.If) and parent.orelse is anchor
         try:
-            anchor._codegen(state)
+            anchor._codegen(state, **({"is_elif": True} if is_elif else {}))
         except _Done:
             pass
         offsets = [*state.starts.values(), *state.ends.values()]
@@ -349,7 +353,9 @@ def _indentation(tree: cst.Module, anchor: cst.CSTNode, parents: Mapping[int, cs
     indents: list[str] = []
     current = parents.get(id(anchor))
     while current is not None:
-        if isinstance(current, cst.IndentedBlock):
+        # A match statement indents its cases itself (`Match.indent`), then
+        # each case's body is an IndentedBlock of its own.
+        if isinstance(current, cst.IndentedBlock | cst.Match):
             indents.append(tree.default_indent if current.indent is None else current.indent)
         current = parents.get(id(current))
     indents.reverse()

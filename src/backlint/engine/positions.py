@@ -314,7 +314,7 @@ def node_spans(
         # An `elif` is an If nested in its parent's `orelse`: generated alone
         # it would be written `if`, two characters short.
         parent = parents.get(id(anchor))
-        is_elif = isinstance(anchor, cst.If) and isinstance(parent, cst.If) and parent.orelse is anchor
+        is_elif = isinstance(parent, cst.If) and parent.orelse is anchor
         try:
             anchor._codegen(state, **({"is_elif": True} if is_elif else {}))
         except _Done:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -15,11 +16,24 @@ from backlint import __version__
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import statement_table
 from backlint.engine.source import SourceError, ast_parse_any, decode
-from backlint.semantics.facts import ModuleFacts, summarise
+from backlint.semantics.facts import CALLS_OF_INTEREST, ModuleFacts, summarise
 from backlint.semantics.index import ProjectIndex
 
 CACHE_DIR = ".backlint_cache"
-_CACHE_FILE = f"index-{__version__}.pickle"
+
+
+def _cache_key() -> str:
+    """What the cached facts depend on: the version, the code that extracts
+    them, and the calls semantics modules asked to keep. A cache written by
+    any other combination is ignored, never misread."""
+    from backlint.engine import positions, source
+    from backlint.semantics import facts as facts_module
+
+    digest = hashlib.sha256(__version__.encode())
+    for module in (facts_module, positions, source):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    digest.update(",".join(sorted(CALLS_OF_INTEREST)).encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +76,7 @@ class IndexCache:
 
     def __init__(self, root: Path) -> None:
         self.directory = root / CACHE_DIR
-        self.path = self.directory / _CACHE_FILE
+        self.path = self.directory / f"index-{_cache_key()}.pickle"
         self.entries: dict[str, FileFacts] = {}
         try:
             with self.path.open("rb") as handle:
@@ -90,6 +104,9 @@ class IndexCache:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
             Path(tmp).replace(self.path)
+            for stale in self.directory.glob("index-*.pickle"):
+                if stale != self.path:
+                    stale.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only tree simply runs without a cache
 

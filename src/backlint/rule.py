@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import libcst as cst
 
 from backlint.semantics.context import FileContext
-from backlint.types import Fix, FixKind
+from backlint.types import Fix, FixKind, SourceFile
 
 CODE_RE = re.compile(r"^BKL\d{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -98,9 +98,9 @@ class Rule:
         return [(t, leave, getattr(self, attr)) for t, leave, attr in self._handler_names]
 
     @classmethod
-    def applies(cls, source: str, is_test: bool, packages: frozenset[str], options: Any) -> bool:
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
         """Cheap test, before parsing, of whether the rule can fire on a file."""
-        if cls.skip_tests and is_test:
+        if cls.skip_tests and file.is_test:
             return False
         if cls.frameworks and not (cls.frameworks & packages):
             return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class FixKind(enum.Enum):
@@ -76,3 +77,15 @@ class Finding:
             "end_column": self.end_column,
             "fix": None if self.fix is None else self.fix.as_dict(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file to lint: where it is, how to show it, and what kind of file it is."""
+
+    path: Path  # absolute
+    display: str  # relative to the working directory when below it
+    module: str
+    is_package: bool  # an __init__.py
+    is_test: bool  # RULES.md: tests/, test_*.py, *_test.py, conftest.py
+    is_migration: bool = False  # Django migrations, Alembic revisions and env.py

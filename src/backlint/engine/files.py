@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pathspec
+
+from backlint.types import SourceFile
+
+__all__ = ["SourceFile", "discover", "source_file"]
 
 # Directories never worth linting, as in ruff's defaults (as gitignore-style
 # patterns: a bare name matches at any depth). A user's `exclude` replaces them.
@@ -43,17 +46,6 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    """A file to lint: where it is, how to show it, and which module it is."""
-
-    path: Path  # absolute
-    display: str  # relative to the working directory when below it
-    module: str
-    is_package: bool  # an __init__.py
-    is_test: bool
-
-
 def display_path(path: Path, cwd: Path) -> str:
     try:
         return path.relative_to(cwd).as_posix()
@@ -82,6 +74,17 @@ def is_test_path(relative: PurePosixPath) -> bool:
     if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
         return True
     return "tests" in relative.parts[:-1]
+
+
+def is_migration_path(relative: PurePosixPath) -> bool:
+    """Django migrations (`<app>/migrations/`) and Alembic revisions
+    (`alembic/versions/`, `migrations/versions/`, and Alembic's `env.py`)."""
+    folders = relative.parts[:-1]
+    if "migrations" in folders:
+        return True
+    return ("alembic" in folders or relative.name == "env.py") and (
+        "versions" in folders or relative.name == "env.py"
+    )
 
 
 class Excluder:
@@ -207,4 +210,5 @@ def source_file(path: Path, root: Path, cwd: Path) -> SourceFile:
         module=module,
         is_package=is_package,
         is_test=is_test_path(relative),
+        is_migration=is_migration_path(relative),
     )

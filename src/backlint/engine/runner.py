@@ -14,7 +14,7 @@ import libcst as cst
 
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import Span, node_spans
-from backlint.engine.source import SourceError, decode, parse
+from backlint.engine.source import SourceError, decode, parse, too_deep
 from backlint.engine.suppression import PerFileIgnores, ignored, parse_noqa
 from backlint.engine.walker import Dispatch, Walker
 from backlint.registry import PARSE_ERROR, RULE_ERROR
@@ -81,6 +81,11 @@ def lint_text(
         return _lint(file, source, settings, index, table, ast_failed)
     except SourceError as exc:
         return _engine_finding(file, settings, PARSE_ERROR.code, exc.message, exc.line, exc.column)
+    except RecursionError:
+        # Nesting deeper than LibCST's recursive codegen follows (rules' own
+        # recursion is caught per rule by the walker): a parse error, not a bug.
+        err = too_deep(source)
+        return _engine_finding(file, settings, PARSE_ERROR.code, err.message, err.line, err.column)
     except Exception as exc:  # noqa: BLE001 - an engine bug must not end the run
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return _engine_finding(file, settings, RULE_ERROR.code, f"backlint failed on this file: {detail}")
@@ -107,7 +112,7 @@ def _lint(
         rule
         for rule in settings.rules
         if not ignored(rule.code, rule.group, per_file)
-        and rule.applies(source, file.is_test, packages, settings.options_for(rule))
+        and rule.applies(file, source, packages, settings.options_for(rule))
     ]
     if not rules and not ast_failed:
         return []

@@ -75,6 +75,20 @@ def parse(text: str) -> cst.Module:
         CSTNode.__post_init__ = _VALIDATING_POST_INIT  # type: ignore[method-assign]
 
 
+def too_deep(text: str) -> SourceError:
+    """A file nested deeper than LibCST's recursive code can follow: CPython's
+    own error when it rejects the file too (`too many nested parentheses`)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as err:
+        return SourceError(f"cannot parse: {err.msg}", err.lineno or 1, err.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return SourceError("cannot parse: the file is too deeply nested")
+
+
 def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> SourceError:
     """CPython's own message and position where it has one: LibCST's native
     parser reports positions that are often a line off."""

@@ -8,6 +8,7 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
+from backlint.types import SourceFile
 from backlint.semantics.python import is_nested_in_function
 
 
@@ -15,6 +16,8 @@ from backlint.semantics.python import is_nested_in_function
 class TypeHintOptions:
     # Tests are exempt by default: their signatures are called by pytest, not people.
     include_tests: bool = False
+    # Migrations are generated code, run once by the framework.
+    include_migrations: bool = False
 
 
 class TypeHintRule(Rule):
@@ -24,10 +27,12 @@ class TypeHintRule(Rule):
     Options = TypeHintOptions
 
     @classmethod
-    def applies(cls, source: str, is_test: bool, packages: frozenset[str], options: Any) -> bool:
-        if is_test and not options.include_tests:
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        if file.is_test and not options.include_tests:
             return False
-        return super().applies(source, is_test, packages, options)
+        if file.is_migration and not options.include_migrations:
+            return False
+        return super().applies(file, source, packages, options)
 
     def is_interface(self, node: cst.FunctionDef) -> bool:
         """Module-level functions and methods; a def nested in a function body is

@@ -39,7 +39,8 @@ class MissingParamAnnotation(TypeHintRule):
     `self` and `cls`; private functions (`_helper`) and dunder methods other
     than `__init__`; lambdas; functions nested in another function's body
     (closures and decorator wrappers are not an interface); test files unless
-    the `include-tests` option is set.
+    the `include-tests` option is set; migrations (Django `migrations/`, Alembic
+    `versions/` and `env.py`: generated code) unless `include-migrations` is set.
 
     Fix:
     None: only the author knows the types.

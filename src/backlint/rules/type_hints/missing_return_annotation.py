@@ -50,7 +50,9 @@ class MissingReturnAnnotation(TypeHintRule):
 
     Not flagged:
     Private functions (`_helper`); lambdas; functions nested in another
-    function's body; test files unless the `include-tests` option is set.
+    function's body; test files unless the `include-tests` option is set;
+    migrations (Django `migrations/`, Alembic `versions/` and `env.py`) unless
+    `include-migrations` is set.
 
     Fix:
     Adds `-> None` (safe) when the body has no `return <value>` and no `yield`,

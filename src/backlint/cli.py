@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def check_command(
         ignore=_selectors(ignore, "--ignore") or (),
     )
     settings = settings_for(config, cli_layer)
+    if output_format == "json":
+        # JSON carries each fix's edits; text output only marks fixable findings.
+        settings = dataclasses.replace(settings, want_edits=True)
     result = check(targets, config, settings, cwd=cwd, jobs=jobs, use_cache=not no_cache)
     REPORTERS[output_format](result.findings, result.files, sys.stdout)
     sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)

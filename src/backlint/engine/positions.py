@@ -362,6 +362,17 @@ def _indentation(tree: cst.Module, anchor: cst.CSTNode, parents: Mapping[int, cs
     return indents
 
 
+def code_in_place(
+    tree: cst.Module, node: cst.CSTNode, parents: Mapping[int, cst.CSTNode], like: cst.CSTNode | None = None
+) -> str:
+    """`node`'s code as the file holds it where `like` (default: `node`) is:
+    with the indentation in force there, which `Module.code_for_node` leaves out."""
+    state = CodegenState(default_indent=tree.default_indent, default_newline=tree.default_newline)
+    state.indent_tokens.extend(_indentation(tree, like or node, parents))
+    node._codegen(state)
+    return "".join(state.tokens)
+
+
 def _whole_module(tree: cst.Module, wanted: dict[int, Any], raw_wanted: dict[int, Any]) -> Spans:
     state = _RecordingState(tree, set(wanted), set(raw_wanted))
     tree._codegen(state)

@@ -13,7 +13,7 @@ from typing import Any
 import libcst as cst
 
 from backlint.engine.files import SourceFile
-from backlint.engine.positions import Span, node_spans
+from backlint.engine.positions import Span, code_in_place, node_spans
 from backlint.engine.source import SourceError, decode, parse, too_deep
 from backlint.engine.suppression import PerFileIgnores, ignored, parse_noqa
 from backlint.engine.walker import Dispatch, Walker
@@ -150,7 +150,7 @@ def _lint(
             continue
         fix = report.fix
         if report.replacement is not None and fix is not None and settings.want_edits:
-            edit = _edit(tree, report.node, spans.raw[id(report.node)], report.replacement)
+            edit = _edit(tree, report.node, spans.raw[id(report.node)], report.replacement, ctx.parents)
             fix = Fix(fix.applicability, fix.message, (edit,))
         findings.append(
             Finding(file.display, line, column, instance.code, end_line, end_column, instance.name, report.message, fix)
@@ -171,10 +171,19 @@ def _lint(
     return findings
 
 
-def _edit(tree: cst.Module, node: cst.CSTNode, span: Span, replacement: cst.CSTNode) -> Edit:
+def _edit(
+    tree: cst.Module,
+    node: cst.CSTNode,
+    span: Span,
+    replacement: cst.CSTNode,
+    parents: Mapping[int, cst.CSTNode],
+) -> Edit:
     """The smallest edit turning `node`'s code into `replacement`'s: the common
-    prefix and suffix of the two texts are left alone."""
-    old, new = tree.code_for_node(node), tree.code_for_node(replacement)
+    prefix and suffix of the two texts are left alone. Both are generated with
+    the indentation in force at `node`, so that columns count from the file's
+    line starts (a method's `def` is not at column 1)."""
+    old = code_in_place(tree, node, parents)
+    new = code_in_place(tree, replacement, parents, like=node)
     prefix = 0
     limit = min(len(old), len(new))
     while prefix < limit and old[prefix] == new[prefix]:

@@ -197,3 +197,38 @@ def test_explicit_config_errors_name_the_file(project: Path) -> None:
     assert run.exit_code == 2
     assert "bad.toml" in run.stderr
     assert "'colour'" in run.stderr
+
+
+def test_explicit_config_patterns_are_relative_to_the_project_root(project: Path) -> None:
+    # `--config ci/lint.toml`, given relative to the working directory: its
+    # exclude and per-file-ignores patterns are the project's, and the
+    # project's .gitignore still applies.
+    source = "def f(x) -> None:\n    pass\n"
+    write_tree(
+        project,
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".gitignore": "generated/\n",
+            "ci/lint.toml": (
+                'select = ["BKL801"]\nextend-exclude = ["vendor/lib"]\n'
+                '[per-file-ignores]\n"legacy/*" = ["BKL801"]\n'
+            ),
+            "app/m.py": source,
+            "legacy/m.py": source,
+            "generated/m.py": source,
+            "vendor/lib/m.py": source,
+        },
+    )
+    expected = [
+        "app/m.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
+        "1 finding in 2 files",
+    ]
+    assert run_cli(project, "check", "--config", "ci/lint.toml").stdout.splitlines() == expected
+    absolute = str(project / "ci" / "lint.toml")
+    assert run_cli(project, "check", "--config", absolute).stdout.splitlines() == expected
+    # From a subdirectory, the file is named relative to it.
+    run = run_cli(project / "app", "check", "--config", "../ci/lint.toml", ".")
+    assert run.stdout.splitlines() == [
+        "m.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
+        "1 finding in 1 file",
+    ]

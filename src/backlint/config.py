@@ -79,8 +79,16 @@ def find_root(start: Path) -> Path:
 
 
 def load_config(start: Path, explicit: Path | None = None) -> Config:
-    """Settings from `explicit`, else from the nearest configured pyproject.toml."""
-    path = explicit or find_config(start)
+    """Settings from `explicit`, else from the nearest configured pyproject.toml.
+
+    The project root is the found pyproject.toml's directory. An explicit file
+    may live anywhere (`--config ci/lint.toml`): as ruff does for `--config`,
+    its patterns are then relative to the project root found from `start`.
+    """
+    if explicit is not None:
+        path: Path | None = explicit if explicit.is_absolute() else start / explicit
+    else:
+        path = find_config(start)
     if path is None:
         return Config(root=find_root(start))
     try:
@@ -98,10 +106,10 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
         table = {} if path.name == "pyproject.toml" else data
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.backlint] must be a table")
-    return parse_table(table, path)
+    return parse_table(table, path, find_root(start) if explicit is not None else path.parent)
 
 
-def parse_table(table: Mapping[str, Any], path: Path) -> Config:
+def parse_table(table: Mapping[str, Any], path: Path, root: Path | None = None) -> Config:
     where = f"{path}: [tool.backlint]"
     values: dict[str, Any] = {}
     rule_options: dict[str, Any] = {}
@@ -126,7 +134,7 @@ def parse_table(table: Mapping[str, Any], path: Path) -> Config:
                 raise ConfigError(f"{where}: options for {rule.code} given twice")
             rule_options[rule.code] = parse_options(rule, value, f"{where} {key}")
     return Config(
-        root=path.parent,
+        root=root if root is not None else path.parent,
         path=path,
         select=values.get("select"),
         extend_select=values.get("extend-select", ()),

@@ -363,7 +363,10 @@ def _indentation(tree: cst.Module, anchor: cst.CSTNode, parents: Mapping[int, cs
 
 
 def code_in_place(
-    tree: cst.Module, node: cst.CSTNode, parents: Mapping[int, cst.CSTNode], like: cst.CSTNode | None = None
+    tree: cst.Module,
+    node: cst.CSTNode,
+    parents: Mapping[int, cst.CSTNode],
+    like: cst.CSTNode | None = None,
 ) -> str:
     """`node`'s code as the file holds it where `like` (default: `node`) is:
     with the indentation in force there, which `Module.code_for_node` leaves out."""

@@ -150,7 +150,8 @@ def _lint(
             continue
         fix = report.fix
         if report.replacement is not None and fix is not None and settings.want_edits:
-            edit = _edit(tree, report.node, spans.raw[id(report.node)], report.replacement, ctx.parents)
+            raw = spans.raw[id(report.node)]
+            edit = _edit(tree, report.node, raw, report.replacement, ctx.parents)
             fix = Fix(fix.applicability, fix.message, (edit,))
         findings.append(
             Finding(file.display, line, column, instance.code, end_line, end_column, instance.name, report.message, fix)

@@ -16,8 +16,13 @@ from backlint.types import Edit, Finding
 
 SELECT = pyproject('select = ["BKL802"]')
 
+# `-> None` is fixed where it is certain: not for async functions, functions
+# returning a value, properties, generators, abstract methods, stubs or overload
+# signatures; a nested function's `return` and a lambda's `yield` are their own.
 SOURCE = """\
+import abc
 import functools
+import typing
 
 
 def top(a: int):
@@ -49,10 +54,44 @@ async def not_fixed(a: int):
 
 def also_not_fixed(a: int):
     return a
+
+
+class Shapes(abc.ABC):
+    @property
+    def area(self):
+        print(self)
+
+    def rows(self):
+        yield 1
+
+    @abc.abstractmethod
+    def charge(self):
+        print("subclasses may return a value")
+
+    def stub(self):
+        raise NotImplementedError
+
+
+@typing.overload
+def parse(value: int): ...
+@typing.overload
+def parse(value: str): ...
+def parse(value):
+    print(value)
+
+
+def outer(a: int):
+    def inner():
+        return a
+
+    rows = (lambda: (yield))
+    print(inner(), rows)
 """
 
 EXPECTED = """\
+import abc
 import functools
+import typing
 
 
 def top(a: int) -> None:
@@ -84,6 +123,38 @@ async def not_fixed(a: int):
 
 def also_not_fixed(a: int):
     return a
+
+
+class Shapes(abc.ABC):
+    @property
+    def area(self):
+        print(self)
+
+    def rows(self):
+        yield 1
+
+    @abc.abstractmethod
+    def charge(self):
+        print("subclasses may return a value")
+
+    def stub(self):
+        raise NotImplementedError
+
+
+@typing.overload
+def parse(value: int): ...
+@typing.overload
+def parse(value: str): ...
+def parse(value) -> None:
+    print(value)
+
+
+def outer(a: int) -> None:
+    def inner():
+        return a
+
+    rows = (lambda: (yield))
+    print(inner(), rows)
 """
 
 
@@ -128,9 +199,9 @@ def test_return_none_fixes_apply_cleanly(project: Path, label: str, transform: o
     write_tree(project, {"pyproject.toml": SELECT, "shop.py": source})
     findings = lint_with_edits(project)
     fixed = [f for f in findings if f.fix is not None]
-    assert [f.line for f in fixed] == [4, 10, 15, 22]
+    assert [f.line for f in fixed] == [6, 12, 17, 24, 57, 61]
     edits = [edit for f in fixed for edit in f.fix.edits]
-    assert len(edits) == 4
+    assert len(edits) == 6
     assert all(e.content == " -> None" for e in edits)
     result = apply(source, edits)
     assert result == expected

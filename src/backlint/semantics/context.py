@@ -126,10 +126,10 @@ class _ScopeScanner:
                 self.small(small)
             return
         for stmt in body.body:
-            if isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+            if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
                     self.small(small)
-            else:
+            elif isinstance(stmt, cst.BaseCompoundStatement):
                 self.compound(stmt)
 
     def small(self, stmt: cst.BaseSmallStatement) -> None:

@@ -17,7 +17,7 @@ Answers are None when the analysis cannot tell: rules stay silent then.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -440,7 +440,10 @@ class QuerySet:
     def narrowed(self, prefix: str, model: Model) -> QuerySet:
         """The queryset of a prefetched relation `prefix` of this one's rows."""
         cut = len(prefix) + 2
-        sub = lambda paths: frozenset(p[cut:] for p in paths if p.startswith(prefix + "__"))  # noqa: E731
+
+        def sub(paths: frozenset[str]) -> frozenset[str]:
+            return frozenset(p[cut:] for p in paths if p.startswith(prefix + "__"))
+
         return QuerySet(
             model,
             select=sub(self.select),
@@ -530,15 +533,14 @@ class QuerySets:
             opaque=base.opaque or opaque,
         )
 
-    def _refine(self, base: QuerySet, method: str, args: Iterable[cst.Arg], scope: Scope) -> QuerySet:
+    def _refine(self, base: QuerySet, method: str, args: Sequence[cst.Arg], scope: Scope) -> QuerySet:
         qs = replace(base, is_manager=False)
         if method == "select_related":
-            paths = frozenset(_strings(args))
-            if not paths and not list(args):
+            if not args:
                 return replace(qs, select_all=True)
-            return replace(qs, select=qs.select | paths)
+            return replace(qs, select=qs.select | frozenset(_strings(args)))
         if method == "prefetch_related":
-            paths: set[str] = set(_strings(args))
+            paths = set(_strings(args))
             for arg in args:
                 paths |= self._prefetch_object(arg.value, scope)
             return replace(qs, prefetch=qs.prefetch | paths)

@@ -208,6 +208,7 @@ class _Summariser:
     # Names -----------------------------------------------------------------
 
     def imports_of(self, node: ast.Import | ast.ImportFrom) -> list[tuple[str, str]]:
+        raw: list[tuple[int, str | None, str, str | None]]
         if isinstance(node, ast.Import):
             raw = [(0, None, a.name, a.asname) for a in node.names]
         else:
@@ -277,14 +278,16 @@ class _Summariser:
         yields: list[Value] = []
         returned: list[Value] = []
         args = node.args
-        params = [
-            (a.arg, self.value(a.annotation) if a.annotation else None, None)
-            for a in [*args.posonlyargs, *args.args]
-        ]
-        defaults = [None] * (len(params) - len(args.defaults)) + list(args.defaults)
-        params = [
-            (n, ann, self.value(d) if d is not None else None)
-            for (n, ann, _), d in zip(params, defaults, strict=True)
+        positional = [*args.posonlyargs, *args.args]
+        defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+        defaults += args.defaults
+        params: list[tuple[str, Value | None, Value | None]] = [
+            (
+                a.arg,
+                self.value(a.annotation) if a.annotation else None,
+                self.value(d) if d is not None else None,
+            )
+            for a, d in zip(positional, defaults, strict=True)
         ]
         for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True):
             params.append(

@@ -74,10 +74,10 @@ def body_statements(node: cst.FunctionDef) -> Iterator[cst.BaseSmallStatement | 
         for stmt in suite.body:
             if isinstance(stmt, cst.SimpleStatementLine):
                 yield from stmt.body
-                continue
-            yield stmt
-            if not isinstance(stmt, cst.FunctionDef | cst.ClassDef):
-                stack.extend(nested_suites(stmt))
+            elif isinstance(stmt, cst.BaseCompoundStatement):
+                yield stmt
+                if not isinstance(stmt, cst.FunctionDef | cst.ClassDef):
+                    stack.extend(nested_suites(stmt))
 
 
 def returns_value_or_yields(ctx: FileContext, node: cst.FunctionDef) -> bool:

@@ -11,6 +11,7 @@ yield a session (`Depends(get_db)`, `Annotated[Session, Depends(get_db)]`),
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import libcst as cst
@@ -239,7 +240,7 @@ def _factory_call_kind(ctx: FileContext, call: cst.Call, scope: Scope) -> Kind |
     return "sync" if name in SCOPED else None
 
 
-def _module_binding(ctx: FileContext, bindings: list[object], owner: Scope, depth: int) -> Kind | None:
+def _module_binding(ctx: FileContext, bindings: Sequence[object], owner: Scope, depth: int) -> Kind | None:
     kinds = {_binding_kind(ctx, b, owner, depth) for b in bindings}
     return kinds.pop() if len(kinds) == 1 else None
 

@@ -83,8 +83,8 @@ def _leaf_types(tp: Any) -> tuple[list[Any], bool]:
 def _source_order(cls: type[cst.CSTNode]) -> list[str]:
     """Field names in the order LibCST visits them (read off its own visitor)."""
     names = [f.name for f in dataclasses.fields(cls)]
-    code = getattr(cls, "_visit_and_replace_children", None)
-    seen = [n for n in getattr(code, "__code__", None).co_names if n in names] if code else []
+    code = getattr(getattr(cls, "_visit_and_replace_children", None), "__code__", None)
+    seen = [n for n in code.co_names if n in names] if code is not None else []
     ordered = list(dict.fromkeys(seen))
     return ordered + [n for n in names if n not in ordered]
 
@@ -136,7 +136,7 @@ def _make_getter(cls: type[cst.CSTNode], statements_only: bool, exclude: Sequenc
 def _all_node_types() -> list[type[cst.CSTNode]]:
     """Every node class, exported or not (walking the subclass tree)."""
     found: dict[type[cst.CSTNode], None] = {}
-    pending: list[type[cst.CSTNode]] = [cst.CSTNode]
+    pending: list[type[cst.CSTNode]] = [cst.CSTNode]  # type: ignore[type-abstract]
     while pending:
         cls = pending.pop()
         for sub in cls.__subclasses__():

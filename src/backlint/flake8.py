@@ -24,6 +24,7 @@ from backlint.engine.files import Excluder, discover, source_file
 from backlint.engine.index import IndexCache, build_index
 from backlint.engine.positions import statement_table
 from backlint.engine.runner import RunSettings, lint_text
+from backlint.registry import RULE_ERROR
 from backlint.semantics.facts import summarise
 from backlint.semantics.index import ProjectIndex
 
@@ -37,14 +38,14 @@ class _Project:
 
 
 @cache
-def _project(cwd: Path) -> _Project | None:
+def _project(cwd: Path) -> _Project | ConfigError:
     """The configuration and index of the project flake8 runs in (found from
-    the working directory, as `backlint check` does), once per process. None
-    when the configuration is invalid (`backlint check` reports it)."""
+    the working directory, as `backlint check` does), once per process; the
+    error when the configuration is invalid."""
     try:
         config = load_config(cwd)
-    except ConfigError:
-        return None
+    except ConfigError as exc:
+        return exc
     settings = settings_for(config)
     files = discover([config.root], config.root, config.exclude_patterns, config.root)
     index = build_index(files, None, IndexCache(config.root)).index
@@ -76,8 +77,11 @@ class BacklintChecker:
         cwd = Path.cwd()
         path = Path(self.filename).resolve()
         project = _project(cwd)
-        if project is None:
-            return  # invalid configuration: `backlint check` reports it
+        if isinstance(project, ConfigError):
+            # flake8 has no channel for a plugin's configuration errors: one
+            # finding per file keeps it from passing silently.
+            yield 1, 0, f"{RULE_ERROR.code} backlint configuration error: {project}", type(self)
+            return
         on_disk = self.filename not in ("-", "stdin") and path.is_file()
         if on_disk and _is_below(path, project.config.root):
             if project.excluder.excluded_by_user(path, False):

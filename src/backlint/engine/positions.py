@@ -89,8 +89,13 @@ class _RecordingState(CodegenState):
         self.raw_ends[key] = offset
         if key in self.targets and key not in self.ends:
             # Nodes that record no syntactic range use their generated one.
-            self.starts.setdefault(key, self.raw_starts[key])
-            self.ends[key] = offset
+            start = self.starts.setdefault(key, self.raw_starts[key])
+            # A syntactic range ends at the node's last token, as ast's do: not
+            # after the newline, comment or `; ` a statement carries.
+            end = offset
+            while end > start and _is_trailing(self.tokens[end - 1]):
+                end -= 1
+            self.ends[key] = end
         self.pending.discard(key)
         if self.anchor is not None and not self.pending and self.anchor in self.starts:
             raise _Done
@@ -114,6 +119,11 @@ class _RecordingState(CodegenState):
         # compound statement includes its body, as in LibCST's ranges.
         if id(node) == self.anchor and not self.pending:
             raise _Done
+
+
+def _is_trailing(token: str) -> bool:
+    text = token.strip()
+    return not text or text == ";" or text.startswith("#")
 
 
 def _line_columns(tokens: list[str], offsets: Iterable[int]) -> dict[int, tuple[int, int]]:

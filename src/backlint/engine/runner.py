@@ -108,17 +108,23 @@ def _lint(
 ) -> list[Finding]:
     per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(_relative(file, settings.root))
     packages = index.packages | _own_packages(index, file)
-    rules = [
-        rule
-        for rule in settings.rules
-        if not ignored(rule.code, rule.group, per_file)
-        and rule.applies(file, source, packages, settings.options_for(rule))
-    ]
-    if not rules and not ast_failed:
+    # Rules that failed before visiting anything (in `applies` or `__init__`).
+    setup_failures: list[tuple[str, BaseException]] = []
+    rules: list[type[Rule]] = []
+    for rule in settings.rules:
+        if ignored(rule.code, rule.group, per_file):
+            continue
+        try:
+            if rule.applies(file, source, packages, settings.options_for(rule)):
+                rules.append(rule)
+        except Exception as exc:  # noqa: BLE001 - isolated per rule
+            setup_failures.append((rule.code, exc))
+    if not rules and not ast_failed and not setup_failures:
         return []
     tree = parse(source)
+    errors = _setup_errors(file, settings, per_file, setup_failures)
     if not rules:
-        return []
+        return errors
     ctx = FileContext(
         path=file.display,
         module=file.module,
@@ -128,7 +134,13 @@ def _lint(
         tree=tree,
         index=index,
     )
-    instances = [rule(ctx, settings.options_for(rule)) for rule in rules]
+    instances: list[Rule] = []
+    for rule in rules:
+        try:
+            instances.append(rule(ctx, settings.options_for(rule)))
+        except Exception as exc:  # noqa: BLE001 - isolated per rule
+            setup_failures.append((rule.code, exc))
+    errors = _setup_errors(file, settings, per_file, setup_failures)
     walker = Walker(ctx, Dispatch(instances))
     walker.walk()
 
@@ -139,11 +151,11 @@ def _lint(
     nodes: list[cst.CSTNode] = [report.node for _, report in reports]
     nodes += [node for node, _ in walker.failures.values()]
     if not nodes:
-        return []
+        return errors
     replaced = [r.node for _, r in reports if r.replacement is not None] if settings.want_edits else []
     spans = node_spans(tree, source, nodes, ctx.parents, replaced, table)
     noqa = parse_noqa(source)
-    findings: list[Finding] = []
+    findings: list[Finding] = list(errors)
     for instance, report in reports:
         line, column, end_line, end_column = spans.syntactic[id(report.node)]
         if noqa.suppresses(line, instance.code):
@@ -169,6 +181,17 @@ def _lint(
                     f"rule {code} failed on this file: {detail}",
                 )
             )
+    return findings
+
+
+def _setup_errors(
+    file: SourceFile, settings: RunSettings, per_file: Sequence[str], failures: list[tuple[str, BaseException]]
+) -> list[Finding]:
+    """BKL002 for rules that failed before visiting the file (line 1)."""
+    findings: list[Finding] = []
+    for code, exc in failures:
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        findings += _engine_finding(file, settings, RULE_ERROR.code, f"rule {code} failed on this file: {detail}")
     return findings
 
 

@@ -60,22 +60,28 @@ class DjangoOrmSyncInAsync(Rule):
 
     Example:
     ```python
+    from django.db import models
     from django.http import JsonResponse
-    from shop.models import Order
+
+    class Order(models.Model):
+        total = models.IntegerField()
 
     async def order_detail(request, pk):
         order = Order.objects.get(pk=pk)
-        return JsonResponse({"id": order.pk})
+        return JsonResponse({"id": order.pk, "total": order.total})
     ```
 
     Use instead:
     ```python
+    from django.db import models
     from django.http import JsonResponse
-    from shop.models import Order
+
+    class Order(models.Model):
+        total = models.IntegerField()
 
     async def order_detail(request, pk):
         order = await Order.objects.aget(pk=pk)
-        return JsonResponse({"id": order.pk})
+        return JsonResponse({"id": order.pk, "total": order.total})
     ```
 
     Not flagged:

@@ -63,7 +63,15 @@ class DjangoNPlusOne(Rule):
 
     Example:
     ```python
-    from shop.models import Order
+    from django.db import models
+
+    class Customer(models.Model):
+        name = models.CharField(max_length=100)
+
+    class Order(models.Model):
+        customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+        total = models.IntegerField()
+        paid = models.BooleanField(default=False)
 
     def order_lines() -> list[str]:
         return [f"{o.customer.name}: {o.total}" for o in Order.objects.filter(paid=True)]
@@ -71,7 +79,15 @@ class DjangoNPlusOne(Rule):
 
     Use instead:
     ```python
-    from shop.models import Order
+    from django.db import models
+
+    class Customer(models.Model):
+        name = models.CharField(max_length=100)
+
+    class Order(models.Model):
+        customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+        total = models.IntegerField()
+        paid = models.BooleanField(default=False)
 
     def order_lines() -> list[str]:
         orders = Order.objects.filter(paid=True).select_related("customer")

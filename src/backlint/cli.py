@@ -12,7 +12,13 @@ from backlint import __version__
 from backlint.config import ConfigError, load_config
 from backlint.docs import render_engine_code, render_rule
 from backlint.engine.check import check, settings_for
-from backlint.registry import ENGINE_CODES, SelectionLayer, all_rules, is_valid_selector, rule_by_code
+from backlint.registry import (
+    ENGINE_CODES,
+    SelectionLayer,
+    all_rules,
+    is_valid_selector,
+    rule_by_code,
+)
 from backlint.reporters import REPORTERS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -36,13 +42,30 @@ def main() -> None:
 
 @main.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--select", help="Comma-separated codes, prefixes (BKL3), groups or ALL; replaces the configured selection.")
+@click.option(
+    "--select",
+    help="Comma-separated codes, prefixes (BKL3), groups or ALL; "
+    "replaces the configured selection.",
+)
 @click.option("--extend-select", help="Selectors to add to the configured selection.")
 @click.option("--ignore", help="Comma-separated codes, prefixes or groups to leave out.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Read settings from this pyproject.toml (or TOML file) instead of the nearest one.")
-@click.option("--format", "output_format", type=click.Choice(sorted(REPORTERS)), default="text", show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read settings from this pyproject.toml (or TOML file) instead of the nearest one.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(REPORTERS)),
+    default="text",
+    show_default=True,
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write the project index cache.")
 def check_command(
     paths: tuple[Path, ...],
@@ -60,7 +83,9 @@ def check_command(
     targets = list(paths) or [Path()]
     missing = [str(p) for p in targets if not (p if p.is_absolute() else cwd / p).exists()]
     if missing:
-        raise click.BadParameter(f"no such file or directory: {', '.join(missing)}", param_hint="PATHS")
+        raise click.BadParameter(
+            f"no such file or directory: {', '.join(missing)}", param_hint="PATHS"
+        )
     try:
         config = load_config(cwd, config_path)
     except ConfigError as exc:

@@ -18,7 +18,7 @@ from backlint.rule import Rule
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 
 class ConfigError(Exception):
@@ -119,7 +119,9 @@ def parse_table(table: Mapping[str, Any], path: Path, root: Path | None = None) 
             if key in ("select", "extend-select", "ignore"):
                 for selector in values[key]:
                     if not is_valid_selector(selector):
-                        raise ConfigError(f"{where} {key}: unknown rule code or selector {selector!r}")
+                        raise ConfigError(
+                            f"{where} {key}: unknown rule code or selector {selector!r}"
+                        )
         elif key == "per-file-ignores":
             values[key] = _per_file_ignores(value, f"{where} {key}")
         else:
@@ -160,7 +162,9 @@ def _per_file_ignores(value: object, where: str) -> tuple[tuple[str, tuple[str, 
         selectors = _string_list(codes, f"{where} {pattern!r}")
         for selector in selectors:
             if not is_valid_selector(selector):
-                raise ConfigError(f"{where} {pattern!r}: unknown rule code or selector {selector!r}")
+                raise ConfigError(
+                    f"{where} {pattern!r}: unknown rule code or selector {selector!r}"
+                )
         out.append((pattern, selectors))
     return tuple(out)
 

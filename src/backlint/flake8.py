@@ -94,6 +94,8 @@ class BacklintChecker:
             own = summarise(self.tree, file.module, str(path), file.is_package)
             index = ProjectIndex([own], complete=False)
             index.prepare()
-        table = statement_table(self.tree, len(source)) if isinstance(self.tree, ast.Module) else None
+        table = (
+            statement_table(self.tree, len(source)) if isinstance(self.tree, ast.Module) else None
+        )
         for finding in lint_text(file, source, settings, index, table):
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)

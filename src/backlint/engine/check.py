@@ -6,9 +6,9 @@ import gc
 import multiprocessing
 import os
 import sys
+from array import array
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,9 @@ def _pool(jobs: int, initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
     method = "fork" if sys.platform == "linux" else None
     context = multiprocessing.get_context(method)
     if initargs:
-        return ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs)
+        return ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_init_worker, initargs=initargs
+        )
     return ProcessPoolExecutor(jobs, mp_context=context)
 
 

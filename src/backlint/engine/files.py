@@ -94,7 +94,7 @@ class Excluder:
         self.root = root
         self.user = pathspec.GitIgnoreSpec.from_lines(exclude)
         self.respect_gitignore = respect_gitignore
-        self._gitignores: dict[Path, pathspec.PathSpec | None] = {}
+        self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
 
     def _relative(self, path: Path) -> str | None:
         try:
@@ -108,7 +108,7 @@ class Excluder:
             return bool(self.user.match_file(path.name + ("/" if is_dir else "")))
         return self.user.match_file(relative + ("/" if is_dir else ""))
 
-    def _gitignore(self, directory: Path) -> pathspec.PathSpec | None:
+    def _gitignore(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
         if directory not in self._gitignores:
             spec = None
             ignore = directory / ".gitignore"

@@ -6,10 +6,10 @@ import hashlib
 import os
 import pickle
 import tempfile
+from array import array
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from array import array
 from pathlib import Path
 
 from backlint import __version__
@@ -83,7 +83,7 @@ class IndexCache:
                 loaded = pickle.load(handle)
             if isinstance(loaded, dict):
                 self.entries = loaded
-        except Exception:  # noqa: BLE001 - a bad cache is only a slower run
+        except Exception:
             self.entries = {}
 
     def get(self, file: SourceFile) -> FileFacts | None:

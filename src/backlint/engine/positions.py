@@ -18,9 +18,10 @@ position is never guessed. Ranges are LibCST's syntactic ones: a decorated
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
-from array import array
 import warnings
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ class _RecordingState(CodegenState):
         indent: list[str] | None = None,
         anchor: int | None = None,
     ) -> None:
-        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        super().__init__(
+            default_indent=module.default_indent, default_newline=module.default_newline
+        )
         if indent:
             self.indent_tokens.extend(indent)
         self.targets = targets | ({anchor} if anchor is not None else set())
@@ -169,7 +172,7 @@ def _cst_statements(
     for stmt in suite.body:
         if isinstance(stmt, cst.SimpleStatementLine):
             out.extend(stmt.body)
-        else:
+        elif isinstance(stmt, cst.BaseCompoundStatement):
             _cst_compound(stmt, out)
 
 
@@ -268,7 +271,12 @@ class _Located:
             if kind != _KIND_CODE.get(type(node).__name__, -2):
                 self.ok = False
                 return
-            self.by_id[id(node)] = (line, self._column(line, col), end_line, self._column(end_line, end_col))
+            self.by_id[id(node)] = (
+                line,
+                self._column(line, col),
+                end_line,
+                self._column(end_line, end_col),
+            )
 
     def _column(self, line: int, byte_offset: int) -> int:
         """ast counts UTF-8 bytes; findings count characters (0-based here)."""
@@ -325,30 +333,43 @@ def node_spans(
         # it would be written `if`, two characters short.
         parent = parents.get(id(anchor))
         is_elif = isinstance(parent, cst.If) and parent.orelse is anchor
-        try:
+        with contextlib.suppress(_Done):
             anchor._codegen(state, **({"is_elif": True} if is_elif else {}))
-        except _Done:
-            pass
         offsets = [*state.starts.values(), *state.ends.values()]
         offsets += [*state.raw_starts.values(), *state.raw_ends.values()]
-        where = _line_columns(state.tokens, offsets)
-        base_line, base_col, _, _ = located.by_id[id(anchor)]
-        origin = where[state.starts[id(anchor)]]
-
-        def absolute(offset: int, origin: tuple[int, int] = origin, line0: int = base_line, col0: int = base_col) -> tuple[int, int]:
-            line, col = where[offset]
-            if line == origin[0]:
-                return line0, col0 + (col - origin[1]) + 1
-            return line0 + (line - origin[0]), col + 1
-
+        placed = _Placed(
+            _line_columns(state.tokens, offsets),
+            state.starts[id(anchor)],
+            located.by_id[id(anchor)][:2],
+        )
         for key in targets:
-            syntactic[key] = (*absolute(state.starts[key]), *absolute(state.ends[key]))
+            syntactic[key] = (*placed.at(state.starts[key]), *placed.at(state.ends[key]))
         for key in raws:
-            raw[key] = (*absolute(state.raw_starts[key]), *absolute(state.raw_ends[key]))
+            raw[key] = (*placed.at(state.raw_starts[key]), *placed.at(state.raw_ends[key]))
     return Spans(syntactic, raw)
 
 
-def _anchor(node: cst.CSTNode, located: _Located, parents: Mapping[int, cst.CSTNode]) -> cst.CSTNode | None:
+class _Placed:
+    """Positions in an anchor statement's own generated code, made absolute
+    from where ast says the anchor starts."""
+
+    def __init__(
+        self, where: dict[int, tuple[int, int]], anchor_offset: int, anchor_at: tuple[int, int]
+    ) -> None:
+        self.where = where
+        self.origin = where[anchor_offset]
+        self.line0, self.col0 = anchor_at
+
+    def at(self, offset: int) -> tuple[int, int]:
+        line, col = self.where[offset]
+        if line == self.origin[0]:
+            return self.line0, self.col0 + (col - self.origin[1]) + 1
+        return self.line0 + (line - self.origin[0]), col + 1
+
+
+def _anchor(
+    node: cst.CSTNode, located: _Located, parents: Mapping[int, cst.CSTNode]
+) -> cst.CSTNode | None:
     """The nearest statement at or above `node` that ast located."""
     current: cst.CSTNode | None = node
     while current is not None:
@@ -358,7 +379,9 @@ def _anchor(node: cst.CSTNode, located: _Located, parents: Mapping[int, cst.CSTN
     return None
 
 
-def _indentation(tree: cst.Module, anchor: cst.CSTNode, parents: Mapping[int, cst.CSTNode]) -> list[str]:
+def _indentation(
+    tree: cst.Module, anchor: cst.CSTNode, parents: Mapping[int, cst.CSTNode]
+) -> list[str]:
     """The indentation tokens in force where `anchor` is (outermost first)."""
     indents: list[str] = []
     current = parents.get(id(anchor))
@@ -401,4 +424,6 @@ def _whole_module(tree: cst.Module, wanted: dict[int, Any], raw_wanted: dict[int
                 out[key] = (line + 1, col + 1, end_line + 1, end_col + 1)
         return out
 
-    return Spans(spans(state.starts, state.ends, wanted), spans(state.raw_starts, state.raw_ends, raw_wanted))
+    return Spans(
+        spans(state.starts, state.ends, wanted), spans(state.raw_starts, state.raw_ends, raw_wanted)
+    )

@@ -47,7 +47,7 @@ def lint_path(
     file: SourceFile,
     settings: RunSettings,
     index: ProjectIndex,
-    table: array[int] | None | object = _NO_TABLE,
+    table: array[int] | object | None = _NO_TABLE,
 ) -> list[Finding]:
     """Lint a file on disk. `table`: its statement table from the index pass,
     None when that pass could not parse it, absent when it was not indexed."""
@@ -61,7 +61,9 @@ def lint_path(
         return _engine_finding(file, settings, PARSE_ERROR.code, exc.message, exc.line, exc.column)
     if table is _NO_TABLE:
         return lint_text(file, source, settings, index)
-    return lint_text(file, source, settings, index, table if isinstance(table, array) else None, table is None)
+    return lint_text(
+        file, source, settings, index, table if isinstance(table, array) else None, table is None
+    )
 
 
 def lint_text(
@@ -86,9 +88,11 @@ def lint_text(
         # recursion is caught per rule by the walker): a parse error, not a bug.
         err = too_deep(source)
         return _engine_finding(file, settings, PARSE_ERROR.code, err.message, err.line, err.column)
-    except Exception as exc:  # noqa: BLE001 - an engine bug must not end the run
+    except Exception as exc:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return _engine_finding(file, settings, RULE_ERROR.code, f"backlint failed on this file: {detail}")
+        return _engine_finding(
+            file, settings, RULE_ERROR.code, f"backlint failed on this file: {detail}"
+        )
 
 
 def _relative(file: SourceFile, root: Path) -> PurePosixPath:
@@ -106,7 +110,9 @@ def _lint(
     table: array[int] | None,
     ast_failed: bool,
 ) -> list[Finding]:
-    per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(_relative(file, settings.root))
+    per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(
+        _relative(file, settings.root)
+    )
     packages = index.packages | _own_packages(index, file)
     # Rules that failed before visiting anything (in `applies` or `__init__`).
     setup_failures: list[tuple[str, BaseException]] = []
@@ -117,7 +123,7 @@ def _lint(
         try:
             if rule.applies(file, source, packages, settings.options_for(rule)):
                 rules.append(rule)
-        except Exception as exc:  # noqa: BLE001 - isolated per rule
+        except Exception as exc:
             setup_failures.append((rule.code, exc))
     if not rules and not ast_failed and not setup_failures:
         return []
@@ -138,7 +144,7 @@ def _lint(
     for rule in rules:
         try:
             instances.append(rule(ctx, settings.options_for(rule)))
-        except Exception as exc:  # noqa: BLE001 - isolated per rule
+        except Exception as exc:
             setup_failures.append((rule.code, exc))
     errors = _setup_errors(file, settings, per_file, setup_failures)
     walker = Walker(ctx, Dispatch(instances))
@@ -152,7 +158,9 @@ def _lint(
     nodes += [node for node, _ in walker.failures.values()]
     if not nodes:
         return errors
-    replaced = [r.node for _, r in reports if r.replacement is not None] if settings.want_edits else []
+    replaced = (
+        [r.node for _, r in reports if r.replacement is not None] if settings.want_edits else []
+    )
     spans = node_spans(tree, source, nodes, ctx.parents, replaced, table)
     noqa = parse_noqa(source)
     findings: list[Finding] = list(errors)
@@ -166,18 +174,36 @@ def _lint(
             edit = _edit(tree, report.node, raw, report.replacement, ctx.parents)
             fix = Fix(fix.applicability, fix.message, (edit,))
         findings.append(
-            Finding(file.display, line, column, instance.code, end_line, end_column, instance.name, report.message, fix)
+            Finding(
+                file.display,
+                line,
+                column,
+                instance.code,
+                end_line,
+                end_column,
+                instance.name,
+                report.message,
+                fix,
+            )
         )
-    if RULE_ERROR.code in settings.engine_codes and not ignored(RULE_ERROR.code, "default", per_file):
-        for owner, (node, exc) in walker.failures.items():
+    if RULE_ERROR.code in settings.engine_codes and not ignored(
+        RULE_ERROR.code, "default", per_file
+    ):
+        for owner, (node, error) in walker.failures.items():
             line, column, end_line, end_column = spans.syntactic[id(node)]
             if noqa.suppresses(line, RULE_ERROR.code):
                 continue
             code = getattr(owner, "code", "?")
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
             findings.append(
                 Finding(
-                    file.display, line, column, RULE_ERROR.code, end_line, end_column, RULE_ERROR.name,
+                    file.display,
+                    line,
+                    column,
+                    RULE_ERROR.code,
+                    end_line,
+                    end_column,
+                    RULE_ERROR.name,
                     f"rule {code} failed on this file: {detail}",
                 )
             )
@@ -185,13 +211,18 @@ def _lint(
 
 
 def _setup_errors(
-    file: SourceFile, settings: RunSettings, per_file: Sequence[str], failures: list[tuple[str, BaseException]]
+    file: SourceFile,
+    settings: RunSettings,
+    per_file: Sequence[str],
+    failures: list[tuple[str, BaseException]],
 ) -> list[Finding]:
     """BKL002 for rules that failed before visiting the file (line 1)."""
     findings: list[Finding] = []
     for code, exc in failures:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        findings += _engine_finding(file, settings, RULE_ERROR.code, f"rule {code} failed on this file: {detail}")
+        findings += _engine_finding(
+            file, settings, RULE_ERROR.code, f"rule {code} failed on this file: {detail}"
+        )
     return findings
 
 
@@ -239,7 +270,9 @@ def _engine_finding(
 ) -> list[Finding]:
     if code not in settings.engine_codes:
         return []
-    per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(_relative(file, settings.root))
+    per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(
+        _relative(file, settings.root)
+    )
     if ignored(code, "default", per_file):
         return []
     name = PARSE_ERROR.name if code == PARSE_ERROR.code else RULE_ERROR.name

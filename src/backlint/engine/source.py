@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import codecs
 import io
-import warnings
 import tokenize
+import warnings
 from dataclasses import dataclass
 
 import libcst as cst
@@ -111,7 +111,9 @@ class _Downgrade(cst.CSTTransformer):
     def leave_TypeAlias(self, original: cst.TypeAlias, updated: cst.TypeAlias) -> cst.Assign:
         return cst.Assign(targets=[cst.AssignTarget(updated.name)], value=updated.value)
 
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+    def leave_FunctionDef(
+        self, original: cst.FunctionDef, updated: cst.FunctionDef
+    ) -> cst.FunctionDef:
         return updated.with_changes(type_parameters=None)
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:

@@ -13,7 +13,8 @@ import pathspec
 
 from backlint.registry import selector_matches
 
-# flake8's syntax: `# noqa`, `# noqa: A1,B2`, `# noqa:A1 B2` (codes optional).
+# flake8's syntax: a bare noqa comment, or noqa, a colon and codes separated by
+# commas or spaces.
 _NOQA = re.compile(
     r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
 )
@@ -68,7 +69,7 @@ def parse_noqa(source: str) -> Noqa:
                     logical[number] = (start, end_line)
                 start = None
     except (tokenize.TokenError, SyntaxError):
-        pass  # noqa comments seen so far still count
+        pass
     return Noqa(by_line, logical)
 
 

@@ -128,13 +128,13 @@ class Walker:
                     for handler in leave.get(cls, ()):
                         try:
                             handler(payload)
-                        except Exception as exc:  # noqa: BLE001 - isolated per rule
+                        except Exception as exc:
                             self._fail(handler, payload, exc)
                     if ctx.scope.in_async_function:
                         for handler in aleave.get(cls, ()):
                             try:
                                 handler(payload)
-                            except Exception as exc:  # noqa: BLE001
+                            except Exception as exc:
                                 self._fail(handler, payload, exc)
                 elif tag == _ENTER:
                     ctx.scope = payload
@@ -148,13 +148,13 @@ class Walker:
                 for handler in handlers:
                     try:
                         handler(node)
-                    except Exception as exc:  # noqa: BLE001 - isolated per rule
+                    except Exception as exc:
                         self._fail(handler, node, exc)
             if avisit and ctx.scope.in_async_function:
                 for handler in avisit.get(cls, ()):
                     try:
                         handler(node)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         self._fail(handler, node, exc)
             if cls in leave or cls in aleave:
                 push((_LEAVE, node))

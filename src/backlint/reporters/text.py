@@ -14,7 +14,9 @@ def plural(count: int, word: str) -> str:
 
 def format_finding(finding: Finding) -> str:
     marker = " [*]" if finding.fix is not None else ""
-    return f"{finding.path}:{finding.line}:{finding.column}: {finding.code}{marker} {finding.message}"
+    return (
+        f"{finding.path}:{finding.line}:{finding.column}: {finding.code}{marker} {finding.message}"
+    )
 
 
 def report(findings: Sequence[Finding], files: int, out: TextIO) -> None:

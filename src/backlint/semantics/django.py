@@ -63,7 +63,9 @@ MODEL_BASES = frozenset(
     }
 )
 
-RelationKind = Literal["fk", "o2o", "m2m", "generic_fk", "reverse_fk", "reverse_o2o", "reverse_m2m", "generic_rel"]
+RelationKind = Literal[
+    "fk", "o2o", "m2m", "generic_fk", "reverse_fk", "reverse_o2o", "reverse_m2m", "generic_rel"
+]
 
 # Field classes that define relations, by kind.
 RELATION_FIELDS: dict[str, RelationKind] = {
@@ -88,8 +90,12 @@ BUILTIN_MODELS: dict[str, dict[str, tuple[RelationKind, str | None]]] = {
         "groups": ("m2m", "django.contrib.auth.models.Group"),
         "user_permissions": ("m2m", "django.contrib.auth.models.Permission"),
     },
-    "django.contrib.auth.models.Group": {"permissions": ("m2m", "django.contrib.auth.models.Permission")},
-    "django.contrib.auth.models.Permission": {"content_type": ("fk", "django.contrib.contenttypes.models.ContentType")},
+    "django.contrib.auth.models.Group": {
+        "permissions": ("m2m", "django.contrib.auth.models.Permission")
+    },
+    "django.contrib.auth.models.Permission": {
+        "content_type": ("fk", "django.contrib.contenttypes.models.ContentType")
+    },
     "django.contrib.contenttypes.models.ContentType": {},
     "django.contrib.sites.models.Site": {},
     "django.contrib.sessions.models.Session": {},
@@ -97,8 +103,12 @@ BUILTIN_MODELS: dict[str, dict[str, tuple[RelationKind, str | None]]] = {
         "user": ("fk", None),
         "content_type": ("fk", "django.contrib.contenttypes.models.ContentType"),
     },
-    "django.contrib.flatpages.models.FlatPage": {"sites": ("m2m", "django.contrib.sites.models.Site")},
-    "django.contrib.redirects.models.Redirect": {"site": ("fk", "django.contrib.sites.models.Site")},
+    "django.contrib.flatpages.models.FlatPage": {
+        "sites": ("m2m", "django.contrib.sites.models.Site")
+    },
+    "django.contrib.redirects.models.Redirect": {
+        "site": ("fk", "django.contrib.sites.models.Site")
+    },
 }
 
 MANAGER_BASES = frozenset({"django.db.models.Manager", "django.db.models.manager.Manager"})
@@ -203,7 +213,9 @@ class DjangoModels:
             return explicit
         parts = module.split(".")
         # The app is the package holding `models` (shop.models, shop.models.order).
-        package = ".".join(parts[: parts.index("models")]) if "models" in parts else ".".join(parts[:-1])
+        package = (
+            ".".join(parts[: parts.index("models")]) if "models" in parts else ".".join(parts[:-1])
+        )
         package = package or parts[0]
         return self._labels.get(package, package.rsplit(".", 1)[-1])
 
@@ -254,7 +266,11 @@ class DjangoModels:
         func = value.func
         if isinstance(func, Attr) and func.attr == "as_manager":
             return True
-        if isinstance(func, Call) and isinstance(func.func, Attr) and func.func.attr == "from_queryset":
+        if (
+            isinstance(func, Call)
+            and isinstance(func.func, Attr)
+            and func.func.attr == "from_queryset"
+        ):
             return True
         name = _base_name(self.index, func)
         if name in MANAGER_BASES:
@@ -314,7 +330,9 @@ class DjangoModels:
                     ptr = f"{parent.name.lower()}_ptr"
                     model.relations[ptr] = Relation(ptr, "o2o", parent.qualname)
                     model.fields.add(f"{ptr}_id")
-                    parent.relations.setdefault(model.name.lower(), Relation(model.name.lower(), "reverse_o2o", qualname))
+                    parent.relations.setdefault(
+                        model.name.lower(), Relation(model.name.lower(), "reverse_o2o", qualname)
+                    )
 
         for qualname in list(self.models):
             visit(qualname)
@@ -334,18 +352,23 @@ class DjangoModels:
                 related_name = const_str(call.kwarg("related_name"))
                 if related_name is not None and related_name.endswith("+"):
                     continue
-                if kind == "m2m" and target == qualname and call.kwarg("symmetrical") != Const(False):
+                if (
+                    kind == "m2m"
+                    and target == qualname
+                    and call.kwarg("symmetrical") != Const(False)
+                ):
                     continue
                 if related_name:
-                    accessor = _PLACEHOLDER.sub(
-                        lambda m: model.name.lower() if m.group(1) == "class" else model.app_label,
-                        related_name,
-                    )
+                    accessor = _fill_placeholders(related_name, model)
                 else:
                     accessor = model.name.lower() + ("" if kind == "o2o" else "_set")
-                reverse: RelationKind = {"fk": "reverse_fk", "o2o": "reverse_o2o"}.get(kind, "reverse_m2m")  # type: ignore[assignment]
+                reverse: RelationKind = {"fk": "reverse_fk", "o2o": "reverse_o2o"}.get(
+                    kind, "reverse_m2m"
+                )  # type: ignore[assignment]
                 if kind in ("fk", "o2o", "m2m"):
-                    self.models[target].relations.setdefault(accessor, Relation(accessor, reverse, qualname))
+                    self.models[target].relations.setdefault(
+                        accessor, Relation(accessor, reverse, qualname)
+                    )
 
     def _target(self, model: Model, call: Call) -> str | None:
         ref = call.args[0] if call.args else call.kwarg("to")
@@ -394,6 +417,13 @@ class DjangoModels:
         if qualname is None:
             return None
         return self.models.get(qualname) or self.models.get(self.index.canonical(qualname))
+
+
+def _fill_placeholders(related_name: str, model: Model) -> str:
+    """`%(class)s_created` on an abstract parent, for one concrete subclass."""
+    return _PLACEHOLDER.sub(
+        lambda m: model.name.lower() if m.group(1) == "class" else model.app_label, related_name
+    )
 
 
 def _base_name(index: ProjectIndex, value: Value) -> str:
@@ -494,12 +524,20 @@ class QuerySets:
     def _queryset(self, expr: cst.BaseExpression, scope: Scope) -> QuerySet | None:
         if isinstance(expr, cst.Attribute):
             model = self.model_named(expr.value, scope)
-            if model is not None and expr.attr.value in (*model.managers, "_default_manager", "_base_manager"):
+            if model is not None and expr.attr.value in (
+                *model.managers,
+                "_default_manager",
+                "_base_manager",
+            ):
                 return QuerySet(model, is_manager=True)
             # `order.items`: the related manager of an instance.
             owner = self.instance(expr.value, scope)
             relation = owner.relation(expr.attr.value) if owner is not None else None
-            target = self.models.get(relation.target) if relation is not None and relation.manager else None
+            target = (
+                self.models.get(relation.target)
+                if relation is not None and relation.manager
+                else None
+            )
             if target is not None:
                 return QuerySet(target, is_manager=True, rooted_at_manager=False)
             return None
@@ -533,7 +571,9 @@ class QuerySets:
             opaque=base.opaque or opaque,
         )
 
-    def _refine(self, base: QuerySet, method: str, args: Sequence[cst.Arg], scope: Scope) -> QuerySet:
+    def _refine(
+        self, base: QuerySet, method: str, args: Sequence[cst.Arg], scope: Scope
+    ) -> QuerySet:
         qs = replace(base, is_manager=False)
         if method == "select_related":
             if not args:
@@ -606,7 +646,11 @@ class QuerySets:
             return found
         for base in cls.bases:
             candidates = [base]
-            if isinstance(base, Call) and isinstance(base.func, Attr) and base.func.attr == "from_queryset":
+            if (
+                isinstance(base, Call)
+                and isinstance(base.func, Attr)
+                and base.func.attr == "from_queryset"
+            ):
                 candidates = [*base.args, base.func.value]
             for candidate in candidates:
                 name = dotted(candidate)
@@ -637,7 +681,10 @@ class QuerySets:
                     text = const_str(arg)
                     if text is not None:
                         target.add(text)
-                    elif isinstance(arg, Call) and dotted(arg.func) in ("django.db.models.Prefetch", "django.db.models.query.Prefetch"):
+                    elif isinstance(arg, Call) and dotted(arg.func) in (
+                        "django.db.models.Prefetch",
+                        "django.db.models.query.Prefetch",
+                    ):
                         lookup = const_str(arg.args[0]) if arg.args else None
                         if lookup is not None and arg.kwarg("to_attr") is None:
                             target.add(lookup)
@@ -693,8 +740,14 @@ class QuerySets:
         body = cls_scope.node.body.body
         for stmt in body:
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "get_queryset":
-                method_scope = Scope(stmt, ScopeKind.FUNCTION, stmt.asynchronous is not None, cls_scope)
-                results = [self.queryset(r.value, method_scope) for r in _returns(stmt) if r.value is not None]
+                method_scope = Scope(
+                    stmt, ScopeKind.FUNCTION, stmt.asynchronous is not None, cls_scope
+                )
+                results = [
+                    self.queryset(r.value, method_scope)
+                    for r in _returns(stmt)
+                    if r.value is not None
+                ]
                 if results and all(r is not None for r in results):
                     first = results[0]
                     assert first is not None
@@ -720,10 +773,13 @@ class QuerySets:
         scope = scope or self.ctx.scope
         if isinstance(expr, cst.Await):
             call = expr.expression
-            if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
-                if call.func.attr.value in INSTANCE_ASYNC_METHODS:
-                    base = self.queryset(call.func.value, scope)
-                    return base.model if base is not None and not base.values else None
+            if (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value in INSTANCE_ASYNC_METHODS
+            ):
+                base = self.queryset(call.func.value, scope)
+                return base.model if base is not None and not base.values else None
             return None
         if isinstance(expr, cst.Name):
             return self._instance_from_bindings(expr, scope)
@@ -743,7 +799,11 @@ class QuerySets:
     def _own_model(self, method_scope: Scope) -> Model | None:
         """`self` in a method of a model class: an instance of that model."""
         fn, cls = method_scope.node, method_scope.parent
-        if not isinstance(fn, cst.FunctionDef) or cls is None or not isinstance(cls.node, cst.ClassDef):
+        if (
+            not isinstance(fn, cst.FunctionDef)
+            or cls is None
+            or not isinstance(cls.node, cst.ClassDef)
+        ):
             return None
         if _first_param(fn) != "self" or cls.parent is None or cls.parent.parent is not None:
             return None  # only methods of module-level classes
@@ -759,14 +819,18 @@ class QuerySets:
                 if binding.annotation is not None and binding.value is None:
                     models.append(self.model_named(binding.annotation, owner))
                 else:
-                    models.append(self.instance(binding.value, owner) if binding.value is not None else None)
+                    models.append(
+                        self.instance(binding.value, owner) if binding.value is not None else None
+                    )
             elif isinstance(binding, Parameter) and binding.param.annotation is not None:
                 models.append(self.model_named(binding.param.annotation.annotation, owner))
             elif isinstance(binding, Parameter) and name.value == "self":
                 models.append(self._own_model(owner))
             elif isinstance(binding, LoopTarget) and binding.whole_target:
                 qs = self.queryset(binding.loop.iter, owner)
-                models.append(qs.model if qs is not None and not qs.values and not qs.is_manager else None)
+                models.append(
+                    qs.model if qs is not None and not qs.values and not qs.is_manager else None
+                )
             elif isinstance(binding, WithTarget):
                 models.append(None)
             else:

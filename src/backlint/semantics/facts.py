@@ -262,7 +262,9 @@ class _Summariser:
         if isinstance(node, ast.Subscript):
             index = node.slice
             items = index.elts if isinstance(index, ast.Tuple) else [index]
-            return Subscript(self.value(node.value, local), tuple(self.value(i, local) for i in items))
+            return Subscript(
+                self.value(node.value, local), tuple(self.value(i, local) for i in items)
+            )
         if isinstance(node, ast.Await):
             return Await(self.value(node.value, local))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
@@ -291,7 +293,11 @@ class _Summariser:
         ]
         for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True):
             params.append(
-                (a.arg, self.value(a.annotation) if a.annotation else None, self.value(d) if d else None)
+                (
+                    a.arg,
+                    self.value(a.annotation) if a.annotation else None,
+                    self.value(d) if d else None,
+                )
             )
         for name, _, _ in params:
             local[name] = Local(name)
@@ -308,7 +314,11 @@ class _Summariser:
         )
 
     def _body(
-        self, body: list[ast.stmt], local: dict[str, Value], yields: list[Value], returned: list[Value]
+        self,
+        body: list[ast.stmt],
+        local: dict[str, Value],
+        yields: list[Value],
+        returned: list[Value],
     ) -> None:
         """Follow simple local assignments, then record yielded and returned values."""
         for stmt in body:

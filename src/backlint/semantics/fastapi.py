@@ -25,8 +25,12 @@ APP_CLASSES = frozenset(
         "fastapi.routing.APIRouter",
     }
 )
-ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "options", "head", "trace", "api_route"})
-DEPENDS = frozenset({"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security", "fastapi.params.Security"})
+ROUTE_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "options", "head", "trace", "api_route"}
+)
+DEPENDS = frozenset(
+    {"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security", "fastapi.params.Security"}
+)
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 
 
@@ -55,14 +59,21 @@ class FastAPIApps:
         inclusions: list[tuple[str, str]] = []  # (including, included)
         for facts in index.modules.values():
             for name, value in facts.assignments.items():
-                if isinstance(value, Call) and index.canonical(dotted(value.func) or "") in self.classes:
+                if (
+                    isinstance(value, Call)
+                    and index.canonical(dotted(value.func) or "") in self.classes
+                ):
                     qualname = f"{facts.module}.{name}"
                     self.instances.add(qualname)
                     # No schema for this router, or no schema for this whole app.
-                    if value.kwarg("include_in_schema") == Const(False) or value.kwarg("openapi_url") == Const(None):
+                    if value.kwarg("include_in_schema") == Const(False) or value.kwarg(
+                        "openapi_url"
+                    ) == Const(None):
                         self.hidden.add(qualname)
             for call in facts.calls:
-                if not (isinstance(call.func, Attr) and call.func.attr == "include_router" and call.args):
+                if not (
+                    isinstance(call.func, Attr) and call.func.attr == "include_router" and call.args
+                ):
                     continue
                 included = index.canonical(dotted(call.args[0]) or "")
                 including = index.canonical(dotted(call.func.value) or "")
@@ -114,7 +125,8 @@ def is_app_instance(ctx: FileContext, expr: cst.BaseExpression, scope: Scope | N
             return all(
                 isinstance(b, Assigned)
                 and isinstance(b.value, cst.Call)
-                and ctx.index.canonical(ctx.qualified_name(b.value.func, owner) or "") in apps.classes
+                and ctx.index.canonical(ctx.qualified_name(b.value.func, owner) or "")
+                in apps.classes
                 for b in bindings
             )
     return apps.is_instance(ctx.qualified_name(expr, scope))
@@ -164,7 +176,10 @@ def _depends_target_cst(ctx: FileContext, call: cst.BaseExpression, scope: Scope
 def _annotated_parts_cst(
     ctx: FileContext, annotation: cst.BaseExpression, scope: Scope
 ) -> tuple[cst.BaseExpression, list[cst.BaseExpression]] | None:
-    if isinstance(annotation, cst.Subscript) and ctx.qualified_name(annotation.value, scope) in ANNOTATED:
+    if (
+        isinstance(annotation, cst.Subscript)
+        and ctx.qualified_name(annotation.value, scope) in ANNOTATED
+    ):
         parts = [el.slice.value for el in annotation.slice if isinstance(el.slice, cst.Index)]
         if parts:
             return parts[0], parts[1:]
@@ -210,7 +225,9 @@ def _alias(ctx: FileContext, expr: cst.BaseExpression, scope: Scope) -> ParamTyp
                 parts = _annotated_parts_cst(ctx, value, owner)
                 if parts is not None:
                     base, extras = parts
-                    dep = next((d for d in (_depends_target_cst(ctx, e, owner) for e in extras) if d), None)
+                    dep = next(
+                        (d for d in (_depends_target_cst(ctx, e, owner) for e in extras) if d), None
+                    )
                     return ParamType(ctx.qualified_name(base, owner), dep)
             return None
     name = ctx.qualified_name(expr, scope)
@@ -221,14 +238,21 @@ def _alias(ctx: FileContext, expr: cst.BaseExpression, scope: Scope) -> ParamTyp
 
 def annotated_value(index: ProjectIndex, value: object) -> ParamType | None:
     """The same for an alias summarised in the index."""
-    if not isinstance(value, Subscript) or index.canonical(dotted(value.value) or "") not in ANNOTATED:
+    if (
+        not isinstance(value, Subscript)
+        or index.canonical(dotted(value.value) or "") not in ANNOTATED
+    ):
         return None
     if not value.index:
         return None
     base = dotted(value.index[0])
     dependency = None
     for extra in value.index[1:]:
-        if isinstance(extra, Call) and index.canonical(dotted(extra.func) or "") in DEPENDS and extra.args:
+        if (
+            isinstance(extra, Call)
+            and index.canonical(dotted(extra.func) or "") in DEPENDS
+            and extra.args
+        ):
             dependency = dotted(extra.args[0])
     return ParamType(
         index.canonical(base) if base else None,

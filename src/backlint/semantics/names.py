@@ -86,7 +86,9 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
     return ".".join(reversed(parts))
 
 
-def cst_imports(node: cst.Import | cst.ImportFrom) -> Iterator[tuple[int, str | None, str, str | None]]:
+def cst_imports(
+    node: cst.Import | cst.ImportFrom,
+) -> Iterator[tuple[int, str | None, str, str | None]]:
     """The (level, from_module, name, asname) tuples of an import statement."""
     if isinstance(node, cst.Import):
         for alias in node.names:

@@ -62,7 +62,9 @@ def is_abstract(ctx: FileContext, node: cst.FunctionDef, enclosing: Scope) -> bo
     return False
 
 
-def body_statements(node: cst.FunctionDef) -> Iterator[cst.BaseSmallStatement | cst.BaseCompoundStatement]:
+def body_statements(
+    node: cst.FunctionDef,
+) -> Iterator[cst.BaseSmallStatement | cst.BaseCompoundStatement]:
     """Every statement of a function body, nested blocks included, nested defs
     and classes excluded (their returns and yields are their own)."""
     stack: list[cst.BaseSuite] = [node.body]

@@ -17,7 +17,16 @@ from typing import Literal
 import libcst as cst
 
 from backlint.semantics.context import Assigned, FileContext, Parameter, Scope, WithTarget
-from backlint.semantics.facts import Attr, Await, Call, ClassFacts, FunctionFacts, Ref, Value, dotted
+from backlint.semantics.facts import (
+    Attr,
+    Await,
+    Call,
+    ClassFacts,
+    FunctionFacts,
+    Ref,
+    Value,
+    dotted,
+)
 from backlint.semantics.fastapi import param_type
 from backlint.semantics.index import ProjectIndex
 
@@ -53,19 +62,44 @@ ASYNC_OBJECTS = frozenset(
     }
 )
 # Calls that return such objects (a session class called is in the tables above).
-SYNC_FACTORY_CALLS = frozenset({"sqlalchemy.create_engine", "sqlalchemy.engine.create_engine", "sqlmodel.create_engine"})
-ASYNC_FACTORY_CALLS = frozenset({"sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.engine.create_async_engine"})
+SYNC_FACTORY_CALLS = frozenset(
+    {"sqlalchemy.create_engine", "sqlalchemy.engine.create_engine", "sqlmodel.create_engine"}
+)
+ASYNC_FACTORY_CALLS = frozenset(
+    {
+        "sqlalchemy.ext.asyncio.create_async_engine",
+        "sqlalchemy.ext.asyncio.engine.create_async_engine",
+    }
+)
 # Calls that return a *factory* of sessions: calling the factory gives a session.
 SESSIONMAKERS = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"})
 ASYNC_SESSIONMAKERS = frozenset(
-    {"sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy.ext.asyncio.session.async_sessionmaker"}
+    {
+        "sqlalchemy.ext.asyncio.async_sessionmaker",
+        "sqlalchemy.ext.asyncio.session.async_sessionmaker",
+    }
 )
 SCOPED = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"})
-FLASK_SQLALCHEMY = frozenset({"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"})
+FLASK_SQLALCHEMY = frozenset(
+    {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+)
 # Methods of a session/engine/connection that do I/O (RULES.md BKL102); `add`,
 # `add_all` and `expunge` only touch the unit of work.
 IO_METHODS = frozenset(
-    {"query", "execute", "scalars", "scalar", "get", "commit", "flush", "refresh", "merge", "delete", "connect", "begin"}
+    {
+        "query",
+        "execute",
+        "scalars",
+        "scalar",
+        "get",
+        "commit",
+        "flush",
+        "refresh",
+        "merge",
+        "delete",
+        "connect",
+        "begin",
+    }
 )
 # `engine.connect()` / `engine.begin()` give a connection of the engine's kind.
 _CONNECTING = frozenset({"connect", "begin"})
@@ -167,7 +201,9 @@ def dependency_kind(index: ProjectIndex, qualname: str) -> Kind | None:
 # Expressions in the file being linted.
 
 
-def session_kind(ctx: FileContext, expr: cst.BaseExpression, scope: Scope | None = None) -> Kind | None:
+def session_kind(
+    ctx: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> Kind | None:
     """Whether `expr` is a sync or an async session/engine/connection (None: unknown)."""
     return _kind(ctx, expr, scope or ctx.scope, 0)
 
@@ -181,9 +217,9 @@ def _kind(ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int) 
         if owner is None or not bindings:
             return None
         if owner.parent is None:  # module level: the index knows, across modules too
-            return value_kind(index, Ref(f"{ctx.module}.{expr.value}"), depth + 1) or _module_binding(
-                ctx, bindings, owner, depth
-            )
+            return value_kind(
+                index, Ref(f"{ctx.module}.{expr.value}"), depth + 1
+            ) or _module_binding(ctx, bindings, owner, depth)
         kinds = {_binding_kind(ctx, b, owner, depth) for b in bindings}
         return kinds.pop() if len(kinds) == 1 else None
     if isinstance(expr, cst.Attribute):
@@ -211,7 +247,9 @@ def _kind(ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int) 
     return _factory_kind(ctx, func, scope, depth + 1)
 
 
-def _factory_kind(ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
+def _factory_kind(
+    ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int
+) -> Kind | None:
     if isinstance(expr, cst.Name):
         owner, bindings = ctx.bindings(expr.value, scope)
         if owner is not None and owner.parent is None:
@@ -235,12 +273,17 @@ def _factory_call_kind(ctx: FileContext, call: cst.Call, scope: Scope) -> Kind |
     if name in SESSIONMAKERS:
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value == "class_":
-                return _class_kind(ctx.index.canonical(ctx.qualified_name(arg.value, scope) or "")) or "sync"
+                return (
+                    _class_kind(ctx.index.canonical(ctx.qualified_name(arg.value, scope) or ""))
+                    or "sync"
+                )
         return "sync"
     return "sync" if name in SCOPED else None
 
 
-def _module_binding(ctx: FileContext, bindings: Sequence[object], owner: Scope, depth: int) -> Kind | None:
+def _module_binding(
+    ctx: FileContext, bindings: Sequence[object], owner: Scope, depth: int
+) -> Kind | None:
     kinds = {_binding_kind(ctx, b, owner, depth) for b in bindings}
     return kinds.pop() if len(kinds) == 1 else None
 

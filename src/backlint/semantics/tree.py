@@ -128,7 +128,7 @@ def _make_getter(cls: type[cst.CSTNode], statements_only: bool, exclude: Sequenc
         "CSTNode": cst.CSTNode,
         "KEEP": _STATEMENT_TYPES if statements_only else _VISITED_TYPES,
     }
-    exec(compile(source, f"<backlint getter {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, f"<backlint getter {cls.__name__}>", "exec"), namespace)
     getter: Getter = namespace["get"]
     return getter
 
@@ -177,10 +177,12 @@ def warm_up() -> None:
     for cls in _all_node_types():
         if not getattr(cls, "__abstractmethods__", None):
             for table in (FULL, STATEMENTS, FULL_HEADER, STATEMENT_HEADER):
-                table[cls]  # noqa: B018
+                table[cls]
 
 
-def descendants(root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
+def descendants(
+    root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()
+) -> Iterator[cst.CSTNode]:
     """The nodes below `root` (not `root` itself), depth first, in source order,
     without whitespace and punctuation; below a `prune` node nothing is yielded."""
     stack: list[Any] = []

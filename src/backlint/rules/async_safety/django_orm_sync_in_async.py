@@ -134,7 +134,9 @@ class DjangoOrmSyncInAsync(Rule):
             qs = qsets.queryset(node.args[0].value)
             if qs is not None and not qs.is_manager and qs.rooted_at_manager:
                 builtin = name.rsplit(".", 1)[1]
-                self.report(node, what=f"`{builtin}()` of a queryset", instead=EVALUATING_BUILTINS[name])
+                self.report(
+                    node, what=f"`{builtin}()` of a queryset", instead=EVALUATING_BUILTINS[name]
+                )
 
     def visit_For(self, node: cst.For) -> None:
         if node.asynchronous is None:
@@ -169,4 +171,6 @@ class DjangoOrmSyncInAsync(Rule):
         if isinstance(expr, cst.Name | cst.Call | cst.Attribute):
             qs = querysets(self.ctx).queryset(expr)
             if qs is not None and not qs.is_manager and qs.rooted_at_manager:
-                self.report(expr, what="testing a queryset's truth", instead="use `await qs.aexists()`")
+                self.report(
+                    expr, what="testing a queryset's truth", instead="use `await qs.aexists()`"
+                )

@@ -16,7 +16,18 @@ from backlint.semantics.tree import descendants
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 # Writes through a related manager: a query per row, but no prefetch avoids it.
 _MANAGER_WRITES = frozenset(
-    {"add", "remove", "set", "clear", "create", "get_or_create", "update_or_create", "update", "delete", "bulk_create"}
+    {
+        "add",
+        "remove",
+        "set",
+        "clear",
+        "create",
+        "get_or_create",
+        "update_or_create",
+        "update",
+        "delete",
+        "bulk_create",
+    }
 )
 
 
@@ -111,7 +122,10 @@ class DjangoNPlusOne(Rule):
 
     code = "BKL301"
     name = "django-n-plus-one"
-    message = "`{expr}` queries the database once per row of the loop: add `{method}(\"{path}\")` to the queryset"
+    message = (
+        '`{expr}` queries the database once per row of the loop: add `{method}("{path}")` '
+        "to the queryset"
+    )
     frameworks = frozenset({"django"})
     markers = ("for ",)
 
@@ -134,8 +148,12 @@ class DjangoNPlusOne(Rule):
     def leave_For(self, node: cst.For) -> None:
         self.loops.pop()
 
-    def _visit_comprehension(self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp) -> None:
-        body: list[cst.CSTNode] = [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]
+    def _visit_comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
+    ) -> None:
+        body: list[cst.CSTNode] = (
+            [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]
+        )
         count = 0
         comp: cst.CompFor | None = node.for_in
         while comp is not None:
@@ -185,11 +203,15 @@ class DjangoNPlusOne(Rule):
             return None
         if iterable.func.attr.value != "all":
             return None
-        found = _chain(iterable.func.value) if isinstance(iterable.func.value, cst.Attribute) else None
+        found = (
+            _chain(iterable.func.value) if isinstance(iterable.func.value, cst.Attribute) else None
+        )
         if found is None:
             return None
         var, _, steps = found
-        outer = next((loop for loop in reversed(self.loops) if loop is not None and loop.var == var), None)
+        outer = next(
+            (loop for loop in reversed(self.loops) if loop is not None and loop.var == var), None
+        )
         if outer is None or len(steps) != 1:
             return None
         relation = outer.qs.model.relation(steps[0])
@@ -213,7 +235,9 @@ class DjangoNPlusOne(Rule):
         chains = [c for c in chains if id(c[1][-1]) not in inner]
         # Relations the loop writes through (`x.tags.remove(...)`): their reads
         # cannot come from a prefetch cache that the write invalidates.
-        written = {steps[0] for _, _, steps in chains if len(steps) > 1 and steps[1] in _MANAGER_WRITES}
+        written = {
+            steps[0] for _, _, steps in chains if len(steps) > 1 and steps[1] in _MANAGER_WRITES
+        }
         reported: set[str] = set()
         for _, nodes, steps in chains:
             problem = self._first_unloaded(loop.qs, steps)

@@ -31,14 +31,34 @@ UNTYPED = frozenset(
 )
 # Untyped whatever their parameters say (`Dict[str, Any]` is still a free-form dict).
 UNTYPED_MAPPINGS = frozenset(
-    {"builtins.dict", "typing.Dict", "typing.Mapping", "typing.MutableMapping", "collections.abc.Mapping", "collections.abc.MutableMapping"}
+    {
+        "builtins.dict",
+        "typing.Dict",
+        "typing.Mapping",
+        "typing.MutableMapping",
+        "collections.abc.Mapping",
+        "collections.abc.MutableMapping",
+    }
 )
 CONTAINERS = frozenset(
-    {"builtins.list", "builtins.tuple", "builtins.set", "typing.List", "typing.Tuple", "typing.Set", "typing.Sequence", "collections.abc.Sequence", "typing.Iterable", "collections.abc.Iterable"}
+    {
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.set",
+        "typing.List",
+        "typing.Tuple",
+        "typing.Set",
+        "typing.Sequence",
+        "collections.abc.Sequence",
+        "typing.Iterable",
+        "collections.abc.Iterable",
+    }
 )
 OPTIONAL = frozenset({"typing.Optional", "typing.Union"})
 _RESPONSE_MODULES = ("fastapi.responses.", "starlette.responses.")
-_RESPONSE_CLASSES = frozenset({"fastapi.Response", "fastapi.responses.Response", "starlette.responses.Response"})
+_RESPONSE_CLASSES = frozenset(
+    {"fastapi.Response", "fastapi.responses.Response", "starlette.responses.Response"}
+)
 # Response classes whose body is JSON: declaring one does not make the data typed.
 JSON_RESPONSES = frozenset(
     name
@@ -123,12 +143,16 @@ class FastapiMissingResponseModel(Rule):
         name = node.name.value
         if node.returns is None:
             if not self._returns_responses(node, scope) and self._returns_data(node):
-                self.report(node, problem=f"route `{name}` has no response model and no return annotation")
+                self.report(
+                    node, problem=f"route `{name}` has no response model and no return annotation"
+                )
             return
         annotation = node.returns.annotation
         if self._untyped(annotation, scope):
             shown = self.ctx.tree.code_for_node(annotation)
-            self.report(node, problem=f"route `{name}` returns `{shown}`, which FastAPI cannot validate")
+            self.report(
+                node, problem=f"route `{name}` returns `{shown}`, which FastAPI cannot validate"
+            )
 
     def _exempt(self, route: Route, scope: Scope) -> bool:
         if route.keyword("response_model") is not None or is_hidden_route(self.ctx, route):
@@ -144,7 +168,9 @@ class FastapiMissingResponseModel(Rule):
         return False
 
     def _untyped(self, annotation: cst.BaseExpression, scope: Scope) -> bool:
-        if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        if isinstance(annotation, cst.BinaryOperation) and isinstance(
+            annotation.operator, cst.BitOr
+        ):
             parts = [p for p in (annotation.left, annotation.right) if not _is_none(p)]
             return bool(parts) and all(self._untyped(p, scope) for p in parts)
         if isinstance(annotation, cst.Subscript):
@@ -191,7 +217,9 @@ class FastapiMissingResponseModel(Rule):
         if not returns:
             return False
         inner = Scope(node, ScopeKind.FUNCTION, node.asynchronous is not None, scope)
-        return all(ret.value is not None and self._is_response(ret.value, inner, 0) for ret in returns)
+        return all(
+            ret.value is not None and self._is_response(ret.value, inner, 0) for ret in returns
+        )
 
     def _is_response(self, value: cst.BaseExpression, scope: Scope, depth: int) -> bool:
         if isinstance(value, cst.Await):
@@ -213,7 +241,9 @@ class FastapiMissingResponseModel(Rule):
                 owner is scope
                 and bool(bindings)
                 and all(
-                    isinstance(b, Assigned) and b.value is not None and self._is_response(b.value, scope, depth + 1)
+                    isinstance(b, Assigned)
+                    and b.value is not None
+                    and self._is_response(b.value, scope, depth + 1)
                     for b in bindings
                 )
             )

@@ -8,8 +8,8 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.types import SourceFile
 from backlint.semantics.python import is_nested_in_function
+from backlint.types import SourceFile
 
 
 @dataclass(frozen=True, slots=True)

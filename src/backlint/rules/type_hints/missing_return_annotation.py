@@ -76,7 +76,12 @@ class MissingReturnAnnotation(TypeHintRule):
         if self._none_is_certain(node):
             fixed = node.with_changes(returns=cst.Annotation(cst.Name("None")))
             fix = Fix(FixKind.SAFE, "Add `-> None`")
-            self.report(node, f"`{name}` has no return annotation; it returns nothing: add `-> None`", fix=fix, replacement=fixed)
+            self.report(
+                node,
+                f"`{name}` has no return annotation; it returns nothing: add `-> None`",
+                fix=fix,
+                replacement=fixed,
+            )
         else:
             self.report(node, function=name)
 
@@ -103,7 +108,9 @@ def _is_stub(node: cst.FunctionDef) -> bool:
         else:
             return False
     for small in smalls:
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.SimpleString | cst.ConcatenatedString | cst.Ellipsis):
+        if isinstance(small, cst.Expr) and isinstance(
+            small.value, cst.SimpleString | cst.ConcatenatedString | cst.Ellipsis
+        ):
             continue
         if isinstance(small, cst.Pass):
             continue

@@ -110,10 +110,13 @@ class DjangoNPlusOne(Rule):
     (non-relation) fields; relations loaded by the chain; reads in a nested
     `def` or `lambda` in the loop; loops in async functions (BKL106 reports
     those, as `SynchronousOnlyOperation`); `.filter()` and friends on a
-    prefetched manager (BKL304). Relations read inside model methods or
-    properties called in the loop, and querysets whose model backlint cannot
-    resolve, are not seen (missed alarms). When a variable is assigned several
-    querysets, a relation any of them loads counts as loaded.
+    prefetched manager (BKL304); writes through a relation (`x.tags.add()`,
+    `x.items.create()`, assigning `x.author = ...`), which no prefetch avoids;
+    test files (an N+1 in a test costs nothing in production). Relations read
+    inside model methods or properties called in the loop, and querysets whose
+    model backlint cannot resolve, are not seen (missed alarms). When a
+    variable is assigned several querysets, a relation any of them loads
+    counts as loaded.
 
     Fix:
     None: add the relation to `select_related` (ForeignKey, OneToOne) or
@@ -127,7 +130,10 @@ class DjangoNPlusOne(Rule):
         "to the queryset"
     )
     frameworks = frozenset({"django"})
-    markers = ("for ",)
+    # A loop over a queryset names a manager, a queryset method or a relation.
+    markers = ("objects", "queryset", "_manager", "_set", ".all(", ".filter(", ".exclude(", "_related(")
+    # An N+1 in a test costs nothing in production: tests are not reported.
+    skip_tests = True
 
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)

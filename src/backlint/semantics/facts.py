@@ -10,14 +10,32 @@ nested fields, a dependency's yielded session, a settings dict.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from backlint.semantics.names import BUILTIN_NAMES, Bindings, import_bindings
+
+_T = TypeVar("_T")
+
+
+def _pickles_by_constructor(cls: type[_T]) -> type[_T]:
+    """Pickle as `cls(*fields)`: a frozen slotted dataclass otherwise unpickles
+    through a Python-level `__setstate__`, and the index holds hundreds of
+    thousands of these, sent from every worker to the parent (1.6x faster)."""
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+    def __reduce__(self: Any) -> tuple[type[_T], tuple[Any, ...]]:
+        return cls, tuple(getattr(self, name) for name in names)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign]
+    return cls
+
 
 # ---------------------------------------------------------------------------
 # Value summaries: an expression reduced to what cross-file semantics needs.
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Ref:
     """A name resolved to a qualified name (`django.db.models.ForeignKey`)."""
@@ -25,6 +43,7 @@ class Ref:
     name: str
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Local:
     """A name bound in the enclosing function that could not be followed."""
@@ -32,12 +51,14 @@ class Local:
     name: str
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Attr:
     value: Value
     attr: str
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Call:
     func: Value
@@ -51,6 +72,7 @@ class Call:
         return None
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Const:
     """A literal: str, bytes, int, float, bool or None."""
@@ -58,6 +80,7 @@ class Const:
     value: str | bytes | int | float | bool | None
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Seq:
     """A list, tuple or set display."""
@@ -65,6 +88,7 @@ class Seq:
     items: tuple[Value, ...]
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Mapping:
     """A dict display with its literal-keyed items."""
@@ -78,17 +102,20 @@ class Mapping:
         return None
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Subscript:
     value: Value
     index: tuple[Value, ...]
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Await:
     value: Value
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class Unknown:
     pass
@@ -125,6 +152,7 @@ def const_str(value: Value | None) -> str | None:
 # What a module defines.
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class FunctionFacts:
     name: str
@@ -137,6 +165,7 @@ class FunctionFacts:
     line: int
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class ClassFacts:
     name: str
@@ -169,6 +198,7 @@ class ClassFacts:
         return None
 
 
+@_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
 class ModuleFacts:
     """Everything the index keeps of one module."""

@@ -131,7 +131,16 @@ class DjangoNPlusOne(Rule):
     )
     frameworks = frozenset({"django"})
     # A loop over a queryset names a manager, a queryset method or a relation.
-    markers = ("objects", "queryset", "_manager", "_set", ".all(", ".filter(", ".exclude(", "_related(")
+    markers = (
+        "objects",
+        "queryset",
+        "_manager",
+        "_set",
+        ".all(",
+        ".filter(",
+        ".exclude(",
+        "_related(",
+    )
     # An N+1 in a test costs nothing in production: tests are not reported.
     skip_tests = True
 

@@ -20,9 +20,18 @@ A single-file fixture may start with header directives, parsed as TOML (never
 module name and whether the file is a test; the parent directories become
 packages); the default is the fixture's own file name at the project root.
 `options` is the option table of the rule under test, as a user writes it in
-`[tool.backlint.<rule-name>]`. A directory fixture is copied as it is; it may
+`[tool.backlint.<rule-name>]`. `unsafe-fixes = true` makes the golden file
+(below) the result of `--fix --unsafe-fixes` instead of `--fix`. A directory fixture is copied as it is; it may
 carry its own `pyproject.toml`, whose `[tool.backlint]` table is kept except
 for the selection, which the harness sets.
+
+Fixes are proven by golden files: `BKLnnn.fixed.py` next to `BKLnnn.py` (for
+a directory fixture `BKLnnn_slug.fixed/`, holding the files that change) is
+what `backlint check --fix` makes of the fixture, compared exactly; the fixed
+code must compile, and a second `--fix` must change nothing. A fixture whose
+rule offers a fix on it must have a golden file: `BACKLINT_UPDATE_GOLDEN=1
+python -m pytest tests/test_fix_golden.py` writes the missing or outdated ones
+(review them before committing).
 
 Besides the rule's code the harness selects the engine's own codes (`BKL0`):
 they run no rule, but a fixture that does not parse (BKL001) or on which the
@@ -61,7 +70,8 @@ FIXTURES = REPO / "fixtures"
 FIXTURE_NAME = re.compile(r"^(?P<code>BKL\d{3})(?:_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*))?$")
 _EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z]+\d+(?:\s*,\s*[A-Z]+\d+)*)")
 _HEADER = re.compile(r"^#\s*fixture:(?P<toml>.*)$")
-_HEADER_KEYS = frozenset({"path", "options"})
+_HEADER_KEYS = frozenset({"path", "options", "unsafe-fixes"})
+GOLDEN_SUFFIX = ".fixed"
 # Tokens that are not code: a line holding only these has no statement on it.
 _NOT_CODE = frozenset(
     {
@@ -95,6 +105,13 @@ class Fixture:
     def is_directory(self) -> bool:
         return self.path.is_dir()
 
+    @property
+    def golden(self) -> Path:
+        """Where the golden file (or directory) of `--fix` is, if there is one."""
+        if self.is_directory:
+            return self.path.with_name(self.path.name + GOLDEN_SUFFIX)
+        return self.path.with_name(self.path.stem + GOLDEN_SUFFIX + ".py")
+
     def source_files(self) -> list[Path]:
         """The fixture's Python files, in the repository."""
         if not self.is_directory:
@@ -110,6 +127,7 @@ class Fixture:
 class Header:
     path: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    unsafe_fixes: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,7 @@ class Project:
     # project-relative path -> the fixture file it came from
     files: dict[str, Path]
     expected: Counter[Key]
+    unsafe_fixes: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,7 +169,7 @@ def discover_fixtures(root: Path = FIXTURES) -> list[Fixture]:
         return found
     for family in sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p)):
         for entry in sorted(family.iterdir()):
-            if _skipped(entry):
+            if _skipped(entry) or _is_golden(entry):
                 continue
             name = entry.name.removesuffix(".py") if entry.is_file() else entry.name
             match = FIXTURE_NAME.match(name)
@@ -176,10 +195,23 @@ def malformed_fixture_names(root: Path = FIXTURES) -> list[str]:
         for item in sorted(entry.iterdir()):
             if _skipped(item) or (item.is_file() and item.suffix != ".py"):
                 continue
+            if _is_golden(item):
+                # A golden file needs its fixture: `BKL101.fixed.py` <- `BKL101.py`.
+                stem = item.name.removesuffix(".py").removesuffix(GOLDEN_SUFFIX)
+                fixture = item.with_name(stem + ".py" if item.is_file() else stem)
+                if FIXTURE_NAME.match(stem) is None or not fixture.exists():
+                    bad.append(item.relative_to(root).as_posix())
+                continue
             name = item.name.removesuffix(".py") if item.is_file() else item.name
             if FIXTURE_NAME.match(name) is None:
                 bad.append(item.relative_to(root).as_posix())
     return bad
+
+
+def _is_golden(path: Path) -> bool:
+    if path.is_file():
+        return path.name.endswith(GOLDEN_SUFFIX + ".py")
+    return path.name.endswith(GOLDEN_SUFFIX)
 
 
 def _skipped(path: Path) -> bool:
@@ -228,7 +260,10 @@ def parse_header(text: str, where: str) -> Header:
     options = data.get("options", {})
     if not isinstance(options, dict):
         raise FixtureError(f"{where}: `options` must be a table, got {options!r}")
-    return Header(path, options)
+    unsafe = data.get("unsafe-fixes", False)
+    if not isinstance(unsafe, bool):
+        raise FixtureError(f"{where}: `unsafe-fixes` must be true or false, got {unsafe!r}")
+    return Header(path, options, unsafe)
 
 
 def expectations(text: str, where: str) -> Counter[tuple[int, str]]:
@@ -296,6 +331,7 @@ def prepare(fixture: Fixture, destination: Path) -> Project:
     backlint: dict[str, Any] = {}
     document: dict[str, Any] = {}
     files: dict[str, Path] = {}
+    unsafe = False
     if fixture.is_directory:
         shutil.copytree(fixture.path, destination, dirs_exist_ok=True, ignore=_ignore_caches)
         own = destination / "pyproject.toml"
@@ -325,6 +361,7 @@ def prepare(fixture: Fixture, destination: Path) -> Project:
             (package / "__init__.py").touch()
             package = package.parent
         files[relative] = fixture.path
+        unsafe = header.unsafe_fixes
         if header.options:
             if rule is None:
                 raise FixtureError(f"{fixture.id}: options given, but {fixture.code} is no rule")
@@ -338,7 +375,7 @@ def prepare(fixture: Fixture, destination: Path) -> Project:
         where = f"{fixture.id} ({relative})" if fixture.is_directory else fixture.id
         for (line, code), count in expectations(source.read_text(encoding="utf-8"), where).items():
             expected[(relative, line, code)] += count
-    return Project(destination, fixture, files, expected)
+    return Project(destination, fixture, files, expected, unsafe)
 
 
 def _ignore_caches(_directory: str, names: list[str]) -> list[str]:

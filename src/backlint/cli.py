@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from backlint import __version__
-from backlint.config import ConfigError, load_config
+from backlint.baseline import (
+    Baseline,
+    BaselineError,
+    Entry,
+    Fingerprinter,
+    Key,
+    Scope,
+    dump,
+    entries_of,
+    merged,
+    relative_path,
+)
+from backlint.baseline import apply as apply_baseline
+from backlint.config import Config, ConfigError, load_config
 from backlint.docs import render_engine_code, render_rule
-from backlint.engine.check import check, settings_for
+from backlint.engine.check import CheckResult, check, settings_for
+from backlint.engine.fixes import FileChangedError, FileFix, FixMode, write_atomically
 from backlint.registry import (
     ENGINE_CODES,
     SelectionLayer,
@@ -19,7 +35,12 @@ from backlint.registry import (
     is_valid_selector,
     rule_by_code,
 )
-from backlint.reporters import REPORTERS
+from backlint.reporters import REPORTERS, Results, RuleInfo
+from backlint.reporters.statistics import print_statistics
+from backlint.reporters.text import plural
+from backlint.ruff_support import RuffError, merge, run_ruff
+from backlint.types import Finding
+from backlint.vcs import GitError, changed_lines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -67,6 +88,37 @@ def main() -> None:
     "--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
 )
 @click.option("--no-cache", is_flag=True, help="Do not read or write the project index cache.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what is left.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply unsafe fixes too.")
+@click.option(
+    "--diff", "show_diff", is_flag=True, help="Print the diff --fix would make; write nothing."
+)
+@click.option("--statistics", is_flag=True, help="Print the number of findings per code.")
+@click.option(
+    "--diff-base",
+    metavar="REF",
+    help="Report only findings on lines changed since the merge base of REF and HEAD "
+    "(and in untracked files).",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Report only findings that are not in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Record the current findings in this baseline file (and report nothing).",
+)
+@click.option(
+    "--ruff/--no-ruff",
+    "with_ruff",
+    default=None,
+    help="Also run ruff with backlint's preset and merge its findings "
+    "(default: `ruff` in [tool.backlint]).",
+)
 def check_command(
     paths: tuple[Path, ...],
     select: str | None,
@@ -77,6 +129,14 @@ def check_command(
     exit_zero: bool,
     jobs: int | None,
     no_cache: bool,
+    fix: bool,
+    unsafe_fixes: bool,
+    show_diff: bool,
+    statistics: bool,
+    diff_base: str | None,
+    baseline_path: Path | None,
+    write_baseline_path: Path | None,
+    with_ruff: bool | None,
 ) -> None:
     """Lint PATHS (files or directories; default: the current directory)."""
     cwd = Path.cwd()
@@ -86,23 +146,180 @@ def check_command(
         raise click.BadParameter(
             f"no such file or directory: {', '.join(missing)}", param_hint="PATHS"
         )
+    if write_baseline_path is not None and (diff_base or baseline_path or show_diff):
+        raise click.UsageError(
+            "--write-baseline records every finding: it takes no --diff-base, --baseline or --diff"
+        )
+    if statistics and output_format not in ("text", "json"):
+        raise click.UsageError("--statistics prints text or json")
     try:
         config = load_config(cwd, config_path)
     except ConfigError as exc:
-        click.echo(f"backlint: configuration error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(f"configuration error: {exc}")
     cli_layer = SelectionLayer(
         select=_selectors(select, "--select"),
         extend_select=_selectors(extend_select, "--extend-select") or (),
         ignore=_selectors(ignore, "--ignore") or (),
     )
     settings = settings_for(config, cli_layer)
-    if output_format == "json":
-        # JSON carries each fix's edits; text output only marks fixable findings.
+    if output_format in ("json", "sarif"):
+        # JSON and SARIF carry each fix's edits; text output only marks fixable findings.
         settings = dataclasses.replace(settings, want_edits=True)
-    result = check(targets, config, settings, cwd=cwd, jobs=jobs, use_cache=not no_cache)
-    REPORTERS[output_format](result.findings, result.files, sys.stdout)
-    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+    changed = None
+    if diff_base is not None:
+        try:
+            changed = changed_lines(diff_base, cwd)
+        except GitError as exc:
+            _fail(f"--diff-base {diff_base}: {exc}")
+    baseline = None
+    if baseline_path is not None:
+        try:
+            baseline = Baseline.load(baseline_path)
+        except BaselineError as exc:
+            _fail(str(exc))
+    mode = FixMode(unsafe=unsafe_fixes, write=not show_diff) if fix or show_diff else None
+
+    result = check(targets, config, settings, cwd=cwd, jobs=jobs, use_cache=not no_cache, fix=mode)
+
+    if mode is not None:
+        for fixed in result.fixes:
+            for problem in fixed.problems:
+                click.echo(f"backlint: {fixed.display}: {problem}", err=True)
+    if show_diff:
+        _print_diffs(result.fixes)
+        return
+    fixed_count = _write_fixes(result.fixes) if mode is not None else 0
+
+    findings = list(result.findings)
+    external: dict[str, RuleInfo] = {}
+    selected = {r.code for r in settings.rules} | set(settings.engine_codes)
+    if with_ruff if with_ruff is not None else config.ruff:
+        try:
+            ruff = run_ruff(result.paths, selected, cwd)
+        except RuffError as exc:
+            _fail(str(exc))
+        findings = merge(findings, ruff.findings)
+        external = ruff.rules
+
+    keys = Fingerprinter(cwd, config.root).key
+    if write_baseline_path is not None:
+        _write_baseline(write_baseline_path, findings, keys, result, config, cwd, selected)
+        return
+    if baseline is not None:
+        scope = _scope(result, config, cwd, selected, external)
+        findings, stale = apply_baseline(baseline, findings, keys, scope)
+        _report_stale(baseline_path, stale)
+    if changed is not None:
+        findings = [f for f in findings if changed.contains(cwd / f.path, f.line)]
+
+    results = Results(findings, result.files, external, unsafe_fixes)
+    if statistics:
+        print_statistics(results, output_format, sys.stdout)
+    else:
+        REPORTERS[output_format](results, sys.stdout)
+    if fixed_count:
+        click.echo(
+            f"Fixed {plural(fixed_count, 'finding')} in "
+            f"{plural(sum(1 for f in result.fixes if f.applied), 'file')}.",
+            err=True,
+        )
+    sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"backlint: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _print_diffs(fixes: list[FileFix]) -> None:
+    changed = [f for f in fixes if f.changed]
+    for fixed in changed:
+        click.echo(fixed.diff(), nl=False)
+    count = sum(f.applied for f in changed)
+    click.echo(f"Would fix {plural(count, 'finding')} in {plural(len(changed), 'file')}.", err=True)
+    sys.exit(EXIT_FINDINGS if changed else EXIT_CLEAN)
+
+
+def _write_fixes(fixes: list[FileFix]) -> int:
+    count = 0
+    for fixed in fixes:
+        if not fixed.changed:
+            continue
+        try:
+            write_atomically(fixed.path, fixed.fixed, expected=fixed.data)
+        except FileChangedError:
+            click.echo(
+                f"backlint: {fixed.display}: changed while backlint ran; not fixed", err=True
+            )
+            continue
+        except OSError as exc:
+            click.echo(f"backlint: {fixed.display}: cannot write: {exc}", err=True)
+            continue
+        count += fixed.applied
+    return count
+
+
+def _scope(
+    result: CheckResult,
+    config: Config,
+    cwd: Path,
+    selected: set[str],
+    external: Mapping[str, RuleInfo],
+) -> Scope:
+    paths = {relative_path(str(p), cwd, config.root) for p in result.paths}
+    ran_ruff = bool(external)
+    return Scope(paths, lambda code: code in selected or (ran_ruff and not code.startswith("BKL")))
+
+
+def _write_baseline(
+    path: Path,
+    findings: list[Finding],
+    keys: Callable[[Finding], Key],
+    result: CheckResult,
+    config: Config,
+    cwd: Path,
+    selected: set[str],
+) -> None:
+    previous = None
+    if path.is_file():
+        try:
+            previous = Baseline.load(path)
+        except BaselineError as exc:
+            _fail(f"{exc} (remove it to start a new baseline)")
+    scope = _scope(result, config, cwd, selected, {})
+    scope = Scope(scope.paths, lambda code: code in selected or not code.startswith("BKL"))
+    current = entries_of(findings, keys)
+    entries = merged(previous, current, scope)
+    removed = 0
+    if previous is not None:
+        now = {e.key for e in current}
+        removed = sum(1 for e in previous.entries if scope.covers(e) and e.key not in now)
+    try:
+        if path.exists():
+            write_atomically(path, dump(entries).encode("utf-8"))
+        else:
+            path.write_text(dump(entries), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc}")
+    total = sum(e.count for e in entries)
+    note = f" ({plural(removed, 'entry')} no longer occurring removed)" if removed else ""
+    click.echo(f"Wrote {plural(total, 'finding')} to {path}{note}.", err=True)
+    sys.exit(EXIT_CLEAN)
+
+
+def _report_stale(path: Path | None, stale: list[Entry]) -> None:
+    if not stale:
+        return
+    count = sum(e.count for e in stale)
+    click.echo(
+        f"backlint: {plural(count, 'baseline entry')} of {path} no longer occur"
+        f"{'s' if count == 1 else ''}; `--write-baseline {path}` removes "
+        f"{'it' if count == 1 else 'them'}:",
+        err=True,
+    )
+    for entry in stale:
+        times = f" (x{entry.count})" if entry.count > 1 else ""
+        click.echo(f"  {entry.path}: {entry.code} {entry.message}{times}", err=True)
 
 
 @main.command("rule")

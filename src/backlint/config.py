@@ -36,6 +36,7 @@ class Config:
     exclude: tuple[str, ...] | None = None  # None: the defaults
     extend_exclude: tuple[str, ...] = ()
     rule_options: Mapping[str, Any] = field(default_factory=dict)  # code -> Options
+    ruff: bool = False  # run ruff with backlint's preset and merge its findings
 
     @property
     def exclude_patterns(self) -> tuple[str, ...]:
@@ -47,7 +48,8 @@ class Config:
 
 
 _LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
-_KNOWN_KEYS = frozenset({*_LIST_KEYS, "per-file-ignores"})
+_BOOL_KEYS = ("ruff",)
+_KNOWN_KEYS = frozenset({*_LIST_KEYS, *_BOOL_KEYS, "per-file-ignores"})
 _ROOT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.cfg", "setup.py")
 
 
@@ -124,6 +126,10 @@ def parse_table(table: Mapping[str, Any], path: Path, root: Path | None = None) 
                         )
         elif key == "per-file-ignores":
             values[key] = _per_file_ignores(value, f"{where} {key}")
+        elif key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} {key}: expected true or false, got {value!r}")
+            values[key] = value
         else:
             rule = rule_by_name(key) or rule_by_code(key)
             if rule is None:
@@ -145,6 +151,7 @@ def parse_table(table: Mapping[str, Any], path: Path, root: Path | None = None) 
         exclude=values.get("exclude"),
         extend_exclude=values.get("extend-exclude", ()),
         rule_options=rule_options,
+        ruff=values.get("ruff", False),
     )
 
 

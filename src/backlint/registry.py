@@ -36,7 +36,16 @@ RULE_ERROR = EngineCode(
     "A rule raised an exception on this file. The other rules still ran; please "
     "report the message (rule and exception) as a backlint bug.",
 )
-ENGINE_CODES: tuple[EngineCode, ...] = (PARSE_ERROR, RULE_ERROR)
+UNUSED_NOQA = EngineCode(
+    "BKL003",
+    "unused-noqa",
+    "A `# noqa` comment names backlint codes that suppress nothing on its line: the "
+    "finding it silenced is gone, or the code is not a rule. Only codes that are "
+    "selected for the file are judged (a blanket `# noqa` and other tools' codes are "
+    "left alone); remove the code, or the comment.",
+    group="strict",
+)
+ENGINE_CODES: tuple[EngineCode, ...] = (PARSE_ERROR, RULE_ERROR, UNUSED_NOQA)
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -9,13 +10,14 @@ import sys
 from array import array
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from backlint.config import Config
 from backlint.engine import walker
 from backlint.engine.files import SourceFile, discover
+from backlint.engine.fixes import FileFix, FixMode, fix_many
 from backlint.engine.index import IndexCache, build_index, chunks
 from backlint.engine.runner import RunSettings, lint_many
 from backlint.registry import ENGINE_CODES, SelectionLayer, all_rules, resolve_selection
@@ -30,6 +32,10 @@ _PARALLEL_THRESHOLD = 16
 class CheckResult:
     findings: list[Finding]
     files: int  # files linted
+    # With a FixMode: the files whose fixes were computed (findings are then
+    # those left after fixing).
+    fixes: list[FileFix] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)  # the files linted
 
 
 def settings_for(config: Config, cli: SelectionLayer | None = None) -> RunSettings:
@@ -69,15 +75,23 @@ def _pool(jobs: int, initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(settings: RunSettings, index: ProjectIndex) -> None:
+def _init_worker(settings: RunSettings, index: ProjectIndex, fix: FixMode | None = None) -> None:
     index.prepare()
     walker.warm_up()
-    _WORKER.update(settings=settings, index=index)
+    _WORKER.update(settings=settings, index=index, fix=fix)
 
 
 def _lint_chunk(task: tuple[Sequence[SourceFile], dict[str, array[int] | None]]) -> list[Finding]:
     files, tables = task
     return lint_many(files, _WORKER["settings"], _WORKER["index"], tables)
+
+
+def _fix_chunk(
+    task: tuple[Sequence[SourceFile], dict[str, array[int] | None]],
+) -> tuple[list[Finding], list[FileFix]]:
+    files, tables = task
+    mode: FixMode = _WORKER["fix"]
+    return fix_many(files, _WORKER["settings"], _WORKER["index"], tables, mode.unsafe)
 
 
 def default_jobs() -> int:
@@ -95,9 +109,15 @@ def check(
     cwd: Path,
     jobs: int | None = None,
     use_cache: bool = True,
+    fix: FixMode | None = None,
 ) -> CheckResult:
-    """Lint `targets` (files or directories) with the project index of `config.root`."""
+    """Lint `targets` (files or directories) with the project index of `config.root`.
+
+    With `fix`, each file's applicable fixes are applied in memory (see
+    `engine.fixes`); writing them is the caller's choice."""
     jobs = jobs or default_jobs()
+    if fix is not None and not settings.want_edits:
+        settings = dataclasses.replace(settings, want_edits=True)
     files = discover(targets, config.root, config.exclude_patterns, cwd)
     absolute = [t if t.is_absolute() else cwd / t for t in targets]
     if all(_is_below(t.resolve(), config.root.resolve()) for t in absolute):
@@ -124,18 +144,29 @@ def check(
     # every collection (and forked workers from touching its pages).
     gc.freeze()
 
+    fixes: list[FileFix] = []
     if not (jobs > 1 and len(files) >= _PARALLEL_THRESHOLD):
-        findings = lint_many(files, settings, index, tables)
+        if fix is None:
+            findings = lint_many(files, settings, index, tables)
+        else:
+            findings, fixes = fix_many(files, settings, index, tables, fix.unsafe)
     else:
-        _WORKER.update(settings=settings, index=index)
-        initargs: tuple[Any, ...] = () if sys.platform == "linux" else (settings, index)
+        _WORKER.update(settings=settings, index=index, fix=fix)
+        initargs: tuple[Any, ...] = () if sys.platform == "linux" else (settings, index, fix)
         size = max(1, min(8, len(files) // (jobs * 8)))
         tasks = [
             (batch, {str(f.path): tables[str(f.path)] for f in batch if str(f.path) in tables})
             for batch in chunks(files, size)
         ]
         with _pool(jobs, initargs) as pool:
-            findings = [f for batch in pool.map(_lint_chunk, tasks) for f in batch]
+            if fix is None:
+                findings = [f for batch in pool.map(_lint_chunk, tasks) for f in batch]
+            else:
+                findings = []
+                for batch_findings, batch_fixes in pool.map(_fix_chunk, tasks):
+                    findings += batch_findings
+                    fixes += batch_fixes
         _WORKER.clear()
     findings.sort()
-    return CheckResult(findings, len(files))
+    fixes.sort(key=lambda f: f.display)
+    return CheckResult(findings, len(files), fixes, [f.path for f in files])

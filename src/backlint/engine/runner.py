@@ -15,9 +15,9 @@ import libcst as cst
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import Span, code_in_place, node_spans
 from backlint.engine.source import SourceError, decode, parse, too_deep
-from backlint.engine.suppression import PerFileIgnores, ignored, parse_noqa
+from backlint.engine.suppression import PerFileIgnores, ignored, parse_noqa, unused_noqa
 from backlint.engine.walker import Dispatch, Walker
-from backlint.registry import PARSE_ERROR, RULE_ERROR
+from backlint.registry import PARSE_ERROR, RULE_ERROR, UNUSED_NOQA
 from backlint.rule import Report, Rule
 from backlint.semantics.context import FileContext
 from backlint.semantics.index import ProjectIndex
@@ -79,8 +79,15 @@ def lint_text(
     `ast_failed`: the index pass could not parse the file, so it is parsed even
     when no rule applies, to report why.
     """
+    # (line, code) of the findings a noqa comment suppressed, for BKL003.
+    suppressed: list[tuple[int, str]] | None = (
+        [] if UNUSED_NOQA.code in settings.engine_codes else None
+    )
     try:
-        return _lint(file, source, settings, index, table, ast_failed)
+        findings = _lint(file, source, settings, index, table, ast_failed, suppressed)
+        if suppressed is not None and ("noqa" in source or "NOQA" in source):
+            findings += _unused_noqa(file, source, settings, suppressed)
+        return findings
     except SourceError as exc:
         return _engine_finding(file, settings, PARSE_ERROR.code, exc.message, exc.line, exc.column)
     except RecursionError:
@@ -109,6 +116,7 @@ def _lint(
     index: ProjectIndex,
     table: array[int] | None,
     ast_failed: bool,
+    suppressed: list[tuple[int, str]] | None = None,
 ) -> list[Finding]:
     per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(
         _relative(file, settings.root)
@@ -167,6 +175,8 @@ def _lint(
     for instance, report in reports:
         line, column, end_line, end_column = spans.syntactic[id(report.node)]
         if noqa.suppresses(line, instance.code):
+            if suppressed is not None:
+                suppressed.append((line, instance.code))
             continue
         fix = report.fix
         if report.replacement is not None and fix is not None and settings.want_edits:
@@ -192,6 +202,8 @@ def _lint(
         for owner, (node, error) in walker.failures.items():
             line, column, end_line, end_column = spans.syntactic[id(node)]
             if noqa.suppresses(line, RULE_ERROR.code):
+                if suppressed is not None:
+                    suppressed.append((line, RULE_ERROR.code))
                 continue
             code = getattr(owner, "code", "?")
             detail = "".join(traceback.format_exception_only(type(error), error)).strip()
@@ -208,6 +220,23 @@ def _lint(
                 )
             )
     return findings
+
+
+def _unused_noqa(
+    file: SourceFile, source: str, settings: RunSettings, suppressed: list[tuple[int, str]]
+) -> list[Finding]:
+    """BKL003 for the noqa codes that suppressed nothing (see `unused_noqa`)."""
+    per_file = PerFileIgnores(settings.per_file_ignores).selectors_for(
+        _relative(file, settings.root)
+    )
+    if ignored(UNUSED_NOQA.code, UNUSED_NOQA.group, per_file):
+        return []
+    enabled = {r.code for r in settings.rules if not ignored(r.code, r.group, per_file)}
+    enabled |= {c for c in settings.engine_codes if not ignored(c, "default", per_file)}
+    return [
+        Finding(file.display, line, column, UNUSED_NOQA.code, line, end, UNUSED_NOQA.name, text)
+        for line, column, end, text in unused_noqa(source, enabled, suppressed)
+    ]
 
 
 def _setup_errors(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import pathspec
 
-from backlint.registry import selector_matches
+from backlint.registry import all_codes, selector_matches
 
 # flake8's syntax: a bare noqa comment, or noqa, a colon and codes separated by
 # commas or spaces.
@@ -92,3 +92,56 @@ class PerFileIgnores:
 
 def ignored(code: str, group: str, selectors: Sequence[str]) -> bool:
     return any(selector_matches(s, code, group) for s in selectors)
+
+
+def unused_noqa(
+    source: str, enabled: Collection[str], suppressed: Sequence[tuple[int, str]]
+) -> list[tuple[int, int, int, str]]:
+    """BKL003: the noqa comments naming backlint codes that suppressed nothing,
+    as (line, column, end column, message).
+
+    Judged: `BKL` codes and prefixes every code of which is `enabled` for the
+    file (a code that is not selected might have fired), and `BKL` codes that
+    name no rule. Left alone: a blanket `# noqa`, other tools' codes, and a
+    comment that names BKL003 itself.
+    """
+    noqa = parse_noqa(source)
+    if not noqa.by_line:
+        return []
+    codes = all_codes()
+    lines = re.split(r"\r\n?|\n", source)
+    out: list[tuple[int, int, int, str]] = []
+    for line, named in sorted(noqa.by_line.items()):
+        if named is None or any("BKL003".startswith(c) for c in named):
+            continue
+        unused: list[str] = []
+        unknown: list[str] = []
+        for entry in sorted(named):
+            if not entry.startswith("BKL"):
+                continue
+            matching = [c for c in codes if c.startswith(entry)]
+            if not matching:
+                unknown.append(entry)
+                continue
+            if not all(c in enabled for c in matching):
+                continue
+            used = any(
+                code.startswith(entry)
+                and noqa.logical.get(at, (at, at))[0] <= line <= noqa.logical.get(at, (at, at))[1]
+                for at, code in suppressed
+            )
+            if not used:
+                unused.append(entry)
+        if not unused and not unknown:
+            continue
+        parts = []
+        if unused:
+            parts.append(f"{', '.join(unused)} suppress{'es' if len(unused) == 1 else ''} nothing")
+        if unknown:
+            parts.append(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} no rule")
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        match = _NOQA.search(text)
+        column = match.start() + 1 if match else 1
+        end = match.end() + 1 if match else 1
+        out.append((line, column, end, f"unused `noqa`: {'; '.join(parts)}"))
+    return out

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TextIO
 
-from backlint.types import Finding
+from backlint.reporters import Results
 
 
-def report(findings: Sequence[Finding], files: int, out: TextIO) -> None:
-    json.dump([f.as_dict() for f in findings], out, indent=2)
+def report(results: Results, out: TextIO) -> None:
+    json.dump([f.as_dict() for f in results.findings], out, indent=2)
     out.write("\n")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TextIO
 
-from backlint.types import Finding
+from backlint.reporters import Results
+from backlint.types import Finding, FixKind
 
 
 def plural(count: int, word: str) -> str:
@@ -19,7 +19,25 @@ def format_finding(finding: Finding) -> str:
     )
 
 
-def report(findings: Sequence[Finding], files: int, out: TextIO) -> None:
-    for finding in findings:
+def fix_hint(results: Results) -> str | None:
+    """How many findings `--fix` (and `--unsafe-fixes`) would fix."""
+    kinds = [f.fix.applicability for f in results.findings if f.fix is not None]
+    safe = kinds.count(FixKind.SAFE)
+    unsafe = kinds.count(FixKind.UNSAFE)
+    if results.unsafe_fixes:
+        safe, unsafe = safe + unsafe, 0
+    if not safe and not unsafe:
+        return None
+    hint = f"[*] {safe} fixable with `--fix`" if safe else "No fixes available with `--fix`"
+    if unsafe:
+        hint += f" ({unsafe} more with `--fix --unsafe-fixes`)"
+    return hint
+
+
+def report(results: Results, out: TextIO) -> None:
+    for finding in results.findings:
         out.write(format_finding(finding) + "\n")
-    out.write(f"{plural(len(findings), 'finding')} in {plural(files, 'file')}\n")
+    out.write(f"{plural(len(results.findings), 'finding')} in {plural(results.files, 'file')}\n")
+    hint = fix_hint(results)
+    if hint is not None:
+        out.write(hint + "\n")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.django import querysets
+from backlint.types import Fix, FixKind
 
 # Manager/queryset methods that run a query, and their async twins.
 QUERY_METHODS = {
@@ -30,6 +33,10 @@ QUERY_METHODS = {
     "explain": "aexplain",
 }
 INSTANCE_METHODS = {"save": "asave", "delete": "adelete", "refresh_from_db": "arefresh_from_db"}
+# Twins that are not awaited: `aiterator()` is an async iterator (`async for`).
+NOT_AWAITABLE = frozenset({"aiterator"})
+# Where an `await` expression needs parentheses: as the object of a trailer.
+_TRAILERS = (cst.Attribute, cst.Subscript, cst.Call)
 # Builtins that evaluate a queryset, and what to write instead.
 EVALUATING_BUILTINS = {
     "builtins.list": "use `[obj async for obj in qs]`",
@@ -95,8 +102,15 @@ class DjangoOrmSyncInAsync(Rule):
     seen: missed alarm rather than guess.
 
     Fix:
-    None yet; use the `a*` twin named in the message, `async for`, or wrap the
-    synchronous code in `sync_to_async`.
+    `X.objects.get(...)` becomes `await X.objects.aget(...)`, and likewise for
+    the other query methods with an awaitable `a*` twin and for
+    `save`/`delete`/`refresh_from_db` on an instance. The fix is safe when the
+    call is a whole statement or the whole value of an assignment directly in
+    the `async def` body; elsewhere (inside an `if`, a loop, an expression) it
+    is unsafe: the code around it is worth a look. No fix for `iterator()`
+    (use `async for ... in qs.aiterator()`), inside a generator expression
+    (awaiting would turn it into an async generator), or for iterating,
+    `len()`, `bool()` and indexing.
     """
 
     code = "BKL101"
@@ -105,6 +119,7 @@ class DjangoOrmSyncInAsync(Rule):
     frameworks = frozenset({"django"})
     markers = ("async ",)
     only_in_async = True
+    fix_kind = FixKind.SAFE
 
     def visit_Call(self, node: cst.Call) -> None:
         qsets = querysets(self.ctx)
@@ -114,8 +129,11 @@ class DjangoOrmSyncInAsync(Rule):
             if method in QUERY_METHODS:
                 qs = qsets.queryset(func.value)
                 if qs is not None and qs.rooted_at_manager:
+                    fix, replacement = self._fix(node, func, QUERY_METHODS[method])
                     self.report(
                         node,
+                        fix=fix,
+                        replacement=replacement,
                         what=f"`.{method}()` on `{qs.model.name}`",
                         instead=f"await `.{QUERY_METHODS[method]}()` instead",
                     )
@@ -123,8 +141,11 @@ class DjangoOrmSyncInAsync(Rule):
             if method in INSTANCE_METHODS:
                 model = qsets.instance(func.value)
                 if model is not None:
+                    fix, replacement = self._fix(node, func, INSTANCE_METHODS[method])
                     self.report(
                         node,
+                        fix=fix,
+                        replacement=replacement,
                         what=f"`.{method}()` on a `{model.name}`",
                         instead=f"await `.{INSTANCE_METHODS[method]}()` instead",
                     )
@@ -137,6 +158,32 @@ class DjangoOrmSyncInAsync(Rule):
                 self.report(
                     node, what=f"`{builtin}()` of a queryset", instead=EVALUATING_BUILTINS[name]
                 )
+
+    def _fix(
+        self, node: cst.Call, func: cst.Attribute, twin: str
+    ) -> tuple[Fix | None, cst.CSTNode | None]:
+        """`fix` and `replacement` for `report`: the call to the awaited twin."""
+        if twin in NOT_AWAITABLE:
+            return None, None
+        renamed = node.with_changes(func=func.with_changes(attr=cst.Name(twin)))
+        parent = self.ctx.parent(node)
+        if isinstance(parent, cst.Await):  # awaited already (a TypeError): rename only
+            return Fix(FixKind.SAFE, f"Call `.{twin}()`"), renamed
+        safe = _is_whole_statement(node, parent, self.ctx.parent)
+        if not safe:
+            for ancestor in self.ctx.ancestors(node):
+                if isinstance(ancestor, cst.GeneratorExp):
+                    return None, None
+                if isinstance(ancestor, cst.BaseStatement | cst.BaseSmallStatement):
+                    break
+        lpar, rpar = node.lpar, node.rpar
+        needs_parens = isinstance(parent, _TRAILERS) and getattr(parent, "value", None) is node
+        needs_parens |= isinstance(parent, cst.Call) and parent.func is node
+        if needs_parens and not lpar:
+            lpar, rpar = [cst.LeftParen()], [cst.RightParen()]
+        awaited = cst.Await(expression=renamed.with_changes(lpar=[], rpar=[]), lpar=lpar, rpar=rpar)
+        kind = FixKind.SAFE if safe else FixKind.UNSAFE
+        return Fix(kind, f"Await `.{twin}()`"), awaited
 
     def visit_For(self, node: cst.For) -> None:
         if node.asynchronous is None:
@@ -174,3 +221,23 @@ class DjangoOrmSyncInAsync(Rule):
                 self.report(
                     expr, what="testing a queryset's truth", instead="use `await qs.aexists()`"
                 )
+
+
+def _is_whole_statement(
+    node: cst.Call,
+    parent: cst.CSTNode | None,
+    parent_of: Callable[[cst.CSTNode], cst.CSTNode | None],
+) -> bool:
+    """`X.objects.get(...)` or `x = X.objects.get(...)` (with no parentheses
+    around the call) as a statement of the `async def` body itself."""
+    if node.lpar:
+        return False
+    if isinstance(parent, cst.Expr | cst.Assign | cst.AnnAssign):
+        if parent.value is not node:
+            return False
+    else:
+        return False
+    line = parent_of(parent)
+    block = parent_of(line) if isinstance(line, cst.SimpleStatementLine) else None
+    function = parent_of(block) if isinstance(block, cst.IndentedBlock) else None
+    return isinstance(function, cst.FunctionDef) and function.asynchronous is not None

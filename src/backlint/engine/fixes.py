@@ -227,14 +227,18 @@ def fix_text(
                 continue
             assert finding.fix is not None
             try:
-                candidates.append(_Candidate(finding, edit_ranges(text, finding.fix.edits)))
+                ranges = edit_ranges(text, finding.fix.edits)
             except ValueError as exc:
                 problems.append(f"{finding.code} at line {finding.line}: bad fix: {exc}")
+                continue
+            if any(text[start:end] != content for start, end, content in ranges):
+                candidates.append(_Candidate(finding, ranges))  # (not a no-op)
         chosen: list[_Candidate] = []
         for candidate in sorted(candidates, key=lambda c: c.span):
             span = candidate.span
+            # Touching the text the same rule wrote counts: `z` -> `zz` -> `zzz`.
             again = any(
-                code == candidate.finding.code and _overlaps(span, (start, max(end, start + 1)))
+                code == candidate.finding.code and span[0] <= end and start <= span[1]
                 for start, end, code in written
             )
             if again:

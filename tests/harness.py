@@ -21,9 +21,10 @@ module name and whether the file is a test; the parent directories become
 packages); the default is the fixture's own file name at the project root.
 `options` is the option table of the rule under test, as a user writes it in
 `[tool.backlint.<rule-name>]`. `unsafe-fixes = true` makes the golden file
-(below) the result of `--fix --unsafe-fixes` instead of `--fix`. A directory fixture is copied as it is; it may
-carry its own `pyproject.toml`, whose `[tool.backlint]` table is kept except
-for the selection, which the harness sets.
+(below) the result of `--fix --unsafe-fixes` instead of `--fix`. A directory
+fixture is copied as it is; it may carry its own `pyproject.toml`, whose
+`[tool.backlint]` table is kept except for the selection, which the harness
+sets.
 
 Fixes are proven by golden files: `BKLnnn.fixed.py` next to `BKLnnn.py` (for
 a directory fixture `BKLnnn_slug.fixed/`, holding the files that change) is

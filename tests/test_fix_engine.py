@@ -8,7 +8,6 @@ that would break the code is not applied; a fix is never applied twice.
 from __future__ import annotations
 
 import codecs
-import os
 import stat
 from pathlib import Path
 
@@ -71,12 +70,16 @@ def test_apply_edits_rejects_positions_outside_the_text() -> None:
 
 
 def test_fix_writes_the_fix_and_reports_what_is_left(project: Path) -> None:
-    write_tree(project, {"pyproject.toml": SELECT_802, "a.py": BEFORE, "b.py": "def keep(x):\n"
-                         "    return x\n"})
+    write_tree(
+        project,
+        {"pyproject.toml": SELECT_802, "a.py": BEFORE, "b.py": "def keep(x):\n    return x\n"},
+    )
     run = run_cli(project, "check", "--fix")
     assert (project / "a.py").read_text() == AFTER
-    assert run.stdout.splitlines() == ["b.py:1:1: BKL802 `keep` has no return annotation",
-                                       "1 finding in 2 files"]
+    assert run.stdout.splitlines() == [
+        "b.py:1:1: BKL802 `keep` has no return annotation",
+        "1 finding in 2 files",
+    ]
     assert run.stderr == "Fixed 1 finding in 1 file.\n"
     assert run.exit_code == 1  # a finding is left
     assert run_cli(project, "check", "--fix", "a.py").exit_code == 0
@@ -132,7 +135,7 @@ def test_write_atomically_leaves_a_file_changed_meanwhile(tmp_path: Path) -> Non
     with pytest.raises(FileChangedError):
         write_atomically(path, b"fixed\n", expected=b"old content\n")
     assert path.read_bytes() == b"new content\n"
-    assert os.listdir(tmp_path) == ["a.py"]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
 
 
 def test_diff_prints_and_writes_nothing(project: Path) -> None:
@@ -153,8 +156,9 @@ def test_diff_prints_and_writes_nothing(project: Path) -> None:
 
 
 def test_unsafe_fixes_only_when_asked(project: Path) -> None:
-    write_tree(project, {"pyproject.toml": SELECT_101, "shop/__init__.py": "",
-                         "shop/views.py": DJANGO})
+    write_tree(
+        project, {"pyproject.toml": SELECT_101, "shop/__init__.py": "", "shop/views.py": DJANGO}
+    )
     listing = run_cli(project, "check")
     assert listing.stdout.splitlines()[-1] == (
         "[*] 1 fixable with `--fix` (1 more with `--fix --unsafe-fixes`)"
@@ -171,8 +175,9 @@ def test_unsafe_fixes_only_when_asked(project: Path) -> None:
 
 
 def test_json_and_sarif_carry_applicability(project: Path) -> None:
-    write_tree(project, {"pyproject.toml": SELECT_101, "shop/__init__.py": "",
-                         "shop/views.py": DJANGO})
+    write_tree(
+        project, {"pyproject.toml": SELECT_101, "shop/__init__.py": "", "shop/views.py": DJANGO}
+    )
     import json
 
     data = json.loads(run_cli(project, "check", "--format", "json").stdout)
@@ -273,7 +278,7 @@ def test_fixes_of_several_rules_chain_over_passes(tmp_path: Path) -> None:
 
 
 def test_fixes_that_undo_each_other_stop(tmp_path: Path) -> None:
-    fixed, applied, problems = _fix(tmp_path, (_AToB, _BToA), "a = 1\n")
+    fixed, _, problems = _fix(tmp_path, (_AToB, _BToA), "a = 1\n")
     assert fixed == "a = 1\n"
     assert problems == ["the fixes undo each other; stopped"]
 

@@ -95,7 +95,9 @@ def test_fix_gives_the_golden_file(fixture: Fixture, tmp_path: Path) -> None:
             _update(fixture, fixed, project)
             return
         diffs = "\n".join(
-            _diff(expected[name], fixed[name], name) for name in fixed if fixed[name] != expected[name]
+            _diff(expected[name], fixed[name], name)
+            for name in fixed
+            if fixed[name] != expected[name]
         )
         hint = (
             ""

@@ -78,8 +78,9 @@ def test_sarif_content(sample: Path) -> None:
         assert rule["helpUri"].endswith(f"/docs/rules/{rule['id']}.md")
         assert rule["shortDescription"]["text"]
     results = run["results"]
-    assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
-            for r in results] == [
+    assert [
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results
+    ] == [
         ("BKL801", 1),
         ("BKL001", 1),
         ("BKL801", 1),
@@ -98,7 +99,10 @@ def test_sarif_content(sample: Path) -> None:
     (replacement,) = change["replacements"]
     assert replacement["insertedContent"]["text"] == " -> None"
     assert replacement["deletedRegion"] == {
-        "startLine": 6, "startColumn": 19, "endLine": 6, "endColumn": 19,
+        "startLine": 6,
+        "startColumn": 19,
+        "endLine": 6,
+        "endColumn": 19,
     }
 
 
@@ -159,6 +163,10 @@ def test_statistics(sample: Path) -> None:
         "5 findings in 4 files",
     ]
     data = json.loads(run_cli(sample, "check", "--statistics", "--format", "json").stdout)
-    assert data[0] == {"code": "BKL801", "name": "missing-param-annotation", "count": 2,
-                       "fixable": False}
+    assert data[0] == {
+        "code": "BKL801",
+        "name": "missing-param-annotation",
+        "count": 2,
+        "fixable": False,
+    }
     assert run_cli(sample, "check", "--statistics", "--format", "sarif").exit_code == 2

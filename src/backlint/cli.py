@@ -302,7 +302,9 @@ def _write_baseline(
     except OSError as exc:
         _fail(f"cannot write {path}: {exc}")
     total = sum(e.count for e in entries)
-    note = f" ({plural(removed, 'entry')} no longer occurring removed)" if removed else ""
+    note = (
+        f" ({plural(removed, 'entry', 'entries')} no longer occurring removed)" if removed else ""
+    )
     click.echo(f"Wrote {plural(total, 'finding')} to {path}{note}.", err=True)
     sys.exit(EXIT_CLEAN)
 
@@ -312,7 +314,7 @@ def _report_stale(path: Path | None, stale: list[Entry]) -> None:
         return
     count = sum(e.count for e in stale)
     click.echo(
-        f"backlint: {plural(count, 'baseline entry')} of {path} no longer occur"
+        f"backlint: {plural(count, 'baseline entry', 'baseline entries')} of {path} no longer occur"
         f"{'s' if count == 1 else ''}; `--write-baseline {path}` removes "
         f"{'it' if count == 1 else 'them'}:",
         err=True,

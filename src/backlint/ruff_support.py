@@ -7,9 +7,13 @@ files and merges ruff's findings, with ruff's codes, into one report.
 
 The preset is given to ruff as `--config` overrides of `lint.select` (and of
 extra per-file ignores), on top of whatever ruff configuration the project
-has: its excludes, target version, `lint.ignore` and per-file ignores still
-apply. Findings that a backlint rule and a ruff rule both make on the same
-code (ruff's S608 inside a statement BKL601 flags) are reported once, as
+has: the preset replaces the project's rule selection (`select`, `ignore`),
+while its excludes, per-file ignores, target version and rule settings still
+apply. A project that runs ruff with its own selection keeps running it
+beside backlint (README: "backlint beside ruff").
+
+Findings that a backlint rule and a ruff rule both make on the same code
+(ruff's S608 inside a statement BKL601 flags) are reported once, as
 backlint's, which knows the framework.
 """
 

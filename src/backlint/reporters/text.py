@@ -8,8 +8,8 @@ from backlint.reporters import Results
 from backlint.types import Finding, FixKind
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def format_finding(finding: Finding) -> str:

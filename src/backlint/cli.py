@@ -28,6 +28,7 @@ from backlint.config import Config, ConfigError, load_config
 from backlint.docs import render_engine_code, render_rule
 from backlint.engine.check import CheckResult, check, settings_for
 from backlint.engine.fixes import FileChangedError, FileFix, FixMode, write_atomically
+from backlint.init import InitError, init_pre_commit, init_pyproject
 from backlint.registry import (
     ENGINE_CODES,
     SelectionLayer,
@@ -322,6 +323,36 @@ def _report_stale(path: Path | None, stale: list[Entry]) -> None:
     for entry in stale:
         times = f" (x{entry.count})" if entry.count > 1 else ""
         click.echo(f"  {entry.path}: {entry.code} {entry.message}{times}", err=True)
+
+
+@main.command("init")
+@click.argument(
+    "directory", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option(
+    "--ruff",
+    "with_ruff",
+    is_flag=True,
+    help="Also run ruff with backlint's preset (`ruff = true`), and write the preset as "
+    "[tool.ruff.lint] when the project has no ruff configuration.",
+)
+@click.option(
+    "--pre-commit",
+    "pre_commit",
+    is_flag=True,
+    help="Also add a backlint hook to .pre-commit-config.yaml.",
+)
+def init_command(directory: Path | None, with_ruff: bool, pre_commit: bool) -> None:
+    """Configure backlint in DIRECTORY (default: the current directory)."""
+    target = directory or Path()
+    try:
+        changes = init_pyproject(target, with_ruff)
+        if pre_commit:
+            changes += init_pre_commit(target)
+    except (InitError, OSError, UnicodeDecodeError) as exc:
+        _fail(str(exc))
+    for change in changes:
+        click.echo(f"{change.path}: {change.what}")
 
 
 @main.command("rule")

@@ -1,0 +1,106 @@
+"""Framework detection: a rule family runs only where its framework is
+imported, in the file or anywhere in the project index. A Flask or
+plain-library project never pays for (no parse, no walk), or hears from,
+Django rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import keys, lint, pyproject, write_tree
+
+import backlint.engine.runner as runner
+from backlint.registry import all_rules
+
+# Families whose rules need a framework, and the packages that can be it.
+FAMILY_FRAMEWORKS: dict[str, frozenset[str] | None] = {
+    "async_safety": None,  # any framework: Django ORM, SQLAlchemy, drivers
+    "fastapi": frozenset({"fastapi"}),
+    "django_orm": frozenset({"django"}),
+    "drf": frozenset({"rest_framework"}),
+    "sqlalchemy": frozenset({"sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic"}),
+    "celery": frozenset({"celery"}),
+}
+
+FLASK_VIEW = """\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+class Order:
+    objects = None
+
+
+@app.get("/orders/<pk>")
+async def detail(pk):
+    order = Order.objects.get(pk=pk)
+    for item in Order.objects.filter(order=order):
+        print(item.product.name)
+    return order
+"""
+
+DJANGO_MODELS = """\
+from django.db import models
+
+
+class Order(models.Model):
+    total = models.IntegerField()
+"""
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_framework_rules_declare_their_framework(rule: type) -> None:
+    family = rule.__module__.split(".")[2]
+    if family not in FAMILY_FRAMEWORKS:
+        return
+    frameworks = rule.frameworks  # type: ignore[attr-defined]
+    assert frameworks, f"{rule.code} ({family}) must declare `frameworks`"
+    allowed = FAMILY_FRAMEWORKS[family]
+    if allowed is not None:
+        assert frameworks <= allowed, f"{rule.code}: {sorted(frameworks)} for {family}"
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    real = runner.parse
+
+    def counting(text: str):  # type: ignore[no-untyped-def]
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(runner, "parse", counting)
+    return parsed
+
+
+def test_a_flask_project_never_runs_django_rules(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    django_rules = [r.code for r in all_rules() if "django" in r.frameworks]
+    assert django_rules
+    select = ", ".join(f'"{c}"' for c in django_rules)
+    write_tree(project, {"pyproject.toml": pyproject(f"select = [{select}]"), "app.py": FLASK_VIEW})
+    parsed = _count_parses(monkeypatch)
+    assert keys(lint(project)) == []
+    assert parsed == []  # not even parsed: no rule applies
+
+
+def test_a_framework_in_the_project_index_enables_its_rules(project: Path) -> None:
+    view = (
+        "from shop.models import Order\n\n\n"
+        "async def detail(pk: int) -> Order:\n"
+        "    return Order.objects.get(pk=pk)\n"
+    )
+    write_tree(
+        project,
+        {
+            "pyproject.toml": pyproject('select = ["BKL101"]'),
+            "shop/__init__.py": "",
+            "shop/models.py": DJANGO_MODELS,
+            "shop/views.py": view,  # imports no django itself
+        },
+    )
+    assert keys(lint(project)) == [("shop/views.py", 5, "BKL101")]
+    # Linting the view alone still uses the project's index.
+    assert keys(lint(project, [project / "shop" / "views.py"])) == [("shop/views.py", 5, "BKL101")]

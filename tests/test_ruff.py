@@ -51,10 +51,11 @@ def test_check_ruff_merges_findings(project: Path) -> None:
     write_tree(project, {"pyproject.toml": pyproject('select = ["BKL802"]'), "a.py": SOURCE})
     run = run_cli(project, "check", "--ruff")
     assert run.exit_code == 1, run.stderr
-    assert run.stdout.splitlines()[:3] == [
+    assert run.stdout.splitlines() == [
         "a.py:1:8: F401 [*] `os` imported but unused",
         "a.py:4:1: BKL802 [*] `save` has no return annotation; it returns nothing: add `-> None`",
         "2 findings in 1 file",
+        "[*] 1 fixable with `--fix`",  # backlint's: ruff's fixes are ruff's to apply
     ]
     assert run_cli(project, "check").stdout.count("\n") == 3  # without --ruff: BKL802 only
     data = json.loads(run_cli(project, "check", "--ruff", "--format", "json").stdout)
@@ -159,3 +160,24 @@ def test_preset_toml_is_valid_ruff_configuration(project: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert "F401" in done.stdout and not done.stderr
+
+
+def test_ruff_findings_in_the_baseline(project: Path) -> None:
+    write_tree(project, {"pyproject.toml": pyproject('select = ["BKL802"]'), "a.py": SOURCE})
+    wrote = run_cli(project, "check", "--ruff", "--write-baseline", "b.json")
+    assert wrote.stderr == "Wrote 2 findings to b.json.\n"
+    assert run_cli(project, "check", "--ruff", "--baseline", "b.json").exit_code == 0
+    # Without ruff, its entries are outside the run: not stale, not dropped.
+    alone = run_cli(project, "check", "--baseline", "b.json")
+    assert (alone.exit_code, alone.stderr) == (0, "")
+    assert run_cli(project, "check", "--write-baseline", "b.json").stderr == (
+        "Wrote 2 findings to b.json.\n"
+    )
+
+
+def test_ruff_that_cannot_run_is_an_error(project: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("backlint.ruff_support.ruff_binary", lambda: str(project / "no-ruff"))
+    write_tree(project, {"pyproject.toml": pyproject(), "a.py": SOURCE})
+    run = run_cli(project, "check", "--ruff")
+    assert run.exit_code == 2
+    assert "cannot run ruff" in run.stderr

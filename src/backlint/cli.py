@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -194,7 +194,8 @@ def check_command(
     findings = list(result.findings)
     external: dict[str, RuleInfo] = {}
     selected = {r.code for r in settings.rules} | set(settings.engine_codes)
-    if with_ruff if with_ruff is not None else config.ruff:
+    ran_ruff = with_ruff if with_ruff is not None else config.ruff
+    if ran_ruff:
         try:
             ruff = run_ruff(result.paths, selected, cwd)
         except RuffError as exc:
@@ -204,10 +205,11 @@ def check_command(
 
     keys = Fingerprinter(cwd, config.root).key
     if write_baseline_path is not None:
-        _write_baseline(write_baseline_path, findings, keys, result, config, cwd, selected)
+        scope = _scope(result, config, cwd, selected, ran_ruff)
+        _write_baseline(write_baseline_path, findings, keys, scope)
         return
     if baseline is not None:
-        scope = _scope(result, config, cwd, selected, external)
+        scope = _scope(result, config, cwd, selected, ran_ruff)
         findings, stale = apply_baseline(baseline, findings, keys, scope)
         _report_stale(baseline_path, stale)
     if changed is not None:
@@ -265,10 +267,10 @@ def _scope(
     config: Config,
     cwd: Path,
     selected: set[str],
-    external: Mapping[str, RuleInfo],
+    ran_ruff: bool,
 ) -> Scope:
+    """The files and codes a run checked (ruff's codes when ruff ran)."""
     paths = {relative_path(str(p), cwd, config.root) for p in result.paths}
-    ran_ruff = bool(external)
     return Scope(paths, lambda code: code in selected or (ran_ruff and not code.startswith("BKL")))
 
 
@@ -276,10 +278,7 @@ def _write_baseline(
     path: Path,
     findings: list[Finding],
     keys: Callable[[Finding], Key],
-    result: CheckResult,
-    config: Config,
-    cwd: Path,
-    selected: set[str],
+    scope: Scope,
 ) -> None:
     previous = None
     if path.is_file():
@@ -287,8 +286,6 @@ def _write_baseline(
             previous = Baseline.load(path)
         except BaselineError as exc:
             _fail(f"{exc} (remove it to start a new baseline)")
-    scope = _scope(result, config, cwd, selected, {})
-    scope = Scope(scope.paths, lambda code: code in selected or not code.startswith("BKL"))
     current = entries_of(findings, keys)
     entries = merged(previous, current, scope)
     removed = 0

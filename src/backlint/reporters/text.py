@@ -20,8 +20,13 @@ def format_finding(finding: Finding) -> str:
 
 
 def fix_hint(results: Results) -> str | None:
-    """How many findings `--fix` (and `--unsafe-fixes`) would fix."""
-    kinds = [f.fix.applicability for f in results.findings if f.fix is not None]
+    """How many findings `--fix` (and `--unsafe-fixes`) would fix: backlint's
+    own (other tools' fixes are theirs to apply)."""
+    kinds = [
+        f.fix.applicability
+        for f in results.findings
+        if f.fix is not None and f.code not in results.external
+    ]
     safe = kinds.count(FixKind.SAFE)
     unsafe = kinds.count(FixKind.UNSAFE)
     if results.unsafe_fixes:

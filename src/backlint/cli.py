@@ -189,7 +189,7 @@ def check_command(
     if show_diff:
         _print_diffs(result.fixes)
         return
-    fixed_count = _write_fixes(result.fixes) if mode is not None else 0
+    fixed_count, fixed_files = _write_fixes(result.fixes) if mode is not None else (0, 0)
 
     findings = list(result.findings)
     external: dict[str, RuleInfo] = {}
@@ -222,9 +222,7 @@ def check_command(
         REPORTERS[output_format](results, sys.stdout)
     if fixed_count:
         click.echo(
-            f"Fixed {plural(fixed_count, 'finding')} in "
-            f"{plural(sum(1 for f in result.fixes if f.applied), 'file')}.",
-            err=True,
+            f"Fixed {plural(fixed_count, 'finding')} in {plural(fixed_files, 'file')}.", err=True
         )
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
 
@@ -243,8 +241,9 @@ def _print_diffs(fixes: list[FileFix]) -> None:
     sys.exit(EXIT_FINDINGS if changed else EXIT_CLEAN)
 
 
-def _write_fixes(fixes: list[FileFix]) -> int:
-    count = 0
+def _write_fixes(fixes: list[FileFix]) -> tuple[int, int]:
+    """Write the fixed files: (fixes written, files written)."""
+    count = files = 0
     for fixed in fixes:
         if not fixed.changed:
             continue
@@ -259,7 +258,8 @@ def _write_fixes(fixes: list[FileFix]) -> int:
             click.echo(f"backlint: {fixed.display}: cannot write: {exc}", err=True)
             continue
         count += fixed.applied
-    return count
+        files += 1
+    return count, files
 
 
 def _scope(

@@ -10,8 +10,8 @@ text after each, until nothing applicable is left:
 * a pass's result must still parse, and compile when the original compiled
   (so `await` never lands outside an `async def`); a fix that breaks it is
   dropped and reported as a backlint bug, the others stay;
-* a fix is never applied twice: a finding of the same rule whose fix touches
-  text that rule already wrote is not fixed again, and the loop stops after
+* a fix is never applied twice: a finding of the same rule whose fix lies
+  within text that rule already wrote is not fixed again, and the loop stops after
   `MAX_PASSES` passes or when a text comes back;
 * everything outside the edited ranges is kept byte for byte: the text is
   decoded and encoded with the file's own encoding (BOM included), edits carry
@@ -236,9 +236,10 @@ def fix_text(
         chosen: list[_Candidate] = []
         for candidate in sorted(candidates, key=lambda c: c.span):
             span = candidate.span
-            # Touching the text the same rule wrote counts: `z` -> `zz` -> `zzz`.
+            # Within (or at the edge of) text the same rule wrote: `z` -> `zz`
+            # -> `zzz`. A larger node around it is another finding.
             again = any(
-                code == candidate.finding.code and span[0] <= end and start <= span[1]
+                code == candidate.finding.code and start <= span[0] and span[1] <= end
                 for start, end, code in written
             )
             if again:

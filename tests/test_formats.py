@@ -170,3 +170,18 @@ def test_statistics(sample: Path) -> None:
         "fixable": False,
     }
     assert run_cli(sample, "check", "--statistics", "--format", "sarif").exit_code == 2
+
+
+def test_sarif_tags_security_rules() -> None:
+    from backlint.reporters import Results, RuleInfo
+    from backlint.reporters.sarif import document
+    from backlint.types import Finding
+
+    finding = Finding("a.py", 1, 1, "S105", 1, 5, "hardcoded-password-string", "m")
+    info = RuleInfo("S105", "hardcoded-password-string", "m", "https://example.org", tool="ruff")
+    sarif = document(Results([finding], 1, {"S105": info}))
+    rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["S105"]["properties"]["tags"] == ["ruff", "security"]
+    assert rules["BKL801"]["properties"]["tags"] == ["backlint"]
+    assert rules["BKL801"]["fullDescription"]["text"].startswith("A parameter")
+    assert not list(_validator().iter_errors(sarif))

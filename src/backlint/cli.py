@@ -6,29 +6,14 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from backlint import __version__
-from backlint.baseline import (
-    Baseline,
-    BaselineError,
-    Entry,
-    Fingerprinter,
-    Key,
-    Scope,
-    dump,
-    entries_of,
-    merged,
-    relative_path,
-)
-from backlint.baseline import apply as apply_baseline
 from backlint.config import Config, ConfigError, load_config
 from backlint.docs import render_engine_code, render_rule
 from backlint.engine.check import CheckResult, check, settings_for
-from backlint.engine.fixes import FileChangedError, FileFix, FixMode, write_atomically
-from backlint.init import InitError, init_pre_commit, init_pyproject
 from backlint.registry import (
     ENGINE_CODES,
     SelectionLayer,
@@ -36,12 +21,16 @@ from backlint.registry import (
     is_valid_selector,
     rule_by_code,
 )
-from backlint.reporters import REPORTERS, Results, RuleInfo
-from backlint.reporters.statistics import print_statistics
+from backlint.reporters import FORMATS, Results, RuleInfo, reporter
 from backlint.reporters.text import plural
-from backlint.ruff_support import RuffError, merge, run_ruff
-from backlint.types import Finding
-from backlint.vcs import GitError, changed_lines
+
+if TYPE_CHECKING:
+    from backlint.baseline import Entry, Key, Scope
+    from backlint.engine.fixes import FileFix
+    from backlint.types import Finding
+
+# The modules of the options (--fix, --baseline, --ruff, --diff-base, init)
+# are imported where they are used: a plain `backlint check` does not load them.
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -80,7 +69,7 @@ def main() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(sorted(REPORTERS)),
+    type=click.Choice(sorted(FORMATS)),
     default="text",
     show_default=True,
 )
@@ -168,17 +157,26 @@ def check_command(
         settings = dataclasses.replace(settings, want_edits=True)
     changed = None
     if diff_base is not None:
+        from backlint.vcs import GitError, changed_lines
+
         try:
             changed = changed_lines(diff_base, cwd)
         except GitError as exc:
             _fail(f"--diff-base {diff_base}: {exc}")
     baseline = None
+    if baseline_path is not None or write_baseline_path is not None:
+        from backlint.baseline import Baseline, BaselineError, Fingerprinter
+        from backlint.baseline import apply as apply_baseline
     if baseline_path is not None:
         try:
             baseline = Baseline.load(baseline_path)
         except BaselineError as exc:
             _fail(str(exc))
-    mode = FixMode(unsafe=unsafe_fixes, write=not show_diff) if fix or show_diff else None
+    mode = None
+    if fix or show_diff:
+        from backlint.engine.fixes import FixMode
+
+        mode = FixMode(unsafe=unsafe_fixes, write=not show_diff)
 
     result = check(targets, config, settings, cwd=cwd, jobs=jobs, use_cache=not no_cache, fix=mode)
 
@@ -196,6 +194,8 @@ def check_command(
     selected = {r.code for r in settings.rules} | set(settings.engine_codes)
     ran_ruff = with_ruff if with_ruff is not None else config.ruff
     if ran_ruff:
+        from backlint.ruff_support import RuffError, merge, run_ruff
+
         try:
             ruff = run_ruff(result.paths, selected, cwd)
         except RuffError as exc:
@@ -203,13 +203,14 @@ def check_command(
         findings = merge(findings, ruff.findings)
         external = ruff.rules
 
-    keys = Fingerprinter(cwd, config.root).key
     if write_baseline_path is not None:
         scope = _scope(result, config, cwd, selected, ran_ruff)
+        keys = Fingerprinter(cwd, config.root).key
         _write_baseline(write_baseline_path, findings, keys, scope)
         return
     if baseline is not None:
         scope = _scope(result, config, cwd, selected, ran_ruff)
+        keys = Fingerprinter(cwd, config.root).key
         findings, stale = apply_baseline(baseline, findings, keys, scope)
         _report_stale(baseline_path, stale)
     if changed is not None:
@@ -217,9 +218,11 @@ def check_command(
 
     results = Results(findings, result.files, external, unsafe_fixes)
     if statistics:
+        from backlint.reporters.statistics import print_statistics
+
         print_statistics(results, output_format, sys.stdout)
     else:
-        REPORTERS[output_format](results, sys.stdout)
+        reporter(output_format)(results, sys.stdout)
     if fixed_count:
         click.echo(
             f"Fixed {plural(fixed_count, 'finding')} in {plural(fixed_files, 'file')}.", err=True
@@ -243,6 +246,8 @@ def _print_diffs(fixes: list[FileFix]) -> None:
 
 def _write_fixes(fixes: list[FileFix]) -> tuple[int, int]:
     """Write the fixed files: (fixes written, files written)."""
+    from backlint.engine.fixes import FileChangedError, write_atomically
+
     count = files = 0
     for fixed in fixes:
         if not fixed.changed:
@@ -270,6 +275,8 @@ def _scope(
     ran_ruff: bool,
 ) -> Scope:
     """The files and codes a run checked (ruff's codes when ruff ran)."""
+    from backlint.baseline import Scope, relative_path
+
     paths = {relative_path(str(p), cwd, config.root) for p in result.paths}
     return Scope(paths, lambda code: code in selected or (ran_ruff and not code.startswith("BKL")))
 
@@ -280,6 +287,9 @@ def _write_baseline(
     keys: Callable[[Finding], Key],
     scope: Scope,
 ) -> None:
+    from backlint.baseline import Baseline, BaselineError, dump, entries_of, merged
+    from backlint.engine.fixes import write_atomically
+
     previous = None
     if path.is_file():
         try:
@@ -341,6 +351,8 @@ def _report_stale(path: Path | None, stale: list[Entry]) -> None:
 )
 def init_command(directory: Path | None, with_ruff: bool, pre_commit: bool) -> None:
     """Configure backlint in DIRECTORY (default: the current directory)."""
+    from backlint.init import InitError, init_pre_commit, init_pyproject
+
     target = directory or Path()
     try:
         changes = init_pyproject(target, with_ruff)

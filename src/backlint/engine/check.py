@@ -12,17 +12,19 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backlint.config import Config
 from backlint.engine import walker
 from backlint.engine.files import SourceFile, discover
-from backlint.engine.fixes import FileFix, FixMode, fix_many
 from backlint.engine.index import IndexCache, build_index, chunks
 from backlint.engine.runner import RunSettings, lint_many
 from backlint.registry import ENGINE_CODES, SelectionLayer, all_rules, resolve_selection
 from backlint.semantics.index import ProjectIndex
 from backlint.types import Finding
+
+if TYPE_CHECKING:  # (imported when fixing: a plain check does not load it)
+    from backlint.engine.fixes import FileFix, FixMode
 
 # Below this many files, starting worker processes costs more than it saves.
 _PARALLEL_THRESHOLD = 16
@@ -89,6 +91,8 @@ def _lint_chunk(task: tuple[Sequence[SourceFile], dict[str, array[int] | None]])
 def _fix_chunk(
     task: tuple[Sequence[SourceFile], dict[str, array[int] | None]],
 ) -> tuple[list[Finding], list[FileFix]]:
+    from backlint.engine.fixes import fix_many
+
     files, tables = task
     mode: FixMode = _WORKER["fix"]
     return fix_many(files, _WORKER["settings"], _WORKER["index"], tables, mode.unsafe)
@@ -149,6 +153,8 @@ def check(
         if fix is None:
             findings = lint_many(files, settings, index, tables)
         else:
+            from backlint.engine.fixes import fix_many
+
             findings, fixes = fix_many(files, settings, index, tables, fix.unsafe)
     else:
         _WORKER.update(settings=settings, index=index, fix=fix)

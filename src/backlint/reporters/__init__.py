@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -21,6 +22,7 @@ class RuleInfo:
     help_markdown: str = ""
     fix_kind: FixKind = FixKind.NONE
     tool: str = "backlint"
+    description: str = ""  # longer than the summary: what it flags
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +39,18 @@ class Results:
 
 Reporter = Callable[[Results, TextIO], None]
 
-
-def _reporters() -> dict[str, Reporter]:
-    from backlint.reporters import github, json_format, junit, sarif, text
-
-    return {
-        "text": text.report,
-        "json": json_format.report,
-        "sarif": sarif.report,
-        "github": github.report,
-        "junit": junit.report,
-    }
+# --format name -> module of backlint.reporters with a `report` function.
+# Imported on use: `backlint check` pays only for the format it prints.
+FORMATS: dict[str, str] = {
+    "text": "text",
+    "json": "json_format",
+    "sarif": "sarif",
+    "github": "github",
+    "junit": "junit",
+}
 
 
-REPORTERS: dict[str, Reporter] = _reporters()
+def reporter(name: str) -> Reporter:
+    module = importlib.import_module(f"{__name__}.{FORMATS[name]}")
+    report: Reporter = module.report
+    return report

@@ -21,6 +21,7 @@ def backlint_rules() -> dict[str, RuleInfo]:
             rule_url(engine.code),
             render_engine_code(engine),
             engine.fix_kind,
+            description=engine.summary,
         )
     for rule in all_rules():
         out[rule.code] = RuleInfo(
@@ -30,6 +31,7 @@ def backlint_rules() -> dict[str, RuleInfo]:
             rule_url(rule.code),
             render_rule(rule),
             rule.fix_kind,
+            description=" ".join(rule.docs().get("What it flags", "").split()),
         )
     return out
 

@@ -35,15 +35,21 @@ def _region(line: int, column: int, end_line: int, end_column: int) -> dict[str,
     return {"startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column}
 
 
+def _tags(code: str, tool: str) -> list[str]:
+    # GitHub code scanning files findings tagged "security" as security alerts.
+    security = code.startswith("BKL6") or (tool == "ruff" and code.startswith("S"))
+    return [tool, "security"] if security else [tool]
+
+
 def _rule(results: Results, code: str) -> dict[str, Any]:
     info = rule_info(results, code)
     rule: dict[str, Any] = {
         "id": code,
         "name": info.name,
         "shortDescription": {"text": info.summary},
-        "fullDescription": {"text": info.summary},
+        "fullDescription": {"text": info.description or info.summary},
         "defaultConfiguration": {"level": "error" if code in _ERROR_CODES else "warning"},
-        "properties": {"tags": [info.tool], "fix": info.fix_kind.value},
+        "properties": {"tags": _tags(code, info.tool), "fix": info.fix_kind.value},
     }
     if info.help_markdown:
         rule["help"] = {"text": info.help_markdown, "markdown": info.help_markdown}

@@ -290,6 +290,12 @@ def test_the_fix_loop_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert problems == ["fixes did not converge after 1 passes; stopped"]
 
 
+def test_a_broken_fix_beside_good_ones_is_reported_once(tmp_path: Path) -> None:
+    fixed, applied, problems = _fix(tmp_path, (_Breaks, _AToB), "y = 1\na = 2\n")
+    assert (fixed, applied) == ("y = 1\nb = 2\n", {"BKL993": 1})
+    assert len(problems) == 1
+
+
 def test_a_fix_that_breaks_the_code_is_not_applied(tmp_path: Path) -> None:
     fixed, applied, problems = _fix(tmp_path, _Breaks, "y = 1\n")
     assert fixed == "y = 1\n"

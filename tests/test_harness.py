@@ -165,6 +165,36 @@ def test_discovery_of_fixtures(tmp_path: Path) -> None:
     ]
 
 
+def test_golden_files_are_not_fixtures(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "type_hints/BKL802.py": "",
+            "type_hints/BKL802.fixed.py": "",
+            "type_hints/BKL802_project/app/views.py": "",
+            "type_hints/BKL802_project.fixed/app/views.py": "",
+            "type_hints/BKL801.fixed.py": "",  # no BKL801.py: an orphan
+            "type_hints/notes.fixed.py": "",  # not a fixture's golden file
+        },
+    )
+    found = discover_fixtures(tmp_path)
+    assert [(f.path.name, f.golden.name, f.golden.exists()) for f in found] == [
+        ("BKL802.py", "BKL802.fixed.py", True),
+        ("BKL802_project", "BKL802_project.fixed", True),
+    ]
+    assert malformed_fixture_names(tmp_path) == [
+        "type_hints/BKL801.fixed.py",
+        "type_hints/notes.fixed.py",
+    ]
+
+
+def test_unsafe_fixes_header(tmp_path: Path) -> None:
+    assert parse_header("# fixture: unsafe-fixes = true\nx = 1\n", "x").unsafe_fixes
+    assert not parse_header("x = 1\n", "x").unsafe_fixes
+    with pytest.raises(FixtureError, match="unsafe-fixes"):
+        parse_header('# fixture: unsafe-fixes = "yes"\n', "x")
+
+
 # ---------------------------------------------------------------------------
 # Preparing a project and comparing.
 

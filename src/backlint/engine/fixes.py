@@ -219,6 +219,7 @@ def fix_text(
     applied: dict[str, int] = {}
     problems: list[str] = []
     written: list[Range] = []  # text each rule wrote: (start, end, code)
+    rejected: set[tuple[str, tuple[tuple[str, str], ...]]] = set()  # fixes that broke the code
     seen = {text}
     for _ in range(MAX_PASSES):
         candidates: list[_Candidate] = []
@@ -230,6 +231,9 @@ def fix_text(
                 ranges = edit_ranges(text, finding.fix.edits)
             except ValueError as exc:
                 problems.append(f"{finding.code} at line {finding.line}: bad fix: {exc}")
+                continue
+            key = (finding.code, tuple((text[s:e], c) for s, e, c in ranges))
+            if key in rejected:
                 continue
             if any(text[start:end] != content for start, end, content in ranges):
                 candidates.append(_Candidate(finding, ranges))  # (not a no-op)
@@ -264,6 +268,11 @@ def fix_text(
                         f"{candidate.finding.code} at line {candidate.finding.line}: the fix "
                         "would leave code that does not parse; not applied"
                     )
+                    key = (
+                        candidate.finding.code,
+                        tuple((text[s:e], c) for s, e, c in candidate.ranges),
+                    )
+                    rejected.add(key)
             # Valid alone, yet not together (it never happened): one per pass.
             together = apply_ranges(text, [r for c in good for r in c.ranges])
             chosen = good if validator.ok(together) else good[:1]

@@ -507,3 +507,52 @@ def http_methods(route: Route) -> frozenset[str]:
 def function_scope(node: cst.FunctionDef, enclosing: Scope) -> Scope:
     """The scope of a def's body, before the walker enters it."""
     return Scope(node, ScopeKind.FUNCTION, node.asynchronous is not None, enclosing)
+
+
+# Response classes: a route returning one of these sends it as is.
+_RESPONSE_MODULES = ("fastapi.responses.", "starlette.responses.")
+_RESPONSE_CLASSES = frozenset(
+    {"fastapi.Response", "fastapi.responses.Response", "starlette.responses.Response"}
+)
+
+# Response classes whose body is JSON: declaring one says nothing of the status.
+JSON_RESPONSES = frozenset(
+    f"{module}{name}"
+    for module in _RESPONSE_MODULES
+    for name in ("JSONResponse", "ORJSONResponse", "UJSONResponse")
+)
+
+
+def is_response_class(name: str | None) -> bool:
+    return name is not None and (name in _RESPONSE_CLASSES or name.startswith(_RESPONSE_MODULES))
+
+
+def returns_response(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """Some `return` of the def hands back a Response object (`RedirectResponse(...)`,
+    `templates.TemplateResponse(...)`, or a local name bound to one)."""
+    from backlint.semantics.python import body_statements
+
+    inner = function_scope(node, scope)
+    for stmt in body_statements(node):
+        if isinstance(stmt, cst.Return) and stmt.value is not None:
+            if _is_response(ctx, stmt.value, inner, 0):
+                return True
+    return False
+
+
+def _is_response(ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Call):
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "TemplateResponse":
+            return True
+        name = ctx.qualified_name(func, scope)
+        return is_response_class(ctx.index.canonical(name) if name else None)
+    if isinstance(value, cst.Name) and depth < 3:
+        owner, bindings = ctx.bindings(value.value, scope)
+        return owner is scope and any(
+            isinstance(b, Assigned) and b.value is not None and _is_response(ctx, b.value, scope, depth + 1)
+            for b in bindings
+        )
+    return False

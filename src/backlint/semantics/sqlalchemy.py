@@ -842,7 +842,7 @@ class Queries:
             return None
         method = func.attr.value
         receiver = func.value
-        run = self._session_call(method, receiver, expr.args, scope, awaited)
+        run = self.session_call(method, receiver, expr.args, scope, awaited)
         if run is not None:
             return run
         base = self.value(receiver, scope)
@@ -850,7 +850,7 @@ class Queries:
             return None
         return self._method(base, method, expr.args, scope)
 
-    def _session_call(
+    def session_call(
         self,
         method: str,
         receiver: cst.BaseExpression,
@@ -858,6 +858,10 @@ class Queries:
         scope: Scope,
         awaited: bool,
     ) -> QueryValue | None:
+        """`receiver.method(*args)` as a session call: `query(M)`, `get(M, id)`,
+        `execute/scalars/scalar/exec/stream(select(...))`. The receiver is a
+        session when backlint knows it is, or when the arguments say so (a
+        mapped class, a `select()`; `get` also when awaited)."""
         if method == "query":
             ormish, model = self._entity(args, scope)
             if not ormish and session_kind(self.ctx, receiver, scope) is None:
@@ -1116,3 +1120,22 @@ def new_session(ctx: FileContext, call: cst.Call, scope: Scope) -> Kind | None:
                 return dependency_kind(ctx.index, name)
             return None
     return _factory_kind(ctx, call.func, scope, 0)
+
+
+# Session methods that issue a query (RULES.md BKL206); unit-of-work calls
+# (`add`, `commit`, `refresh`, `delete`, `rollback`) do not count.
+QUERY_METHODS = frozenset(
+    {"query", "execute", "scalars", "scalar", "get", "get_one", "exec", "stream", "stream_scalars"}
+)
+
+
+def issues_query(ctx: FileContext, call: cst.Call, scope: Scope, awaited: bool) -> bool:
+    """`db.query(...)`, `session.execute(select(...))`, `await session.get(M, id)`:
+    a query run on a session (known from its origin, or from the statement)."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value not in QUERY_METHODS:
+        return False
+    method, receiver = func.attr.value, func.value
+    if session_kind(ctx, receiver, scope) is not None:
+        return True
+    return queries(ctx).session_call(method, receiver, call.args, scope, awaited) is not None

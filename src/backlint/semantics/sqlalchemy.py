@@ -1139,3 +1139,32 @@ def issues_query(ctx: FileContext, call: cst.Call, scope: Scope, awaited: bool) 
     if session_kind(ctx, receiver, scope) is not None:
         return True
     return queries(ctx).session_call(method, receiver, call.args, scope, awaited) is not None
+
+
+def is_session_value(index: ProjectIndex, value: Value | None, depth: int = 0) -> bool:
+    """A summarised value that is a session (not an engine or connection):
+    `Session(engine)`, `SessionLocal()`, `async_session()`, awaited or not."""
+    if value is None or depth > _DEPTH:
+        return False
+    if isinstance(value, Await):
+        return is_session_value(index, value.value, depth + 1)
+    if isinstance(value, Ref):
+        found = index.lookup(value.name)
+        return isinstance(found, Call | Await) and is_session_value(index, found, depth + 1)
+    if not isinstance(value, Call):
+        return False
+    name = index.canonical(dotted(value.func) or "")
+    if name in SESSION_CLASSES:
+        return True
+    return factory_value_kind(index, value.func, depth + 1) is not None
+
+
+def yields_session(index: ProjectIndex, qualname: str) -> bool:
+    """A generator dependency (`get_db`) that yields a session: FastAPI closes
+    it, by running the code after `yield`, when the response is sent."""
+    fn = index.find_function(qualname)
+    return (
+        fn is not None
+        and bool(fn.yields)
+        and all(is_session_value(index, v) for v in fn.yields)
+    )

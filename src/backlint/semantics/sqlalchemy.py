@@ -18,7 +18,14 @@ from typing import Literal
 
 import libcst as cst
 
-from backlint.semantics.context import Assigned, FileContext, Parameter, Scope, WithTarget
+from backlint.semantics.context import (
+    Assigned,
+    FileContext,
+    LoopTarget,
+    Parameter,
+    Scope,
+    WithTarget,
+)
 from backlint.semantics.facts import (
     Attr,
     Await,
@@ -35,6 +42,7 @@ from backlint.semantics.facts import (
 )
 from backlint.semantics.fastapi import param_type
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.tree import descendants
 
 Kind = Literal["sync", "async"]
 
@@ -389,6 +397,14 @@ class Relationship:
     name: str
     target: str | None  # class name as written ("Address"), or qualified name
     strategy: Strategy
+    collection: bool | None = None  # a list of objects; None: unknown
+
+    def loader(self, owner: str) -> str:
+        """The loader option that suits it, written out (`joinedload(User.team)`)."""
+        path = f"{owner}.{self.name}"
+        if self.collection is None:
+            return f"`selectinload({path})` or `joinedload({path})`"
+        return f"`{'selectinload' if self.collection else 'joinedload'}({path})`"
 
 
 @dataclass(slots=True)
@@ -538,7 +554,12 @@ class SQLAlchemyModels:
             target = _target_name(value.args[0] if value.args else value.kwarg("argument"))
             if target is None:
                 target = _target_name(annotations.get(name))
-            rel = Relationship(name, self._qualify(target), _strategy(lazy))
+            rel = Relationship(
+                name,
+                self._qualify(target),
+                _strategy(lazy),
+                _collection(value.kwarg("uselist"), annotations.get(name)),
+            )
             yield name, rel, self._backref(value, cls)
 
     def _is_relationship_call(self, call: Call) -> bool:
@@ -592,6 +613,39 @@ class SQLAlchemyModels:
 
     def is_base(self, qualname: str | None) -> bool:
         return qualname is not None and self.index.canonical(qualname) in self.bases
+
+
+_COLLECTIONS = frozenset(
+    {
+        "builtins.list",
+        "builtins.set",
+        "typing.List",
+        "typing.Set",
+        "typing.Sequence",
+        "collections.abc.Sequence",
+        "sqlalchemy.orm.DynamicMapped",
+        "sqlalchemy.orm.WriteOnlyMapped",
+    }
+)
+_COLLECTION_TEXT = re.compile(r"\b(list|List|set|Set|Sequence)\[")
+
+
+def _collection(uselist: Value | None, annotation: Value | None) -> bool | None:
+    """Whether a relationship holds a list: `uselist=`, else its annotation."""
+    if isinstance(uselist, Const) and isinstance(uselist.value, bool):
+        return uselist.value
+    if annotation is None:
+        return None
+    text = const_str(annotation)
+    if text is not None:
+        return bool(_COLLECTION_TEXT.search(text))
+    if isinstance(annotation, Subscript):
+        base = dotted(annotation.value)
+        if base in ("sqlalchemy.orm.Mapped", "typing.Optional"):
+            args = [a for a in annotation.index if a != Const(None)]
+            return _collection(None, args[0]) if len(args) == 1 else None
+        return base in _COLLECTIONS
+    return False
 
 
 _TARGET = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\]*\s*(?:\|\s*None)?\s*$")
@@ -1168,3 +1222,204 @@ def yields_session(index: ProjectIndex, qualname: str) -> bool:
         and bool(fn.yields)
         and all(is_session_value(index, v) for v in fn.yields)
     )
+
+
+# --------------------------------------------------------------------------
+# Relationship reads on loaded instances.
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """An instance (or each row of a loop) of a mapped class, and how its
+    query loaded relationships."""
+
+    model: MappedClass
+    loading: Loading
+    is_async: bool
+
+
+@dataclass(slots=True)
+class Reads:
+    """What a walk over some code found about names of interest."""
+
+    # (name, attribute nodes from the name outwards, their attribute names)
+    chains: list[tuple[str, list[cst.Attribute], list[str]]] = field(default_factory=list)
+    # (name, relationship) assigned somewhere (`user.tenant = t`): not read lazily.
+    written: set[tuple[str, str]] = field(default_factory=set)
+    # name -> attribute names refreshed (`await session.refresh(user, ["tenant"])`).
+    refreshed: dict[str, set[str]] = field(default_factory=dict)
+    comprehensions: list[cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp] = field(
+        default_factory=list
+    )
+
+
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def scan_reads(
+    ctx: FileContext, roots: Sequence[cst.CSTNode], names: frozenset[str] | set[str]
+) -> Reads:
+    """Attribute chains rooted at `names` in `roots` (nested defs, lambdas and
+    classes excluded), with writes, refreshes and comprehensions on the way."""
+    reads = Reads()
+    written_ids: set[int] = set()
+    attributes: list[cst.Attribute] = []
+    for root in roots:
+        nodes = [root, *descendants(root, prune=_NESTED_SCOPES, parents=ctx.parents)]
+        for node in nodes:
+            if isinstance(node, cst.Attribute):
+                attributes.append(node)
+            elif isinstance(node, cst.AssignTarget | cst.AugAssign | cst.AnnAssign | cst.Del):
+                written_ids.add(id(node.target))
+            elif isinstance(node, cst.Call):
+                _note_refresh(node, names, reads)
+            elif isinstance(node, _COMPREHENSIONS):
+                reads.comprehensions.append(node)
+    inner = {id(a.value) for a in attributes if isinstance(a.value, cst.Attribute)}
+    for attribute in attributes:
+        if id(attribute) in inner:
+            continue
+        chain: list[cst.Attribute] = []
+        current: cst.BaseExpression = attribute
+        while isinstance(current, cst.Attribute):
+            chain.append(current)
+            current = current.value
+        if not isinstance(current, cst.Name) or current.value not in names:
+            continue
+        chain.reverse()
+        steps = [a.attr.value for a in chain]
+        if id(attribute) in written_ids:  # `x.a.b = v` reads `x.a`, writes `b`
+            if len(steps) == 1:
+                reads.written.add((current.value, steps[0]))
+            chain, steps = chain[:-1], steps[:-1]
+        if steps:
+            reads.chains.append((current.value, chain, steps))
+    return reads
+
+
+def _note_refresh(call: cst.Call, names: frozenset[str] | set[str], reads: Reads) -> None:
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "refresh" and call.args):
+        return
+    target = call.args[0].value
+    if not isinstance(target, cst.Name) or target.value not in names:
+        return
+    listed: cst.BaseExpression | None = None
+    for i, arg in enumerate(call.args):
+        if (arg.keyword is None and i == 1) or (
+            arg.keyword is not None and arg.keyword.value == "attribute_names"
+        ):
+            listed = arg.value
+    if isinstance(listed, cst.List | cst.Tuple | cst.Set):
+        for element in listed.elements:
+            if isinstance(element.value, cst.SimpleString):
+                text = element.value.evaluated_value
+                if isinstance(text, str):
+                    reads.refreshed.setdefault(target.value, set()).add(text)
+
+
+def lazy_chains(
+    ctx: FileContext, reads: Reads, variables: dict[str, Loaded]
+) -> Iterator[tuple[str, cst.Attribute, str, Relationship]]:
+    """The chains of `reads` that lazy-load a relationship: (name, the attribute
+    node that loads, the dotted path read, the relationship)."""
+    models = ctx.index.view(sqlalchemy_models)
+    for name, nodes, steps in reads.chains:
+        loaded = variables.get(name)
+        if loaded is None or (name, steps[0]) in reads.written:
+            continue
+        loading = loaded.loading
+        refreshed = reads.refreshed.get(name)
+        if refreshed:
+            loading = loading.union(Loading(frozenset((r,) for r in refreshed)))
+        found = first_lazy_step(models, loaded.model, loading, steps)
+        if found is not None:
+            depth, rel = found
+            yield name, nodes[depth - 1], ".".join([name, *steps[:depth]]), rel
+
+
+def loop_rows(
+    ctx: FileContext,
+    target: cst.BaseExpression,
+    iterable: cst.BaseExpression,
+    scope: Scope,
+    outer: dict[str, Loaded],
+) -> tuple[str, Loaded] | None:
+    """`for user in <rows of User>` (or `enumerate(...)`, or a relationship
+    collection of an outer loop's row): the loop variable and its rows."""
+    var = target
+    if (
+        isinstance(iterable, cst.Call)
+        and ctx.qualified_name(iterable.func, scope) == "builtins.enumerate"
+        and iterable.args
+        and isinstance(target, cst.Tuple)
+        and len(target.elements) == 2
+    ):
+        iterable, var = iterable.args[0].value, target.elements[1].value
+    if not isinstance(var, cst.Name):
+        return None
+    if isinstance(iterable, cst.Await):
+        iterable = iterable.expression
+    if (
+        isinstance(iterable, cst.Attribute)
+        and isinstance(iterable.value, cst.Name)
+        and iterable.value.value in outer
+    ):
+        parent = outer[iterable.value.value]
+        rel = parent.model.relationship(iterable.attr.value)
+        models = ctx.index.view(sqlalchemy_models)
+        target_model = models.resolve(rel.target) if rel is not None else None
+        if target_model is None:
+            return None
+        return var.value, Loaded(
+            target_model, parent.loading.narrowed(iterable.attr.value), parent.is_async
+        )
+    value = queries(ctx).value(iterable, scope)
+    if value is None or not value.rows or value.model is None:
+        return None
+    return var.value, Loaded(value.model, value.loading, value.is_async)
+
+
+def loaded_instance(
+    ctx: FileContext, name: str, scope: Scope
+) -> Loaded | None:
+    """A name every binding of which (in `scope`) is a loaded instance, or a
+    loop over loaded rows, of one mapped class."""
+    owner, bindings = ctx.bindings(name, scope)
+    if owner is not scope or not bindings:
+        return None
+    found: list[Loaded] = []
+    for binding in bindings:
+        if isinstance(binding, Assigned) and binding.value is not None:
+            value = queries(ctx).value(binding.value, scope)
+            if value is None or not value.instance or value.model is None:
+                return None
+            found.append(Loaded(value.model, value.loading, value.is_async))
+        elif isinstance(binding, LoopTarget) and binding.whole_target:
+            loop = loop_rows(ctx, binding.loop.target, binding.loop.iter, scope, {})
+            if loop is None:
+                return None
+            found.append(loop[1])
+        else:
+            return None
+    first = found[0]
+    if any(f.model is not first.model for f in found):
+        return None
+    loading = first.loading
+    for f in found[1:]:
+        loading = loading.union(f.loading)
+    return Loaded(first.model, loading, any(f.is_async for f in found))
+
+
+def owner_name(ctx: FileContext, loaded: Loaded, expr: str) -> str:
+    """The class declaring the relationship read last in `expr` (`user.team.company`)."""
+    models = ctx.index.view(sqlalchemy_models)
+    current = loaded.model
+    for step in expr.split(".")[1:-1]:
+        rel = current.relationship(step)
+        target = models.resolve(rel.target) if rel is not None else None
+        if target is None:
+            break
+        current = target
+    return current.name

@@ -1,0 +1,1 @@
+"""BKL5xx: SQLAlchemy."""

@@ -1382,10 +1382,11 @@ def loop_rows(
 
 
 def loaded_instance(
-    ctx: FileContext, name: str, scope: Scope
+    ctx: FileContext, name: str, scope: Scope, outer: dict[str, Loaded] | None = None
 ) -> Loaded | None:
     """A name every binding of which (in `scope`) is a loaded instance, or a
-    loop over loaded rows, of one mapped class."""
+    loop over loaded rows (or over a relationship of the `outer` names), of
+    one mapped class."""
     owner, bindings = ctx.bindings(name, scope)
     if owner is not scope or not bindings:
         return None
@@ -1397,7 +1398,7 @@ def loaded_instance(
                 return None
             found.append(Loaded(value.model, value.loading, value.is_async))
         elif isinstance(binding, LoopTarget) and binding.whole_target:
-            loop = loop_rows(ctx, binding.loop.target, binding.loop.iter, scope, {})
+            loop = loop_rows(ctx, binding.loop.target, binding.loop.iter, scope, outer or {})
             if loop is None:
                 return None
             found.append(loop[1])

@@ -26,6 +26,7 @@ from backlint.semantics.facts import (
     dotted,
 )
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.python import body_statements
 
 APP_CLASSES = frozenset(
     {
@@ -530,14 +531,13 @@ def is_response_class(name: str | None) -> bool:
 def returns_response(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
     """Some `return` of the def hands back a Response object (`RedirectResponse(...)`,
     `templates.TemplateResponse(...)`, or a local name bound to one)."""
-    from backlint.semantics.python import body_statements
-
     inner = function_scope(node, scope)
-    for stmt in body_statements(node):
-        if isinstance(stmt, cst.Return) and stmt.value is not None:
-            if _is_response(ctx, stmt.value, inner, 0):
-                return True
-    return False
+    return any(
+        isinstance(stmt, cst.Return)
+        and stmt.value is not None
+        and _is_response(ctx, stmt.value, inner, 0)
+        for stmt in body_statements(node)
+    )
 
 
 def _is_response(ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int) -> bool:
@@ -552,7 +552,9 @@ def _is_response(ctx: FileContext, value: cst.BaseExpression, scope: Scope, dept
     if isinstance(value, cst.Name) and depth < 3:
         owner, bindings = ctx.bindings(value.value, scope)
         return owner is scope and any(
-            isinstance(b, Assigned) and b.value is not None and _is_response(ctx, b.value, scope, depth + 1)
+            isinstance(b, Assigned)
+            and b.value is not None
+            and _is_response(ctx, b.value, scope, depth + 1)
             for b in bindings
         )
     return False

@@ -502,7 +502,7 @@ class SQLAlchemyModels:
         memo: dict[str, str | None],
         depth: int,
     ) -> str | None:
-        """"declarative" or "sqlmodel": what the class's bases lead to."""
+        """ "declarative" or "sqlmodel": what the class's bases lead to."""
         if cls.qualname in memo:
             return memo[cls.qualname]
         memo[cls.qualname] = None  # cycles
@@ -579,7 +579,11 @@ class SQLAlchemyModels:
             return None
         name = const_str(backref)
         lazy: Value | None = None
-        if name is None and isinstance(backref, Call) and self._canon(backref.func) in BACKREF_FUNCS:
+        if (
+            name is None
+            and isinstance(backref, Call)
+            and self._canon(backref.func) in BACKREF_FUNCS
+        ):
             name = const_str(backref.args[0]) if backref.args else None
             lazy = backref.kwarg("lazy")
         if name is None:
@@ -590,8 +594,7 @@ class SQLAlchemyModels:
         """A qualified name for a class named in the code (a Ref was already qualified)."""
         if target is None:
             return None
-        canonical = self.index.canonical(target)
-        return canonical
+        return self.index.canonical(target)
 
     # Queries -------------------------------------------------------------------
 
@@ -754,7 +757,6 @@ _RUNS: dict[str, Shape] = {
 }
 
 
-
 @dataclass(frozen=True, slots=True)
 class Loading:
     """Relationship paths (`("addresses", "city")`) a statement's options load
@@ -766,7 +768,9 @@ class Loading:
     opaque: bool = False
 
     def union(self, other: Loading) -> Loading:
-        return Loading(self.eager | other.eager, self.lazy | other.lazy, self.opaque or other.opaque)
+        return Loading(
+            self.eager | other.eager, self.lazy | other.lazy, self.opaque or other.opaque
+        )
 
     def narrowed(self, step: str) -> Loading:
         """The loading of the objects of relationship `step`."""
@@ -890,8 +894,8 @@ class Queries:
         func = expr.func
         name = self.ctx.qualified_name(func, scope) if not isinstance(func, cst.Call) else None
         if name is not None and self.ctx.index.canonical(name) in SELECT_FUNCS:
-            ormish, model = self._entity(expr.args, scope)
-            return QueryValue("statement", model) if ormish else None
+            # A statement whatever it selects; the entity only when it is one mapped class.
+            return QueryValue("statement", self._entity(expr.args, scope)[1])
         if not isinstance(func, cst.Attribute):
             return None
         method = func.attr.value
@@ -1155,7 +1159,9 @@ SESSION_CLASSES = frozenset(
 )
 # Top-level packages of the ORMs this module knows.
 ORM_PACKAGES = frozenset({"sqlalchemy", "sqlmodel", "flask_sqlalchemy"})
-CONTEXT_MANAGER_DECORATORS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
+CONTEXT_MANAGER_DECORATORS = frozenset(
+    {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
+)
 
 
 def new_session(ctx: FileContext, call: cst.Call, scope: Scope) -> Kind | None:
@@ -1217,11 +1223,7 @@ def yields_session(index: ProjectIndex, qualname: str) -> bool:
     """A generator dependency (`get_db`) that yields a session: FastAPI closes
     it, by running the code after `yield`, when the response is sent."""
     fn = index.find_function(qualname)
-    return (
-        fn is not None
-        and bool(fn.yields)
-        and all(is_session_value(index, v) for v in fn.yields)
-    )
+    return fn is not None and bool(fn.yields) and all(is_session_value(index, v) for v in fn.yields)
 
 
 # --------------------------------------------------------------------------

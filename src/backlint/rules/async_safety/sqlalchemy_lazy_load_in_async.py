@@ -195,4 +195,3 @@ def _inner_fors(comp: cst.CompFor) -> list[cst.CompFor]:
         out.append(current)
         current = current.inner_for_in
     return out
-

@@ -165,7 +165,11 @@ class FastapiBackgroundTaskSession(Rule):
             return None
         if isinstance(binding, Assigned) and binding.value is not None:
             value = queries(self.ctx).value(binding.value, owner)
-            if value is not None and value.model is not None and value.shape in ("instance", "list"):
+            if (
+                value is not None
+                and value.model is not None
+                and value.shape in ("instance", "list")
+            ):
                 return f"ORM {'instance' if value.shape == 'instance' else 'rows'} `{name}`"
             if isinstance(binding.value, cst.Call):
                 cls = queries(self.ctx).mapped_class(binding.value.func, owner)

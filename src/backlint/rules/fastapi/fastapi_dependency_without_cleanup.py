@@ -178,9 +178,9 @@ class FastapiDependencyWithoutCleanup(Rule):
                     if isinstance(target.target, cst.Name):
                         scan.acquired.add(target.target.value)
             return
-        value = small.value if isinstance(small, cst.Expr | cst.Assign) else None
-        if value is None:
+        if not isinstance(small, cst.Expr | cst.Assign):
             return
+        value = small.value
         if _yielded(value) is not None:
             if any(g.everything for g in guards):
                 return

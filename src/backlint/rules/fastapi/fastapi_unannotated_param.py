@@ -80,7 +80,11 @@ class FastapiUnannotatedParam(Rule):
             return
         params = node.params
         positional = [*params.posonly_params, *params.params]
-        if positional and scope.kind is ScopeKind.CLASS and positional[0].name.value in ("self", "cls"):
+        if (
+            positional
+            and scope.kind is ScopeKind.CLASS
+            and positional[0].name.value in ("self", "cls")
+        ):
             positional = positional[1:]
         function = node.name.value
         if scope.kind is ScopeKind.CLASS and isinstance(scope.node, cst.ClassDef):

@@ -133,7 +133,9 @@ class FastapiUnboundedList(Rule):
 
     def _paging_callable(self, qualname: str) -> bool:
         """A dependency or parameter class that takes paging parameters."""
-        if is_paging_name(qualname.rsplit(".", 1)[-1]) or qualname.startswith("fastapi_pagination."):
+        if is_paging_name(qualname.rsplit(".", 1)[-1]) or qualname.startswith(
+            "fastapi_pagination."
+        ):
             return True
         found = self.ctx.index.lookup(qualname)
         if isinstance(found, FunctionFacts):
@@ -159,13 +161,13 @@ class FastapiUnboundedList(Rule):
             owner, bindings = self.ctx.bindings(expr.value, scope)
             if owner is not scope or not bindings:
                 return None
-            found = [
+            each = [
                 self._unbounded(b.value, scope, depth + 1)
                 if isinstance(b, Assigned) and b.value is not None
                 else None
                 for b in bindings
             ]
-            return found[0] if all(f is not None for f in found) else None
+            return each[0] if all(f is not None for f in each) else None
         if isinstance(expr, cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp):
             return self._rows(expr.for_in.iter, scope, depth)
         if isinstance(expr, cst.Dict):
@@ -188,7 +190,9 @@ class FastapiUnboundedList(Rule):
                 return expr
         return None
 
-    def _rows(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> cst.BaseExpression | None:
+    def _rows(
+        self, expr: cst.BaseExpression, scope: Scope, depth: int
+    ) -> cst.BaseExpression | None:
         """An iterable of every row: `.all()`, or a query / result iterated whole."""
         if isinstance(expr, cst.Await):
             expr = expr.expression

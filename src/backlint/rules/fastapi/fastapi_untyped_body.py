@@ -149,7 +149,9 @@ class FastapiUntypedBody(Rule):
         if isinstance(annotation, cst.Subscript):
             base = self.ctx.qualified_name(annotation.value, scope)
             if base in ANNOTATED:
-                parts = [el.slice.value for el in annotation.slice if isinstance(el.slice, cst.Index)]
+                parts = [
+                    el.slice.value for el in annotation.slice if isinstance(el.slice, cst.Index)
+                ]
                 if not parts:
                     return None
                 annotation, markers = parts[0], [*markers, *parts[1:]]
@@ -190,7 +192,9 @@ class FastapiUntypedBody(Rule):
                 return len(items) == 1 and self._is_mapping(items[0], scope, depth)
             if base in OPTIONAL:
                 items = [a for a in args if not _is_none(a)]
-                return len(items) == 1 and self._free_form(items[0], scope, explicit_body, depth + 1)
+                return len(items) == 1 and self._free_form(
+                    items[0], scope, explicit_body, depth + 1
+                )
             return False
         name = self.ctx.qualified_name(annotation, scope)
         if name in MAPPINGS:
@@ -238,8 +242,7 @@ class FastapiUntypedBody(Rule):
         for call, shown in parsed:
             self.report(
                 call,
-                problem=f"route `{node.name.value}` parses the request body by hand "
-                f"(`{shown}`)",
+                problem=f"route `{node.name.value}` parses the request body by hand (`{shown}`)",
             )
 
     def _request_params(self, node: cst.FunctionDef, scope: Scope) -> set[str]:
@@ -274,8 +277,10 @@ def _free_form_value(value: object, ctx: FileContext, depth: int) -> bool:
     if base in MAPPINGS:
         return len(args) == 2 and _untyped_value_in_index(args[1], ctx, depth)
     if base in SEQUENCES:
-        return len(args) == 1 and _untyped_value_in_index(args[0], ctx, depth) and not (
-            isinstance(args[0], Ref) and canonical(args[0].name) in ANY
+        return (
+            len(args) == 1
+            and _untyped_value_in_index(args[0], ctx, depth)
+            and not (isinstance(args[0], Ref) and canonical(args[0].name) in ANY)
         )
     if base in OPTIONAL:
         return len(args) == 1 and _free_form_value(args[0], ctx, depth + 1)

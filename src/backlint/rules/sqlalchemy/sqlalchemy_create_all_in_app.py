@@ -101,10 +101,11 @@ class SqlalchemyCreateAllInApp(Rule):
             if not self._creates_schema(child.value):
                 continue
             parent = self.ctx.parent(child)
-            call = parent if isinstance(parent, cst.Call) and parent.func is child else None
-            if call is None:  # handed on uncalled: `conn.run_sync(Base.metadata.create_all)`
-                arg = self.ctx.parent(child)
-                call = self.ctx.parent(arg) if isinstance(arg, cst.Arg) else None
+            call: cst.CSTNode | None = parent
+            if isinstance(parent, cst.Arg):  # uncalled: `conn.run_sync(Base.metadata.create_all)`
+                call = self.ctx.parent(parent)
+            elif not (isinstance(parent, cst.Call) and parent.func is child):
+                continue
             if not isinstance(call, cst.Call) or self._exempt(node):
                 continue
             self.report(call, expr=self.ctx.tree.code_for_node(child))
@@ -141,9 +142,12 @@ class SqlalchemyCreateAllInApp(Rule):
         scope: Scope | None = self.ctx.scope
         while scope is not None:
             node = scope.node
-            if scope.kind is ScopeKind.FUNCTION and isinstance(node, cst.FunctionDef):
-                if self._is_command(node, scope.parent) or self._drives_alembic(node, scope):
-                    return True
+            if (
+                scope.kind is ScopeKind.FUNCTION
+                and isinstance(node, cst.FunctionDef)
+                and (self._is_command(node, scope.parent) or self._drives_alembic(node, scope))
+            ):
+                return True
             scope = scope.parent
         return False
 
@@ -196,4 +200,3 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
         and isinstance(test.comparisons[0].comparator, cst.SimpleString)
         and test.comparisons[0].comparator.evaluated_value == "__main__"
     )
-

@@ -125,9 +125,13 @@ class SqlalchemyEnginePerCall(Rule):
             self.report(node, call=shown, where=where)
             return
         outermost, scope = functions[-1]
-        if scope.parent is not None and scope.parent.kind is ScopeKind.MODULE:
-            if not is_lifespan_handler(self.ctx, outermost, scope.parent):
-                self._helpers.setdefault(outermost.name.value, []).append((node, shown))
+        module = scope.parent
+        if (
+            module is not None
+            and module.kind is ScopeKind.MODULE
+            and not is_lifespan_handler(self.ctx, outermost, module)
+        ):
+            self._helpers.setdefault(outermost.name.value, []).append((node, shown))
 
     def leave_Module(self, node: cst.Module) -> None:
         for helper, calls in self._helpers.items():
@@ -173,7 +177,9 @@ class SqlalchemyEnginePerCall(Rule):
     def _cached(self, fn: cst.FunctionDef, scope: Scope) -> bool:
         for decorator in fn.decorators:
             expr = decorator.decorator
-            name = self.ctx.qualified_name(expr.func if isinstance(expr, cst.Call) else expr, scope.parent)
+            name = self.ctx.qualified_name(
+                expr.func if isinstance(expr, cst.Call) else expr, scope.parent
+            )
             if name is not None and self.ctx.index.canonical(name) in CACHE_DECORATORS:
                 return True
         return False
@@ -185,7 +191,9 @@ class SqlalchemyEnginePerCall(Rule):
         if not isinstance(parent, cst.Assign | cst.AnnAssign):
             return False
         targets = (
-            [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            [t.target for t in parent.targets]
+            if isinstance(parent, cst.Assign)
+            else [parent.target]
         )
         facts = self.ctx.scope_facts(self.ctx.scope)
         for target in targets:

@@ -529,8 +529,13 @@ def is_response_class(name: str | None) -> bool:
 
 
 def returns_response(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
-    """Some `return` of the def hands back a Response object (`RedirectResponse(...)`,
-    `templates.TemplateResponse(...)`, or a local name bound to one)."""
+    """The def is annotated to return a Response, or some `return` hands back a
+    Response object (`RedirectResponse(...)`, `templates.TemplateResponse(...)`,
+    a project function declared to return one, or a local name bound to one)."""
+    if node.returns is not None:
+        declared = ctx.qualified_name(node.returns.annotation, scope)
+        if is_response_class(ctx.index.canonical(declared) if declared else None):
+            return True
     inner = function_scope(node, scope)
     return any(
         isinstance(stmt, cst.Return)
@@ -548,7 +553,14 @@ def _is_response(ctx: FileContext, value: cst.BaseExpression, scope: Scope, dept
         if isinstance(func, cst.Attribute) and func.attr.value == "TemplateResponse":
             return True
         name = ctx.qualified_name(func, scope)
-        return is_response_class(ctx.index.canonical(name) if name else None)
+        if name is None:
+            return False
+        name = ctx.index.canonical(name)
+        if is_response_class(name):
+            return True
+        fn = ctx.index.find_function(name)  # `return _success_response(...)`
+        returns = dotted(fn.returns) if fn is not None and fn.returns is not None else None
+        return is_response_class(ctx.index.canonical(returns) if returns else None)
     if isinstance(value, cst.Name) and depth < 3:
         owner, bindings = ctx.bindings(value.value, scope)
         return owner is scope and any(

@@ -554,12 +554,10 @@ class SQLAlchemyModels:
             target = _target_name(value.args[0] if value.args else value.kwarg("argument"))
             if target is None:
                 target = _target_name(annotations.get(name))
-            rel = Relationship(
-                name,
-                self._qualify(target),
-                _strategy(lazy),
-                _collection(value.kwarg("uselist"), annotations.get(name)),
-            )
+            collection = _collection(value.kwarg("uselist"), annotations.get(name))
+            if collection is None and value.kwarg("secondary") is not None:
+                collection = True  # many-to-many
+            rel = Relationship(name, self._qualify(target), _strategy(lazy), collection)
             yield name, rel, self._backref(value, cls)
 
     def _is_relationship_call(self, call: Call) -> bool:

@@ -22,6 +22,8 @@ from backlint.types import FixKind
 
 # RULES.md BKL205: the first word of the function name.
 CREATE_VERBS = frozenset({"create", "add", "register"})
+# Issuing a token is not creating a resource: OAuth 2.0 (RFC 6749, 5.1) answers 200.
+TOKEN_WORDS = frozenset({"token", "tokens", "jwt"})
 _FIRST_WORD = re.compile(r"^_*([a-z]+|[A-Z][a-z]*)")
 STATUS_MODULES = frozenset({"fastapi.status", "starlette.status"})
 
@@ -81,9 +83,12 @@ class FastapiCreateWithout201(Rule):
     Not flagged:
     Routes that set `status_code` (any value: `202 Accepted` for queued work
     is a choice); routes that return a `Response` object (the status is
-    theirs) or set `response.status_code`; `response_class=` a non-JSON
-    response (a form that redirects); other verbs (`address_lookup`,
-    `api_create_x`: RULES.md takes the first word) and other methods.
+    theirs: a `Response` return annotation, a `Response(...)`, or a project
+    function declared to return one) or set `response.status_code`;
+    `response_class=` a non-JSON response (a form that redirects); routes
+    issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
+    verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
+    and other methods.
 
     Fix:
     Adds `status_code=201` to the decorator (`status.HTTP_201_CREATED` when
@@ -99,7 +104,8 @@ class FastapiCreateWithout201(Rule):
     fix_kind = FixKind.UNSAFE
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if first_word(node.name.value) not in CREATE_VERBS:
+        name = node.name.value
+        if first_word(name) not in CREATE_VERBS or TOKEN_WORDS & set(name.lower().split("_")):
             return
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)

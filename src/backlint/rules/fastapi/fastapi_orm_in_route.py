@@ -7,12 +7,16 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
+from backlint.semantics.context import Scope
 from backlint.semantics.fastapi import function_scope, route_of
-from backlint.semantics.sqlalchemy import ORM_PACKAGES, issues_query
+from backlint.semantics.sqlalchemy import ORM_PACKAGES, SELECT_FUNCS, issues_query
 from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
 
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+TEXT_FUNCS = frozenset(
+    {"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"}
+)
 
 
 class FastapiOrmInRoute(Rule):
@@ -60,7 +64,8 @@ class FastapiOrmInRoute(Rule):
 
     Not flagged:
     Calls to service or repository functions and methods; unit-of-work calls
-    (`add`, `commit`, `refresh`, `delete`, `rollback`); queries in
+    (`add`, `commit`, `refresh`, `delete`, `rollback`); health-check probes
+    (`execute(select(1))`, `execute(text("SELECT 1"))`); queries in
     dependencies, nested functions and non-route code; calls on objects whose
     type backlint cannot tell, with arguments that do not tell either
     (`repo.session.execute(stmt)` with `stmt` from elsewhere): missed alarm
@@ -95,13 +100,31 @@ class FastapiOrmInRoute(Rule):
             if not (isinstance(child, cst.Call) and isinstance(child.func, cst.Attribute)):
                 continue
             awaited = isinstance(self.ctx.parent(child), cst.Await)
+            if self._is_probe(child, inner):
+                continue
             if issues_query(self.ctx, child, inner, awaited) or (
                 django and self._django_manager_call(child, inner)
             ):
                 shown = self.ctx.tree.code_for_node(child.func)
                 self.report(child, function=node.name.value, call=f"{shown}(...)")
 
-    def _django_manager_call(self, call: cst.Call, scope: Any) -> bool:
+    def _is_probe(self, call: cst.Call, scope: Scope) -> bool:
+        """`session.execute(select(1))`, `execute(text("SELECT 1"))`: a health
+        check's round trip, no data access to move anywhere."""
+        if not call.args or not isinstance(call.args[0].value, cst.Call):
+            return False
+        statement = call.args[0].value
+        name = self.ctx.qualified_name(statement.func, scope)
+        name = self.ctx.index.canonical(name) if name else None
+        args = [a.value for a in statement.args]
+        if name in SELECT_FUNCS:
+            return bool(args) and all(isinstance(a, cst.Integer | cst.SimpleString) for a in args)
+        if name in TEXT_FUNCS and len(args) == 1 and isinstance(args[0], cst.SimpleString):
+            text = args[0].evaluated_value
+            return isinstance(text, str) and text.strip().rstrip(";").upper() == "SELECT 1"
+        return False
+
+    def _django_manager_call(self, call: cst.Call, scope: Scope) -> bool:
         """`Model.objects.<method>(...)`: the first call of a manager chain."""
         from backlint.semantics.django import querysets
 

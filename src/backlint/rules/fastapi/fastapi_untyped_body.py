@@ -52,6 +52,8 @@ OTHER_MARKERS = frozenset(
 )
 # Reading the raw body: the route forwards or verifies it (webhook signatures).
 RAW_BODY = frozenset({"body", "stream"})
+# Routes that forward a body they do not own, by name (`forward_post`, `proxy`).
+FORWARDING_WORDS = frozenset({"forward", "proxy", "passthrough", "relay"})
 PARSED_BODY = frozenset({"json", "form"})
 
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -108,7 +110,8 @@ class FastapiUntypedBody(Rule):
     not bodies (`Query()`, `Header()`, `Form()`, `Depends()`, and `Any`
     without `Body()`, which FastAPI reads from the query string); routes
     that read the raw body (`await request.body()`, `request.stream()`),
-    such as webhooks verifying a signature; `request.json()` outside routes
+    such as webhooks verifying a signature; routes that forward a body to
+    another service, by name (`forward_post`, `proxy_request`); `request.json()` outside routes
     (middleware, dependencies) and in nested functions. Type aliases defined
     in another module are not followed (missed alarm).
 
@@ -125,7 +128,7 @@ class FastapiUntypedBody(Rule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)
-        if route is None:
+        if route is None or FORWARDING_WORDS & set(node.name.value.lower().split("_")):
             return
         for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
             shown = self._untyped_body(param, scope)

@@ -148,6 +148,14 @@ def route_of(ctx: FileContext, node: cst.FunctionDef, scope: Scope | None = None
 
     `scope` is the scope the def is in (the walker's current one at visit).
     """
+    key = ("fastapi.route_of", id(node))
+    if key not in ctx.cache:  # several rules ask about every def
+        ctx.cache[key] = _route_of(ctx, node, scope)
+    route: Route | None = ctx.cache[key]
+    return route
+
+
+def _route_of(ctx: FileContext, node: cst.FunctionDef, scope: Scope | None) -> Route | None:
     for decorator in node.decorators:
         call = decorator.decorator
         if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):

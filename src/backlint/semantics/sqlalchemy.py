@@ -12,6 +12,7 @@ yield a session (`Depends(get_db)`, `Annotated[Session, Depends(get_db)]`),
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -831,7 +832,10 @@ class Queries:
     """The file's query analysis (see `queries(ctx)`)."""
 
     def __init__(self, ctx: FileContext) -> None:
-        self.ctx = ctx
+        # A weak reference: the context's cache holds this object, and a cycle
+        # would keep the file's whole tree alive until the cyclic collector
+        # runs (30 MiB more at peak on fief-server, and its time to collect).
+        self.ctx: FileContext = weakref.proxy(ctx)
         self.models = ctx.index.view(sqlalchemy_models)
         self._memo: dict[tuple[int, int], QueryValue | None] = {}
         self._resolving: set[tuple[int, str]] = set()

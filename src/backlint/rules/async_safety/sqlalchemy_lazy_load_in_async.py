@@ -8,10 +8,11 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.fastapi import function_scope
+from backlint.semantics.context import FileContext
 from backlint.semantics.sqlalchemy import (
     ORM_PACKAGES,
     Loaded,
+    Reads,
     lazy_chains,
     loaded_instance,
     loop_rows,
@@ -121,23 +122,34 @@ class SqlalchemyLazyLoadInAsync(Rule):
     frameworks = ORM_PACKAGES
     markers = ("await",)
 
+    only_in_async = True
+
     @classmethod
     def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        if file.is_migration:
+            return False
         return super().applies(file, source, packages, options) and any(
             marker in source for marker in _ASYNC_MARKERS
         )
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if node.asynchronous is None:
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        # id(async def) -> its names bound to instances loaded through an AsyncSession.
+        self.variables: dict[int, dict[str, Loaded]] = {}
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        # The body of the async def the walker just entered (a block whose
+        # parent is the def): the function's own loaded instances.
+        fn = self.ctx.scope.node
+        if not (isinstance(fn, cst.FunctionDef) and fn.body is node):
             return
-        inner = function_scope(node, self.ctx.scope)
-        facts = self.ctx.scope_facts(inner)
+        scope = self.ctx.scope
         variables: dict[str, Loaded] = {}
-        pending = list(facts.bindings)
+        pending = list(self.ctx.scope_facts(scope).bindings)
         while pending:  # loops over a loaded instance's collection need it first
             remaining = []
             for name in pending:
-                loaded = loaded_instance(self.ctx, name, inner, variables)
+                loaded = loaded_instance(self.ctx, name, scope, variables)
                 if loaded is None:
                     remaining.append(name)
                 elif loaded.is_async:
@@ -145,24 +157,22 @@ class SqlalchemyLazyLoadInAsync(Rule):
             if len(remaining) == len(pending):
                 break
             pending = remaining
-        reads = scan_reads(self.ctx, [node.body], set(variables))
-        self._report(reads, variables)
-        for comprehension in reads.comprehensions:
-            self._comprehension(comprehension, inner, variables)
+        self.variables[id(fn)] = variables
+        if variables:
+            self._report(scan_reads(self.ctx, [node], set(variables)), variables)
 
-    def _comprehension(
-        self,
-        node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp,
-        scope: Any,
-        outer: dict[str, Loaded],
+    def _visit_comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
     ) -> None:
+        fn = self.ctx.scope.node
+        outer = self.variables.get(id(fn), {})
         body: list[cst.CSTNode] = (
             [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]
         )
         comp: cst.CompFor | None = node.for_in
         bound: dict[str, Loaded] = {}
         while comp is not None:
-            found = loop_rows(self.ctx, comp.target, comp.iter, scope, {**outer, **bound})
+            found = loop_rows(self.ctx, comp.target, comp.iter, self.ctx.scope, {**outer, **bound})
             if found is not None and found[1].is_async:
                 bound[found[0]] = found[1]
             comp = comp.inner_for_in
@@ -171,7 +181,9 @@ class SqlalchemyLazyLoadInAsync(Rule):
         roots: Sequence[cst.CSTNode] = [*body, *(c.iter for c in _inner_fors(node.for_in))]
         self._report(scan_reads(self.ctx, roots, set(bound)), bound)
 
-    def _report(self, reads: Any, variables: dict[str, Loaded]) -> None:
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
+
+    def _report(self, reads: Reads, variables: dict[str, Loaded]) -> None:
         reported: set[str] = set()
         for name, node, expr, rel in lazy_chains(self.ctx, reads, variables):
             if expr in reported:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import Assigned, Parameter, Scope
 from backlint.semantics.fastapi import (
     BACKGROUND_TASK,
@@ -14,6 +12,7 @@ from backlint.semantics.fastapi import (
     function_scope,
     param_type,
 )
+from backlint.semantics.python import body_calls
 from backlint.semantics.sqlalchemy import (
     ORM_PACKAGES,
     SESSION_CLASSES,
@@ -21,13 +20,9 @@ from backlint.semantics.sqlalchemy import (
     sqlalchemy_models,
     yields_session,
 )
-from backlint.semantics.tree import descendants
-from backlint.types import SourceFile
-
-_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
-class FastapiBackgroundTaskSession(Rule):
+class FastapiBackgroundTaskSession(FastAPIRule):
     """A request-scoped database session or ORM instance handed to a background task.
 
     What it flags:
@@ -92,6 +87,7 @@ class FastapiBackgroundTaskSession(Rule):
     dependencies that `return` a session rather than yield it (FastAPI does
     not close those);
     tasks scheduled by other means (Celery, `asyncio.create_task`).
+    Test files and migrations are not linted.
 
     Fix:
     None: pass ids, and open a session in the task.
@@ -103,17 +99,13 @@ class FastapiBackgroundTaskSession(Rule):
         "{what} is handed to a background task that runs after the response, when the "
         "request's session is closed: pass ids and open a session in the task"
     )
-    frameworks = frozenset({"fastapi"})
+    needs = ORM_PACKAGES
     markers = ("add_task", "BackgroundTask")
-
-    @classmethod
-    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
-        return bool(ORM_PACKAGES & packages) and super().applies(file, source, packages, options)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         inner = function_scope(node, self.ctx.scope)
-        for child in descendants(node.body, prune=_NESTED, parents=self.ctx.parents):
-            if isinstance(child, cst.Call) and self._schedules(child, inner):
+        for child in body_calls(self.ctx, node):
+            if self._schedules(child, inner):
                 args = [a for a in child.args if not a.star]
                 if args and args[0].keyword is None:
                     args = args[1:]  # the task function itself

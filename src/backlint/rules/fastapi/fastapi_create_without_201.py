@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import Scope
 from backlint.semantics.fastapi import (
     JSON_RESPONSES,
@@ -34,7 +34,7 @@ def first_word(name: str) -> str:
     return match.group(1).lower() if match else ""
 
 
-class FastapiCreateWithout201(Rule):
+class FastapiCreateWithout201(FastAPIRule):
     """A POST route that creates something but answers `200 OK`.
 
     What it flags:
@@ -88,7 +88,7 @@ class FastapiCreateWithout201(Rule):
     `response_class=` a non-JSON response (a form that redirects); routes
     issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
     verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
-    and other methods.
+    and other methods. Test files and migrations are not linted.
 
     Fix:
     Adds `status_code=201` to the decorator (`status.HTTP_201_CREATED` when
@@ -99,7 +99,6 @@ class FastapiCreateWithout201(Rule):
     code = "BKL205"
     name = "fastapi-create-without-201"
     message = "POST route `{function}` creates a resource but answers 200: add `status_code=201`"
-    frameworks = frozenset({"fastapi"})
     markers = ("post", "POST")
     fix_kind = FixKind.UNSAFE
 

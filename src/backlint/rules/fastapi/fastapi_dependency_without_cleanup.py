@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import Scope, nested_suites
 from backlint.semantics.fastapi import function_qualname, is_dependency
 from backlint.semantics.sqlalchemy import yields_session
@@ -37,7 +37,7 @@ class _Scan:
     releases: list[tuple[cst.Call, str]] = field(default_factory=list)
 
 
-class FastapiDependencyWithoutCleanup(Rule):
+class FastapiDependencyWithoutCleanup(FastAPIRule):
     """A `yield` dependency whose cleanup after `yield` is skipped when the route raises.
 
     What it flags:
@@ -104,6 +104,7 @@ class FastapiDependencyWithoutCleanup(Rule):
     resources received as parameters (their owner releases them);
     dependencies that never release (a leak of another kind); generators that
     are neither dependencies nor yield a session (`lifespan` handlers).
+    Test files and migrations are not linted.
 
     Fix:
     None: move the release into a `finally` (or a `with` block).
@@ -115,7 +116,6 @@ class FastapiDependencyWithoutCleanup(Rule):
         "`{call}` after `yield` in dependency `{function}` is skipped when the route raises: "
         "put the `yield` in `try:` and the release in `finally:` (or use `with`)"
     )
-    frameworks = frozenset({"fastapi"})
     markers = ("yield",)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

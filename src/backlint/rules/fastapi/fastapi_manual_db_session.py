@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.fastapi import function_scope, route_of
+from backlint.semantics.python import body_calls
 from backlint.semantics.sqlalchemy import ORM_PACKAGES, new_session
-from backlint.semantics.tree import descendants
-from backlint.types import SourceFile
-
-_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
-class FastapiManualDbSession(Rule):
+class FastapiManualDbSession(FastAPIRule):
     """A route that creates its own database session instead of receiving one through `Depends()`.
 
     What it flags:
@@ -76,7 +71,7 @@ class FastapiManualDbSession(Rule):
     in a nested function of the route (a background job needs its own
     session, see BKL208); code outside routes; factories backlint cannot
     resolve (`request.state.session_maker()`, a factory passed in): missed
-    alarm rather than guess.
+    alarm rather than guess. Test files and migrations are not linted.
 
     Fix:
     None: the route needs a session parameter with a dependency.
@@ -88,19 +83,15 @@ class FastapiManualDbSession(Rule):
         "route `{function}` creates its own database session (`{call}`): receive it "
         "through a `Depends()` dependency that yields it"
     )
-    frameworks = frozenset({"fastapi"})
+    needs = ORM_PACKAGES
     markers = ("@",)
-
-    @classmethod
-    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
-        return bool(ORM_PACKAGES & packages) and super().applies(file, source, packages, options)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
         if route_of(self.ctx, node, scope) is None:
             return
         inner = function_scope(node, scope)
-        for child in descendants(node.body, prune=_NESTED, parents=self.ctx.parents):
-            if isinstance(child, cst.Call) and new_session(self.ctx, child, inner) is not None:
+        for child in body_calls(self.ctx, node):
+            if new_session(self.ctx, child, inner) is not None:
                 shown = self.ctx.tree.code_for_node(child.func)
                 self.report(child, function=node.name.value, call=f"{shown}(...)")

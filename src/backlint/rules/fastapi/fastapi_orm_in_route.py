@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import Scope
 from backlint.semantics.fastapi import function_scope, route_of
+from backlint.semantics.python import body_calls
 from backlint.semantics.sqlalchemy import ORM_PACKAGES, SELECT_FUNCS, issues_query
-from backlint.semantics.tree import descendants
-from backlint.types import SourceFile
 
-_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 TEXT_FUNCS = frozenset(
     {"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"}
 )
 
 
-class FastapiOrmInRoute(Rule):
+class FastapiOrmInRoute(FastAPIRule):
     """ORM queries written in a route body instead of a service or repository.
 
     What it flags:
@@ -69,7 +65,7 @@ class FastapiOrmInRoute(Rule):
     dependencies, nested functions and non-route code; calls on objects whose
     type backlint cannot tell, with arguments that do not tell either
     (`repo.session.execute(stmt)` with `stmt` from elsewhere): missed alarm
-    rather than guess.
+    rather than guess. Test files and migrations are not linted.
 
     Fix:
     None: the query moves to a function of its own.
@@ -82,13 +78,8 @@ class FastapiOrmInRoute(Rule):
         "route `{function}` queries the database directly (`{call}`): move the query into a "
         "service or repository function"
     )
-    frameworks = frozenset({"fastapi"})
+    needs = ORM_PACKAGES | {"django"}
     markers = ("@",)
-
-    @classmethod
-    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
-        orm = ORM_PACKAGES | {"django"}
-        return bool(orm & packages) and super().applies(file, source, packages, options)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
@@ -96,8 +87,8 @@ class FastapiOrmInRoute(Rule):
             return
         inner = function_scope(node, scope)
         django = self.ctx.index.uses("django")
-        for child in descendants(node.body, prune=_NESTED, parents=self.ctx.parents):
-            if not (isinstance(child, cst.Call) and isinstance(child.func, cst.Attribute)):
+        for child in body_calls(self.ctx, node):
+            if not isinstance(child.func, cst.Attribute):
                 continue
             awaited = isinstance(self.ctx.parent(child), cst.Await)
             if self._is_probe(child, inner):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import ScopeKind
 from backlint.semantics.fastapi import DEPENDS, is_dependency, route_of
 
 
-class FastapiUnannotatedParam(Rule):
+class FastapiUnannotatedParam(FastAPIRule):
     """A route or dependency parameter without a type annotation.
 
     What it flags:
@@ -56,6 +56,7 @@ class FastapiUnannotatedParam(Rule):
     dependencies (BKL801 covers public functions in general). Routes and
     dependencies declared inside a function (an app factory) are not seen as
     dependencies when only used there (missed alarm).
+    Test files and migrations are not linted.
 
     Fix:
     None: only the author knows the intended type.
@@ -67,7 +68,6 @@ class FastapiUnannotatedParam(Rule):
         "parameter `{param}` of {kind} `{function}` has no type annotation: FastAPI passes "
         "it as an unvalidated string; annotate it"
     )
-    frameworks = frozenset({"fastapi"})
     markers = ("def ",)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

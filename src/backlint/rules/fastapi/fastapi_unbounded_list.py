@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import Assigned, Scope
 from backlint.semantics.facts import ClassFacts, FunctionFacts
 from backlint.semantics.fastapi import function_scope, http_methods, param_type, route_of
 from backlint.semantics.python import body_statements
 from backlint.semantics.sqlalchemy import ORM_PACKAGES, queries
-from backlint.types import SourceFile
 
 # RULES.md BKL207: parameters that page a list (as words of the name:
 # `page_size`, `per_page`, `cursor`).
@@ -26,7 +23,7 @@ def is_paging_name(name: str) -> bool:
     return bool(PAGING_WORDS.intersection(name.lower().split("_"))) or "pagin" in name.lower()
 
 
-class FastapiUnboundedList(Rule):
+class FastapiUnboundedList(FastAPIRule):
     """A GET route returning every row of a query, with no pagination.
 
     What it flags:
@@ -81,6 +78,7 @@ class FastapiUnboundedList(Rule):
     fastapi-pagination's `Params`); single rows (`first()`, `one()`,
     `scalar()`); rows returned by a repository or service function, whose
     query backlint does not follow (missed alarm); other methods than GET.
+    Test files and migrations are not linted.
 
     Fix:
     None: choose a page size and add the parameters.
@@ -92,13 +90,8 @@ class FastapiUnboundedList(Rule):
         "GET route `{function}` returns every row of `{query}`: add `limit`/`offset` "
         "(or page) parameters and apply them to the query"
     )
-    frameworks = frozenset({"fastapi"})
+    needs = ORM_PACKAGES | {"django"}
     markers = ("all(", "query(", "scalars(", "exec(", "execute(")
-
-    @classmethod
-    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
-        orm = ORM_PACKAGES | {"django"}
-        return bool(orm & packages) and super().applies(file, source, packages, options)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope

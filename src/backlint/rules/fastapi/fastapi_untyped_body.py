@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import FileContext, Parameter, Scope
 from backlint.semantics.facts import Const, Ref, Subscript, Value, dotted
 from backlint.semantics.fastapi import (
@@ -15,7 +15,7 @@ from backlint.semantics.fastapi import (
     param_type,
     route_of,
 )
-from backlint.semantics.tree import descendants
+from backlint.semantics.python import body_calls
 
 # A free-form mapping, whatever its parameters say about the keys.
 MAPPINGS = frozenset(
@@ -56,10 +56,8 @@ RAW_BODY = frozenset({"body", "stream"})
 FORWARDING_WORDS = frozenset({"forward", "proxy", "passthrough", "relay"})
 PARSED_BODY = frozenset({"json", "form"})
 
-_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
-
-class FastapiUntypedBody(Rule):
+class FastapiUntypedBody(FastAPIRule):
     """A request body typed `dict`/`Any` or parsed by hand instead of a Pydantic model.
 
     What it flags:
@@ -114,6 +112,7 @@ class FastapiUntypedBody(Rule):
     another service, by name (`forward_post`, `proxy_request`); `request.json()` outside routes
     (middleware, dependencies) and in nested functions. Type aliases defined
     in another module are not followed (missed alarm).
+    Test files and migrations are not linted.
 
     Fix:
     None: the model has to be written.
@@ -122,7 +121,6 @@ class FastapiUntypedBody(Rule):
     code = "BKL203"
     name = "fastapi-untyped-body"
     message = "{problem}: declare a Pydantic model parameter so that FastAPI validates the body"
-    frameworks = frozenset({"fastapi"})
     markers = ("@",)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -138,7 +136,8 @@ class FastapiUntypedBody(Rule):
                     problem=f"request body `{param.name.value}` of route `{node.name.value}` "
                     f"is typed `{shown}`",
                 )
-        self._parsed_by_hand(route, scope)
+        if ".json()" in self.ctx.source or ".form()" in self.ctx.source:
+            self._parsed_by_hand(route, scope)
 
     # Declared bodies -------------------------------------------------------------
 
@@ -231,8 +230,8 @@ class FastapiUntypedBody(Rule):
         if not requests:
             return
         parsed: list[tuple[cst.Call, str]] = []
-        for child in descendants(node.body, prune=_NESTED, parents=self.ctx.parents):
-            if not (isinstance(child, cst.Call) and isinstance(child.func, cst.Attribute)):
+        for child in body_calls(self.ctx, node):
+            if not isinstance(child.func, cst.Attribute):
                 continue
             receiver = child.func.value
             if not (isinstance(receiver, cst.Name) and receiver.value in requests):

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.sqlalchemy import SQLAlchemyRule
 from backlint.semantics.context import Assigned, Scope, ScopeKind
 from backlint.semantics.facts import Call, FunctionFacts, dotted
 from backlint.semantics.sqlalchemy import (
     METADATA_CLASSES,
-    ORM_PACKAGES,
     SQLMODEL_BASES,
     sqlalchemy_models,
 )
 from backlint.semantics.tree import descendants
-from backlint.types import SourceFile
 
 # Command-line frameworks: a command that creates the schema is a script.
 CLI_PACKAGES = ("click.", "typer.")
 
 
-class SqlalchemyCreateAllInApp(Rule):
+class SqlalchemyCreateAllInApp(SQLAlchemyRule):
     """`metadata.create_all()` in application code instead of migrations.
 
     What it flags:
@@ -86,13 +82,7 @@ class SqlalchemyCreateAllInApp(Rule):
         "`{expr}` in application code creates missing tables but never alters existing ones: "
         "manage the schema with Alembic migrations"
     )
-    frameworks = ORM_PACKAGES
     markers = ("create_all",)
-    skip_tests = True
-
-    @classmethod
-    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
-        return not file.is_migration and super().applies(file, source, packages, options)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         for child in descendants(node, parents=self.ctx.parents):

@@ -6,10 +6,10 @@ from typing import Any
 
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.sqlalchemy import SQLAlchemyRule
 from backlint.semantics.context import FileContext, Scope, ScopeKind
 from backlint.semantics.fastapi import is_dependency, is_lifespan_handler, is_middleware, route_of
-from backlint.semantics.sqlalchemy import ASYNC_FACTORY_CALLS, ORM_PACKAGES, SYNC_FACTORY_CALLS
+from backlint.semantics.sqlalchemy import ASYNC_FACTORY_CALLS, SYNC_FACTORY_CALLS
 
 ENGINE_FACTORIES = SYNC_FACTORY_CALLS | ASYNC_FACTORY_CALLS
 # Decorators that make a factory return the same object on every call.
@@ -25,7 +25,7 @@ CACHE_DECORATORS = frozenset(
 )
 
 
-class SqlalchemyEnginePerCall(Rule):
+class SqlalchemyEnginePerCall(SQLAlchemyRule):
     """`create_engine()` called in code that runs per request: a new pool each time.
 
     What it flags:
@@ -84,6 +84,7 @@ class SqlalchemyEnginePerCall(Rule):
     to a `global` name or into a dict, or to an attribute under an `if`, the
     lazy-singleton idiom); functions that are not known to run per request
     (helpers of other modules are not followed: missed alarm).
+    Test files and migrations are not linted.
 
     Fix:
     None: create the engine once (module level, lifespan, or a cached
@@ -96,7 +97,6 @@ class SqlalchemyEnginePerCall(Rule):
         "`{call}()` in {where} builds a new connection pool on every request: create the "
         "engine once (module level, lifespan, or an `@lru_cache` factory) and reuse it"
     )
-    frameworks = ORM_PACKAGES
     markers = ("create_engine", "create_async_engine")
 
     def __init__(self, ctx: FileContext, options: Any = None) -> None:

@@ -7,10 +7,9 @@ from typing import Any
 
 import libcst as cst
 
-from backlint.rule import Rule
+from backlint.rules.sqlalchemy import SQLAlchemyRule
 from backlint.semantics.context import FileContext
 from backlint.semantics.sqlalchemy import (
-    ORM_PACKAGES,
     Loaded,
     lazy_chains,
     loop_rows,
@@ -23,7 +22,7 @@ from backlint.types import SourceFile
 _QUERY_MARKERS = ("query(", "scalars(", "exec(", "execute(", "all()")
 
 
-class SqlalchemyLazyLoadInLoop(Rule):
+class SqlalchemyLazyLoadInLoop(SQLAlchemyRule):
     """A lazy `relationship()` read in a loop over query results (N+1 queries).
 
     What it flags:
@@ -115,9 +114,7 @@ class SqlalchemyLazyLoadInLoop(Rule):
         "`{expr}` lazy-loads `{model}.{rel}` with one query per row of the loop: "
         "load it with {loader} in the statement's options"
     )
-    frameworks = ORM_PACKAGES
     markers = ("for ",)
-    skip_tests = True
 
     @classmethod
     def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:

@@ -1428,3 +1428,79 @@ def owner_name(ctx: FileContext, loaded: Loaded, expr: str) -> str:
             break
         current = target
     return current.name
+
+
+# --------------------------------------------------------------------------
+# Queries summarised in the index: what a repository method returns.
+
+# Result methods that hand the rows on (`result.scalars()`, `.unique()`).
+_RESULT_PASS = frozenset({"scalars", "unique", "mappings", "yield_per"})
+
+
+def returns_all_rows(index: ProjectIndex, fn: FunctionFacts) -> bool:
+    """Every value the function returns is every row of a statement:
+    `(await session.execute(select(M))).scalars().all()`, `db.query(M).all()`,
+    with no limit/offset/slice applied (a repository's `get_all`)."""
+    return bool(fn.returned) and all(_all_rows(index, v) for v in fn.returned)
+
+
+def _all_rows(index: ProjectIndex, value: Value) -> bool:
+    if isinstance(value, Await):
+        value = value.value
+    if not (
+        isinstance(value, Call)
+        and isinstance(value.func, Attr)
+        and value.func.attr in ("all", "fetchall")
+    ):
+        return False
+    current: Value = value.func.value
+    for _ in range(_DEPTH * 2):
+        if isinstance(current, Await):
+            current = current.value
+            continue
+        if not (isinstance(current, Call) and isinstance(current.func, Attr)):
+            return False
+        func: Attr = current.func
+        method = func.attr
+        if method in _RESULT_PASS and not current.args:
+            current = func.value
+        elif method in ("execute", "scalars", "exec") and current.args:
+            return _unbounded_statement(index, current.args[0])
+        elif method == "query" and current.args:
+            return True
+        elif method in STATEMENT_CHAIN or method == "options":
+            current = func.value
+        else:
+            return False  # a limit, or something backlint does not follow
+    return False
+
+
+def _unbounded_statement(index: ProjectIndex, value: Value) -> bool:
+    for _ in range(_DEPTH * 2):
+        if not isinstance(value, Call):
+            return False
+        func = value.func
+        if isinstance(func, Attr) and (func.attr in STATEMENT_CHAIN or func.attr == "options"):
+            value = func.value
+            continue
+        return index.canonical(dotted(func) or "") in SELECT_FUNCS
+    return False
+
+
+def find_method(index: ProjectIndex, class_name: str, method: str) -> FunctionFacts | None:
+    """A method of a project class or of its project bases."""
+    pending = [class_name]
+    seen: set[str] = set()
+    while pending and len(seen) < 16:
+        name = index.canonical(pending.pop(0))
+        if name in seen:
+            continue
+        seen.add(name)
+        cls = index.find_class(name)
+        if cls is None:
+            continue
+        found = cls.method(method)
+        if found is not None:
+            return found
+        pending += [b for b in (dotted(base) for base in cls.bases) if b]
+    return None

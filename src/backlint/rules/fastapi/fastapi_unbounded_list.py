@@ -5,11 +5,11 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rules.fastapi import FastAPIRule
-from backlint.semantics.context import Assigned, Scope
+from backlint.semantics.context import Assigned, Parameter, Scope
 from backlint.semantics.facts import ClassFacts, FunctionFacts
 from backlint.semantics.fastapi import function_scope, http_methods, param_type, route_of
 from backlint.semantics.python import body_statements
-from backlint.semantics.sqlalchemy import ORM_PACKAGES, queries
+from backlint.semantics.sqlalchemy import ORM_PACKAGES, find_method, queries, returns_all_rows
 
 # RULES.md BKL207: parameters that page a list (as words of the name:
 # `page_size`, `per_page`, `cursor`).
@@ -31,7 +31,8 @@ class FastapiUnboundedList(FastAPIRule):
     comprehension, `list()`/`sorted()`, or a dict of results) every row of a
     query: SQLAlchemy/SQLModel `db.query(M)...all()`,
     `session.scalars(select(M)).all()`, `(await session.execute(stmt)).scalars().all()`,
-    `session.exec(select(M)).all()`, iterating such a query, or Django
+    `session.exec(select(M)).all()`, iterating such a query, a project
+    function or repository method returning such rows, or Django
     `M.objects.all()`, when no `limit`/`offset`/`slice` (or slicing) is applied
     to the statement before `.all()` and the route has no paging parameter
     (`limit`, `skip`, `offset`, `page`, `size`, `cursor`, `page_size`...)
@@ -76,8 +77,11 @@ class FastapiUnboundedList(FastAPIRule):
     `paginate()` or slicing (in any branch that builds them); routes with a
     paging parameter or a dependency taking one (`Depends(Pagination)`,
     fastapi-pagination's `Params`); single rows (`first()`, `one()`,
-    `scalar()`); rows returned by a repository or service function, whose
-    query backlint does not follow (missed alarm); other methods than GET.
+    `scalar()`); other methods than GET. Rows from a project function
+    (`crud.get_users(db)`) or a method of a parameter's class
+    (`await users_repo.get_users()`) are followed one call deep when every
+    `return` of it is all the rows of a statement; deeper service layers are
+    not (missed alarm).
     Test files and migrations are not linted.
 
     Fix:
@@ -91,7 +95,7 @@ class FastapiUnboundedList(FastAPIRule):
         "(or page) parameters and apply them to the query"
     )
     needs = ORM_PACKAGES | {"django"}
-    markers = ("all(", "query(", "scalars(", "exec(", "execute(")
+    markers = ("@",)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
@@ -175,6 +179,8 @@ class FastapiUnboundedList(FastAPIRule):
         name = self.ctx.qualified_name(expr.func, scope)
         if name in WRAPPERS and expr.args:
             return self._rows(expr.args[0].value, scope, depth)
+        if self._repository_all(expr, name, scope):
+            return expr
         if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("all", "fetchall"):
             value = queries(self.ctx).value(expr, scope)
             if value is not None and value.shape == "list" and not value.bounded:
@@ -182,6 +188,21 @@ class FastapiUnboundedList(FastAPIRule):
             if self._django_all(expr, scope):
                 return expr
         return None
+
+    def _repository_all(self, call: cst.Call, name: str | None, scope: Scope) -> bool:
+        """`crud.get_users(db)`, `await users_repo.get_users()` (a parameter of a
+        project class): a project function whose every return is all the rows."""
+        index = self.ctx.index
+        fn: FunctionFacts | None = None
+        if name is not None:
+            fn = index.find_function(index.canonical(name))
+        elif isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name):
+            owner, bindings = self.ctx.bindings(call.func.value.value, scope)
+            if owner is not None and len(bindings) == 1 and isinstance(bindings[0], Parameter):
+                declared = param_type(self.ctx, bindings[0].param, owner.parent or owner)
+                if declared.annotation is not None:
+                    fn = find_method(index, declared.annotation, call.func.attr.value)
+        return fn is not None and returns_all_rows(index, fn)
 
     def _rows(
         self, expr: cst.BaseExpression, scope: Scope, depth: int

@@ -13,9 +13,20 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from backlint.semantics.context import Assigned, FileContext, Parameter, Scope
-from backlint.semantics.facts import CALLS_OF_INTEREST, Attr, Call, Const, Subscript, dotted
+from backlint.semantics.context import Assigned, FileContext, Parameter, Scope, ScopeKind
+from backlint.semantics.facts import (
+    CALLS_OF_INTEREST,
+    Attr,
+    Call,
+    Const,
+    Mapping,
+    Seq,
+    Subscript,
+    Value,
+    dotted,
+)
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.python import body_statements
 
 APP_CLASSES = frozenset(
     {
@@ -137,6 +148,14 @@ def route_of(ctx: FileContext, node: cst.FunctionDef, scope: Scope | None = None
 
     `scope` is the scope the def is in (the walker's current one at visit).
     """
+    key = ("fastapi.route_of", id(node))
+    if key not in ctx.cache:  # several rules ask about every def
+        ctx.cache[key] = _route_of(ctx, node, scope)
+    route: Route | None = ctx.cache[key]
+    return route
+
+
+def _route_of(ctx: FileContext, node: cst.FunctionDef, scope: Scope | None) -> Route | None:
     for decorator in node.decorators:
         call = decorator.decorator
         if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
@@ -277,3 +296,285 @@ def param_binding(ctx: FileContext, name: cst.Name, scope: Scope) -> tuple[Scope
     if owner is not None and len(bindings) == 1 and isinstance(bindings[0], Parameter):
         return owner, bindings[0].param
     return None
+
+
+# --------------------------------------------------------------------------
+# Dependencies, lifespan handlers and per-request code.
+
+REQUEST_CLASSES = frozenset(
+    {
+        "fastapi.Request",
+        "fastapi.requests.Request",
+        "starlette.requests.Request",
+    }
+)
+BACKGROUND_TASKS = frozenset(
+    {
+        "fastapi.BackgroundTasks",
+        "fastapi.background.BackgroundTasks",
+        "starlette.background.BackgroundTasks",
+    }
+)
+BACKGROUND_TASK = frozenset({"starlette.background.BackgroundTask"})
+MIDDLEWARE_BASES = frozenset(
+    {"starlette.middleware.base.BaseHTTPMiddleware", "fastapi.middleware.base.BaseHTTPMiddleware"}
+)
+# `FastAPI(...)`/`APIRouter(...)` keywords naming startup/shutdown code.
+LIFESPAN_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
+
+CALLS_OF_INTEREST.add("add_event_handler")
+
+
+class FastAPIDependencies:
+    """What runs per request through `Depends()`/`Security()` anywhere in the
+    project (function parameters, `Annotated` aliases, `dependencies=[...]` of
+    routes, routers and apps), and what runs at startup or shutdown."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        # Functions and classes called per request (a class: its `__init__`).
+        self.callables: set[str] = set()
+        # Classes whose instances are dependencies (their `__call__`).
+        self.instances: set[str] = set()
+        # Lifespan functions, startup and shutdown handlers.
+        self.lifespan: set[str] = set()
+        if not index.uses("fastapi"):
+            return
+        targets: list[Value] = []
+        for facts in index.modules.values():
+            functions = [(f"{facts.module}.{f.name}", f) for f in facts.functions.values()]
+            for cls in facts.classes.values():
+                functions += [(f"{cls.qualname}.{m.name}", m) for m in cls.methods]
+            for qualname, fn in functions:
+                for returned in fn.returned:  # `app = FastAPI(lifespan=...)` in a factory
+                    if isinstance(returned, Call):
+                        for key in LIFESPAN_KEYWORDS:
+                            self._lifespan(returned.kwarg(key))
+                for _, annotation, default in fn.params:
+                    targets += _depends_in(default, annotation)
+                    targets += _depends_in(annotation, None)
+                for decorator in fn.decorators:
+                    targets += _depends_in(decorator, None)
+                    if (
+                        isinstance(decorator, Call)
+                        and isinstance(decorator.func, Attr)
+                        and decorator.func.attr == "on_event"
+                    ):
+                        self.lifespan.add(qualname)
+            for value in facts.assignments.values():
+                targets += _depends_in(value, None)
+                if isinstance(value, Call):
+                    for key in LIFESPAN_KEYWORDS:
+                        self._lifespan(value.kwarg(key))
+            for call in facts.calls:
+                targets += _depends_in(call, None)
+                if isinstance(call.func, Attr) and call.func.attr == "add_event_handler":
+                    self._lifespan(call.args[1] if len(call.args) > 1 else call.kwarg("func"))
+        for target in targets:
+            self._add(target)
+
+    def _lifespan(self, value: Value | None) -> None:
+        items = value.items if isinstance(value, Seq) else (value,) if value is not None else ()
+        for item in items:
+            name = dotted(item)
+            if name:
+                self.lifespan.add(self.index.canonical(name))
+
+    def _add(self, target: Value) -> None:
+        if isinstance(target, Call):  # `Depends(RoleChecker("admin"))`
+            name = dotted(target.func)
+            if name and self.index.find_class(name) is not None:
+                self.instances.add(self.index.canonical(name))
+            return
+        name = dotted(target)
+        if not name:
+            return
+        canonical = self.index.canonical(name)
+        found = self.index.lookup(canonical)
+        if isinstance(found, Call):  # `checker = RoleChecker("admin")`, `Depends(checker)`
+            cls = dotted(found.func)
+            if cls and self.index.find_class(cls) is not None:
+                self.instances.add(self.index.canonical(cls))
+            return
+        self.callables.add(canonical)
+
+
+def _depends_in(value: Value | None, annotation: Value | None) -> list[Value]:
+    """Targets of the `Depends(...)` calls in a summarised value; `Depends()`
+    without one depends on the annotation's class (or `Annotated`'s type)."""
+    out: list[Value] = []
+    stack: list[tuple[Value, Value | None]] = [(value, annotation)] if value is not None else []
+    while stack:
+        current, declared = stack.pop()
+        if isinstance(current, Call):
+            if dotted(current.func) in DEPENDS:
+                target = current.args[0] if current.args else current.kwarg("dependency")
+                if target is not None:
+                    out.append(target)
+                elif declared is not None:
+                    out.append(declared)
+            stack.append((current.func, None))
+            stack.extend((a, None) for a in current.args)
+            stack.extend((v, None) for _, v in current.kwargs)
+        elif isinstance(current, Subscript):
+            first = current.index[0] if current.index else None
+            stack.extend((item, first) for item in current.index[1:])
+            stack.extend((item, None) for item in current.index[:1])
+        elif isinstance(current, Seq):
+            stack.extend((item, None) for item in current.items)
+        elif isinstance(current, Mapping):
+            stack.extend((v, None) for _, v in current.items)
+    return out
+
+
+@index_view
+def fastapi_dependencies(index: ProjectIndex) -> FastAPIDependencies:
+    return FastAPIDependencies(index)
+
+
+def function_qualname(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> str | None:
+    """`module.func` or `module.Class.method` for a module-level def or a method
+    of a module-level class (`scope`: the scope the def is in); else None."""
+    if scope.kind is ScopeKind.MODULE:
+        return f"{ctx.module}.{node.name.value}"
+    if (
+        scope.kind is ScopeKind.CLASS
+        and isinstance(scope.node, cst.ClassDef)
+        and scope.parent is not None
+        and scope.parent.kind is ScopeKind.MODULE
+    ):
+        return f"{ctx.module}.{scope.node.name.value}.{node.name.value}"
+    return None
+
+
+def is_dependency(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """A function called per request through `Depends()` (or the `__init__` /
+    `__call__` of a class dependency)."""
+    qualname = function_qualname(ctx, node, scope)
+    if qualname is None:
+        return False
+    deps = ctx.index.view(fastapi_dependencies)
+    canonical = ctx.index.canonical(qualname)
+    if canonical in deps.callables:
+        return True
+    owner, _, method = canonical.rpartition(".")
+    if method == "__init__":
+        return owner in deps.callables
+    return method == "__call__" and owner in deps.instances
+
+
+def is_lifespan_handler(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """A `lifespan=` function, or a startup/shutdown handler (`on_startup=[...]`,
+    `@app.on_event("startup")`, `app.add_event_handler("startup", f)`)."""
+    qualname = function_qualname(ctx, node, scope)
+    if qualname is None:
+        return False
+    return ctx.index.canonical(qualname) in ctx.index.view(fastapi_dependencies).lifespan
+
+
+def is_middleware(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """`@app.middleware("http")`, or `dispatch` of a `BaseHTTPMiddleware` subclass."""
+    for decorator in node.decorators:
+        call = decorator.decorator
+        if (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "middleware"
+            and is_app_instance(ctx, call.func.value, scope)
+        ):
+            return True
+    if node.name.value != "dispatch" or scope.kind is not ScopeKind.CLASS:
+        return False
+    cls = scope.node
+    assert isinstance(cls, cst.ClassDef)
+    return any(
+        ctx.index.canonical(ctx.qualified_name(base.value, scope.parent) or "") in MIDDLEWARE_BASES
+        for base in cls.bases
+    )
+
+
+def http_methods(route: Route) -> frozenset[str]:
+    """The HTTP methods a route answers (`api_route` without `methods=`: GET)."""
+    if route.method != "api_route":
+        return frozenset({route.method.upper()})
+    methods = route.keyword("methods")
+    if methods is None:
+        return frozenset({"GET"})
+    if not isinstance(methods, cst.List | cst.Tuple | cst.Set):
+        return frozenset()
+    found: set[str] = set()
+    for element in methods.elements:
+        value = element.value
+        if not isinstance(value, cst.SimpleString):
+            return frozenset()
+        text = value.evaluated_value
+        if isinstance(text, str):
+            found.add(text.upper())
+    return frozenset(found)
+
+
+def function_scope(node: cst.FunctionDef, enclosing: Scope) -> Scope:
+    """The scope of a def's body, before the walker enters it."""
+    return Scope(node, ScopeKind.FUNCTION, node.asynchronous is not None, enclosing)
+
+
+# Response classes: a route returning one of these sends it as is.
+_RESPONSE_MODULES = ("fastapi.responses.", "starlette.responses.")
+_RESPONSE_CLASSES = frozenset(
+    {"fastapi.Response", "fastapi.responses.Response", "starlette.responses.Response"}
+)
+
+# Response classes whose body is JSON: declaring one says nothing of the status.
+JSON_RESPONSES = frozenset(
+    f"{module}{name}"
+    for module in _RESPONSE_MODULES
+    for name in ("JSONResponse", "ORJSONResponse", "UJSONResponse")
+)
+
+
+def is_response_class(name: str | None) -> bool:
+    return name is not None and (name in _RESPONSE_CLASSES or name.startswith(_RESPONSE_MODULES))
+
+
+def returns_response(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """The def is annotated to return a Response, or some `return` hands back a
+    Response object (`RedirectResponse(...)`, `templates.TemplateResponse(...)`,
+    a project function declared to return one, or a local name bound to one)."""
+    if node.returns is not None:
+        declared = ctx.qualified_name(node.returns.annotation, scope)
+        if is_response_class(ctx.index.canonical(declared) if declared else None):
+            return True
+    inner = function_scope(node, scope)
+    return any(
+        isinstance(stmt, cst.Return)
+        and stmt.value is not None
+        and _is_response(ctx, stmt.value, inner, 0)
+        for stmt in body_statements(node)
+    )
+
+
+def _is_response(ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Call):
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "TemplateResponse":
+            return True
+        name = ctx.qualified_name(func, scope)
+        if name is None:
+            return False
+        name = ctx.index.canonical(name)
+        if is_response_class(name):
+            return True
+        fn = ctx.index.find_function(name)  # `return _success_response(...)`
+        returns = dotted(fn.returns) if fn is not None and fn.returns is not None else None
+        return is_response_class(ctx.index.canonical(returns) if returns else None)
+    if isinstance(value, cst.Name) and depth < 3:
+        owner, bindings = ctx.bindings(value.value, scope)
+        return owner is scope and any(
+            isinstance(b, Assigned)
+            and b.value is not None
+            and _is_response(ctx, b.value, scope, depth + 1)
+            for b in bindings
+        )
+    return False

@@ -91,3 +91,23 @@ def returns_value_or_yields(ctx: FileContext, node: cst.FunctionDef) -> bool:
         return False
     nested = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
     return any(isinstance(n, cst.Yield) for n in descendants(node.body, prune=nested))
+
+
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def body_calls(ctx: FileContext, node: cst.FunctionDef) -> list[cst.Call]:
+    """The calls in a def's body, nested defs, lambdas and classes excluded, in
+    source order; one walk per def shared by every rule that asks (parents are
+    recorded, so that a reported call is located cheaply)."""
+    key = ("python.body_calls", id(node))
+    found = ctx.cache.get(key)
+    if found is None:
+        found = [
+            child
+            for child in descendants(node.body, prune=_NESTED_SCOPES, parents=ctx.parents)
+            if isinstance(child, cst.Call)
+        ]
+        ctx.cache[key] = found
+    assert isinstance(found, list)
+    return found

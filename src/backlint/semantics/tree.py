@@ -181,12 +181,17 @@ def warm_up() -> None:
 
 
 def descendants(
-    root: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()
+    root: cst.CSTNode,
+    prune: tuple[type[cst.CSTNode], ...] = (),
+    parents: dict[int, Any] | None = None,
 ) -> Iterator[cst.CSTNode]:
     """The nodes below `root` (not `root` itself), depth first, in source order,
-    without whitespace and punctuation; below a `prune` node nothing is yielded."""
+    without whitespace and punctuation; below a `prune` node nothing is yielded.
+
+    `parents` (a file context's `parents`) receives each yielded node's parent,
+    so that a node a rule reports is located without generating the module."""
     stack: list[Any] = []
-    scratch: dict[int, Any] = {}
+    scratch: dict[int, Any] = {} if parents is None else parents
     FULL[type(root)](root, stack.append, scratch)
     while stack:
         node = stack.pop()

@@ -1,0 +1,187 @@
+"""BKL205 fastapi-create-without-201."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from backlint.rules.fastapi import FastAPIRule
+from backlint.semantics.context import Scope
+from backlint.semantics.fastapi import (
+    JSON_RESPONSES,
+    Route,
+    http_methods,
+    is_response_class,
+    param_type,
+    returns_response,
+    route_of,
+)
+from backlint.semantics.python import body_statements
+from backlint.types import FixKind
+
+# RULES.md BKL205: the first word of the function name.
+CREATE_VERBS = frozenset({"create", "add", "register"})
+# Issuing a token is not creating a resource: OAuth 2.0 (RFC 6749, 5.1) answers 200.
+TOKEN_WORDS = frozenset({"token", "tokens", "jwt"})
+_FIRST_WORD = re.compile(r"^_*([a-z]+|[A-Z][a-z]*)")
+STATUS_MODULES = frozenset({"fastapi.status", "starlette.status"})
+
+
+def first_word(name: str) -> str:
+    """`create` for `create_user`, `createUser` and `create`; `address` for `address_book`."""
+    match = _FIRST_WORD.match(name)
+    return match.group(1).lower() if match else ""
+
+
+class FastapiCreateWithout201(FastAPIRule):
+    """A POST route that creates something but answers `200 OK`.
+
+    What it flags:
+    A FastAPI POST route (`.post(...)`, or `api_route(..., methods=["POST"])`)
+    whose function name starts with the word `create`, `add` or `register`
+    (`create_user`, `add_item`, `register`; not `address_lookup`) and whose
+    decorator sets no `status_code`. Reported on the `def` line.
+
+    Why:
+    `201 Created` is what HTTP and the OpenAPI schema say a creation returns;
+    generated clients, API gateways and caches rely on it, and FastAPI
+    answers `200` unless told otherwise. The status code is also where the
+    schema documents it: a dynamic `response.status_code = 201` leaves the
+    schema saying 200.
+
+    Example:
+    ```python
+    from fastapi import APIRouter
+    from pydantic import BaseModel
+
+    router = APIRouter()
+
+    class UserIn(BaseModel):
+        email: str
+
+    @router.post("/users")
+    async def create_user(user: UserIn) -> UserIn:
+        return user
+    ```
+
+    Use instead:
+    ```python
+    from fastapi import APIRouter, status
+    from pydantic import BaseModel
+
+    router = APIRouter()
+
+    class UserIn(BaseModel):
+        email: str
+
+    @router.post("/users", status_code=status.HTTP_201_CREATED)
+    async def create_user(user: UserIn) -> UserIn:
+        return user
+    ```
+
+    Not flagged:
+    Routes that set `status_code` (any value: `202 Accepted` for queued work
+    is a choice); routes that return a `Response` object (the status is
+    theirs: a `Response` return annotation, a `Response(...)`, or a project
+    function declared to return one) or set `response.status_code`;
+    `response_class=` a non-JSON response (a form that redirects); routes
+    issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
+    verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
+    and other methods. Test files and migrations are not linted.
+
+    Fix:
+    Adds `status_code=201` to the decorator (`status.HTTP_201_CREATED` when
+    the module imports FastAPI's `status`). Unsafe: clients that expect 200
+    see another status.
+    """
+
+    code = "BKL205"
+    name = "fastapi-create-without-201"
+    message = "POST route `{function}` creates a resource but answers 200: add `status_code=201`"
+    markers = ("post", "POST")
+    fix_kind = FixKind.UNSAFE
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        name = node.name.value
+        if first_word(name) not in CREATE_VERBS or TOKEN_WORDS & set(name.lower().split("_")):
+            return
+        scope = self.ctx.scope
+        route = route_of(self.ctx, node, scope)
+        if route is None or http_methods(route) != {"POST"}:
+            return
+        if route.keyword("status_code") is not None or self._exempt(route, scope):
+            return
+        fixed = node.with_changes(
+            decorators=[
+                d.with_changes(decorator=self._with_status(route.decorator, scope))
+                if d.decorator is route.decorator
+                else d
+                for d in node.decorators
+            ]
+        )
+        self.report(node, replacement=fixed, function=node.name.value)
+
+    def _exempt(self, route: Route, scope: Scope) -> bool:
+        response_class = route.keyword("response_class")
+        if response_class is not None:
+            name = self.ctx.qualified_name(response_class, scope)
+            if name is None or name not in JSON_RESPONSES:
+                return True
+        node = route.function
+        return returns_response(self.ctx, node, scope) or self._sets_status(node, scope)
+
+    def _sets_status(self, node: cst.FunctionDef, scope: Scope) -> bool:
+        """`response.status_code = ...` on a `Response` parameter."""
+        names = {
+            p.name.value
+            for p in (*node.params.params, *node.params.kwonly_params)
+            if is_response_class(param_type(self.ctx, p, scope).annotation)
+        }
+        if not names:
+            return False
+        for stmt in body_statements(node):
+            if isinstance(stmt, cst.Assign):
+                for target in stmt.targets:
+                    t = target.target
+                    if (
+                        isinstance(t, cst.Attribute)
+                        and t.attr.value == "status_code"
+                        and isinstance(t.value, cst.Name)
+                        and t.value.value in names
+                    ):
+                        return True
+        return False
+
+    def _with_status(self, call: cst.Call, scope: Scope) -> cst.Call:
+        """The decorator call with `status_code=201` appended, in its layout."""
+        value: cst.BaseExpression = cst.Integer("201")
+        status = self.ctx.qualified_name(cst.Name("status"), scope)
+        if status in STATUS_MODULES:
+            value = cst.Attribute(cst.Name("status"), cst.Name("HTTP_201_CREATED"))
+        new = cst.Arg(
+            value=value,
+            keyword=cst.Name("status_code"),
+            equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""),
+                whitespace_after=cst.SimpleWhitespace(""),
+            ),
+        )
+        args = list(call.args)
+        if not args:
+            return call.with_changes(args=[new])
+        last = args[-1]
+        if isinstance(last.comma, cst.Comma):
+            # A trailing comma: the new argument takes it, and the old last one
+            # takes the separator used between arguments (a new line, indented).
+            separator = args[-2].comma if len(args) > 1 else None
+            if not isinstance(separator, cst.Comma):
+                separator = cst.Comma(whitespace_after=call.whitespace_before_args)
+            args[-1] = last.with_changes(comma=separator)
+            args.append(new.with_changes(comma=last.comma))
+        else:
+            args[-1] = last.with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
+            args.append(new)
+        return call.with_changes(args=args)

@@ -1,0 +1,224 @@
+"""BKL207 fastapi-unbounded-list."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from backlint.rules.fastapi import FastAPIRule
+from backlint.semantics.context import Assigned, Parameter, Scope
+from backlint.semantics.facts import ClassFacts, FunctionFacts
+from backlint.semantics.fastapi import function_scope, http_methods, param_type, route_of
+from backlint.semantics.python import body_statements
+from backlint.semantics.sqlalchemy import ORM_PACKAGES, find_method, queries, returns_all_rows
+
+# RULES.md BKL207: parameters that page a list (as words of the name:
+# `page_size`, `per_page`, `cursor`).
+PAGING_WORDS = frozenset({"limit", "skip", "offset", "page", "size", "cursor", "pagination"})
+# Calls that hand their argument on whole.
+WRAPPERS = frozenset({"builtins.list", "builtins.tuple", "builtins.sorted", "builtins.set"})
+_ROWS = ("query", "scalars", "list", "result")
+
+
+def is_paging_name(name: str) -> bool:
+    return bool(PAGING_WORDS.intersection(name.lower().split("_"))) or "pagin" in name.lower()
+
+
+class FastapiUnboundedList(FastAPIRule):
+    """A GET route returning every row of a query, with no pagination.
+
+    What it flags:
+    A FastAPI GET route that returns (directly, through a local variable, a
+    comprehension, `list()`/`sorted()`, or a dict of results) every row of a
+    query: SQLAlchemy/SQLModel `db.query(M)...all()`,
+    `session.scalars(select(M)).all()`, `(await session.execute(stmt)).scalars().all()`,
+    `session.exec(select(M)).all()`, iterating such a query, a project
+    function or repository method returning such rows, or Django
+    `M.objects.all()`, when no `limit`/`offset`/`slice` (or slicing) is applied
+    to the statement before `.all()` and the route has no paging parameter
+    (`limit`, `skip`, `offset`, `page`, `size`, `cursor`, `page_size`...)
+    and no pagination dependency. Reported on the `def` line.
+
+    Why:
+    The table grows and the route does not notice: a list that returned 20
+    rows in development returns 200 000 in production, loading them all into
+    memory, serialising them for seconds and timing out the client. A page
+    size bounds the cost of every request.
+
+    Example:
+    ```python
+    from fastapi import APIRouter, Depends
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    router = APIRouter()
+
+    @router.get("/orders")
+    def list_orders(db: Session = Depends(get_db)) -> list[OrderOut]:
+        return db.scalars(select(Order).order_by(Order.id)).all()
+    ```
+
+    Use instead:
+    ```python
+    from fastapi import APIRouter, Depends
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    router = APIRouter()
+
+    @router.get("/orders")
+    def list_orders(
+        skip: int = 0, limit: int = 100, db: Session = Depends(get_db)
+    ) -> list[OrderOut]:
+        return db.scalars(select(Order).order_by(Order.id).offset(skip).limit(limit)).all()
+    ```
+
+    Not flagged:
+    Statements with `.limit()`, `.offset()`, `.slice()`, `.fetch()`,
+    `paginate()` or slicing (in any branch that builds them); routes with a
+    paging parameter or a dependency taking one (`Depends(Pagination)`,
+    fastapi-pagination's `Params`); single rows (`first()`, `one()`,
+    `scalar()`); other methods than GET. Rows from a project function
+    (`crud.get_users(db)`) or a method of a parameter's class
+    (`await users_repo.get_users()`) are followed one call deep when every
+    `return` of it is all the rows of a statement; deeper service layers are
+    not (missed alarm).
+    Test files and migrations are not linted.
+
+    Fix:
+    None: choose a page size and add the parameters.
+    """
+
+    code = "BKL207"
+    name = "fastapi-unbounded-list"
+    message = (
+        "GET route `{function}` returns every row of `{query}`: add `limit`/`offset` "
+        "(or page) parameters and apply them to the query"
+    )
+    needs = ORM_PACKAGES | {"django"}
+    markers = ("@",)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        scope = self.ctx.scope
+        route = route_of(self.ctx, node, scope)
+        if route is None or "GET" not in http_methods(route):
+            return
+        if self._paged(node, scope):
+            return
+        inner = function_scope(node, scope)
+        for stmt in body_statements(node):
+            if isinstance(stmt, cst.Return) and stmt.value is not None:
+                found = self._unbounded(stmt.value, inner, 0)
+                if found is not None:
+                    shown = self.ctx.tree.code_for_node(found)
+                    if len(shown) > 60 or "\n" in shown:
+                        shown = shown.split("\n", 1)[0][:57] + "..."
+                    self.report(node, function=node.name.value, query=shown)
+                    return
+
+    # Paging --------------------------------------------------------------------
+
+    def _paged(self, node: cst.FunctionDef, scope: Scope) -> bool:
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if is_paging_name(param.name.value):
+                return True
+            declared = param_type(self.ctx, param, scope)
+            for name in (declared.dependency, declared.annotation):
+                if name is not None and self._paging_callable(name):
+                    return True
+        return False
+
+    def _paging_callable(self, qualname: str) -> bool:
+        """A dependency or parameter class that takes paging parameters."""
+        if is_paging_name(qualname.rsplit(".", 1)[-1]) or qualname.startswith(
+            "fastapi_pagination."
+        ):
+            return True
+        found = self.ctx.index.lookup(qualname)
+        if isinstance(found, FunctionFacts):
+            return any(is_paging_name(name) for name, _, _ in found.params)
+        if isinstance(found, ClassFacts):
+            init = found.method("__init__")
+            names = [n for n, _, _ in init.params] if init is not None else []
+            names += [n for n, _ in found.annotations]
+            return any(is_paging_name(name) for name in names)
+        return False
+
+    # Results -------------------------------------------------------------------
+
+    def _unbounded(
+        self, expr: cst.BaseExpression, scope: Scope, depth: int
+    ) -> cst.BaseExpression | None:
+        """The unbounded query expression `expr` returns, if any."""
+        if depth > 5:
+            return None
+        if isinstance(expr, cst.Await):
+            return self._unbounded(expr.expression, scope, depth + 1)
+        if isinstance(expr, cst.Name):
+            owner, bindings = self.ctx.bindings(expr.value, scope)
+            if owner is not scope or not bindings:
+                return None
+            each = [
+                self._unbounded(b.value, scope, depth + 1)
+                if isinstance(b, Assigned) and b.value is not None
+                else None
+                for b in bindings
+            ]
+            return each[0] if all(f is not None for f in each) else None
+        if isinstance(expr, cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp):
+            return self._rows(expr.for_in.iter, scope, depth)
+        if isinstance(expr, cst.Dict):
+            for element in expr.elements:
+                if isinstance(element, cst.DictElement):
+                    found = self._unbounded(element.value, scope, depth + 1)
+                    if found is not None:
+                        return found
+            return None
+        if not isinstance(expr, cst.Call):
+            return None
+        name = self.ctx.qualified_name(expr.func, scope)
+        if name in WRAPPERS and expr.args:
+            return self._rows(expr.args[0].value, scope, depth)
+        if self._repository_all(expr, name, scope):
+            return expr
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("all", "fetchall"):
+            value = queries(self.ctx).value(expr, scope)
+            if value is not None and value.shape == "list" and not value.bounded:
+                return expr
+            if self._django_all(expr, scope):
+                return expr
+        return None
+
+    def _repository_all(self, call: cst.Call, name: str | None, scope: Scope) -> bool:
+        """`crud.get_users(db)`, `await users_repo.get_users()` (a parameter of a
+        project class): a project function whose every return is all the rows."""
+        index = self.ctx.index
+        fn: FunctionFacts | None = None
+        if name is not None:
+            fn = index.find_function(index.canonical(name))
+        elif isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name):
+            owner, bindings = self.ctx.bindings(call.func.value.value, scope)
+            if owner is not None and len(bindings) == 1 and isinstance(bindings[0], Parameter):
+                declared = param_type(self.ctx, bindings[0].param, owner.parent or owner)
+                if declared.annotation is not None:
+                    fn = find_method(index, declared.annotation, call.func.attr.value)
+        return fn is not None and returns_all_rows(index, fn)
+
+    def _rows(
+        self, expr: cst.BaseExpression, scope: Scope, depth: int
+    ) -> cst.BaseExpression | None:
+        """An iterable of every row: `.all()`, or a query / result iterated whole."""
+        if isinstance(expr, cst.Await):
+            expr = expr.expression
+        value = queries(self.ctx).value(expr, scope)
+        if value is not None and value.shape in _ROWS and not value.bounded:
+            return expr
+        return self._unbounded(expr, scope, depth + 1)
+
+    def _django_all(self, call: cst.Call, scope: Scope) -> bool:
+        if not self.ctx.index.uses("django"):
+            return False
+        from backlint.semantics.django import querysets
+
+        qs = querysets(self.ctx).queryset(call, scope)
+        return qs is not None and not qs.is_manager and qs.rooted_at_manager

@@ -1,0 +1,192 @@
+"""BKL502 sqlalchemy-create-all-in-app."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from backlint.rules.sqlalchemy import SQLAlchemyRule
+from backlint.semantics.context import Assigned, Scope, ScopeKind
+from backlint.semantics.facts import Call, FunctionFacts, dotted
+from backlint.semantics.sqlalchemy import (
+    METADATA_CLASSES,
+    SQLMODEL_BASES,
+    sqlalchemy_models,
+)
+from backlint.semantics.tree import descendants
+
+# Command-line frameworks: a command that creates the schema is a script.
+CLI_PACKAGES = ("click.", "typer.")
+
+
+class SqlalchemyCreateAllInApp(SQLAlchemyRule):
+    """`metadata.create_all()` in application code instead of migrations.
+
+    What it flags:
+    `Base.metadata.create_all(...)` (a declarative base or mapped class of the
+    project), `SQLModel.metadata.create_all(...)`, `create_all` on a
+    `MetaData()` object, flask-sqlalchemy's `db.create_all()`, and the same
+    handed to `run_sync` (`await conn.run_sync(Base.metadata.create_all)`),
+    in application code: at module level, in a `lifespan` or startup handler,
+    anywhere outside tests and migrations. Reported on the call.
+
+    Why:
+    `create_all` creates missing tables and does nothing else: a new column,
+    a changed type, a new index or constraint never reaches a database that
+    already has the table. The schema silently drifts from the models until a
+    query fails in production, and there is no history to roll back. Schema
+    changes belong in Alembic migrations, applied as a deployment step.
+
+    Example:
+    ```python
+    from fastapi import FastAPI
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Base(DeclarativeBase):
+        pass
+
+    engine = create_engine("postgresql://localhost/app")
+    Base.metadata.create_all(bind=engine)
+    app = FastAPI()
+    ```
+
+    Use instead:
+    ```python
+    from fastapi import FastAPI
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Base(DeclarativeBase):
+        pass
+
+    engine = create_engine("postgresql://localhost/app")
+    app = FastAPI()  # the schema comes from `alembic upgrade head`
+    ```
+
+    Not flagged:
+    Tests and `conftest.py`; migration scripts (Alembic `versions/` and
+    `env.py`); code under `if __name__ == "__main__":` and command-line
+    commands (click, typer, `app.cli.command()`), which are run by hand; a
+    function that also drives Alembic (Alembic's documented bootstrap of a
+    fresh database: `create_all` then `command.stamp(cfg, "head")`);
+    `drop_all`; metadata whose origin backlint cannot resolve (missed alarm).
+
+    Fix:
+    None: generate a migration (`alembic revision --autogenerate`) and run
+    `alembic upgrade head` at deployment.
+    """
+
+    code = "BKL502"
+    name = "sqlalchemy-create-all-in-app"
+    message = (
+        "`{expr}` in application code creates missing tables but never alters existing ones: "
+        "manage the schema with Alembic migrations"
+    )
+    markers = ("create_all",)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        for child in descendants(node, parents=self.ctx.parents):
+            if not (isinstance(child, cst.Attribute) and child.attr.value == "create_all"):
+                continue
+            if not self._creates_schema(child.value):
+                continue
+            parent = self.ctx.parent(child)
+            call: cst.CSTNode | None = parent
+            if isinstance(parent, cst.Arg):  # uncalled: `conn.run_sync(Base.metadata.create_all)`
+                call = self.ctx.parent(parent)
+            elif not (isinstance(parent, cst.Call) and parent.func is child):
+                continue
+            if not isinstance(call, cst.Call) or self._exempt(node):
+                continue
+            self.report(call, expr=self.ctx.tree.code_for_node(child))
+
+    def _creates_schema(self, receiver: cst.BaseExpression) -> bool:
+        models = self.ctx.index.view(sqlalchemy_models)
+        canonical = self.ctx.index.canonical
+        if isinstance(receiver, cst.Attribute) and receiver.attr.value == "metadata":
+            owner = self.ctx.qualified_name(receiver.value)
+            if owner is None:
+                return False
+            owner = canonical(owner)
+            return owner in SQLMODEL_BASES or models.is_base(owner) or models.get(owner) is not None
+        name = self.ctx.qualified_name(receiver)
+        if name is not None:
+            name = canonical(name)
+            return name in models.metadata or f"{name}.Model" in models.bases
+        if isinstance(receiver, cst.Name):  # a local `metadata = MetaData()`
+            _, bindings = self.ctx.bindings(receiver.value)
+            return bool(bindings) and all(
+                isinstance(b, Assigned)
+                and isinstance(b.value, cst.Call)
+                and canonical(self.ctx.qualified_name(b.value.func) or "") in METADATA_CLASSES
+                for b in bindings
+            )
+        return False
+
+    # Scripts ---------------------------------------------------------------------
+
+    def _exempt(self, statement: cst.CSTNode) -> bool:
+        for ancestor in self.ctx.ancestors(statement):
+            if isinstance(ancestor, cst.If) and _is_main_guard(ancestor.test):
+                return True
+        scope: Scope | None = self.ctx.scope
+        while scope is not None:
+            node = scope.node
+            if (
+                scope.kind is ScopeKind.FUNCTION
+                and isinstance(node, cst.FunctionDef)
+                and (self._is_command(node, scope.parent) or self._drives_alembic(node, scope))
+            ):
+                return True
+            scope = scope.parent
+        return False
+
+    def _is_command(self, node: cst.FunctionDef, enclosing: Scope | None) -> bool:
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            func = expr.func if isinstance(expr, cst.Call) else expr
+            name = self.ctx.qualified_name(func, enclosing)
+            if name is not None and name.startswith(CLI_PACKAGES):
+                return True
+            if isinstance(func, cst.Attribute) and func.attr.value == "command":
+                owner = func.value
+                if isinstance(owner, cst.Attribute) and owner.attr.value == "cli":
+                    return True  # Flask: `@app.cli.command()`
+                owner_name = self.ctx.qualified_name(owner, enclosing)
+                if owner_name is not None and self._is_cli_object(owner_name):
+                    return True
+        return False
+
+    def _is_cli_object(self, qualname: str) -> bool:
+        """`cli = typer.Typer()`, `@click.group() def cli()`."""
+        found = self.ctx.index.lookup(qualname)
+        if isinstance(found, Call):
+            func = dotted(found.func) or ""
+            return self.ctx.index.canonical(func).startswith(CLI_PACKAGES)
+        if isinstance(found, FunctionFacts):
+            return any(
+                (dotted(d.func if isinstance(d, Call) else d) or "").startswith(CLI_PACKAGES)
+                for d in found.decorators
+            )
+        return False
+
+    def _drives_alembic(self, node: cst.FunctionDef, scope: Scope) -> bool:
+        """The function uses Alembic too (create, then stamp the revision)."""
+        for child in descendants(node.body):
+            if isinstance(child, cst.Name | cst.Attribute):
+                name = self.ctx.qualified_name(child, scope)
+                if name is not None and name.startswith("alembic."):
+                    return True
+        return False
+
+
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    """`__name__ == "__main__"`."""
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value == "__name__"
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].comparator, cst.SimpleString)
+        and test.comparisons[0].comparator.evaluated_value == "__main__"
+    )

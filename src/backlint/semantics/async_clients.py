@@ -357,7 +357,8 @@ APIS: dict[str, Api] = {
     # Async clients (BKL105): their I/O methods are coroutine functions.
     "httpx.async_client": Api(
         io=frozenset(
-            {"get", "post", "put", "patch", "delete", "head", "options", "request", "send", "aclose"}
+            {"get", "post", "put", "patch", "delete", "head", "options", "request", "send"}
+            | {"aclose"}
         )
     ),
     "redis.async_client": Api(quiet=_REDIS_QUIET),
@@ -366,25 +367,25 @@ APIS: dict[str, Api] = {
 # ---------------------------------------------------------------------------
 # The table: library names -> what they are.
 
-_PSYCOPG2: tuple[Family, str, str] = ("db", "psycopg2", "use asyncpg or psycopg 3's `AsyncConnection`")
-_PSYCOPG: tuple[Family, str, str] = ("db", "psycopg (sync API)", "use psycopg's `AsyncConnection` / `AsyncConnectionPool`")
-_PYMYSQL: tuple[Family, str, str] = ("db", "pymysql", "use aiomysql or asyncmy")
-_MYSQLDB: tuple[Family, str, str] = ("db", "MySQLdb", "use aiomysql or asyncmy")
-_MYSQL_CONNECTOR: tuple[Family, str, str] = ("db", "mysql.connector", "use `mysql.connector.aio` or aiomysql")
-_SQLITE: tuple[Family, str, str] = ("db", "sqlite3", "use aiosqlite")
-_ORACLE: tuple[Family, str, str] = ("db", "oracledb (sync API)", "use `oracledb.connect_async()`")
-_PYMONGO: tuple[Family, str, str] = ("db", "pymongo", "use motor or pymongo's `AsyncMongoClient`")
-_REDIS: tuple[Family, str, str] = ("db", "redis (sync client)", "use `redis.asyncio`")
-_ELASTIC: tuple[Family, str, str] = ("db", "elasticsearch (sync client)", "use `AsyncElasticsearch`")
-_BOTO: tuple[Family, str, str] = ("network", "boto3", "use aioboto3 (or `asyncio.to_thread`)")
-_SMTP: tuple[Family, str, str] = ("network", "smtplib", "use aiosmtplib (or `asyncio.to_thread`)")
-_DJANGO_MAIL: tuple[Family, str, str] = ("network", "Django email", "wrap it in `sync_to_async`")
-_DJANGO_CACHE: tuple[Family, str, str] = ("network", "Django cache", "wrap it in `sync_to_async`")
+# (family, what it is, what to use instead), per library.
+Library = tuple[Family, str, str]
+_PSYCOPG2: Library = ("db", "psycopg2", "use asyncpg or psycopg 3's `AsyncConnection`")
+_PSYCOPG: Library = ("db", "psycopg (sync API)", "use psycopg's `AsyncConnection`")
+_PYMYSQL: Library = ("db", "pymysql", "use aiomysql or asyncmy")
+_MYSQLDB: Library = ("db", "MySQLdb", "use aiomysql or asyncmy")
+_MYSQL_CONNECTOR: Library = ("db", "mysql.connector", "use `mysql.connector.aio` or aiomysql")
+_SQLITE: Library = ("db", "sqlite3", "use aiosqlite")
+_ORACLE: Library = ("db", "oracledb (sync API)", "use `oracledb.connect_async()`")
+_PYMONGO: Library = ("db", "pymongo", "use motor or pymongo's `AsyncMongoClient`")
+_REDIS: Library = ("db", "redis (sync client)", "use `redis.asyncio`")
+_ELASTIC: Library = ("db", "elasticsearch (sync client)", "use `AsyncElasticsearch`")
+_BOTO: Library = ("network", "boto3", "use aioboto3 (or `asyncio.to_thread`)")
+_SMTP: Library = ("network", "smtplib", "use aiosmtplib (or `asyncio.to_thread`)")
+_DJANGO_MAIL: Library = ("network", "Django email", "wrap it in `sync_to_async`")
+_DJANGO_CACHE: Library = ("network", "Django cache", "wrap it in `sync_to_async`")
 
 
-def _row(
-    library: tuple[Family, str, str], how: How, makes: str | None, blocks: Blocks = "never"
-) -> Client:
+def _row(library: Library, how: How, makes: str | None, blocks: Blocks = "never") -> Client:
     family, what, alternative = library
     return Client(family, what, alternative, how, makes, blocks)
 
@@ -453,9 +454,7 @@ CLIENTS: dict[str, Client] = {
     "django.core.mail.EmailMessage": _row(_DJANGO_MAIL, "class", "django.email"),
     "django.core.mail.EmailMultiAlternatives": _row(_DJANGO_MAIL, "class", "django.email"),
     "django.core.mail.message.EmailMessage": _row(_DJANGO_MAIL, "class", "django.email"),
-    "django.core.mail.message.EmailMultiAlternatives": _row(
-        _DJANGO_MAIL, "class", "django.email"
-    ),
+    "django.core.mail.message.EmailMultiAlternatives": _row(_DJANGO_MAIL, "class", "django.email"),
     "django.core.mail.get_connection": _row(_DJANGO_MAIL, "function", "django.mail_backend"),
     # Django's cache: `cache` and `caches[alias]`; Django 4.0 added `aget()` & co.
     "django.core.cache.cache": Client(
@@ -500,9 +499,7 @@ DB_PACKAGES = frozenset(
     name.split(".", 1)[0] for name, c in CLIENTS.items() if c.family == "db" and not c.is_async
 )
 NETWORK_PACKAGES = frozenset(
-    name.split(".", 1)[0]
-    for name, c in CLIENTS.items()
-    if c.family == "network" and not c.is_async
+    name.split(".", 1)[0] for name, c in CLIENTS.items() if c.family == "network" and not c.is_async
 )
 
 _OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional"})
@@ -541,10 +538,14 @@ class BlockingCall:
 
     def alternative(self, ctx: FileContext) -> str:
         client = self.client
-        if client.twin and self.method and self.receiver is not None:
-            if client.twin_since is None or has_version(ctx.index, "django", client.twin_since):
-                receiver = dotted_name(self.receiver) or ctx.tree.code_for_node(self.receiver)
-                return client.twin.format(receiver=receiver, method=self.method)
+        if (
+            client.twin
+            and self.method
+            and self.receiver is not None
+            and (client.twin_since is None or has_version(ctx.index, "django", client.twin_since))
+        ):
+            receiver = dotted_name(self.receiver) or ctx.tree.code_for_node(self.receiver)
+            return client.twin.format(receiver=receiver, method=self.method)
         return client.alternative
 
 
@@ -631,7 +632,7 @@ class Clients:
         owner, bindings = self.ctx.bindings(name, scope)
         if owner is None or not bindings:
             return None
-        key = (id(owner), name)
+        key = (id(owner.node), name)  # scopes are transient, their nodes are not
         if key in self._names:
             return self._names[key]
         if key in self._active:
@@ -718,11 +719,14 @@ class Clients:
                 expr = right
             else:
                 return None
-        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
-            if self.ctx.qualified_name(expr.value, scope) in _OPTIONAL:
-                inner = expr.slice[0].slice
-                if isinstance(inner, cst.Index):
-                    expr = inner.value
+        if (
+            isinstance(expr, cst.Subscript)
+            and len(expr.slice) == 1
+            and self.ctx.qualified_name(expr.value, scope) in _OPTIONAL
+        ):
+            inner = expr.slice[0].slice
+            if isinstance(inner, cst.Index):
+                expr = inner.value
         row = self.row(self.ctx.qualified_name(expr, scope))
         if row is not None and row.how in ("class", "type") and row.makes:
             return Tracked(row, row.makes)

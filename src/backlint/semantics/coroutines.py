@@ -12,6 +12,7 @@ A sync function of the same name somewhere else is not one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import libcst as cst
 
@@ -236,17 +237,14 @@ def _own_method(ctx: FileContext, receiver: str, method: str) -> CoroutineCall |
         return None
     cls = cls_scope.node
     assert isinstance(cls, cst.ClassDef)
-    defs = [
-        s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method
-    ]
+    defs = [s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method]
     if defs:
         verdicts = [_cst_coroutine(ctx, d, cls_scope, method) for d in defs]
         return verdicts[-1] if all(v is not None for v in verdicts) else None
     if any(
         isinstance(s, cst.SimpleStatementLine)
         and any(
-            isinstance(small, cst.Assign | cst.AnnAssign)
-            and method in _assigned(small)
+            isinstance(small, cst.Assign | cst.AnnAssign) and method in _assigned(small)
             for small in s.body
         )
         for s in cls.body.body
@@ -262,7 +260,9 @@ def _own_method(ctx: FileContext, receiver: str, method: str) -> CoroutineCall |
     return None
 
 
-def _inherited(ctx: FileContext, qualname: str, method: str, depth: int) -> CoroutineCall | None | bool:
+def _inherited(
+    ctx: FileContext, qualname: str, method: str, depth: int
+) -> CoroutineCall | Literal[False] | None:
     """The verdict from a project base class (False: the class and its bases
     do not define `method`; None: unknown, or not a coroutine function)."""
     if depth > _DEPTH:
@@ -288,4 +288,3 @@ def _inherited(ctx: FileContext, qualname: str, method: str, depth: int) -> Coro
 def _assigned(stmt: cst.Assign | cst.AnnAssign) -> set[str]:
     targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
     return {t.value for t in targets if isinstance(t, cst.Name)}
-

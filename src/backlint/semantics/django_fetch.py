@@ -125,7 +125,7 @@ def fetched(ctx: FileContext, name: cst.Name, scope: Scope | None = None) -> Fet
     if owner is None or not bindings:
         return None
     memo = _memo(ctx)
-    key = (id(owner), name.value)
+    key = (id(owner.node), name.value)
     if key in memo.names:
         return memo.names[key]
     qsets = querysets(ctx)
@@ -137,7 +137,7 @@ def fetched(ctx: FileContext, name: cst.Name, scope: Scope | None = None) -> Fet
             qs = qsets.queryset(binding.loop.iter, owner)
             ok = qs is not None and not qs.values and not qs.is_manager
             found.append(Fetched(qs.model, _effective(ctx, qs)) if ok and qs else None)
-        elif isinstance(binding, Parameter) or isinstance(binding, Assigned):
+        elif isinstance(binding, Parameter | Assigned):
             model = qsets.instance(name, scope)
             found.append(Fetched(model, None) if model is not None else None)
         else:
@@ -226,9 +226,12 @@ def _context_evaluation(ctx: FileContext, node: cst.BaseExpression) -> str | Non
         return "truth"
     if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not):
         return "truth"
-    if isinstance(parent, cst.Subscript) and parent.value is node:
-        if all(isinstance(el.slice, cst.Index) for el in parent.slice):
-            return "index"
+    if (
+        isinstance(parent, cst.Subscript)
+        and parent.value is node
+        and all(isinstance(el.slice, cst.Index) for el in parent.slice)
+    ):
+        return "index"
     return None
 
 
@@ -240,9 +243,7 @@ def _effective(ctx: FileContext, qs: QuerySet) -> QuerySet:
     memo = _memo(ctx).overrides
     overrides = memo.get(qs.model.qualname)
     if overrides is None:
-        overrides = any(
-            _defines_get_queryset(ctx, name, 0) for name in qs.model.manager_classes
-        )
+        overrides = any(_defines_get_queryset(ctx, name, 0) for name in qs.model.manager_classes)
         memo[qs.model.qualname] = overrides
     return replace(qs, opaque=True) if overrides else qs
 
@@ -298,4 +299,3 @@ def _memo(ctx: FileContext) -> _Memo:
         found = _Memo()
         ctx.cache[("django_fetch", 0)] = found
     return found
-

@@ -141,7 +141,7 @@ class DjangoLazyRelationInAsync(Rule):
             if relation is None:
                 return
             path = f"{path}__{relation.name}" if path else relation.name
-            key = (id(self.ctx.scope), root.value, path)
+            key = (id(self.ctx.scope.node), root.value, path)
             if relation.single:
                 if self._is_written(current):
                     self.done.add(key)
@@ -203,4 +203,3 @@ class DjangoLazyRelationInAsync(Rule):
         if len(shown) > 60 or "\n" in shown:
             shown = self.ctx.tree.code_for_node(node)
         self.report(use.node, expr=shown, does="queries the database", cure=cure)
-

@@ -120,6 +120,7 @@ _REDIS_QUIET = frozenset(
         "monitor",
         "from_url",
         "from_pool",
+        "close",
     }
 )
 _PYMONGO_COLLECTION_IO = frozenset(
@@ -502,6 +503,10 @@ NETWORK_PACKAGES = frozenset(
     name.split(".", 1)[0] for name, c in CLIENTS.items() if c.family == "network" and not c.is_async
 )
 
+ASYNC_CLIENT_PACKAGES = frozenset(
+    name.split(".", 1)[0] for name, c in CLIENTS.items() if c.is_async
+)
+
 _OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional"})
 _DEPTH = 12
 
@@ -512,11 +517,11 @@ def user_clients(extra: Mapping[str, str], family: Family) -> dict[str, Client]:
     blocking function."""
     rows: dict[str, Client] = {}
     for name, suggestion in extra.items():
-        last = name.rsplit(".", 1)[-1]
+        package, last = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
         if last[:1].isupper():
-            rows[name] = Client(family, name, suggestion, "class", "user.client")
+            rows[name] = Client(family, package, suggestion, "class", "user.client")
         else:
-            rows[name] = Client(family, name, suggestion, "function", None, "always")
+            rows[name] = Client(family, package, suggestion, "function", None, "always")
     return rows
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 import libcst as cst
 
-from backlint.semantics.async_clients import clients
+from backlint.semantics.async_clients import ASYNC_CLIENT_PACKAGES, clients
 from backlint.semantics.context import Defined, FileContext, Imported, Scope, ScopeKind
 from backlint.semantics.facts import Call as FactCall
 from backlint.semantics.facts import FunctionFacts, dotted
@@ -157,7 +157,9 @@ def coroutine_call(ctx: FileContext, call: cst.Call) -> CoroutineCall | None:
             model = qsets.instance(receiver)
             if model is not None:
                 return CoroutineCall(f"{model.name}.{method}")
-    found_client = clients(ctx).coroutine_call(call)
+    found_client = (
+        clients(ctx).coroutine_call(call) if ctx.index.packages & ASYNC_CLIENT_PACKAGES else None
+    )
     if found_client is not None:
         return CoroutineCall(f"{found_client.client.what} `{method}`")
     return None
@@ -237,6 +239,18 @@ def _own_method(ctx: FileContext, receiver: str, method: str) -> CoroutineCall |
         return None
     cls = cls_scope.node
     assert isinstance(cls, cst.ClassDef)
+    key = (f"coroutines.method.{method}", id(cls))
+    if key in ctx.cache:
+        found: CoroutineCall | None = ctx.cache[key]
+        return found
+    found = _class_method(ctx, cls, cls_scope, method)
+    ctx.cache[key] = found
+    return found
+
+
+def _class_method(
+    ctx: FileContext, cls: cst.ClassDef, cls_scope: Scope, method: str
+) -> CoroutineCall | None:
     defs = [s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method]
     if defs:
         verdicts = [_cst_coroutine(ctx, d, cls_scope, method) for d in defs]

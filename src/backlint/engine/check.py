@@ -137,7 +137,7 @@ def check(
 
     executor: Executor | None = _pool(jobs) if parallel else None
     try:
-        indexed = build_index(project, executor, cache)
+        indexed = build_index(project, executor, cache, config.root)
     finally:
         if executor is not None:
             executor.shutdown()

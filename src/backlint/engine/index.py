@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
+import sys
 import tempfile
 from array import array
 from collections.abc import Sequence
@@ -18,6 +20,11 @@ from backlint.engine.positions import statement_table
 from backlint.engine.source import SourceError, ast_parse_any, decode
 from backlint.semantics.facts import CALLS_OF_INTEREST, ModuleFacts, summarise
 from backlint.semantics.index import ProjectIndex
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 CACHE_DIR = ".backlint_cache"
 
@@ -124,9 +131,13 @@ class IndexResult:
 
 
 def build_index(
-    files: Sequence[SourceFile], executor: Executor | None, cache: IndexCache | None
+    files: Sequence[SourceFile],
+    executor: Executor | None,
+    cache: IndexCache | None,
+    root: Path | None = None,
 ) -> IndexResult:
-    """The index of `files`, with the statement tables of each."""
+    """The index of `files`, with the statement tables of each (and, given the
+    project `root`, the requirements it declares)."""
     results: dict[str, FileFacts] = {}
     todo: list[SourceFile] = []
     for file in files:
@@ -147,4 +158,71 @@ def build_index(
         cache.save(results)
     ordered = [results[str(f.path)] for f in files]
     index = ProjectIndex(entry.facts for entry in ordered if entry.facts is not None)
+    if root is not None:
+        index.requirements = declared_requirements(root)
     return IndexResult(index, {e.path: e.statements if e.facts else None for e in ordered})
+
+
+# ---------------------------------------------------------------------------
+# Declared requirements: which versions of its dependencies the project says
+# it runs on (messages only suggest APIs those versions have).
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;#@]*)")
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _add_requirement(out: dict[str, tuple[str, ...]], line: str) -> None:
+    match = _REQUIREMENT.match(line)
+    if match is None or line.lstrip().startswith(("-", "#")) or "://" in line:
+        return
+    name, spec = _normalise(match.group(1)), match.group(2).strip().replace(" ", "")
+    out[name] = (*out.get(name, ()), spec)
+
+
+def declared_requirements(root: Path) -> dict[str, tuple[str, ...]]:
+    """Normalised package name -> the version specifiers the project declares
+    for it (`>=4.2,<5`, Poetry's `^4.2`), from `pyproject.toml` (PEP 621
+    dependencies and optional dependencies, Poetry dependencies) and
+    `requirements*.txt` at the root or in `requirements/`.
+
+    Read once per run and not cached: the few small files cost less to read
+    than the stat calls that would validate a cache entry.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = {}
+    project = data.get("project")
+    if isinstance(project, dict):
+        lists = [project.get("dependencies")]
+        extras = project.get("optional-dependencies")
+        if isinstance(extras, dict):
+            lists += list(extras.values())
+        for items in lists:
+            if isinstance(items, list):
+                for item in items:
+                    if isinstance(item, str):
+                        _add_requirement(out, item)
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    deps = poetry.get("dependencies") if isinstance(poetry, dict) else None
+    if isinstance(deps, dict):
+        for name, spec in deps.items():
+            if isinstance(spec, dict):
+                spec = spec.get("version", "")
+            if isinstance(name, str) and isinstance(spec, str):
+                key = _normalise(name)
+                out[key] = (*out.get(key, ()), spec.replace(" ", ""))
+    texts = sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    for path in texts:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            _add_requirement(out, line)
+    return out

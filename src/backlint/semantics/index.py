@@ -40,6 +40,9 @@ class ProjectIndex:
         # indexed): cross-file rules must then stay silent rather than guess.
         self.complete = complete
         self._views: dict[Callable[[ProjectIndex], Any], Any] = {}
+        # Normalised package name -> version specifiers the project declares
+        # (pyproject.toml, requirements*.txt); filled by the engine.
+        self.requirements: dict[str, tuple[str, ...]] = {}
 
     def uses(self, package: str) -> bool:
         return package in self.packages
@@ -56,13 +59,19 @@ class ProjectIndex:
             self.view(builder)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"modules": self.modules, "packages": self.packages, "complete": self.complete}
+        return {
+            "modules": self.modules,
+            "packages": self.packages,
+            "complete": self.complete,
+            "requirements": self.requirements,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.modules = state["modules"]
         self.packages = state["packages"]
         self.complete = state["complete"]
         self._views = {}
+        self.requirements = state.get("requirements", {})
 
     # Symbols -------------------------------------------------------------------
 

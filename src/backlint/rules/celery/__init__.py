@@ -1,0 +1,1 @@
+"""BKL9xx: Celery."""

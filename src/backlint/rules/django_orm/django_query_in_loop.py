@@ -1,0 +1,290 @@
+"""BKL302 django-query-in-loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.context import Assigned, ScopeKind
+from backlint.semantics.django import QuerySet, querysets
+from backlint.types import SourceFile
+
+# Queryset and manager methods that run a query, with the cure to suggest.
+_FETCH = "fetch the rows once before the loop (`in_bulk()`, `filter(pk__in=...)`)"
+_COMPUTE = "compute it once before the loop, or annotate the rows"
+_CREATE = "collect the objects and `bulk_create()` them after the loop"
+_UPDATE = "update the rows in one query (`filter(pk__in=...).update(...)`) or `bulk_update()`"
+_DELETE = "delete the rows in one query (`filter(pk__in=...).delete()`)"
+QUERY_METHODS: dict[str, str] = {
+    "get": _FETCH,
+    "first": _FETCH,
+    "last": _FETCH,
+    "earliest": _FETCH,
+    "latest": _FETCH,
+    "count": _COMPUTE,
+    "exists": _COMPUTE,
+    "contains": _COMPUTE,
+    "aggregate": _COMPUTE,
+    "create": _CREATE,
+    "get_or_create": _CREATE,
+    "update_or_create": _CREATE,
+    "update": _UPDATE,
+    "delete": _DELETE,
+}
+QUERY_METHODS |= {f"a{name}": cure for name, cure in QUERY_METHODS.items()}
+# Model instance methods that run a query.
+INSTANCE_METHODS: dict[str, str] = {
+    "save": "`bulk_update()` (or `bulk_create()`) the objects after the loop",
+    "delete": _DELETE,
+    "refresh_from_db": "fetch the rows once before the loop",
+}
+INSTANCE_METHODS |= {f"a{name}": cure for name, cure in INSTANCE_METHODS.items()}
+_METHODS = frozenset(QUERY_METHODS) | frozenset(INSTANCE_METHODS)
+
+_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_LITERALS = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.SimpleString, cst.ConcatenatedString)
+# Wrappers that keep an iterable as short as it was.
+_SAME_LENGTH = frozenset({"builtins.enumerate", "builtins.sorted", "builtins.reversed"})
+_EXITS = (cst.Break, cst.Return, cst.Raise)
+
+
+def short(expr: cst.BaseExpression) -> str:
+    """`Order.objects.filter(...).first()`: the chain, arguments elided."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{short(expr.value)}.{expr.attr.value}"
+    if isinstance(expr, cst.Call):
+        return f"{short(expr.func)}({'...' if expr.args else ''})"
+    if isinstance(expr, cst.Subscript):
+        return f"{short(expr.value)}[...]"
+    return "..."
+
+
+class DjangoQueryInLoop(Rule):
+    """A Django query runs on every iteration of a loop.
+
+    What it flags:
+    Inside the body of a `for` loop or a comprehension (its element and
+    conditions, the iterables of its inner `for`s), a call that runs a query:
+    a manager or queryset method that evaluates (`get`, `first`, `last`,
+    `count`, `exists`, `aggregate`, `create`, `get_or_create`,
+    `update_or_create`, `update`, `delete`..., and their `a*` async twins),
+    or a model instance's `save()`, `delete()`, `refresh_from_db()`. Reported
+    where the call starts, with the batch alternative: `in_bulk()` or
+    `filter(pk__in=...)` for lookups, `bulk_create()`, `bulk_update()`, one
+    `update()`/`delete()` over the rows.
+
+    Why:
+    One query per item: the loop's cost grows with the data, one network
+    round trip at a time. Importing a thousand rows makes a thousand INSERTs
+    where one `bulk_create()` makes one.
+
+    Example:
+    ```python
+    from django.db import models
+
+    class Product(models.Model):
+        sku = models.CharField(max_length=20)
+        stock = models.IntegerField()
+
+    def restock(skus: list[str]) -> None:
+        for sku in skus:
+            product = Product.objects.get(sku=sku)
+            product.stock += 10
+            product.save()
+    ```
+
+    Use instead:
+    ```python
+    from django.db import models
+
+    class Product(models.Model):
+        sku = models.CharField(max_length=20)
+        stock = models.IntegerField()
+
+    def restock(skus: list[str]) -> None:
+        products = list(Product.objects.filter(sku__in=skus))
+        for product in products:
+            product.stock += 10
+        Product.objects.bulk_update(products, ["stock"])
+    ```
+
+    Not flagged:
+    The loop's own iterable (evaluated once); loops over literal lists,
+    tuples, sets, strings, `range(<literal>)` and module-level constants
+    bound to such literals (short by construction); batch queries
+    (`filter(pk__in=chunk)` with an `__in` lookup, `bulk_create`,
+    `bulk_update`); a query on the way out of the loop (in a `return`, or in a
+    block that ends with `break`, `return` or `raise`: it runs once); building
+    a lazy queryset (`.filter()` runs no query); queries through a relation
+    of the loop variable (`order.items.count()`: BKL301, or BKL304 when
+    prefetched); `while` loops (polling and batch loops); code in a nested
+    `def` or `lambda`. Calls on objects backlint cannot tell are model
+    instances or querysets are not seen (missed alarms). Test files and
+    migrations (run once) are not checked.
+
+    Fix:
+    None: the batch form needs the loop restructured, as the message says.
+    """
+
+    code = "BKL302"
+    name = "django-query-in-loop"
+    message = "`{call}` runs a query on every iteration of the loop: {cure}"
+    frameworks = frozenset({"django"})
+    markers = ("objects", ".save(", ".delete(", "_manager", "queryset", ".refresh_from_db(")
+    # A loop of queries in a test costs nothing in production.
+    skip_tests = True
+
+    @classmethod
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        # Migrations run once, at deploy time.
+        return not file.is_migration and super().applies(file, source, packages, options)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _METHODS:
+            return
+        loop_targets = self._loop_targets(node)
+        if loop_targets is None:
+            return
+        method = func.attr.value
+        qsets = querysets(self.ctx)
+        cure: str | None = None
+        if method in QUERY_METHODS:
+            qs = qsets.queryset(func.value)
+            if qs is not None and self._counts(qs, func.value, loop_targets):
+                cure = QUERY_METHODS[method]
+        if cure is None and method in INSTANCE_METHODS and qsets.instance(func.value) is not None:
+            cure = INSTANCE_METHODS[method]
+        if cure is None or _batch(node):
+            return
+        self.report(node, call=short(node), cure=cure)
+
+    def _counts(self, qs: QuerySet, receiver: cst.BaseExpression, loop_targets: set[str]) -> bool:
+        """Queries through a relation of the loop variable are BKL301/BKL304's."""
+        if qs.rooted_at_manager:
+            return True
+        root = receiver
+        while isinstance(root, cst.Attribute | cst.Call | cst.Subscript):
+            root = root.func if isinstance(root, cst.Call) else root.value
+        return not (isinstance(root, cst.Name) and root.value in loop_targets)
+
+    # Loops -------------------------------------------------------------------
+
+    def _loop_targets(self, node: cst.Call) -> set[str] | None:
+        """The names bound by the loops `node` runs in once per iteration, when
+        one of them is not over a short literal; None when it is in no such loop
+        (or on its way out of the loop: it runs once)."""
+        targets: set[str] = set()
+        counts = False
+        leaving = False  # in a block that ends with `break`: once per outer iteration
+        child: cst.CSTNode = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, _SCOPES):
+                break
+            if isinstance(parent, cst.Return):
+                return None
+            if isinstance(parent, cst.IndentedBlock):
+                ending = _ending(parent)
+                if ending is cst.Break:
+                    leaving = True
+                elif ending is not None and not counts:
+                    return None  # `return`/`raise`: runs once
+            in_loop = False
+            if (isinstance(parent, cst.For) and child is parent.body) or (
+                isinstance(parent, cst.CompFor)
+                and child is not parent.iter
+                and child is not parent.target
+            ):
+                in_loop = True
+                loop_targets, short = _names(parent.target), self._short(parent.iter)
+            elif isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
+                in_loop = True
+                loop_targets, short = set(), True
+                comp: cst.CompFor | None = parent.for_in
+                while comp is not None:
+                    loop_targets |= _names(comp.target)
+                    short = short and self._short(comp.iter)
+                    comp = comp.inner_for_in
+            if in_loop:
+                targets |= loop_targets
+                if leaving and isinstance(parent, cst.For):
+                    leaving = False  # the `break` ends this loop
+                else:
+                    counts = counts or not short
+            child = parent
+        return targets if counts else None
+
+    def _short(self, iterable: cst.BaseExpression, depth: int = 0) -> bool:
+        """A literal display, `range(<literal>)`, or a module-level name bound to
+        one: bounded by what is written in the code."""
+        if isinstance(iterable, _LITERALS):
+            return True
+        if isinstance(iterable, cst.Call):
+            func = iterable.func
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in ("items", "keys", "values")
+                and not iterable.args
+            ):
+                return self._short(func.value, depth)
+            name = self.ctx.qualified_name(func)
+            if name == "builtins.range":
+                return bool(iterable.args) and all(
+                    isinstance(a.value, cst.Integer) for a in iterable.args
+                )
+            if name in _SAME_LENGTH and iterable.args:
+                return self._short(iterable.args[0].value, depth)
+            return False
+        if isinstance(iterable, cst.Name) and depth < 3:
+            owner, bindings = self.ctx.bindings(iterable.value)
+            if owner is None or owner.kind is not ScopeKind.MODULE or len(bindings) != 1:
+                return False
+            binding = bindings[0]
+            return (
+                isinstance(binding, Assigned)
+                and binding.value is not None
+                and self._short(binding.value, depth + 1)
+            )
+        return False
+
+
+def _names(target: cst.BaseExpression) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, cst.Tuple | cst.List):
+        return {n for el in target.elements for n in _names(el.value)}
+    if isinstance(target, cst.StarredElement):
+        return _names(target.value)
+    return set()
+
+
+def _ending(block: cst.IndentedBlock) -> type[cst.CSTNode] | None:
+    """`Break`, `Return` or `Raise` when the block's last statement is one."""
+    last = block.body[-1] if block.body else None
+    if isinstance(last, cst.SimpleStatementLine):
+        for small in last.body:
+            if isinstance(small, _EXITS):
+                return type(small)
+    return None
+
+
+def _batch(node: cst.Call) -> bool:
+    """A chunked query: an `__in` lookup anywhere in the chain."""
+    current: cst.BaseExpression = node
+    while True:
+        if isinstance(current, cst.Call):
+            if any(
+                arg.keyword is not None and arg.keyword.value.endswith("__in")
+                for arg in current.args
+            ):
+                return True
+            current = current.func
+        elif isinstance(current, cst.Attribute):
+            current = current.value
+        else:
+            return False

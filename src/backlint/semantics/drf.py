@@ -892,20 +892,26 @@ def _queryset_attribute(classes: DrfClasses, view: str, qs: QuerySets) -> QueryS
 
 
 def _user_relation(classes: DrfClasses, value: Value) -> QuerySet | None:
-    """`self.request.user.orders`: a related manager of the user model."""
-    if not (
-        isinstance(value, Attr)
-        and isinstance(value.value, Attr)
-        and value.value.attr == "user"
-        and isinstance(value.value.value, Attr)
-        and value.value.value.attr == "request"
-        and _is_self(value.value.value.value)
-    ):
+    """`self.request.user.orders`, `self.request.user.customer.orders`: a
+    related manager reached from the user model."""
+    steps: list[str] = []
+    while isinstance(value, Attr):
+        steps.append(value.attr)
+        value = value.value
+    steps.reverse()
+    if not _is_self(value) or steps[:2] != ["request", "user"] or len(steps) < 3:
         return None
-    user = classes.models.get(classes.models.user_model())
-    relation = user.relation(value.attr) if user is not None else None
-    target = classes.models.get(relation.target) if relation and relation.manager else None
-    return QuerySet(target, is_manager=True, rooted_at_manager=False) if target else None
+    model = classes.models.get(classes.models.user_model())
+    for i, step in enumerate(steps[2:], start=2):
+        relation = model.relation(step) if model is not None else None
+        if relation is None:
+            return None
+        model = classes.models.get(relation.target)
+        if relation.manager:
+            if i != len(steps) - 1 or model is None:
+                return None
+            return QuerySet(model, is_manager=True, rooted_at_manager=False)
+    return None
 
 
 def _union(results: list[QuerySet | None]) -> QuerySet | None:

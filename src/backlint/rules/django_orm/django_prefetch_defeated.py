@@ -6,7 +6,12 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from backlint.rules.django_orm.django_n_plus_one import DjangoNPlusOne, _chain, _Loop
+from backlint.rules.django_orm.django_n_plus_one import (
+    _MANAGER_WRITES,
+    DjangoNPlusOne,
+    _chain,
+    _Loop,
+)
 from backlint.semantics.django import Model, querysets
 
 # Methods of a related manager that build a new query, ignoring the rows a
@@ -96,12 +101,17 @@ class DjangoPrefetchDefeated(DjangoNPlusOne):
     )
 
     def _scan(self, loop: _Loop, roots: Sequence[cst.CSTNode]) -> None:
-        reported: set[str] = set()
+        chains = []
         for attribute in self._attributes(roots):
             found = _chain(attribute)
-            if found is None or found[0] != loop.var:
+            if found is not None and found[0] == loop.var:
+                chains.append(found)
+        # Judge each chain whole: `x.items.filter(...).update(...)` is a write.
+        inner = {id(node) for _, nodes, _ in chains for node in nodes[:-1]}
+        reported: set[str] = set()
+        for _, nodes, steps in chains:
+            if id(nodes[-1]) in inner or _MANAGER_WRITES.intersection(steps):
                 continue
-            _, nodes, steps = found
             hit = self._defeated(loop, steps)
             if hit is None:
                 continue

@@ -176,24 +176,23 @@ class DjangoQueryInLoop(Rule):
     # Loops -------------------------------------------------------------------
 
     def _loop_targets(self, node: cst.Call) -> set[str] | None:
-        """The names bound by the loops `node` runs in once per iteration, when
-        one of them is not over a short literal; None when it is in no such loop
-        (or on its way out of the loop: it runs once)."""
+        """The names bound by the loops that run `node` once per iteration, when
+        one of them is not over a short literal; None when there is no such loop.
+        A loop does not repeat code on its way out (in a `return`, or a block
+        ending with `return`/`raise`, or with `break` for the loop it ends)."""
         targets: set[str] = set()
         counts = False
         leaving = False  # in a block that ends with `break`: once per outer iteration
         child: cst.CSTNode = node
         for parent in self.ctx.ancestors(node):
-            if isinstance(parent, _SCOPES):
-                break
-            if isinstance(parent, cst.Return):
-                return None
+            if isinstance(parent, (*_SCOPES, cst.Return)):
+                break  # a `return` leaves every loop above it: they do not repeat it
             if isinstance(parent, cst.IndentedBlock):
                 ending = _ending(parent)
                 if ending is cst.Break:
                     leaving = True
-                elif ending is not None and not counts:
-                    return None  # `return`/`raise`: runs once
+                elif ending is not None:
+                    break  # `return`/`raise` ends the block
             in_loop = False
             if (isinstance(parent, cst.For) and child is parent.body) or (
                 isinstance(parent, cst.CompFor)

@@ -523,6 +523,7 @@ class QuerySets:
         self.ctx = ctx
         self.models = ctx.index.view(django_models)
         self._active: set[int] = set()
+        self._active_names: set[int] = set()  # instance() of a name, likewise
 
     # Models --------------------------------------------------------------------
 
@@ -835,6 +836,15 @@ class QuerySets:
         return self.models.get(f"{self.ctx.module}.{cls.node.name.value}")
 
     def _instance_from_bindings(self, name: cst.Name, scope: Scope) -> Model | None:
+        if id(name) in self._active_names:
+            return None  # `field = field`, `a = b; b = a`: stop the recursion
+        self._active_names.add(id(name))
+        try:
+            return self._instance_of_bindings(name, scope)
+        finally:
+            self._active_names.discard(id(name))
+
+    def _instance_of_bindings(self, name: cst.Name, scope: Scope) -> Model | None:
         owner, bindings = self.ctx.bindings(name.value, scope)
         if owner is None or not bindings:
             return None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 from typing import Final
 
 from backlint.semantics.django import DjangoModels, Model, QuerySet, QuerySets, django_models
@@ -34,6 +35,7 @@ from backlint.semantics.facts import (
     Mapping,
     Ref,
     Seq,
+    Subscript,
     Value,
     const_str,
     dotted,
@@ -291,10 +293,14 @@ def class_list(value: Value, index: ProjectIndex, depth: int = 0) -> frozenset[s
     return frozenset(names)
 
 
-def is_settings_module(module: str, assignments: Iterable[str]) -> bool:
-    """A production settings module: it assigns Django settings, and its name
-    marks no dev, local or test settings."""
+def is_settings_module(module: str, assignments: Iterable[str], path: str = "") -> bool:
+    """A production settings module: it assigns Django settings, its name marks
+    no dev, local or test settings, and it is not part of a project template
+    (`project_template/`, a cookiecutter's `{{...}}/`) shipped to create others."""
     if not SETTINGS_NAMES.intersection(assignments):
+        return False
+    folders = PurePath(path).parts[:-1]
+    if any("template" in f.lower() or "{{" in f for f in folders):
         return False
     parts = module.split(".")
     if _NOT_PRODUCTION_PACKAGES.intersection(parts[:-1]):
@@ -313,7 +319,7 @@ def rest_framework_settings(index: ProjectIndex) -> RestFrameworkSettings:
     entries: list[tuple[str, Value]] = []
     opaque = False
     for facts in index.modules.values():
-        if not is_settings_module(facts.module, facts.assignments):
+        if not is_settings_module(facts.module, facts.assignments, facts.path):
             continue
         modules.append(facts.module)
         value = facts.assignments.get("REST_FRAMEWORK")
@@ -666,6 +672,15 @@ class _SerializerWalk:
             return
         seen = seen | {(serializer, at.path)}
         name = serializer.rsplit(".", 1)[-1]
+        # A `to_representation` of the project's reads what it reads; unless it
+        # builds on DRF's (`super().to_representation(...)`), the declared
+        # fields are not rendered at all.
+        found = self.classes.lookup(serializer, "to_representation")
+        custom = found.value if isinstance(found, Member) else None
+        if isinstance(custom, FunctionFacts):
+            self._reads(custom, model, at, f"{name}.to_representation()")
+            if not any(_is_super_call(v, "to_representation") for v in custom.returned):
+                return
         fields, own = self.classes.declared_fields(serializer)
         meta = self.classes.meta(serializer)
         included = self._included(fields, own, meta)
@@ -691,10 +706,6 @@ class _SerializerWalk:
                 target, end_at = end
                 self.walk(nested, target, end_at, depth + 1, seen)
         self._depth(meta, fields, model, at, depth, via_name=name)
-        # `to_representation` overrides read what they read.
-        found = self.classes.lookup(serializer, "to_representation")
-        if isinstance(found, Member) and isinstance(found.value, FunctionFacts):
-            self._reads(found.value, model, at, f"{name}.to_representation()")
 
     def _included(
         self, fields: dict[str, Call], own: set[str], meta: ClassFacts | None
@@ -972,6 +983,38 @@ def _serializer_attribute(classes: DrfClasses, view: str) -> str | None:
     return name if classes.is_serializer(name) else None
 
 
+def _bounded_by_hand(classes: DrfClasses, view: str) -> bool:
+    """A list view that bounds its rows itself: `get_queryset()`/`filter_queryset()`
+    (or `queryset`) slicing the rows (`[:100]`), a `get()`/`list()` or queryset
+    method handing them to a paginator of its own, or a `get()` of its own that
+    does not call DRF's."""
+    for name in ("get_queryset", "filter_queryset", "queryset", "get", "list"):
+        found = classes.lookup(view, name)
+        if not isinstance(found, Member) or found.value is None:
+            continue
+        values = found.value.returned if isinstance(found.value, FunctionFacts) else (found.value,)
+        if name in ("get_queryset", "filter_queryset", "queryset") and any(
+            isinstance(v, Subscript) for v in values
+        ):
+            return True
+        if any("paginat" in n.lower() for v in values for n in _names_in(v)):
+            return True
+        if name == "get" and not (
+            values and all(_is_super_call(v, "get") or _is_self_call(v, "list") for v in values)
+        ):
+            return True
+    return False
+
+
+def _is_self_call(value: Value, method: str) -> bool:
+    return (
+        isinstance(value, Call)
+        and isinstance(value.func, Attr)
+        and value.func.attr == method
+        and _is_self(value.func.value)
+    )
+
+
 def _own_list(classes: DrfClasses, view: str) -> bool:
     """Whether the view's `list()` is the project's own (or unknown), not DRF's
     nor a wrapper returning `super().list(...)`."""
@@ -1128,6 +1171,10 @@ def _names_in(value: Value) -> Iterator[str]:
             yield from _names_in(item)
     elif isinstance(value, Const) and isinstance(value.value, str):
         yield value.value
+    elif isinstance(value, Subscript):
+        yield from _names_in(value.value)
+    elif isinstance(value, Local):
+        yield value.name
 
 
 def is_anonymous_view(name: str) -> bool:
@@ -1151,6 +1198,8 @@ def view_pagination(classes: DrfClasses, view: str) -> Pagination | None:
         return None  # a `list()` of its own, with its own paging or none
     paging = classes.lookup(view, "paginate_queryset")
     if not (isinstance(paging, Member) and paging.value is None):
+        return None
+    if _bounded_by_hand(classes, view):
         return None
     found = classes.lookup(view, "pagination_class")
     if not isinstance(found, Member) or isinstance(found.value, FunctionFacts):

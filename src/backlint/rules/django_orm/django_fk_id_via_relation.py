@@ -9,8 +9,11 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, FileContext, LoopTarget
 from backlint.semantics.django import INSTANCE_METHODS, Model, QuerySet, querysets
+from backlint.semantics.names import dotted_name
+from backlint.semantics.tree import descendants
 from backlint.types import Fix, FixKind
 
+_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 _WRITE_CONTEXTS = (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del)
 
@@ -61,7 +64,9 @@ class DjangoFkIdViaRelation(Rule):
     Not flagged:
     Relations the same function loaded with `select_related` (the instance
     comes from a queryset that selected them: reading the key from the loaded
-    object costs nothing); reverse relations and many-to-many managers (no
+    object costs nothing), or loads anyway by reading them for something else
+    than their key (`f"{order.customer.name} #{order.customer.id}"`, `if
+    order.customer:`); reverse relations and many-to-many managers (no
     `_id` attribute); ForeignKeys with `to_field=` (`<fk>_id` holds that
     field, not the primary key); generic foreign keys; assignments
     (`obj.customer.id = ...`); instances backlint cannot tell (missed alarms).
@@ -86,6 +91,8 @@ class DjangoFkIdViaRelation(Rule):
         super().__init__(ctx, options)
         # Comprehension variables in scope: name -> the iterable they range over.
         self.comprehension_targets: list[dict[str, cst.BaseExpression]] = []
+        # Per function: the attribute chains it reads other than for their key.
+        self.loaded_chains: dict[int, set[str]] = {}
 
     def _visit_comprehension(
         self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
@@ -122,7 +129,7 @@ class DjangoFkIdViaRelation(Rule):
         declared = models.relation_field(owner, fk)
         if declared is None or declared.kwarg("to_field") is not None:
             return
-        if self._loaded(relation_node.value, fk):
+        if self._loaded(relation_node.value, fk) or self._read_elsewhere(relation_node):
             return
         fixed = node.with_changes(value=relation_node.value, attr=cst.Name(f"{fk}_id"))
         fixed_code = f"{_code(relation_node.value)}.{fk}_id"
@@ -133,6 +140,21 @@ class DjangoFkIdViaRelation(Rule):
             fix=Fix(FixKind.UNSAFE, f"Read `{fixed_code}`"),
             replacement=fixed,
         )
+
+    def _read_elsewhere(self, relation: cst.Attribute) -> bool:
+        """Whether the function loads the related object anyway: `self.user` is
+        read for something other than its key (`self.user.username`,
+        `str(self.user)`, `if self.user:`), so reading its key costs nothing."""
+        name = dotted_name(relation)
+        function = self.ctx.scope.function()
+        if name is None or function is None:
+            return False
+        key = id(function.node)
+        loaded = self.loaded_chains.get(key)
+        if loaded is None:
+            loaded = _loaded_chains(function.node)
+            self.loaded_chains[key] = loaded
+        return name in loaded
 
     # Instances ------------------------------------------------------------------
 
@@ -189,6 +211,21 @@ class DjangoFkIdViaRelation(Rule):
         ):
             return qsets.queryset(binding.value.func.value, owner)
         return None
+
+
+def _loaded_chains(function: cst.CSTNode) -> set[str]:
+    """Dotted chains (`self.user`) the function uses as objects: read for an
+    attribute other than `id`/`pk`, or used whole (passed, compared, tested)."""
+    key_reads: set[int] = set()
+    chains: list[tuple[int, str]] = []
+    for node in descendants(function, prune=_NESTED):
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in ("id", "pk"):
+                key_reads.add(id(node.value))
+            name = dotted_name(node)
+            if name is not None and "." in name:
+                chains.append((id(node), name))
+    return {name for node_id, name in chains if node_id not in key_reads}
 
 
 def _code(node: cst.CSTNode) -> str:

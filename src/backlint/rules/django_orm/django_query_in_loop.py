@@ -7,7 +7,7 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, ScopeKind
+from backlint.semantics.context import Assigned, FileContext, ScopeKind
 from backlint.semantics.django import QuerySet, querysets
 from backlint.types import SourceFile
 
@@ -49,6 +49,8 @@ _LITERALS = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.SimpleString, cst.Conca
 # Wrappers that keep an iterable as short as it was.
 _SAME_LENGTH = frozenset({"builtins.enumerate", "builtins.sorted", "builtins.reversed"})
 _EXITS = (cst.Break, cst.Return, cst.Raise)
+# Words naming a loop over batches of rows.
+_BATCH_WORDS = ("batch", "chunk")
 
 
 def short(expr: cst.BaseExpression) -> str:
@@ -144,6 +146,11 @@ class DjangoQueryInLoop(Rule):
         # Migrations run once, at deploy time.
         return not file.is_migration and super().applies(file, source, packages, options)
 
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        # Calls inside a reported call's receiver chain.
+        self.covered: set[int] = set()
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value not in _METHODS:
@@ -160,8 +167,10 @@ class DjangoQueryInLoop(Rule):
                 cure = QUERY_METHODS[method]
         if cure is None and method in INSTANCE_METHODS and qsets.instance(func.value) is not None:
             cure = INSTANCE_METHODS[method]
-        if cure is None or _batch(node):
+        if cure is None or _batch(node) or id(node) in self.covered:
             return
+        # `Task.objects.get(...).items.update(...)`: one finding for the statement.
+        self.covered |= _inner_calls(func.value)
         self.report(node, call=short(node), cure=cure)
 
     def _counts(self, qs: QuerySet, receiver: cst.BaseExpression, loop_targets: set[str]) -> bool:
@@ -183,10 +192,20 @@ class DjangoQueryInLoop(Rule):
         targets: set[str] = set()
         counts = False
         leaving = False  # in a block that ends with `break`: once per outer iteration
+        assigned: set[str] = set()  # `x = <the query>`
         child: cst.CSTNode = node
         for parent in self.ctx.ancestors(node):
             if isinstance(parent, (*_SCOPES, cst.Return)):
                 break  # a `return` leaves every loop above it: they do not repeat it
+            if isinstance(parent, cst.Assign):
+                assigned |= {n for t in parent.targets for n in _names(t.target)}
+            if (
+                not counts
+                and isinstance(parent, cst.If)
+                and child is parent.body
+                and _tests_unset(parent.test, assigned)
+            ):
+                return None  # `if x is None: x = <query>`: fetched once, then reused
             if isinstance(parent, cst.IndentedBlock):
                 ending = _ending(parent)
                 if ending is cst.Break:
@@ -200,14 +219,16 @@ class DjangoQueryInLoop(Rule):
                 and child is not parent.target
             ):
                 in_loop = True
-                loop_targets, short = _names(parent.target), self._short(parent.iter)
+                loop_targets = _names(parent.target)
+                short = self._short(parent.iter) or _batches(loop_targets, parent.iter)
             elif isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
                 in_loop = True
                 loop_targets, short = set(), True
                 comp: cst.CompFor | None = parent.for_in
                 while comp is not None:
-                    loop_targets |= _names(comp.target)
-                    short = short and self._short(comp.iter)
+                    names = _names(comp.target)
+                    loop_targets |= names
+                    short = short and (self._short(comp.iter) or _batches(names, comp.iter))
                     comp = comp.inner_for_in
             if in_loop:
                 targets |= loop_targets
@@ -272,14 +293,55 @@ def _ending(block: cst.IndentedBlock) -> type[cst.CSTNode] | None:
     return None
 
 
+def _tests_unset(test: cst.BaseExpression, names: set[str]) -> bool:
+    """`x is None`, `not x` (or either in an `and`/`or`) for one of `names`."""
+    if isinstance(test, cst.BooleanOperation):
+        return _tests_unset(test.left, names) or _tests_unset(test.right, names)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return isinstance(test.expression, cst.Name) and test.expression.value in names
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value in names
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, cst.Is)
+        and isinstance(test.comparisons[0].comparator, cst.Name)
+        and test.comparisons[0].comparator.value == "None"
+    )
+
+
+def _batches(targets: set[str], iterable: cst.BaseExpression) -> bool:
+    """A loop over batches (`for batch in chunked(ids, 500)`): a query per batch
+    is the cure, not the problem."""
+    words = [*targets, short(iterable)]
+    return any(w in text.lower() for text in words for w in _BATCH_WORDS)
+
+
+def _inner_calls(expr: cst.BaseExpression) -> set[int]:
+    found: set[int] = set()
+    while isinstance(expr, cst.Call | cst.Attribute | cst.Subscript):
+        if isinstance(expr, cst.Call):
+            found.add(id(expr))
+            expr = expr.func
+        else:
+            expr = expr.value
+    return found
+
+
 def _batch(node: cst.Call) -> bool:
-    """A chunked query: an `__in` lookup anywhere in the chain."""
+    """A chunked query (an `__in` lookup anywhere in the chain), or a row lock
+    taken one row at a time on purpose (`select_for_update()`)."""
     current: cst.BaseExpression = node
     while True:
         if isinstance(current, cst.Call):
             if any(
                 arg.keyword is not None and arg.keyword.value.endswith("__in")
                 for arg in current.args
+            ):
+                return True
+            if (
+                isinstance(current.func, cst.Attribute)
+                and current.func.attr.value == "select_for_update"
             ):
                 return True
             current = current.func

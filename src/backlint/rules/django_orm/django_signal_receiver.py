@@ -20,6 +20,8 @@ MODEL_SIGNALS = frozenset(
         "m2m_changed",
     )
 )
+# What happens to the model when each kind of signal is sent.
+_EVENTS = {"save": "saved", "delete": "deleted", "init": "created", "changed": "changed"}
 RECEIVER_DECORATORS = frozenset({"django.dispatch.receiver", "django.dispatch.dispatcher.receiver"})
 # Calls returning the user model (`sender=get_user_model()`).
 USER_MODEL_FUNCTIONS = frozenset({"django.contrib.auth.get_user_model"})
@@ -92,7 +94,7 @@ class DjangoSignalReceiver(Rule):
     group = "strict"
     message = (
         "`{signal}` receiver for the project's own model `{model}`: call the code "
-        "explicitly where the model is saved instead"
+        "explicitly where the model is {event} instead"
     )
     frameworks = frozenset({"django"})
     markers = ("receiver", ".connect(")
@@ -135,7 +137,8 @@ class DjangoSignalReceiver(Rule):
         model = self._own_model(sender) if sender is not None else None
         if model is not None:
             signal = model_signals[0].rsplit(".", 1)[1]
-            self.report(call, signal=signal, model=model.name)
+            event = _EVENTS.get(signal.split("_", 1)[-1], "changed")
+            self.report(call, signal=signal, model=model.name, event=event)
 
     def _own_model(self, sender: cst.BaseExpression) -> Model | None:
         """The project model a `sender=` names, if any."""

@@ -319,7 +319,8 @@ def rest_framework_settings(index: ProjectIndex) -> RestFrameworkSettings:
     entries: list[tuple[str, Value]] = []
     opaque = False
     for facts in index.modules.values():
-        if not is_settings_module(facts.module, facts.assignments, facts.path):
+        names = [*facts.assignments, *(name for name, _, _ in facts.item_assignments)]
+        if not is_settings_module(facts.module, names, facts.path):
             continue
         modules.append(facts.module)
         value = facts.assignments.get("REST_FRAMEWORK")

@@ -152,11 +152,15 @@ def test_split_settings_count_every_production_module() -> None:
             """,
         config__settings__production="""
             from .base import *
-            REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = ["rest_framework.permissions.IsAuthenticated"]
+            REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = [
+                "rest_framework.permissions.IsAuthenticated"
+            ]
             """,
         config__settings__dev="""
             from .base import *
-            REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "rest_framework.pagination.PageNumberPagination"
+            REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = (
+                "rest_framework.pagination.PageNumberPagination"
+            )
             """,
     )
     settings = built.view(rest_framework_settings)
@@ -200,7 +204,9 @@ def test_settings_values_for_other_rules() -> None:
     built = index(
         conf__settings="""
             INSTALLED_APPS = []
-            REST_FRAMEWORK = dict(DEFAULT_THROTTLE_CLASSES=["rest_framework.throttling.AnonRateThrottle"])
+            REST_FRAMEWORK = dict(
+                DEFAULT_THROTTLE_CLASSES=["rest_framework.throttling.AnonRateThrottle"]
+            )
             """
     )
     settings = built.view(rest_framework_settings)

@@ -410,12 +410,15 @@ class DrfClasses:
                     if name:
                         self.subclassed.add(index.canonical(name))
         self._mro: dict[str, tuple[str, ...]] = {}
+        self._facts: dict[str, ClassFacts | None] = {}
         self._walks: dict[tuple[str, str], tuple[Walked, ...] | None] = {}
 
     # Classes -----------------------------------------------------------------
 
     def facts(self, qualname: str) -> ClassFacts | None:
-        return self.index.find_class(qualname)
+        if qualname not in self._facts:
+            self._facts[qualname] = self.index.find_class(qualname)
+        return self._facts[qualname]
 
     def bases(self, qualname: str) -> tuple[str, ...]:
         if qualname in DRF_CLASSES:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, ScopeKind
+from backlint.semantics.context import Assigned, FileContext, ScopeKind
 from backlint.semantics.django import QuerySet, querysets
 from backlint.semantics.tree import descendants
 from backlint.types import Fix, FixKind
@@ -40,6 +43,15 @@ _FRESH_QUERY_METHODS = frozenset(
     }
 )  # fmt: skip
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# `name = ...objects...`, `name = qs.filter(...)`: an assignment that may be of a
+# queryset (a generous text filter before resolving a name's bindings).
+_ASSIGNED_QUERYSET = re.compile(
+    r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)[\s\S]{0,160}?"
+    r"\b(?:objects|_manager|queryset|get_queryset|filter|exclude|all|order_by|"
+    r"select_related|prefetch_related|annotate|distinct|values|values_list|only|defer|"
+    r"using|none)\b",
+    re.MULTILINE,
+)
 
 
 class DjangoInefficientQuerysetCheck(Rule):
@@ -111,8 +123,16 @@ class DjangoInefficientQuerysetCheck(Rule):
 
     # `len(qs)`, `bool(qs)` ----------------------------------------------------------
 
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        self._queryset_names: frozenset[str] | None = None
+
     def visit_Call(self, node: cst.Call) -> None:
-        if len(node.args) != 1 or not isinstance(node.func, cst.Name):
+        if (
+            len(node.args) != 1
+            or not isinstance(node.func, cst.Name)
+            or node.func.value not in ("len", "bool")
+        ):
             return
         name = self.ctx.qualified_name(node.func)
         if name == "builtins.len":
@@ -195,6 +215,12 @@ class DjangoInefficientQuerysetCheck(Rule):
     def _evaluated_for_nothing(self, expr: cst.BaseExpression) -> bool:
         """A queryset rooted at a manager whose rows nothing uses afterwards: a
         fresh chain, or a local variable only used to build new queries."""
+        if not isinstance(expr, cst.Name | cst.Call | cst.Subscript):
+            return False  # an attribute is a manager or a related manager: not ours
+        if isinstance(expr, cst.Call) and not isinstance(expr.func, cst.Attribute):
+            return False  # a function call: no queryset method chain
+        if isinstance(expr, cst.Name) and expr.value not in self._assigned_querysets():
+            return False
         qs = querysets(self.ctx).queryset(expr)
         if not _full_queryset(qs):
             return False
@@ -208,6 +234,14 @@ class DjangoInefficientQuerysetCheck(Rule):
         if not all(isinstance(b, Assigned) for b in bindings):
             return False
         return not self._used_elsewhere(owner.node, expr)
+
+    def _assigned_querysets(self) -> frozenset[str]:
+        """Names the file assigns from something that looks like a queryset
+        (a line naming a manager or a queryset method): a text search, so that
+        the bindings of every `if x:` are not resolved."""
+        if self._queryset_names is None:
+            self._queryset_names = frozenset(_ASSIGNED_QUERYSET.findall(self.ctx.source))
+        return self._queryset_names
 
     def _used_elsewhere(self, function: cst.CSTNode, name: cst.Name) -> bool:
         """Whether the variable is read in the function other than at `name`

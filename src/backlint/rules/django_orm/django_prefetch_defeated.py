@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import libcst as cst
 
@@ -13,6 +14,7 @@ from backlint.rules.django_orm.django_n_plus_one import (
     _Loop,
 )
 from backlint.semantics.django import Model, querysets
+from backlint.types import SourceFile
 
 # Methods of a related manager that build a new query, ignoring the rows a
 # prefetch cached (`all()`, `count()`, `exists()` are answered from the cache).
@@ -81,7 +83,9 @@ class DjangoPrefetchDefeated(DjangoNPlusOne):
 
     Not flagged:
     `obj.items.all()`, `.count()`, `.exists()` (served by the cache);
-    `first()`/`last()` on a model with `Meta.ordering`; relations the
+    `first()`/`last()` on a model with `Meta.ordering`; prefetches made only
+    inside a custom queryset method of another module (the file must say
+    `prefetch_related` or `Prefetch(`: a missed alarm); relations the
     queryset did not prefetch (BKL301 reports those); writes (`add`,
     `create`, `update`, `delete`...: no prefetch serves them); loops in async
     functions; test files. A `Prefetch(..., to_attr=...)` leaves the
@@ -95,6 +99,17 @@ class DjangoPrefetchDefeated(DjangoNPlusOne):
 
     code = "BKL304"
     name = "django-prefetch-defeated"
+
+    @classmethod
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        # The prefetch is written in the file (a queryset chain, or the class's
+        # own `get_queryset()`); one hidden in a custom queryset method defined
+        # elsewhere is not looked for (a missed alarm), which spares the loop
+        # analysis on every other file.
+        if "prefetch_related" not in source and "Prefetch(" not in source:
+            return False
+        return super().applies(file, source, packages, options)
+
     message = (
         "`{expr}` ignores the prefetched `{path}` rows and queries once per row: "
         "filter them in Python, or use `Prefetch(..., queryset=..., to_attr=...)`"

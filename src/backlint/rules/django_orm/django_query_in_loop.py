@@ -150,6 +150,8 @@ class DjangoQueryInLoop(Rule):
         super().__init__(ctx, options)
         # Calls inside a reported call's receiver chain.
         self.covered: set[int] = set()
+        # Per loop node: the names it binds, and whether it is short.
+        self.loop_facts: dict[int, tuple[set[str], bool]] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -219,16 +221,15 @@ class DjangoQueryInLoop(Rule):
                 and child is not parent.target
             ):
                 in_loop = True
-                loop_targets = _names(parent.target)
-                short = self._short(parent.iter) or _batches(loop_targets, parent.iter)
+                loop_targets, short = self._loop_facts(parent)
             elif isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
                 in_loop = True
                 loop_targets, short = set(), True
                 comp: cst.CompFor | None = parent.for_in
                 while comp is not None:
-                    names = _names(comp.target)
-                    loop_targets |= names
-                    short = short and (self._short(comp.iter) or _batches(names, comp.iter))
+                    names, comp_short = self._loop_facts(comp)
+                    loop_targets = loop_targets | names
+                    short = short and comp_short
                     comp = comp.inner_for_in
             if in_loop:
                 targets |= loop_targets
@@ -238,6 +239,14 @@ class DjangoQueryInLoop(Rule):
                     counts = counts or not short
             child = parent
         return targets if counts else None
+
+    def _loop_facts(self, loop: cst.For | cst.CompFor) -> tuple[set[str], bool]:
+        found = self.loop_facts.get(id(loop))
+        if found is None:
+            names = _names(loop.target)
+            found = names, self._short(loop.iter) or _batches(names, loop.iter)
+            self.loop_facts[id(loop)] = found
+        return found
 
     def _short(self, iterable: cst.BaseExpression, depth: int = 0) -> bool:
         """A literal display, `range(<literal>)`, or a module-level name bound to

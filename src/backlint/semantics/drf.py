@@ -400,7 +400,6 @@ class DrfClasses:
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
         self.models: DjangoModels = index.view(django_models)
-        self.settings = index.view(rest_framework_settings)
         # Classes some project class derives from: not leaves.
         self.subclassed: set[str] = set()
         if index.uses("rest_framework"):
@@ -428,6 +427,8 @@ class DrfClasses:
             return ()
         out = []
         for base in cls.bases:
+            if isinstance(base, Subscript):  # `Generic[T]`, `GenericAPIView[Order]`
+                base = base.value
             name = dotted(base)
             out.append(self.index.canonical(name) if name else "?")
         return tuple(out)

@@ -17,7 +17,7 @@ Answers are None when the analysis cannot tell: rules stay silent then.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -418,6 +418,31 @@ class DjangoModels:
             return None
         return self.models.get(qualname) or self.models.get(self.index.canonical(qualname))
 
+    def relation_field(self, model: Model, name: str) -> Call | None:
+        """The field call declaring a relation of `model` (inherited ones
+        included): `models.ForeignKey(Customer, null=True, to_field="code")`."""
+        for field_name, call, _ in self._raw_fields.get(model.qualname, ()):
+            if field_name == name:
+                return call
+        return None
+
+    def meta_option(self, model: Model, name: str, depth: int = 0) -> Value | None:
+        """An option of the model's `Meta` (`ordering`), from its class or,
+        Django's inheritance rule for Meta, from a model parent's."""
+        cls = self.index.find_class(model.qualname)
+        meta = cls.inner_class("Meta") if cls is not None else None
+        if meta is not None and meta.attribute(name) is not None:
+            return meta.attribute(name)
+        if depth > 8:
+            return None
+        for base in model.bases:
+            parent = self.get(base)
+            if parent is not None:
+                found = self.meta_option(parent, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
 
 def _fill_placeholders(related_name: str, model: Model) -> str:
     """`%(class)s_created` on an abstract parent, for one concrete subclass."""
@@ -498,6 +523,7 @@ class QuerySets:
         self.ctx = ctx
         self.models = ctx.index.view(django_models)
         self._active: set[int] = set()
+        self._active_names: set[int] = set()  # instance() of a name, likewise
 
     # Models --------------------------------------------------------------------
 
@@ -810,6 +836,15 @@ class QuerySets:
         return self.models.get(f"{self.ctx.module}.{cls.node.name.value}")
 
     def _instance_from_bindings(self, name: cst.Name, scope: Scope) -> Model | None:
+        if id(name) in self._active_names:
+            return None  # `field = field`, `a = b; b = a`: stop the recursion
+        self._active_names.add(id(name))
+        try:
+            return self._instance_of_bindings(name, scope)
+        finally:
+            self._active_names.discard(id(name))
+
+    def _instance_of_bindings(self, name: cst.Name, scope: Scope) -> Model | None:
         owner, bindings = self.ctx.bindings(name.value, scope)
         if owner is None or not bindings:
             return None
@@ -839,6 +874,82 @@ class QuerySets:
         if first is None or any(m is not first for m in models):
             return None
         return first
+
+    # Querysets in the index -------------------------------------------------------
+
+    def queryset_of_value(
+        self, value: Value, root: Callable[[Value], QuerySet | None] | None = None
+    ) -> QuerySet | None:
+        """The queryset a summarised expression of the index builds (a view's
+        `queryset = ...`, what its `get_queryset()` returns), with what it loads.
+        `root` answers for the starts of chains only the caller understands
+        (`self.queryset`, `super().get_queryset()`); None when unknown."""
+        found = root(value) if root is not None else None
+        if found is not None:
+            return found
+        if isinstance(value, Attr):
+            owner = self.models.get(dotted(value.value))
+            if owner is not None and value.attr in (
+                *owner.managers,
+                "_default_manager",
+                "_base_manager",
+            ):
+                return QuerySet(owner, is_manager=True)
+            return None
+        if not isinstance(value, Call) or not isinstance(value.func, Attr):
+            return None
+        base = self.queryset_of_value(value.func.value, root)
+        if base is None:
+            return None
+        method = value.func.attr
+        qs = replace(base, is_manager=False)
+        if method == "select_related":
+            if not value.args:
+                return replace(qs, select_all=True)
+            names = [const_str(arg) for arg in value.args]
+            select = frozenset(n for n in names if n is not None)
+            return replace(qs, select=qs.select | select, opaque=qs.opaque or None in names)
+        if method == "prefetch_related":
+            paths: set[str] = set()
+            opaque = qs.opaque
+            for arg in value.args:
+                text = const_str(arg)
+                if text is not None:
+                    paths.add(text)
+                elif isinstance(arg, Call) and dotted(arg.func) in (
+                    "django.db.models.Prefetch",
+                    "django.db.models.query.Prefetch",
+                ):
+                    paths |= self._prefetch_value(arg)
+                else:
+                    opaque = True
+            return replace(qs, prefetch=qs.prefetch | paths, opaque=opaque)
+        if method in LAZY_METHODS:
+            return qs
+        if method in VALUES_METHODS:
+            return replace(qs, values=True)
+        loads = self._custom_queryset_method(base.model, method)
+        if loads is None:
+            return None
+        select, prefetch, opaque = loads
+        return replace(
+            qs,
+            select=qs.select | select,
+            prefetch=qs.prefetch | prefetch,
+            opaque=qs.opaque or opaque,
+        )
+
+    def _prefetch_value(self, call: Call) -> set[str]:
+        """The paths a summarised `Prefetch("items", queryset=...)` loads."""
+        lookup = const_str(call.args[0]) if call.args else const_str(call.kwarg("lookup"))
+        if lookup is None or call.kwarg("to_attr") is not None:
+            return set()
+        out = {lookup}
+        inner_value = call.args[1] if len(call.args) > 1 else call.kwarg("queryset")
+        inner = self.queryset_of_value(inner_value) if inner_value is not None else None
+        if inner is not None:
+            out |= {f"{lookup}__{p}" for p in (*inner.select, *inner.prefetch)}
+        return out
 
 
 def _first_param(fn: cst.FunctionDef) -> str | None:

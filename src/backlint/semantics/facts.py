@@ -163,6 +163,15 @@ class FunctionFacts:
     yields: tuple[Value, ...]  # values yielded, locals followed
     returned: tuple[Value, ...]  # values returned, locals followed
     line: int
+    # Attribute chains the body reads from its first two positional parameters
+    # (`self`, and the instance of a serializer's `get_<field>(self, obj)`), as
+    # (position, "author.company.name"): calls are looked through
+    # (`obj.items.all().count()` is "items.all.count"), names bound to a chain
+    # (`author = obj.author`, `for item in obj.items.all()`) followed, and only
+    # the longest chains kept. Filled only for methods of classes that look like
+    # DRF serializers (`_wants_param_reads`), the one place it is read: walking
+    # every function body of a project would cost the index pass a second walk.
+    param_reads: tuple[tuple[int, str], ...] = ()
 
 
 @_pickles_by_constructor
@@ -212,6 +221,11 @@ class ModuleFacts:
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     assignments: dict[str, Value] = field(default_factory=dict)
     calls: tuple[Call, ...] = ()  # statement calls of `CALLS_OF_INTEREST` methods
+    # Module-level `NAME[key] = value` and `NAME.update({key: value})`, as
+    # (name, key, value) in source order: settings modules amend dicts such as
+    # REST_FRAMEWORK this way. The key is UNKNOWN when it is not a literal (or
+    # `update()` gets something other than a dict display or keywords).
+    item_assignments: tuple[tuple[str, Value, Value], ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -305,7 +319,9 @@ class _Summariser:
 
     # Statements ------------------------------------------------------------
 
-    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionFacts:
+    def function(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef, param_reads: bool = False
+    ) -> FunctionFacts:
         local: dict[str, Value] = {}
         yields: list[Value] = []
         returned: list[Value] = []
@@ -341,6 +357,9 @@ class _Summariser:
             yields=tuple(yields),
             returned=tuple(returned),
             line=node.lineno,
+            param_reads=_param_reads(node, [name for name, _, _ in params[:2]])
+            if param_reads
+            else (),
         )
 
     def _body(
@@ -387,6 +406,7 @@ class _Summariser:
         methods: list[FunctionFacts] = []
         inner: list[ClassFacts] = []
         qualname = f"{prefix}.{node.name}"
+        reads = _wants_param_reads(node)
         for stmt in node.body:
             if isinstance(stmt, ast.Assign):
                 value = self.value(stmt.value)
@@ -398,7 +418,7 @@ class _Summariser:
                 if stmt.value is not None:
                     attributes.append((stmt.target.id, self.value(stmt.value)))
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                methods.append(self.function(stmt))
+                methods.append(self.function(stmt, reads))
             elif isinstance(stmt, ast.ClassDef):
                 inner.append(self.cls(stmt, qualname))
         return ClassFacts(
@@ -484,4 +504,126 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
         functions=functions,
         assignments=assignments,
         calls=tuple(s.calls),
+        item_assignments=_item_assignments(s, statements),
     )
+
+
+# ---------------------------------------------------------------------------
+# Additional facts: parameter reads of serializer methods, dict item assignments.
+
+
+def _wants_param_reads(node: ast.ClassDef) -> bool:
+    """A class that looks like a DRF serializer: `Serializer` in its name or a
+    base's, or a `SerializerMethodField` among its attributes."""
+    if "Serializer" in node.name:
+        return True
+    for base in node.bases:
+        name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+        if "Serializer" in name:
+            return True
+    for stmt in node.body:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+            func = stmt.value.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name.endswith("MethodField"):
+                return True
+    return False
+
+
+def _read_chain(node: ast.expr, roots: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
+    """(position, "a.b.c") for an attribute chain rooted at a parameter or at a
+    name bound to such a chain; calls are looked through."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        else:
+            break
+    if not isinstance(node, ast.Name) or node.id not in roots:
+        return None
+    position, prefix = roots[node.id]
+    path = ".".join([*([prefix] if prefix else []), *reversed(parts)])
+    return position, path
+
+
+def _param_reads(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str]
+) -> tuple[tuple[int, str], ...]:
+    roots: dict[str, tuple[int, str]] = {name: (i, "") for i, name in enumerate(params)}
+    nodes = list(ast.walk(node))
+    # Names bound to a chain: `author = obj.author`, `for line in obj.lines.all()`.
+    for _ in range(3):
+        changed = False
+        for n in nodes:
+            target: ast.expr | None = None
+            value: ast.expr | None = None
+            if isinstance(n, ast.Assign) and len(n.targets) == 1:
+                target, value = n.targets[0], n.value
+            elif isinstance(n, ast.For | ast.AsyncFor | ast.comprehension):
+                target, value = n.target, n.iter
+            elif isinstance(n, ast.NamedExpr):
+                target, value = n.target, n.value
+            if not isinstance(target, ast.Name) or value is None or target.id in roots:
+                continue
+            chain = _read_chain(value, roots)
+            if chain is not None and chain[1]:
+                roots[target.id] = chain
+                changed = True
+        if not changed:
+            break
+    reads: set[tuple[int, str]] = set()
+    for n in nodes:
+        if isinstance(n, ast.Attribute):
+            chain = _read_chain(n, roots)
+            if chain is not None:
+                reads.add(chain)
+    longest = sorted(reads)
+    return tuple(
+        read
+        for i, read in enumerate(longest)
+        if not (
+            i + 1 < len(longest)
+            and longest[i + 1][0] == read[0]
+            and longest[i + 1][1].startswith(read[1] + ".")
+        )
+    )
+
+
+def _item_assignments(
+    s: _Summariser, statements: list[ast.stmt]
+) -> tuple[tuple[str, Value, Value], ...]:
+    out: list[tuple[str, Value, Value]] = []
+    for stmt in statements:
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                    out.append((target.value.id, s.value(target.slice), s.value(stmt.value)))
+        elif (
+            isinstance(stmt, ast.AugAssign)
+            and isinstance(stmt.target, ast.Subscript)
+            and isinstance(stmt.target.value, ast.Name)
+        ):
+            out.append((stmt.target.value.id, s.value(stmt.target.slice), UNKNOWN))
+        elif (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Attribute)
+            and stmt.value.func.attr == "update"
+            and isinstance(stmt.value.func.value, ast.Name)
+        ):
+            name = stmt.value.func.value.id
+            call = stmt.value
+            for arg in call.args:
+                if isinstance(arg, ast.Dict):
+                    for k, v in zip(arg.keys, arg.values, strict=True):
+                        out.append((name, s.value(k) if k else UNKNOWN, s.value(v)))
+                else:
+                    out.append((name, UNKNOWN, UNKNOWN))
+            for keyword in call.keywords:
+                out.append(
+                    (name, Const(keyword.arg) if keyword.arg else UNKNOWN, s.value(keyword.value))
+                )
+    return tuple(out)

@@ -43,6 +43,7 @@ class ProjectIndex:
         # Normalised package name -> version specifiers the project declares
         # (pyproject.toml, requirements*.txt); filled by the engine.
         self.requirements: dict[str, tuple[str, ...]] = {}
+        self._suffixes: dict[str, str] | None = None
 
     def uses(self, package: str) -> bool:
         return package in self.packages
@@ -72,6 +73,7 @@ class ProjectIndex:
         self.complete = state["complete"]
         self._views = {}
         self.requirements = state.get("requirements", {})
+        self._suffixes = None
 
     # Symbols -------------------------------------------------------------------
 
@@ -82,7 +84,30 @@ class ProjectIndex:
             facts = self.modules.get(".".join(parts[:cut]))
             if facts is not None:
                 return facts, parts[cut], ".".join(parts[cut + 1 :])
+        for cut in range(len(parts) - 1, 0, -1):
+            facts = self._module_alias(".".join(parts[:cut]))
+            if facts is not None:
+                return facts, parts[cut], ".".join(parts[cut + 1 :])
         return None
+
+    def _module_alias(self, name: str) -> ModuleFacts | None:
+        """The module a shorter name imports: `projects.models` for the indexed
+        `label_studio.projects.models` when `label_studio/` is both a package and
+        a directory on `sys.path` (it holds `manage.py`: Django's usual layout,
+        whose apps import each other by the short name). Only a suffix that one
+        module alone ends with, and that is no module of its own, counts."""
+        if self._suffixes is None:
+            table: dict[str, str | None] = {}
+            for module in self.modules:
+                parts = module.split(".")
+                for i in range(1, len(parts)):
+                    suffix = ".".join(parts[i:])
+                    table[suffix] = None if suffix in table else module
+            self._suffixes = {
+                k: v for k, v in table.items() if v is not None and k not in self.modules
+            }
+        target = self._suffixes.get(name)
+        return self.modules.get(target) if target is not None else None
 
     def canonical(self, qualname: str) -> str:
         """Follow re-exports (`from .order import Order` in `shop/models/__init__.py`)
@@ -93,7 +118,8 @@ class ProjectIndex:
                 return qualname
             facts, name, rest = split
             if name in facts.classes or name in facts.functions or name in facts.assignments:
-                return qualname
+                # The indexed name (an alias of the module is normalised).
+                return f"{facts.module}.{name}.{rest}" if rest else f"{facts.module}.{name}"
             target = facts.imports.get(name)
             if target is None or target == qualname:
                 return qualname

@@ -1,0 +1,233 @@
+"""BKL306 django-fk-id-via-relation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.context import Assigned, FileContext, LoopTarget
+from backlint.semantics.django import INSTANCE_METHODS, Model, QuerySet, querysets
+from backlint.semantics.names import dotted_name
+from backlint.semantics.tree import descendants
+from backlint.types import Fix, FixKind
+
+_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_WRITE_CONTEXTS = (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del)
+
+
+class DjangoFkIdViaRelation(Rule):
+    """`obj.<fk>.id` fetches the related row to read a value `obj` already has.
+
+    What it flags:
+    `obj.customer.id` or `obj.customer.pk`, where `customer` is a ForeignKey
+    or OneToOneField of `obj`'s model (declared on it, on an abstract parent
+    or a multi-table parent; `obj` a model instance backlint can tell: fetched
+    with `get()`/`first()`/..., a loop over a queryset, a parameter annotated
+    with the model, `self` in a model method, a relation of such an instance).
+
+    Why:
+    Reading `obj.customer` runs a query to load the customer (unless it was
+    loaded already), only to read its primary key, which `obj` holds in its
+    `customer_id` column. In a loop it is one query per row.
+
+    Example:
+    ```python
+    from django.db import models
+
+    class Customer(models.Model):
+        name = models.CharField(max_length=100)
+
+    class Order(models.Model):
+        customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+
+    def customer_of(order: Order) -> int:
+        return order.customer.id
+    ```
+
+    Use instead:
+    ```python
+    from django.db import models
+
+    class Customer(models.Model):
+        name = models.CharField(max_length=100)
+
+    class Order(models.Model):
+        customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+
+    def customer_of(order: Order) -> int:
+        return order.customer_id
+    ```
+
+    Not flagged:
+    Relations the same function loaded with `select_related` (the instance
+    comes from a queryset that selected them: reading the key from the loaded
+    object costs nothing), or loads anyway by reading them for something else
+    than their key (`f"{order.customer.name} #{order.customer.id}"`, `if
+    order.customer:`); reverse relations and many-to-many managers (no
+    `_id` attribute); ForeignKeys with `to_field=` (`<fk>_id` holds that
+    field, not the primary key); generic foreign keys; assignments
+    (`obj.customer.id = ...`); instances backlint cannot tell (missed alarms).
+    Test files are not checked.
+
+    Fix:
+    `obj.<fk>.id` -> `obj.<fk>_id`. Unsafe: when the relation is null,
+    `obj.<fk>.id` raises AttributeError where `obj.<fk>_id` is None, and an
+    unsaved related object assigned before it was saved leaves `<fk>_id`
+    None until `obj` is saved.
+    """
+
+    code = "BKL306"
+    name = "django-fk-id-via-relation"
+    message = "`{expr}` loads the related row to read its key: use `{fixed}`"
+    fix_kind = FixKind.UNSAFE
+    frameworks = frozenset({"django"})
+    markers = (".id", ".pk")
+    skip_tests = True
+
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        # Comprehension variables in scope: name -> the iterable they range over.
+        self.comprehension_targets: list[dict[str, cst.BaseExpression]] = []
+        # Per function: the attribute chains it reads other than for their key.
+        self.loaded_chains: dict[int, set[str]] = {}
+
+    def _visit_comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
+    ) -> None:
+        names: dict[str, cst.BaseExpression] = {}
+        comp: cst.CompFor | None = node.for_in
+        while comp is not None:
+            if isinstance(comp.target, cst.Name):
+                names[comp.target.value] = comp.iter
+            comp = comp.inner_for_in
+        self.comprehension_targets.append(names)
+
+    def _leave_comprehension(self, node: cst.CSTNode) -> None:
+        self.comprehension_targets.pop()
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comprehension
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value not in ("id", "pk") or not isinstance(node.value, cst.Attribute):
+            return
+        relation_node = node.value
+        parent = self.ctx.parent(node)
+        if isinstance(parent, _WRITE_CONTEXTS) and getattr(parent, "target", None) is node:
+            return
+        owner = self._model_of(relation_node.value)
+        if owner is None:
+            return
+        fk = relation_node.attr.value
+        relation = owner.relation(fk)
+        if relation is None or not relation.forward_single:
+            return
+        models = querysets(self.ctx).models
+        declared = models.relation_field(owner, fk)
+        if declared is None or declared.kwarg("to_field") is not None:
+            return
+        if self._loaded(relation_node.value, fk) or self._read_elsewhere(relation_node):
+            return
+        fixed = node.with_changes(value=relation_node.value, attr=cst.Name(f"{fk}_id"))
+        fixed_code = f"{_code(relation_node.value)}.{fk}_id"
+        self.report(
+            node,
+            expr=_code(node),
+            fixed=fixed_code,
+            fix=Fix(FixKind.UNSAFE, f"Read `{fixed_code}`"),
+            replacement=fixed,
+        )
+
+    def _read_elsewhere(self, relation: cst.Attribute) -> bool:
+        """Whether the function loads the related object anyway: `self.user` is
+        read for something other than its key (`self.user.username`,
+        `str(self.user)`, `if self.user:`), so reading its key costs nothing."""
+        name = dotted_name(relation)
+        function = self.ctx.scope.function()
+        if name is None or function is None:
+            return False
+        key = id(function.node)
+        loaded = self.loaded_chains.get(key)
+        if loaded is None:
+            loaded = _loaded_chains(function.node)
+            self.loaded_chains[key] = loaded
+        return name in loaded
+
+    # Instances ------------------------------------------------------------------
+
+    def _model_of(self, expr: cst.BaseExpression, depth: int = 0) -> Model | None:
+        qsets = querysets(self.ctx)
+        if isinstance(expr, cst.Name):
+            iterable = self._comprehension_iterable(expr.value)
+            if iterable is not None:
+                qs = qsets.queryset(iterable)
+                return qs.model if qs is not None and not qs.values and not qs.is_manager else None
+            return qsets.instance(expr)
+        if isinstance(expr, cst.Attribute) and depth < 4:
+            owner = self._model_of(expr.value, depth + 1)
+            relation = owner.relation(expr.attr.value) if owner is not None else None
+            if relation is not None and relation.single:
+                return qsets.models.get(relation.target)
+            return None
+        return qsets.instance(expr)
+
+    def _comprehension_iterable(self, name: str) -> cst.BaseExpression | None:
+        for names in reversed(self.comprehension_targets):
+            if name in names:
+                return names[name]
+        return None
+
+    def _loaded(self, expr: cst.BaseExpression, fk: str) -> bool:
+        """Whether the queryset that fetched the instance selected the relation
+        (`expr` is the instance, `fk` the relation read on it)."""
+        path = fk
+        while isinstance(expr, cst.Attribute):
+            path = f"{expr.attr.value}__{path}"
+            expr = expr.value
+        if not isinstance(expr, cst.Name):
+            return False
+        qs = self._fetching_queryset(expr)
+        return qs is not None and qs.covers(path, single=True)
+
+    def _fetching_queryset(self, name: cst.Name) -> QuerySet | None:
+        qsets = querysets(self.ctx)
+        iterable = self._comprehension_iterable(name.value)
+        if iterable is not None:
+            return qsets.queryset(iterable)
+        owner, bindings = self.ctx.bindings(name.value)
+        if owner is None or len(bindings) != 1:
+            return None
+        binding = bindings[0]
+        if isinstance(binding, LoopTarget):
+            return qsets.queryset(binding.loop.iter, owner)
+        if (
+            isinstance(binding, Assigned)
+            and isinstance(binding.value, cst.Call)
+            and isinstance(binding.value.func, cst.Attribute)
+            and binding.value.func.attr.value in INSTANCE_METHODS
+        ):
+            return qsets.queryset(binding.value.func.value, owner)
+        return None
+
+
+def _loaded_chains(function: cst.CSTNode) -> set[str]:
+    """Dotted chains (`self.user`) the function uses as objects: read for an
+    attribute other than `id`/`pk`, or used whole (passed, compared, tested)."""
+    key_reads: set[int] = set()
+    chains: list[tuple[int, str]] = []
+    for node in descendants(function, prune=_NESTED):
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in ("id", "pk"):
+                key_reads.add(id(node.value))
+            name = dotted_name(node)
+            if name is not None and "." in name:
+                chains.append((id(node), name))
+    return {name for node_id, name in chains if node_id not in key_reads}
+
+
+def _code(node: cst.CSTNode) -> str:
+    code = " ".join(cst.Module(body=[]).code_for_node(node).split())
+    return code if len(code) <= 60 else code[:57] + "..."

@@ -1,0 +1,360 @@
+"""BKL302 django-query-in-loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.context import Assigned, FileContext, ScopeKind
+from backlint.semantics.django import QuerySet, querysets
+from backlint.types import SourceFile
+
+# Queryset and manager methods that run a query, with the cure to suggest.
+_FETCH = "fetch the rows once before the loop (`in_bulk()`, `filter(pk__in=...)`)"
+_COMPUTE = "compute it once before the loop, or annotate the rows"
+_CREATE = "collect the objects and `bulk_create()` them after the loop"
+_UPDATE = "update the rows in one query (`filter(pk__in=...).update(...)`) or `bulk_update()`"
+_DELETE = "delete the rows in one query (`filter(pk__in=...).delete()`)"
+QUERY_METHODS: dict[str, str] = {
+    "get": _FETCH,
+    "first": _FETCH,
+    "last": _FETCH,
+    "earliest": _FETCH,
+    "latest": _FETCH,
+    "count": _COMPUTE,
+    "exists": _COMPUTE,
+    "contains": _COMPUTE,
+    "aggregate": _COMPUTE,
+    "create": _CREATE,
+    "get_or_create": _CREATE,
+    "update_or_create": _CREATE,
+    "update": _UPDATE,
+    "delete": _DELETE,
+}
+QUERY_METHODS |= {f"a{name}": cure for name, cure in QUERY_METHODS.items()}
+# Model instance methods that run a query.
+INSTANCE_METHODS: dict[str, str] = {
+    "save": "`bulk_update()` (or `bulk_create()`) the objects after the loop",
+    "delete": _DELETE,
+    "refresh_from_db": "fetch the rows once before the loop",
+}
+INSTANCE_METHODS |= {f"a{name}": cure for name, cure in INSTANCE_METHODS.items()}
+_METHODS = frozenset(QUERY_METHODS) | frozenset(INSTANCE_METHODS)
+
+_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_LITERALS = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.SimpleString, cst.ConcatenatedString)
+# Wrappers that keep an iterable as short as it was.
+_SAME_LENGTH = frozenset({"builtins.enumerate", "builtins.sorted", "builtins.reversed"})
+_EXITS = (cst.Break, cst.Return, cst.Raise)
+# Words naming a loop over batches of rows.
+_BATCH_WORDS = ("batch", "chunk")
+
+
+def short(expr: cst.BaseExpression) -> str:
+    """`Order.objects.filter(...).first()`: the chain, arguments elided."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{short(expr.value)}.{expr.attr.value}"
+    if isinstance(expr, cst.Call):
+        return f"{short(expr.func)}({'...' if expr.args else ''})"
+    if isinstance(expr, cst.Subscript):
+        return f"{short(expr.value)}[...]"
+    return "..."
+
+
+class DjangoQueryInLoop(Rule):
+    """A Django query runs on every iteration of a loop.
+
+    What it flags:
+    Inside the body of a `for` loop or a comprehension (its element and
+    conditions, the iterables of its inner `for`s), a call that runs a query:
+    a manager or queryset method that evaluates (`get`, `first`, `last`,
+    `count`, `exists`, `aggregate`, `create`, `get_or_create`,
+    `update_or_create`, `update`, `delete`..., and their `a*` async twins),
+    or a model instance's `save()`, `delete()`, `refresh_from_db()`. Reported
+    where the call starts, with the batch alternative: `in_bulk()` or
+    `filter(pk__in=...)` for lookups, `bulk_create()`, `bulk_update()`, one
+    `update()`/`delete()` over the rows.
+
+    Why:
+    One query per item: the loop's cost grows with the data, one network
+    round trip at a time. Importing a thousand rows makes a thousand INSERTs
+    where one `bulk_create()` makes one.
+
+    Example:
+    ```python
+    from django.db import models
+
+    class Product(models.Model):
+        sku = models.CharField(max_length=20)
+        stock = models.IntegerField()
+
+    def restock(skus: list[str]) -> None:
+        for sku in skus:
+            product = Product.objects.get(sku=sku)
+            product.stock += 10
+            product.save()
+    ```
+
+    Use instead:
+    ```python
+    from django.db import models
+
+    class Product(models.Model):
+        sku = models.CharField(max_length=20)
+        stock = models.IntegerField()
+
+    def restock(skus: list[str]) -> None:
+        products = list(Product.objects.filter(sku__in=skus))
+        for product in products:
+            product.stock += 10
+        Product.objects.bulk_update(products, ["stock"])
+    ```
+
+    Not flagged:
+    The loop's own iterable (evaluated once); loops over literal lists,
+    tuples, sets, strings, `range(<literal>)` and module-level constants
+    bound to such literals (short by construction); batch queries
+    (`filter(pk__in=chunk)` with an `__in` lookup, `bulk_create`,
+    `bulk_update`); a query on the way out of the loop (in a `return`, or in a
+    block that ends with `break`, `return` or `raise`: it runs once); building
+    a lazy queryset (`.filter()` runs no query); queries through a relation
+    of the loop variable (`order.items.count()`: BKL301, or BKL304 when
+    prefetched); `while` loops (polling and batch loops); code in a nested
+    `def` or `lambda`. Calls on objects backlint cannot tell are model
+    instances or querysets are not seen (missed alarms). Test files and
+    migrations (run once) are not checked.
+
+    Fix:
+    None: the batch form needs the loop restructured, as the message says.
+    """
+
+    code = "BKL302"
+    name = "django-query-in-loop"
+    message = "`{call}` runs a query on every iteration of the loop: {cure}"
+    frameworks = frozenset({"django"})
+    markers = ("objects", ".save(", ".delete(", "_manager", "queryset", ".refresh_from_db(")
+    # A loop of queries in a test costs nothing in production.
+    skip_tests = True
+
+    @classmethod
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        # Migrations run once, at deploy time.
+        return not file.is_migration and super().applies(file, source, packages, options)
+
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        # Calls inside a reported call's receiver chain.
+        self.covered: set[int] = set()
+        # Per loop node: the names it binds, and whether it is short.
+        self.loop_facts: dict[int, tuple[set[str], bool]] = {}
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _METHODS:
+            return
+        loop_targets = self._loop_targets(node)
+        if loop_targets is None:
+            return
+        method = func.attr.value
+        qsets = querysets(self.ctx)
+        cure: str | None = None
+        if method in QUERY_METHODS:
+            qs = qsets.queryset(func.value)
+            if qs is not None and self._counts(qs, func.value, loop_targets):
+                cure = QUERY_METHODS[method]
+        if cure is None and method in INSTANCE_METHODS and qsets.instance(func.value) is not None:
+            cure = INSTANCE_METHODS[method]
+        if cure is None or _batch(node) or id(node) in self.covered:
+            return
+        # `Task.objects.get(...).items.update(...)`: one finding for the statement.
+        self.covered |= _inner_calls(func.value)
+        self.report(node, call=short(node), cure=cure)
+
+    def _counts(self, qs: QuerySet, receiver: cst.BaseExpression, loop_targets: set[str]) -> bool:
+        """Queries through a relation of the loop variable are BKL301/BKL304's."""
+        if qs.rooted_at_manager:
+            return True
+        root = receiver
+        while isinstance(root, cst.Attribute | cst.Call | cst.Subscript):
+            root = root.func if isinstance(root, cst.Call) else root.value
+        return not (isinstance(root, cst.Name) and root.value in loop_targets)
+
+    # Loops -------------------------------------------------------------------
+
+    def _loop_targets(self, node: cst.Call) -> set[str] | None:
+        """The names bound by the loops that run `node` once per iteration, when
+        one of them is not over a short literal; None when there is no such loop.
+        A loop does not repeat code on its way out (in a `return`, or a block
+        ending with `return`/`raise`, or with `break` for the loop it ends)."""
+        targets: set[str] = set()
+        counts = False
+        leaving = False  # in a block that ends with `break`: once per outer iteration
+        assigned: set[str] = set()  # `x = <the query>`
+        child: cst.CSTNode = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, (*_SCOPES, cst.Return)):
+                break  # a `return` leaves every loop above it: they do not repeat it
+            if isinstance(parent, cst.Assign):
+                assigned |= {n for t in parent.targets for n in _names(t.target)}
+            if (
+                not counts
+                and isinstance(parent, cst.If)
+                and child is parent.body
+                and _tests_unset(parent.test, assigned)
+            ):
+                return None  # `if x is None: x = <query>`: fetched once, then reused
+            if isinstance(parent, cst.IndentedBlock):
+                ending = _ending(parent)
+                if ending is cst.Break:
+                    leaving = True
+                elif ending is not None:
+                    break  # `return`/`raise` ends the block
+            in_loop = False
+            if (isinstance(parent, cst.For) and child is parent.body) or (
+                isinstance(parent, cst.CompFor)
+                and child is not parent.iter
+                and child is not parent.target
+            ):
+                in_loop = True
+                loop_targets, short = self._loop_facts(parent)
+            elif isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
+                in_loop = True
+                loop_targets, short = set(), True
+                comp: cst.CompFor | None = parent.for_in
+                while comp is not None:
+                    names, comp_short = self._loop_facts(comp)
+                    loop_targets = loop_targets | names
+                    short = short and comp_short
+                    comp = comp.inner_for_in
+            if in_loop:
+                targets |= loop_targets
+                if leaving and isinstance(parent, cst.For):
+                    leaving = False  # the `break` ends this loop
+                else:
+                    counts = counts or not short
+            child = parent
+        return targets if counts else None
+
+    def _loop_facts(self, loop: cst.For | cst.CompFor) -> tuple[set[str], bool]:
+        found = self.loop_facts.get(id(loop))
+        if found is None:
+            names = _names(loop.target)
+            found = names, self._short(loop.iter) or _batches(names, loop.iter)
+            self.loop_facts[id(loop)] = found
+        return found
+
+    def _short(self, iterable: cst.BaseExpression, depth: int = 0) -> bool:
+        """A literal display, `range(<literal>)`, or a module-level name bound to
+        one: bounded by what is written in the code."""
+        if isinstance(iterable, _LITERALS):
+            return True
+        if isinstance(iterable, cst.Call):
+            func = iterable.func
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in ("items", "keys", "values")
+                and not iterable.args
+            ):
+                return self._short(func.value, depth)
+            name = self.ctx.qualified_name(func)
+            if name == "builtins.range":
+                return bool(iterable.args) and all(
+                    isinstance(a.value, cst.Integer) for a in iterable.args
+                )
+            if name in _SAME_LENGTH and iterable.args:
+                return self._short(iterable.args[0].value, depth)
+            return False
+        if isinstance(iterable, cst.Name) and depth < 3:
+            owner, bindings = self.ctx.bindings(iterable.value)
+            if owner is None or owner.kind is not ScopeKind.MODULE or len(bindings) != 1:
+                return False
+            binding = bindings[0]
+            return (
+                isinstance(binding, Assigned)
+                and binding.value is not None
+                and self._short(binding.value, depth + 1)
+            )
+        return False
+
+
+def _names(target: cst.BaseExpression) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, cst.Tuple | cst.List):
+        return {n for el in target.elements for n in _names(el.value)}
+    if isinstance(target, cst.StarredElement):
+        return _names(target.value)
+    return set()
+
+
+def _ending(block: cst.IndentedBlock) -> type[cst.CSTNode] | None:
+    """`Break`, `Return` or `Raise` when the block's last statement is one."""
+    last = block.body[-1] if block.body else None
+    if isinstance(last, cst.SimpleStatementLine):
+        for small in last.body:
+            if isinstance(small, _EXITS):
+                return type(small)
+    return None
+
+
+def _tests_unset(test: cst.BaseExpression, names: set[str]) -> bool:
+    """`x is None`, `not x` (or either in an `and`/`or`) for one of `names`."""
+    if isinstance(test, cst.BooleanOperation):
+        return _tests_unset(test.left, names) or _tests_unset(test.right, names)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return isinstance(test.expression, cst.Name) and test.expression.value in names
+    return (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and test.left.value in names
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, cst.Is)
+        and isinstance(test.comparisons[0].comparator, cst.Name)
+        and test.comparisons[0].comparator.value == "None"
+    )
+
+
+def _batches(targets: set[str], iterable: cst.BaseExpression) -> bool:
+    """A loop over batches (`for batch in chunked(ids, 500)`): a query per batch
+    is the cure, not the problem."""
+    words = [*targets, short(iterable)]
+    return any(w in text.lower() for text in words for w in _BATCH_WORDS)
+
+
+def _inner_calls(expr: cst.BaseExpression) -> set[int]:
+    found: set[int] = set()
+    while isinstance(expr, cst.Call | cst.Attribute | cst.Subscript):
+        if isinstance(expr, cst.Call):
+            found.add(id(expr))
+            expr = expr.func
+        else:
+            expr = expr.value
+    return found
+
+
+def _batch(node: cst.Call) -> bool:
+    """A chunked query (an `__in` lookup anywhere in the chain), or a row lock
+    taken one row at a time on purpose (`select_for_update()`)."""
+    current: cst.BaseExpression = node
+    while True:
+        if isinstance(current, cst.Call):
+            if any(
+                arg.keyword is not None and arg.keyword.value.endswith("__in")
+                for arg in current.args
+            ):
+                return True
+            if (
+                isinstance(current.func, cst.Attribute)
+                and current.func.attr.value == "select_for_update"
+            ):
+                return True
+            current = current.func
+        elif isinstance(current, cst.Attribute):
+            current = current.value
+        else:
+            return False

@@ -1,0 +1,133 @@
+"""The replacement nodes of BKL303 (`.count() > 0` -> `.exists()`) and BKL306
+(`obj.fk.id` -> `obj.fk_id`) generate the intended code: applied, it parses,
+and linting again finds nothing left to fix."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import pyproject, write_tree
+from test_fixes import apply, lint_with_edits
+
+from backlint.types import FixKind
+
+MODELS = """\
+from django.db import models
+
+
+class Customer(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Order(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    rush = models.ForeignKey(Customer, null=True, on_delete=models.SET_NULL, related_name="+")
+    paid = models.BooleanField(default=False)
+
+
+class Line(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+"""
+
+BKL303_SOURCE = """\
+from shop.models import Order
+
+
+def checks(order: Order):
+    a = Order.objects.filter(paid=True).count() > 0
+    b = order.lines.count() == 0
+    c = 0 < Order.objects.count()
+    d = (Order.objects.count() >= 1) and True
+    e = not Order.objects.count() <= 0
+    if Order.objects.filter(paid=False).count():
+        pass
+    if not order.lines.count() and a:
+        pass
+    return [
+        Order.objects.filter(
+            paid=True,
+        ).count()
+        != 0,
+        a, b, c, d, e,
+    ]
+"""
+
+BKL303_EXPECTED = """\
+from shop.models import Order
+
+
+def checks(order: Order):
+    a = Order.objects.filter(paid=True).exists()
+    b = not order.lines.exists()
+    c = Order.objects.exists()
+    d = (Order.objects.exists()) and True
+    e = not not Order.objects.exists()
+    if Order.objects.filter(paid=False).exists():
+        pass
+    if not order.lines.exists() and a:
+        pass
+    return [
+        Order.objects.filter(
+            paid=True,
+        ).exists(),
+        a, b, c, d, e,
+    ]
+"""
+
+BKL306_SOURCE = """\
+from shop.models import Line, Order
+
+
+def keys(order: Order, line: Line):
+    first = order.customer.id
+    second = (order.customer).pk
+    third = line.order.customer.id
+    return first, second, third, [o.rush.pk for o in Order.objects.all()]
+"""
+
+BKL306_EXPECTED = """\
+from shop.models import Line, Order
+
+
+def keys(order: Order, line: Line):
+    first = order.customer_id
+    second = order.customer_id
+    third = line.order.customer_id
+    return first, second, third, [o.rush_id for o in Order.objects.all()]
+"""
+
+
+def _fix(project: Path, code: str, source: str) -> tuple[str, list[FixKind]]:
+    write_tree(
+        project,
+        {
+            "pyproject.toml": pyproject(f'select = ["{code}"]'),
+            "shop/__init__.py": "",
+            "shop/models.py": MODELS,
+            "shop/checks.py": source,
+        },
+    )
+    findings = [f for f in lint_with_edits(project) if f.path.endswith("checks.py")]
+    assert findings and all(f.fix is not None for f in findings), findings
+    edits = [edit for f in findings if f.fix is not None for edit in f.fix.edits]
+    kinds = [f.fix.applicability for f in findings if f.fix is not None]
+    return apply(source, edits), kinds
+
+
+def test_count_comparisons_become_exists(project: Path) -> None:
+    fixed, kinds = _fix(project, "BKL303", BKL303_SOURCE)
+    assert fixed == BKL303_EXPECTED
+    assert set(kinds) == {FixKind.SAFE}
+    ast.parse(fixed)
+    write_tree(project, {"shop/checks.py": fixed})
+    assert [f for f in lint_with_edits(project) if f.path.endswith("checks.py")] == []
+
+
+def test_fk_id_reads_become_the_column(project: Path) -> None:
+    fixed, kinds = _fix(project, "BKL306", BKL306_SOURCE)
+    assert fixed == BKL306_EXPECTED
+    assert set(kinds) == {FixKind.UNSAFE}
+    ast.parse(fixed)
+    write_tree(project, {"shop/checks.py": fixed})
+    assert [f for f in lint_with_edits(project) if f.path.endswith("checks.py")] == []

@@ -1,0 +1,702 @@
+"""Security knowledge: SQL sinks and how SQL text was built, secret names,
+password hashing, JWT decoding, request data.
+
+Answers are conservative: when backlint cannot tell whether a value is
+literal, SQL, a password or request data, it says no and rules stay silent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import libcst as cst
+
+from backlint.semantics.context import (
+    Assigned,
+    FileContext,
+    Imported,
+    LoopTarget,
+    OtherBinding,
+    Scope,
+    ScopeKind,
+)
+from backlint.semantics.facts import Call, ClassFacts, Const, dotted
+from backlint.semantics.flow import MAX_DEPTH, literal_value, local_values, module_constant
+from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.tree import descendants
+
+# --------------------------------------------------------------------------
+# SQL sinks.
+
+# `text("...")`: SQLAlchemy's textual SQL.
+SQLALCHEMY_TEXT = frozenset(
+    {
+        "sqlalchemy.text",
+        "sqlalchemy.sql.text",
+        "sqlalchemy.sql.expression.text",
+        "sqlalchemy.sql.elements.TextClause",
+        "sqlmodel.text",
+    }
+)
+# Django's raw SQL expression.
+DJANGO_RAW_SQL = frozenset({"django.db.models.expressions.RawSQL", "django.db.models.RawSQL"})
+# psycopg's composable SQL: safe with `.format(sql.Identifier(...))`, not when
+# the template itself is built from strings.
+PSYCOPG_SQL = frozenset({"psycopg2.sql.SQL", "psycopg.sql.SQL"})
+# DB-API cursors and connections, SQLAlchemy sessions and connections.
+EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript"})
+# Keyword names of the SQL argument of the sinks.
+SQL_KEYWORDS = frozenset({"sql", "query", "statement", "operation", "raw_query", "stmt"})
+# Django `QuerySet.extra()` arguments that hold SQL.
+EXTRA_SQL_ARGUMENTS = frozenset({"select", "where", "tables", "order_by"})
+# Functions whose result is safe to put into SQL text: identifier quoting,
+# literal escaping, placeholders (last name of the callee).
+QUOTING_FUNCTIONS = frozenset(
+    {
+        "quote_name",
+        "quote_name_unless_alias",
+        "quote_ident",
+        "quote_identifier",
+        "quote_identifiers",
+        "escape_identifier",
+        "escape_literal",
+        "escape_string",
+        "quote_value",
+        "Identifier",
+        "Literal",
+        "Placeholder",
+        "placeholder",
+        "bind_param",
+        "param",
+        "bindparam",
+    }
+)
+# Builtins whose result is a number or a bool, never attacker text.
+NUMERIC_FUNCTIONS = frozenset(
+    {
+        "builtins.int",
+        "builtins.float",
+        "builtins.len",
+        "builtins.bool",
+        "builtins.abs",
+        "builtins.round",
+        "builtins.min",
+        "builtins.max",
+        "builtins.sum",
+        "builtins.range",
+    }
+)
+# String methods whose result is as literal as their receiver.
+_STRING_METHODS = frozenset(
+    {"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize", "encode", "decode"}
+)
+
+_SQL_START = re.compile(
+    r"^\s*\(?\s*(select|insert|update|delete|with|create|alter|drop|truncate|replace|merge|"
+    r"grant|revoke|pragma|explain|vacuum|analyze|copy|lock|call|exec|declare|comment|"
+    r"refresh|reindex|upsert|show)\b",
+    re.IGNORECASE,
+)
+_SQL_WORDS = re.compile(
+    r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|WHERE|FROM|JOIN|VALUES|ORDER BY|GROUP BY|"
+    r"LIMIT|CREATE TABLE|ALTER TABLE|DROP TABLE|SET)\b"
+)
+
+# Words of a name that holds SQL text or an identifier rather than a value.
+SQL_FRAGMENT_WORDS = frozenset(
+    {
+        "sql",
+        "clause",
+        "clauses",
+        "placeholder",
+        "placeholders",
+        "quote",
+        "quoted",
+        "qn",
+        "definition",
+        "identifier",
+        "subquery",
+    }
+)
+
+Built = Literal["literal", "built", "opaque"]
+_RANK = {"literal": 0, "opaque": 1, "built": 2}
+
+
+def _worst(kinds: Sequence[Built]) -> Built:
+    return max(kinds, key=_RANK.__getitem__) if kinds else "literal"
+
+
+class SqlText:
+    """How a string value was made: from literals only (`literal`), built by
+    formatting or concatenation with a non-literal part (`built`), or unknown
+    (`opaque`: a parameter, an attribute, a call). Follows local variables and
+    module constants. `fragments` collects the literal text met, to tell SQL
+    from other strings."""
+
+    def __init__(self, ctx: FileContext, sink: cst.BaseExpression | None = None) -> None:
+        self.ctx = ctx
+        self.fragments: list[str] = []
+        self._active: set[tuple[str, int]] = set()
+        # Names the sink's receiver is made of (`self` of `self.execute`, `db`
+        # of `(conn or db).execute`): what they provide is SQL of that
+        # database (`db.timestamp_now`, `self.quote_name(...)`), not a value.
+        self.roots: frozenset[str] = frozenset(
+            n.value for n in _names(sink) if n.value not in ("cursor", "cur", "c")
+        ) if sink is not None else frozenset()
+
+    def looks_like_sql(self) -> bool:
+        return any(_SQL_START.match(f) or _SQL_WORDS.search(f) for f in self.fragments)
+
+    def kind(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> Built:
+        if depth > MAX_DEPTH:
+            return "opaque"
+        found = self._kind(expr, scope, depth)
+        if found == "opaque" and self._is_fragment(expr):
+            return "literal"
+        return found
+
+    def _is_fragment(self, expr: cst.BaseExpression) -> bool:
+        """A part that is SQL, not a value: named so (`where_sql`,
+        `timestamp_placeholder(...)`, `self._create_fk_sql(...)`), or provided
+        by the database object that runs the query."""
+        target = expr.func if isinstance(expr, cst.Call) else expr
+        if isinstance(target, cst.Subscript):
+            target = target.value
+        if isinstance(target, cst.Name):
+            last = target.value
+        elif isinstance(target, cst.Attribute):
+            last = target.attr.value
+            root = target
+            while isinstance(root, cst.Attribute | cst.Call | cst.Subscript):
+                root = root.func if isinstance(root, cst.Call) else root.value
+            if isinstance(root, cst.Name) and root.value in self.roots:
+                return True
+        else:
+            return False
+        return bool(set(name_words(last)) & SQL_FRAGMENT_WORDS)
+
+    def _kind(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Built:
+        if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
+            value = expr.evaluated_value
+            if isinstance(value, str):
+                self.fragments.append(value)
+            return "literal"
+        if isinstance(expr, cst.Integer | cst.Float | cst.Imaginary):
+            return "literal"
+        if isinstance(expr, cst.FormattedString):
+            return self._fstring(expr, scope, depth)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._binary(expr, scope, depth)
+        if isinstance(expr, cst.Call):
+            return self._call(expr, scope, depth)
+        if isinstance(expr, cst.Name):
+            return self._name(expr, scope, depth)
+        if isinstance(expr, cst.Attribute):
+            if module_constant(self.ctx, expr, scope) is not None:
+                return "literal"
+            return "literal" if self._class_constant(expr, scope, depth) else "opaque"
+        if isinstance(expr, cst.IfExp):
+            return _worst(
+                [self.kind(expr.body, scope, depth + 1), self.kind(expr.orelse, scope, depth + 1)]
+            )
+        return "opaque"
+
+    def _fstring(self, expr: cst.FormattedString, scope: Scope, depth: int) -> Built:
+        result: Built = "literal"
+        for part in expr.parts:
+            if isinstance(part, cst.FormattedStringText):
+                self.fragments.append(part.value)
+            elif isinstance(part, cst.FormattedStringExpression):
+                if _numeric_spec(part):
+                    continue
+                if self.kind(part.expression, scope, depth + 1) != "literal":
+                    result = "built"
+        return result
+
+    def _binary(self, expr: cst.BinaryOperation, scope: Scope, depth: int) -> Built:
+        op = expr.operator
+        if isinstance(op, cst.Modulo):
+            left = self.kind(expr.left, scope, depth + 1)
+            if left == "opaque":
+                return "opaque"  # maybe not a string at all (`n % 2`)
+            right = expr.right
+            parts: list[cst.BaseExpression]
+            if isinstance(right, cst.Tuple):
+                parts = [el.value for el in right.elements]
+            elif isinstance(right, cst.Dict):
+                parts = [el.value for el in right.elements if isinstance(el, cst.DictElement)]
+            else:
+                parts = [right]
+            conversions = _conversions(expr.left)
+            result: Built = left
+            for i, part in enumerate(parts):
+                if isinstance(right, cst.Tuple) and i < len(conversions) and conversions[i] in "dif":
+                    continue
+                if self.kind(part, scope, depth + 1) != "literal":
+                    result = "built"
+            return result
+        left = self.kind(expr.left, scope, depth + 1)
+        right_kind = self.kind(expr.right, scope, depth + 1)
+        if isinstance(op, cst.Add):
+            if "built" in (left, right_kind):
+                return "built"
+            if left == right_kind == "literal":
+                return "literal"
+            if (left == "literal" and _is_string(expr.left)) or (
+                right_kind == "literal" and _is_string(expr.right)
+            ):
+                return "built"
+            return "opaque"
+        if isinstance(op, cst.Multiply):
+            # `"%s, " * n`, `["%s"] * len(ids)`: repeating literal text.
+            return "literal" if "literal" in (left, right_kind) else "opaque"
+        return "literal" if left == right_kind == "literal" else "opaque"
+
+    def _call(self, expr: cst.Call, scope: Scope, depth: int) -> Built:
+        func = expr.func
+        ctx = self.ctx
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in QUOTING_FUNCTIONS:
+                return "literal"
+            if method == "format":
+                receiver = self.kind(func.value, scope, depth + 1)
+                if receiver == "opaque":
+                    return "opaque"  # `sql.SQL(...).format(...)`: not a str
+                args = [self.kind(a.value, scope, depth + 1) for a in expr.args]
+                return "built" if any(k != "literal" for k in args) else receiver
+            if method == "join" and expr.args:
+                separator = self.kind(func.value, scope, depth + 1)
+                if separator == "opaque":
+                    return "opaque"
+                items = self._items(expr.args[0].value, scope, depth + 1)
+                return "literal" if items == "literal" else "built"
+            if method in _STRING_METHODS:
+                return self.kind(func.value, scope, depth + 1)
+        name = ctx.qualified_name(func, scope)
+        if name in NUMERIC_FUNCTIONS:
+            return "literal"
+        if name == "builtins.str" and expr.args:
+            inner = self.kind(expr.args[0].value, scope, depth + 1)
+            return "literal" if inner == "literal" else "opaque"
+        if name is not None and name.rsplit(".", 1)[-1] in QUOTING_FUNCTIONS:
+            return "literal"
+        if isinstance(func, cst.Name):
+            # `qn = connection.ops.quote_name` then `qn(column)`.
+            local = local_values(ctx, func.value, scope)
+            if local is not None and local.complete and local.values:
+                if all(
+                    isinstance(v, cst.Attribute) and v.attr.value in QUOTING_FUNCTIONS
+                    for v in local.values
+                ):
+                    return "literal"
+        return "opaque"
+
+    def _items(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Built:
+        """The kind of the items of an iterable (for `sep.join(items)`)."""
+        if depth > MAX_DEPTH:
+            return "opaque"
+        if isinstance(expr, cst.List | cst.Tuple | cst.Set):
+            return _worst(
+                [
+                    self.kind(el.value, scope, depth + 1)
+                    if not isinstance(el, cst.StarredElement)
+                    else self._items(el.value, scope, depth + 1)
+                    for el in expr.elements
+                ]
+            )
+        if isinstance(expr, cst.GeneratorExp | cst.ListComp | cst.SetComp):
+            return self.kind(expr.elt, scope, depth + 1)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+            left = self._items(expr.left, scope, depth + 1)
+            return left if left == "literal" else self._items(expr.right, scope, depth + 1)
+        if isinstance(expr, cst.Name):
+            local = local_values(self.ctx, expr.value, scope)
+            if local is None or not local.complete or not local.values:
+                return "opaque"
+            key = (expr.value, id(local.scope))
+            if key in self._active:
+                return "literal"
+            self._active.add(key)
+            try:
+                return _worst([self._items(v, local.scope, depth + 1) for v in local.values])
+            finally:
+                self._active.discard(key)
+        return "opaque"
+
+    def _name(self, expr: cst.Name, scope: Scope, depth: int) -> Built:
+        ctx = self.ctx
+        if expr.value in ("True", "False", "None"):
+            return "literal"
+        owner, bindings = ctx.bindings(expr.value, scope)
+        if owner is None or not bindings:
+            return "opaque"
+        key = (expr.value, id(owner))
+        if key in self._active:
+            return "literal"  # `sql = sql + ...`: the other bindings decide
+        kinds: list[Built] = []
+        self._active.add(key)
+        try:
+            for binding in bindings:
+                if isinstance(binding, Assigned) and binding.value is not None:
+                    kinds.append(self.kind(binding.value, owner, depth + 1))
+                elif isinstance(binding, OtherBinding) and isinstance(binding.node, cst.AugAssign):
+                    kinds.append(self.kind(binding.node.value, owner, depth + 1))
+                elif isinstance(binding, LoopTarget) and binding.whole_target:
+                    kinds.append(self._items(binding.loop.iter, owner, depth + 1))
+                elif isinstance(binding, Imported):
+                    found = ctx.index.lookup(binding.qualified)
+                    kinds.append("literal" if isinstance(found, Const) else "opaque")
+                else:
+                    kinds.append("opaque")
+        finally:
+            self._active.discard(key)
+        return _worst(kinds)
+
+    def _class_constant(self, expr: cst.Attribute, scope: Scope, depth: int) -> bool:
+        """`self.TABLE` / `cls.TABLE` with `TABLE = "..."` in the enclosing class body."""
+        if not (isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls")):
+            return False
+        cls_scope: Scope | None = scope
+        while cls_scope is not None and cls_scope.kind is not ScopeKind.CLASS:
+            cls_scope = cls_scope.parent
+        if cls_scope is None:
+            return False
+        bindings = self.ctx.scope_facts(cls_scope).bindings.get(expr.attr.value)
+        if not bindings:
+            return False
+        return all(
+            isinstance(b, Assigned)
+            and b.value is not None
+            and self.kind(b.value, cls_scope, depth + 1) == "literal"
+            for b in bindings
+        )
+
+
+def _names(expr: cst.BaseExpression) -> Iterator[cst.Name]:
+    if isinstance(expr, cst.Name):
+        yield expr
+    elif isinstance(expr, cst.Attribute):
+        yield from _names(expr.value)
+    elif isinstance(expr, cst.BooleanOperation):
+        yield from _names(expr.left)
+        yield from _names(expr.right)
+    elif isinstance(expr, cst.Call):
+        yield from _names(expr.func)
+
+
+def _numeric_spec(part: cst.FormattedStringExpression) -> bool:
+    """`{limit:d}`: formatted as a number."""
+    spec = part.format_spec
+    if not spec:
+        return False
+    text = "".join(p.value for p in spec if isinstance(p, cst.FormattedStringText))
+    return bool(text) and text[-1] in "dfexXob%"
+
+
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])")
+
+
+def _conversions(expr: cst.BaseExpression) -> str:
+    """The conversion letters of a literal %-template (`%s`, `%d`...), in order."""
+    if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
+        value = expr.evaluated_value
+        if isinstance(value, str):
+            return "".join(c for c in _CONVERSION.findall(value) if c != "%")
+    return ""
+
+
+def _is_string(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.SimpleString | cst.ConcatenatedString | cst.FormattedString)
+
+
+def sql_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """The SQL argument of a sink: the first positional one, or a keyword."""
+    for arg in call.args:
+        if arg.keyword is None and arg.star == "":
+            return arg.value
+        if arg.keyword is not None and arg.keyword.value in SQL_KEYWORDS:
+            return arg.value
+    return None
+
+
+def extra_sql_arguments(call: cst.Call) -> Iterator[cst.BaseExpression]:
+    """The SQL strings of `QuerySet.extra(select={...}, where=[...], ...)`."""
+    for arg in call.args:
+        if arg.keyword is None or arg.keyword.value not in EXTRA_SQL_ARGUMENTS:
+            continue
+        value = arg.value
+        if isinstance(value, cst.Dict):
+            yield from (el.value for el in value.elements if isinstance(el, cst.DictElement))
+        elif isinstance(value, cst.List | cst.Tuple):
+            yield from (el.value for el in value.elements)
+        else:
+            yield value
+
+
+# --------------------------------------------------------------------------
+# Secrets.
+
+# Last words of a name that holds a secret (`client_secret`, `db_password`).
+SECRET_LAST_WORDS = frozenset(
+    {"secret", "password", "passwd", "pwd", "passphrase", "token", "apikey", "credentials"}
+)
+# Last two words of a name that holds a key used as a secret (`api_key`).
+SECRET_KEY_PAIRS = frozenset(
+    {"api", "secret", "private", "signing", "access", "encryption", "auth", "master", "hmac"}
+)
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def name_words(name: str) -> list[str]:
+    """`clientSecret`, `CLIENT_SECRET`, `client_secret` -> ["client", "secret"]."""
+    return [w.lower() for w in _NAME_WORDS.findall(name)]
+
+
+def is_secret_name(name: str) -> bool:
+    """Names that hold a secret value (`SECRET_KEY`, `api_key`, `db_password`),
+    not those that merely mention one (`token_url`, `password_min_length`)."""
+    words = name_words(name)
+    if not words:
+        return False
+    if words[-1] in SECRET_LAST_WORDS:
+        return True
+    return len(words) >= 2 and words[-1] == "key" and words[-2] in SECRET_KEY_PAIRS
+
+
+def is_secret_literal(expr: cst.BaseExpression) -> bool:
+    """A non-empty string literal that could be a secret (not a placeholder
+    reference like `${SECRET}`, nor a file path)."""
+    const = literal_value(expr)
+    if const is None or not isinstance(const.value, str | bytes):
+        return False
+    value = const.value.decode("latin-1") if isinstance(const.value, bytes) else const.value
+    text = value.strip()
+    if not text:
+        return False
+    if text.startswith(("${", "{{", "$(", "<", "/", "./", "~/", "file:")):
+        return False
+    return not text.lower().endswith((".pem", ".key", ".crt", ".json", ".txt"))
+
+
+# --------------------------------------------------------------------------
+# Passwords and hashes.
+
+# Fast general-purpose hashes: fine for checksums, not for passwords.
+FAST_HASHES = frozenset(
+    {
+        "hashlib.md5",
+        "hashlib.sha1",
+        "hashlib.sha224",
+        "hashlib.sha256",
+        "hashlib.sha384",
+        "hashlib.sha512",
+        "hashlib.sha3_224",
+        "hashlib.sha3_256",
+        "hashlib.sha3_384",
+        "hashlib.sha3_512",
+        "hashlib.blake2b",
+        "hashlib.blake2s",
+    }
+)
+FAST_HASH_NAMES = frozenset(
+    name.rsplit(".", 1)[1] for name in FAST_HASHES
+) | frozenset({"sha-1", "sha-256", "sha-512"})
+PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passphrase"})
+# Verbs of a function that hashes or checks a password (`hash_password`).
+PASSWORD_VERBS = frozenset(
+    {"hash", "hashed", "encrypt", "encode", "make", "set", "check", "verify", "digest", "crypt"}
+)
+# Words that make a password-named function about something else (a reset token).
+NOT_PASSWORD_WORDS = frozenset({"reset", "token", "link", "url", "email", "length", "policy"})
+# Django hashers that must not lead PASSWORD_HASHERS.
+WEAK_DJANGO_HASHERS = frozenset(
+    f"django.contrib.auth.hashers.{name}"
+    for name in (
+        "MD5PasswordHasher",
+        "UnsaltedMD5PasswordHasher",
+        "SHA1PasswordHasher",
+        "UnsaltedSHA1PasswordHasher",
+        "CryptPasswordHasher",
+    )
+)
+# passlib schemes that are fast, unsalted or plain text.
+WEAK_PASSLIB_SCHEMES = frozenset(
+    {
+        "md5_crypt",
+        "apr_md5_crypt",
+        "sun_md5_crypt",
+        "des_crypt",
+        "bsdi_crypt",
+        "bigcrypt",
+        "crypt16",
+        "plaintext",
+        "ldap_plaintext",
+        "ldap_md5",
+        "ldap_salted_md5",
+        "ldap_sha1",
+        "ldap_salted_sha1",
+        "hex_md4",
+        "hex_md5",
+        "hex_sha1",
+        "hex_sha256",
+        "hex_sha512",
+        "mysql323",
+        "mysql41",
+        "postgres_md5",
+        "oracle10",
+        "oracle11",
+        "lmhash",
+        "nthash",
+        "django_salted_md5",
+        "django_salted_sha1",
+        "django_des_crypt",
+        "unix_disabled",
+    }
+)
+CRYPT_CONTEXT = frozenset({"passlib.context.CryptContext", "passlib.apps.CryptContext"})
+
+
+def is_password_name(name: str) -> bool:
+    """A name that holds a password (`password`, `raw_password`, `user.pwd`),
+    not a hash of one or a related thing (`password_hash`, `password_reset`)."""
+    words = name_words(name)
+    return bool(words) and words[-1] in PASSWORD_WORDS
+
+
+def is_password_function(name: str) -> bool:
+    """`hash_password`, `make_password`, `encrypt_pwd`, `password_digest`."""
+    words = set(name_words(name))
+    return bool(
+        words & PASSWORD_WORDS and words & PASSWORD_VERBS and not words & NOT_PASSWORD_WORDS
+    )
+
+
+def mentions_password(expr: cst.BaseExpression) -> bool:
+    """Whether a password-named value flows into `expr`: `password`,
+    `user.password.encode()`, `data["password"]`, `f"{salt}{pwd}"`."""
+    for node in (expr, *descendants(expr, prune=(cst.Lambda,))):
+        if isinstance(node, cst.Name) and is_password_name(node.value):
+            return True
+        if isinstance(node, cst.SimpleString):
+            value = node.evaluated_value
+            if isinstance(value, str) and is_password_name(value) and len(value) < 40:
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# JWT.
+
+JWT_DECODE = frozenset(
+    {"jwt.decode", "jwt.api_jwt.decode", "jose.jwt.decode", "jwt.PyJWT.decode", "jwt.api_jwt.PyJWT.decode"}
+)
+
+
+# --------------------------------------------------------------------------
+# Request data.
+
+# Attributes of a request that hold client data, unvalidated.
+REQUEST_DATA_ATTRIBUTES = frozenset(
+    {"data", "POST", "GET", "query_params", "form", "json", "args", "values", "body"}
+)
+# Methods of a request that return client data (`await request.json()`).
+REQUEST_DATA_METHODS = frozenset({"json", "form", "get_json", "body"})
+# Methods of a dict-like that keep its content.
+_DICT_COPIES = frozenset({"dict", "copy", "to_dict"})
+REQUEST_NAMES = frozenset({"request", "req"})
+
+
+def _is_request(expr: cst.BaseExpression) -> bool:
+    """`request`, `req`, `self.request`."""
+    if isinstance(expr, cst.Name):
+        return expr.value in REQUEST_NAMES
+    return (
+        isinstance(expr, cst.Attribute)
+        and expr.attr.value == "request"
+        and isinstance(expr.value, cst.Name)
+        and expr.value.value == "self"
+    )
+
+
+def is_request_data(
+    ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """Client data straight from the request: `request.data`, `request.POST`,
+    `await request.json()`, `json.loads(request.body)`, `dict(request.POST)`,
+    `request.data.copy()`, or a local variable bound to one."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(expr, cst.Await):
+        return is_request_data(ctx, expr.expression, scope, depth + 1)
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value in REQUEST_DATA_ATTRIBUTES and _is_request(expr.value)
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in REQUEST_DATA_METHODS and _is_request(func.value):
+                return True
+            if func.attr.value in _DICT_COPIES and not expr.args:
+                return is_request_data(ctx, func.value, scope, depth + 1)
+        name = ctx.qualified_name(func, scope)
+        if name in ("builtins.dict", "json.loads") and len(expr.args) == 1:
+            return is_request_data(ctx, expr.args[0].value, scope, depth + 1)
+        return False
+    if isinstance(expr, cst.Name):
+        local = local_values(ctx, expr.value, scope)
+        if local is None or not local.values:
+            return False
+        return any(is_request_data(ctx, v, local.scope, depth + 1) for v in local.values)
+    return False
+
+
+# --------------------------------------------------------------------------
+# ORM model classes (Django models come from semantics/django.py).
+
+# Bases that make a class an SQLAlchemy / SQLModel mapped class.
+SQLALCHEMY_BASES = frozenset(
+    {
+        "sqlalchemy.orm.DeclarativeBase",
+        "sqlalchemy.orm.decl_api.DeclarativeBase",
+        "sqlalchemy.orm.DeclarativeBaseNoMeta",
+        "sqlalchemy.orm.MappedAsDataclass",
+    }
+)
+DECLARATIVE_FACTORIES = frozenset(
+    {
+        "sqlalchemy.orm.declarative_base",
+        "sqlalchemy.ext.declarative.declarative_base",
+        "sqlalchemy.orm.decl_api.declarative_base",
+    }
+)
+SQLMODEL = frozenset({"sqlmodel.SQLModel", "sqlmodel.main.SQLModel"})
+
+
+@index_view
+def sqlalchemy_mapped_classes(index: ProjectIndex) -> frozenset[str]:
+    """Qualified names of the project's SQLAlchemy mapped classes and SQLModel
+    table models (`table=True`), their declarative bases included."""
+    bases: set[str] = set(SQLALCHEMY_BASES)
+    for facts in index.modules.values():
+        for name, value in facts.assignments.items():
+            if isinstance(value, Call) and index.canonical(dotted(value.func) or "") in (
+                DECLARATIVE_FACTORIES
+            ):
+                bases.add(f"{facts.module}.{name}")
+    mapped: set[str] = set()
+    classes: list[ClassFacts] = [cls for _, cls in index.classes()]
+    changed = True
+    while changed:
+        changed = False
+        for cls in classes:
+            if cls.qualname in mapped:
+                continue
+            names = {index.canonical(dotted(b) or "") for b in cls.bases}
+            table = any(k == "table" and v == Const(True) for k, v in cls.keywords)
+            if names & (bases | mapped) or (names & SQLMODEL and table):
+                mapped.add(cls.qualname)
+                changed = True
+    return frozenset(mapped - SQLALCHEMY_BASES)

@@ -212,6 +212,9 @@ class ModuleFacts:
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     assignments: dict[str, Value] = field(default_factory=dict)
     calls: tuple[Call, ...] = ()  # statement calls of `CALLS_OF_INTEREST` methods
+    # Module-level values `assignments` does not keep: those of `name = ...`
+    # later rebound, and of `name += ...` (`urlpatterns += [...]`).
+    rebinds: tuple[tuple[str, Value], ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -460,6 +463,7 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
     classes: dict[str, ClassFacts] = {}
     functions: dict[str, FunctionFacts] = {}
     assignments: dict[str, Value] = {}
+    rebinds: list[tuple[str, Value]] = []
     for stmt in statements:
         if isinstance(stmt, ast.ClassDef):
             classes[stmt.name] = s.cls(stmt, module)
@@ -469,9 +473,13 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
             value = s.value(stmt.value)
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
+                    if target.id in assignments:
+                        rebinds.append((target.id, assignments[target.id]))
                     assignments[target.id] = value
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
             assignments[stmt.target.id] = s.value(stmt.value)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            rebinds.append((stmt.target.id, s.value(stmt.value)))
         else:
             s.note_call(stmt)
     return ModuleFacts(
@@ -484,4 +492,5 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
         functions=functions,
         assignments=assignments,
         calls=tuple(s.calls),
+        rebinds=tuple(rebinds),
     )

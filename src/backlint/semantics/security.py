@@ -118,8 +118,13 @@ SQL_FRAGMENT_WORDS = frozenset(
         "definition",
         "identifier",
         "subquery",
+        "fragment",
+        "suffix",
     }
 )
+# Attributes that hold schema names from model definitions (Django's
+# `model._meta.db_table`, `field.column`): identifiers of the code, not values.
+SCHEMA_ATTRIBUTES = frozenset({"db_table", "column", "db_column", "attname", "_meta"})
 
 Built = Literal["literal", "built", "opaque"]
 _RANK = {"literal": 0, "opaque": 1, "built": 2}
@@ -143,9 +148,11 @@ class SqlText:
         # Names the sink's receiver is made of (`self` of `self.execute`, `db`
         # of `(conn or db).execute`): what they provide is SQL of that
         # database (`db.timestamp_now`, `self.quote_name(...)`), not a value.
-        self.roots: frozenset[str] = frozenset(
-            n.value for n in _names(sink) if n.value not in ("cursor", "cur", "c")
-        ) if sink is not None else frozenset()
+        self.roots: frozenset[str] = (
+            frozenset(n.value for n in _names(sink) if n.value not in ("cursor", "cur", "c"))
+            if sink is not None
+            else frozenset()
+        )
 
     def looks_like_sql(self) -> bool:
         return any(_SQL_START.match(f) or _SQL_WORDS.search(f) for f in self.fragments)
@@ -169,8 +176,10 @@ class SqlText:
             last = target.value
         elif isinstance(target, cst.Attribute):
             last = target.attr.value
-            root = target
+            root: cst.BaseExpression = target
             while isinstance(root, cst.Attribute | cst.Call | cst.Subscript):
+                if isinstance(root, cst.Attribute) and root.attr.value in SCHEMA_ATTRIBUTES:
+                    return True
                 root = root.func if isinstance(root, cst.Call) else root.value
             if isinstance(root, cst.Name) and root.value in self.roots:
                 return True
@@ -233,7 +242,11 @@ class SqlText:
             conversions = _conversions(expr.left)
             result: Built = left
             for i, part in enumerate(parts):
-                if isinstance(right, cst.Tuple) and i < len(conversions) and conversions[i] in "dif":
+                if (
+                    isinstance(right, cst.Tuple)
+                    and i < len(conversions)
+                    and conversions[i] in "dif"
+                ):
                     continue
                 if self.kind(part, scope, depth + 1) != "literal":
                     result = "built"
@@ -287,12 +300,16 @@ class SqlText:
         if isinstance(func, cst.Name):
             # `qn = connection.ops.quote_name` then `qn(column)`.
             local = local_values(ctx, func.value, scope)
-            if local is not None and local.complete and local.values:
-                if all(
+            if (
+                local is not None
+                and local.complete
+                and local.values
+                and all(
                     isinstance(v, cst.Attribute) and v.attr.value in QUOTING_FUNCTIONS
                     for v in local.values
-                ):
-                    return "literal"
+                )
+            ):
+                return "literal"
         return "opaque"
 
     def _items(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Built:
@@ -313,6 +330,11 @@ class SqlText:
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
             left = self._items(expr.left, scope, depth + 1)
             return left if left == "literal" else self._items(expr.right, scope, depth + 1)
+        if isinstance(expr, cst.Attribute):
+            values = self._class_values(expr, scope)
+            if not values:
+                return "opaque"
+            return _worst([self._items(v, scope, depth + 1) for v in values])
         if isinstance(expr, cst.Name):
             local = local_values(self.ctx, expr.value, scope)
             if local is None or not local.complete or not local.values:
@@ -358,22 +380,22 @@ class SqlText:
 
     def _class_constant(self, expr: cst.Attribute, scope: Scope, depth: int) -> bool:
         """`self.TABLE` / `cls.TABLE` with `TABLE = "..."` in the enclosing class body."""
+        values = self._class_values(expr, scope)
+        return bool(values) and all(self.kind(v, scope, depth + 1) == "literal" for v in values)
+
+    def _class_values(self, expr: cst.Attribute, scope: Scope) -> list[cst.BaseExpression]:
+        """What `self.X`/`cls.X` is bound to in the enclosing class body."""
         if not (isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls")):
-            return False
+            return []
         cls_scope: Scope | None = scope
         while cls_scope is not None and cls_scope.kind is not ScopeKind.CLASS:
             cls_scope = cls_scope.parent
         if cls_scope is None:
-            return False
+            return []
         bindings = self.ctx.scope_facts(cls_scope).bindings.get(expr.attr.value)
-        if not bindings:
-            return False
-        return all(
-            isinstance(b, Assigned)
-            and b.value is not None
-            and self.kind(b.value, cls_scope, depth + 1) == "literal"
-            for b in bindings
-        )
+        if not bindings or not all(isinstance(b, Assigned) and b.value for b in bindings):
+            return []
+        return [b.value for b in bindings if isinstance(b, Assigned) and b.value is not None]
 
 
 def _names(expr: cst.BaseExpression) -> Iterator[cst.Name]:
@@ -471,9 +493,15 @@ def is_secret_literal(expr: cst.BaseExpression) -> bool:
     """A non-empty string literal that could be a secret (not a placeholder
     reference like `${SECRET}`, nor a file path)."""
     const = literal_value(expr)
-    if const is None or not isinstance(const.value, str | bytes):
+    return const is not None and is_secret_text(const.value)
+
+
+def is_secret_text(value: object) -> bool:
+    """The same test for a literal's value."""
+    if not isinstance(value, str | bytes):
         return False
-    value = const.value.decode("latin-1") if isinstance(const.value, bytes) else const.value
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
     text = value.strip()
     if not text:
         return False
@@ -502,9 +530,9 @@ FAST_HASHES = frozenset(
         "hashlib.blake2s",
     }
 )
-FAST_HASH_NAMES = frozenset(
-    name.rsplit(".", 1)[1] for name in FAST_HASHES
-) | frozenset({"sha-1", "sha-256", "sha-512"})
+FAST_HASH_NAMES = frozenset(name.rsplit(".", 1)[1] for name in FAST_HASHES) | frozenset(
+    {"sha-1", "sha-256", "sha-512"}
+)
 PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passphrase"})
 # Verbs of a function that hashes or checks a password (`hash_password`).
 PASSWORD_VERBS = frozenset(
@@ -591,9 +619,8 @@ def mentions_password(expr: cst.BaseExpression) -> bool:
 # --------------------------------------------------------------------------
 # JWT.
 
-JWT_DECODE = frozenset(
-    {"jwt.decode", "jwt.api_jwt.decode", "jose.jwt.decode", "jwt.PyJWT.decode", "jwt.api_jwt.PyJWT.decode"}
-)
+JWT_DECODE = frozenset({"jwt.decode", "jwt.api_jwt.decode", "jose.jwt.decode"})
+JWT_ENCODE = frozenset({"jwt.encode", "jwt.api_jwt.encode", "jose.jwt.encode"})
 
 
 # --------------------------------------------------------------------------
@@ -700,3 +727,44 @@ def sqlalchemy_mapped_classes(index: ProjectIndex) -> frozenset[str]:
                 mapped.add(cls.qualname)
                 changed = True
     return frozenset(mapped - SQLALCHEMY_BASES)
+
+
+# --------------------------------------------------------------------------
+# Django views.
+
+CSRF_EXEMPT = frozenset({"django.views.decorators.csrf.csrf_exempt"})
+METHOD_DECORATOR = frozenset({"django.utils.decorators.method_decorator"})
+# Words of a view, class, module or URL path that make it a webhook: called by
+# another server, authenticated by a signature, never by a browser session.
+WEBHOOK_WORDS = frozenset({"webhook", "webhooks", "hook", "hooks", "ipn"})
+# Views that identity providers post to (OAuth/SAML/OIDC callbacks): the
+# protocol's state or signature protects them, not a CSRF cookie.
+IDENTITY_PROVIDER_WORDS = frozenset(
+    {"callback", "saml", "sso", "acs", "oauth", "oauth2", "oidc", "openid", "social"}
+)
+
+
+def marks_webhook(name: str) -> bool:
+    """`stripe_webhook`, `GithubHookView`, `payments/webhooks.py`, `"hooks/stripe/"`."""
+    words = set(name_words(name))
+    return bool(words & (WEBHOOK_WORDS | IDENTITY_PROVIDER_WORDS)) or "webhook" in name.lower()
+
+
+# --------------------------------------------------------------------------
+# CORS.
+
+CORS_MIDDLEWARE = frozenset(
+    {
+        "starlette.middleware.cors.CORSMiddleware",
+        "fastapi.middleware.cors.CORSMiddleware",
+    }
+)
+# django-cors-headers: both names allow every origin.
+CORS_ALLOW_ALL_SETTINGS = frozenset({"CORS_ALLOW_ALL_ORIGINS", "CORS_ORIGIN_ALLOW_ALL"})
+CORS_CREDENTIALS_SETTING = "CORS_ALLOW_CREDENTIALS"
+
+
+def is_wildcard_origin_regex(pattern: str) -> bool:
+    """`.*`, `^https?://.*$`: a regex that names no domain."""
+    rest = re.sub(r"https\??|http|://|[\^$()?\\]", "", pattern)
+    return not re.search(r"[A-Za-z0-9]", rest)

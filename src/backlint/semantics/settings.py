@@ -23,8 +23,8 @@ from typing import Literal
 
 import libcst as cst
 
-from backlint.semantics.context import FileContext
-from backlint.semantics.facts import Const, ModuleFacts, Seq, Value, const_str
+from backlint.semantics.context import FileContext, Scope
+from backlint.semantics.facts import Const, ModuleFacts, Seq, Value, const_str, dotted
 from backlint.semantics.index import ProjectIndex, index_view
 
 # Names a module assigns that make it a Django settings module whatever its name.
@@ -98,8 +98,10 @@ def settings_kind(
     if not (in_settings_package or named_settings or assigned & DJANGO_SETTINGS_NAMES):
         return None
     words = set(_words(stem)) | set(_words(parent))
-    if words & NON_PRODUCTION_WORDS or any(w.startswith(("dev", "test", "local")) for w in words):
+    if any(w.startswith(("dev", "test", "local")) for w in words):
         return "non-production"
+    if (in_settings_package or named_settings) and words & NON_PRODUCTION_WORDS:
+        return "non-production"  # `settings_example.py`, `sandbox/settings.py`
     if in_settings_package and stem in BASE_NAMES:
         return "base"
     return "production"
@@ -225,7 +227,7 @@ def rest_framework_setting(index: ProjectIndex, key: str) -> list[Value]:
 @index_view
 def project_settings(index: ProjectIndex) -> ProjectSettings:
     throttles = any(
-        isinstance(v, Seq) and bool(v.items) or (isinstance(v, Const) and bool(v.value))
+        (isinstance(v, Seq) and bool(v.items)) or (isinstance(v, Const) and bool(v.value))
         for v in rest_framework_setting(index, "DEFAULT_THROTTLE_CLASSES")
     )
     limiter = False
@@ -235,3 +237,30 @@ def project_settings(index: ProjectIndex) -> ProjectSettings:
                 if entry.split(".", 1)[0] in _LIMITER_APPS:
                     limiter = True
     return ProjectSettings(throttles, limiter)
+
+
+# --------------------------------------------------------------------------
+# pydantic settings classes.
+
+
+def _is_settings_class_name(index: ProjectIndex, qualname: str, depth: int = 0) -> bool:
+    qualname = index.canonical(qualname)
+    if qualname in BASE_SETTINGS:
+        return True
+    cls = index.find_class(qualname) if depth < 10 else None
+    if cls is None:
+        return False
+    return any(
+        _is_settings_class_name(index, name, depth + 1)
+        for name in (dotted(base) for base in cls.bases)
+        if name is not None
+    )
+
+
+def is_pydantic_settings_class(ctx: FileContext, node: cst.ClassDef, scope: Scope) -> bool:
+    """A subclass of pydantic's `BaseSettings` (through project classes too)."""
+    for base in node.bases:
+        name = ctx.qualified_name(base.value, scope)
+        if name is not None and _is_settings_class_name(ctx.index, name):
+            return True
+    return False

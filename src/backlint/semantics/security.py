@@ -23,7 +23,13 @@ from backlint.semantics.context import (
     ScopeKind,
 )
 from backlint.semantics.facts import Call, ClassFacts, Const, dotted
-from backlint.semantics.flow import MAX_DEPTH, literal_value, local_values, module_constant
+from backlint.semantics.flow import (
+    MAX_DEPTH,
+    LocalValues,
+    literal_value,
+    local_values,
+    module_constant,
+)
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.tree import descendants
 
@@ -243,7 +249,7 @@ class SqlText:
             result: Built = left
             for i, part in enumerate(parts):
                 if (
-                    isinstance(right, cst.Tuple)
+                    not isinstance(right, cst.Dict)
                     and i < len(conversions)
                     and conversions[i] in "dif"
                 ):
@@ -337,7 +343,14 @@ class SqlText:
             return _worst([self._items(v, scope, depth + 1) for v in values])
         if isinstance(expr, cst.Name):
             local = local_values(self.ctx, expr.value, scope)
-            if local is None or not local.complete or not local.values:
+            if local is None:
+                owner, bindings = self.ctx.bindings(expr.value, scope)
+                if owner is None or owner.kind is not ScopeKind.MODULE:
+                    return "opaque"
+                values = tuple(b.value for b in bindings if isinstance(b, Assigned) and b.value)
+                complete = len(values) == len(bindings)
+                local = LocalValues(owner, values, complete)  # a module constant
+            if not local.complete or not local.values:
                 return "opaque"
             key = (expr.value, id(local.scope))
             if key in self._active:
@@ -596,10 +609,14 @@ def is_password_name(name: str) -> bool:
 
 
 def is_password_function(name: str) -> bool:
-    """`hash_password`, `make_password`, `encrypt_pwd`, `password_digest`."""
-    words = set(name_words(name))
-    return bool(
-        words & PASSWORD_WORDS and words & PASSWORD_VERBS and not words & NOT_PASSWORD_WORDS
+    """`hash_password`, `make_password`, `encrypt_pwd`: a verb, then the
+    password (not `password_hash_id`, about the hash)."""
+    words = name_words(name)
+    return (
+        bool(words)
+        and words[-1] in PASSWORD_WORDS
+        and bool(set(words) & PASSWORD_VERBS)
+        and not set(words) & NOT_PASSWORD_WORDS
     )
 
 

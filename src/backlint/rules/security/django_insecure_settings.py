@@ -73,9 +73,7 @@ class DjangoInsecureSettings(Rule):
         for small in node.body:
             if isinstance(small, cst.Assign) and len(small.targets) == 1:
                 self._check(small, small.targets[0].target, small.value)
-            elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                self._check(small, small.target, small.value)
-            elif isinstance(small, cst.AugAssign):
+            elif isinstance(small, cst.AnnAssign | cst.AugAssign) and small.value is not None:
                 self._check(small, small.target, small.value)
 
     def _check(

@@ -145,8 +145,11 @@ def _roots(ctx: FileContext) -> set[str]:
 class ExceptionText:
     """Does an expression carry an exception's text? Follows local variables."""
 
-    def __init__(self, ctx: FileContext) -> None:
+    def __init__(self, ctx: FileContext, anchor: cst.CSTNode | None = None) -> None:
         self.ctx = ctx
+        # The node being checked (visited by the walker, so its ancestors are
+        # known): tells which of several `except ... as e` an `e` belongs to.
+        self.anchor = anchor
         self._active: set[tuple[str, int]] = set()
 
     def leaks(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
@@ -154,7 +157,7 @@ class ExceptionText:
             return False
         ctx = self.ctx
         if isinstance(expr, cst.Name):
-            if self._exception(expr.value, scope):
+            if self._exception(expr, scope):
                 return True
             local = local_values(ctx, expr.value, scope)
             if local is None:
@@ -226,10 +229,11 @@ class ExceptionText:
         return self._exception_expr(expr, scope) or self.leaks(expr, scope, depth + 1)
 
     def _exception_expr(self, expr: cst.BaseExpression, scope: Scope) -> bool:
-        return isinstance(expr, cst.Name) and self._exception(expr.value, scope)
+        return isinstance(expr, cst.Name) and self._exception(expr, scope)
 
-    def _exception(self, name: str, scope: Scope) -> bool:
-        handler = except_handler(self.ctx, name, scope)
+    def _exception(self, name: cst.Name, scope: Scope) -> bool:
+        node = name if self.ctx.parent(name) is not None else self.anchor
+        handler = except_handler(self.ctx, name.value, scope, node)
         return handler is not None and exception_is_leaky(self.ctx, handler, scope)
 
 

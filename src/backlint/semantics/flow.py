@@ -99,16 +99,27 @@ def literal_value(expr: cst.BaseExpression) -> Const | None:
 
 
 def except_handler(
-    ctx: FileContext, name: str, scope: Scope | None = None
+    ctx: FileContext, name: str, scope: Scope | None = None, node: cst.CSTNode | None = None
 ) -> cst.ExceptHandler | None:
-    """The `except ... as name` handler that binds `name` in a function, when
-    that is the name's only binding there."""
+    """The `except ... as name` handler that binds `name` in a function: its
+    only binding there, or, when several handlers bind it, the one around
+    `node` (a node the walker visited)."""
     owner, bindings = ctx.bindings(name, scope or ctx.scope)
-    if owner is None or owner.kind is not ScopeKind.FUNCTION or len(bindings) != 1:
+    if owner is None or owner.kind is not ScopeKind.FUNCTION or not bindings:
         return None
-    binding = bindings[0]
-    if isinstance(binding, OtherBinding) and isinstance(binding.node, cst.ExceptHandler):
-        return binding.node
+    handlers = [
+        b.node
+        for b in bindings
+        if isinstance(b, OtherBinding) and isinstance(b.node, cst.ExceptHandler)
+    ]
+    if len(handlers) != len(bindings):
+        return None
+    if len(handlers) == 1:
+        return handlers[0]
+    if node is not None:
+        for ancestor in ctx.ancestors(node):
+            if any(ancestor is h for h in handlers):
+                return ancestor  # type: ignore[return-value]
     return None
 
 

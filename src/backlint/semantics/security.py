@@ -347,9 +347,9 @@ class SqlText:
                 owner, bindings = self.ctx.bindings(expr.value, scope)
                 if owner is None or owner.kind is not ScopeKind.MODULE:
                     return "opaque"
-                values = tuple(b.value for b in bindings if isinstance(b, Assigned) and b.value)
-                complete = len(values) == len(bindings)
-                local = LocalValues(owner, values, complete)  # a module constant
+                module_values = tuple(b.value for b in bindings if isinstance(b, Assigned) and b.value)
+                complete = len(module_values) == len(bindings)
+                local = LocalValues(owner, module_values, complete)  # a module constant
             if not local.complete or not local.values:
                 return "opaque"
             key = (expr.value, id(local.scope))

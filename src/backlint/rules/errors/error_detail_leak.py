@@ -106,7 +106,7 @@ class ErrorDetailLeak(Rule):
         ctx = self.ctx
         if not is_response(ctx, ctx.qualified_name(node.func)):
             return
-        text = ExceptionText(ctx)
+        text = ExceptionText(ctx, node)
         for arg in node.args:
             if arg.star == "" and text.leaks(arg.value, ctx.scope):
                 if not self._in_debug_branch(node):

@@ -171,10 +171,16 @@ class MassAssignmentFromRequest(Rule):
                 if any(a.keyword is None and not a.star for a in call_args):
                     return None  # positional arguments: a project manager's own method
                 return f"`{code(func)}()`"
-            if method == "values" and isinstance(func.value, cst.Call):
-                statement = ctx.qualified_name(func.value.func)
-                if statement in _SQLALCHEMY_WRITES:
-                    return f"`{code(func)}()`"
+            if method == "values":
+                # `update(User).where(...).values(**data)`: down the chain.
+                receiver: cst.BaseExpression = func.value
+                while isinstance(receiver, cst.Call):
+                    if ctx.qualified_name(receiver.func) in _SQLALCHEMY_WRITES:
+                        return "`.values()` of an SQLAlchemy statement"
+                    inner = receiver.func
+                    if not isinstance(inner, cst.Attribute):
+                        break
+                    receiver = inner.value
         name = ctx.qualified_name(func)
         if name is None:
             return None

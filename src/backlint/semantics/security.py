@@ -347,7 +347,9 @@ class SqlText:
                 owner, bindings = self.ctx.bindings(expr.value, scope)
                 if owner is None or owner.kind is not ScopeKind.MODULE:
                     return "opaque"
-                module_values = tuple(b.value for b in bindings if isinstance(b, Assigned) and b.value)
+                module_values = tuple(
+                    b.value for b in bindings if isinstance(b, Assigned) and b.value
+                )
                 complete = len(module_values) == len(bindings)
                 local = LocalValues(owner, module_values, complete)  # a module constant
             if not local.complete or not local.values:

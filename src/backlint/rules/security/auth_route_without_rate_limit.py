@@ -105,13 +105,19 @@ class AuthRouteWithoutRateLimit(Rule):
     ```
 
     Not flagged:
-    Logout, password change and other endpoints of logged-in users; token
+    Logout, password change and other endpoints of logged-in users
+    (`@login_required`, `LoginRequiredMixin`, views about one object, FastAPI
+    routes with a path parameter such as `/users/{id}/access-token`); token
     refresh, verification and revocation; OAuth redirects and callbacks;
-    reset "done"/"complete" pages; FastAPI GET routes; projects with a
-    global limiter (as listed above). Library views wired in a URLconf
-    (`path("login/", LoginView.as_view())`) and limits applied by a reverse
-    proxy are not seen: a missed alarm for the first, a `# noqa` for the
-    second.
+    reset "done"/"complete" pages; FastAPI GET routes; private helpers;
+    views that call a limiter themselves (`check_rate_limit(...)` in the
+    body, or a form class from a module that imports one); projects with a
+    global limiter (as listed above). When the project has URLconfs, a
+    Django view counts only if a `urlpatterns` list routes it (not wrapped in
+    a limiter): views routed by code backlint cannot read (an app's
+    `get_urls()`) are missed alarms, as are library views wired directly in a
+    URLconf (`path("login/", LoginView.as_view())`). Limits applied by a
+    reverse proxy are not seen: add a `# noqa`.
 
     Fix:
     None: add a rate limit (per client address and per account).

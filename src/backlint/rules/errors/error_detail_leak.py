@@ -90,10 +90,13 @@ class ErrorDetailLeak(Rule):
     name = "error-detail-leak"
     message = "{what} is sent to the client: log it and return a generic message"
     skip_tests = True
+    skip_migrations = True
 
     @classmethod
     def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
-        if file.is_test or not ("except" in source or "format_exc" in source):
+        if file.is_test or file.is_migration:
+            return False
+        if not ("except" in source or "format_exc" in source):
             return False
         return any(word in source for word in _SINK_WORDS) or "fastapi" in packages
 
@@ -102,16 +105,67 @@ class ErrorDetailLeak(Rule):
         self._routes: dict[int, bool] = {}
         self._fastapi = ctx.index.uses("fastapi")
 
-    def visit_Call(self, node: cst.Call) -> None:
-        ctx = self.ctx
-        if not is_response(ctx, ctx.qualified_name(node.func)):
+    # Statement-level visits only: a response is made in a `return`, a
+    # `raise`, an assignment or an expression statement, and the walker then
+    # never has to descend into every expression of the file.
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        if node.exc is not None:
+            self._check_sink(node, node.exc)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._check_sink(node, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._check_sink(node, node.value)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._check_sink(node, node.value)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        if value is None:
             return
-        text = ExceptionText(ctx, node)
-        for arg in node.args:
+        if self._check_sink(node, value):
+            return
+        if not self._fastapi or self._sink(value) is not None:
+            return
+        scope = self.ctx.scope
+        if scope.kind is not ScopeKind.FUNCTION or not isinstance(scope.node, cst.FunctionDef):
+            return
+        function = scope.node
+        key = id(function)
+        if key not in self._routes:
+            self._routes[key] = (
+                scope.parent is not None and route_of(self.ctx, function, scope.parent) is not None
+            )
+        if self._routes[key] and ExceptionText(self.ctx, node).leaks(value, scope):
+            self.report(node, what="the exception's text, returned by a route,")
+
+    def _sink(self, value: cst.BaseExpression) -> cst.Call | None:
+        """The response call a statement's value is (`await` looked through)."""
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Call) and is_response(
+            self.ctx, self.ctx.qualified_name(value.func)
+        ):
+            return value
+        return None
+
+    def _check_sink(self, statement: cst.CSTNode, value: cst.BaseExpression) -> bool:
+        """Report a response call whose arguments carry exception text."""
+        call = self._sink(value)
+        if call is None:
+            return False
+        ctx = self.ctx
+        text = ExceptionText(ctx, statement)
+        for arg in call.args:
             if arg.star == "" and text.leaks(arg.value, ctx.scope):
-                if not self._in_debug_branch(node):
-                    self.report(node, what="the exception's text")
-                return
+                if not self._in_debug_branch(statement):
+                    self.report(call, what="the exception's text")
+                return True
+        return True
 
     def _in_debug_branch(self, node: cst.CSTNode) -> bool:
         """Inside `if settings.DEBUG:` (details for developers only)."""
@@ -123,27 +177,3 @@ class ErrorDetailLeak(Rule):
                 return False
             child = parent
         return False
-
-    def visit_Return(self, node: cst.Return) -> None:
-        if not self._fastapi or node.value is None:
-            return
-        scope = self.ctx.scope
-        if scope.kind is not ScopeKind.FUNCTION or not isinstance(scope.node, cst.FunctionDef):
-            return
-        function = scope.node
-        key = id(function)
-        if key not in self._routes:
-            self._routes[key] = (
-                scope.parent is not None and route_of(self.ctx, function, scope.parent) is not None
-            )
-        if not self._routes[key]:
-            return
-        value = node.value
-        if isinstance(value, cst.Call) and is_response(
-            self.ctx, self.ctx.qualified_name(value.func)
-        ):
-            return  # the call is checked as a response
-        if isinstance(
-            value, cst.Dict | cst.FormattedString | cst.BinaryOperation | cst.Name | cst.Call
-        ) and ExceptionText(self.ctx).leaks(value, scope):
-            self.report(node, what="the exception's text, returned by a route,")

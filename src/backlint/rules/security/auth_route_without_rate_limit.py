@@ -138,6 +138,7 @@ class AuthRouteWithoutRateLimit(Rule):
         "forgot",
     )
     skip_tests = True
+    skip_migrations = True
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx

@@ -87,6 +87,7 @@ class CorsWildcardWithCredentials(Rule):
     )
     markers = ("CORSMiddleware", "CORS_")
     skip_tests = True
+    skip_migrations = True
 
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx

@@ -74,6 +74,7 @@ class CsrfExemptView(Rule):
     frameworks = frozenset({"django"})
     markers = ("csrf_exempt",)
     skip_tests = True
+    skip_migrations = True
 
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)

@@ -66,6 +66,7 @@ class DjangoInsecureSettings(Rule):
     message = "{what} in production settings: {cure}"
     markers = ("DEBUG", "ALLOWED_HOSTS")
     skip_tests = True
+    skip_migrations = True
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if self.ctx.scope.kind is not ScopeKind.MODULE:

@@ -22,12 +22,18 @@ from backlint.semantics.settings import (
     module_settings_kind,
 )
 from backlint.semantics.tree import descendants
+from backlint.types import SourceFile
 
 # Calls of pydantic that wrap a field's default.
 _FIELD_CALLS = frozenset({"pydantic.Field", "pydantic.fields.Field", "pydantic_settings.Field"})
 _SECRET_WRAPPERS = frozenset(
     {"pydantic.SecretStr", "pydantic.types.SecretStr", "pydantic.SecretBytes"}
 )
+
+
+# A file with one of these may hold a secret the rule sees.
+_MARKERS = ("jwt", "secret_key", "SECRET_KEY", "Settings", "INSTALLED_APPS", "ROOT_URLCONF")
+_SECRET_WORDS = ("SECRET", "secret", "PASSWORD", "password", "TOKEN", "token", "KEY", "_key")
 
 
 class HardcodedSecret(Rule):
@@ -90,8 +96,20 @@ class HardcodedSecret(Rule):
     code = "BKL602"
     name = "hardcoded-secret"
     message = "hard-coded secret {what}: read it from the environment or a secrets manager"
-    markers = ("SECRET", "secret", "PASSWORD", "password", "TOKEN", "token", "KEY", "_key", "jwt")
     skip_tests = True
+    skip_migrations = True
+
+    @classmethod
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        """Settings modules, pydantic settings, JWT calls, Flask and session keys."""
+        if file.is_test or file.is_migration:
+            return False
+        if any(marker in source for marker in _MARKERS):
+            return True
+        module = file.module.lower()
+        return ("settings" in module or "config" in module) and any(
+            word in source for word in _SECRET_WORDS
+        )
 
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)

@@ -60,6 +60,7 @@ class JwtVerificationDisabled(Rule):
     message = "`{func}` {what}: anyone can forge a token; verify the signature"
     markers = ("jwt",)
     skip_tests = True
+    skip_migrations = True
 
     def visit_Call(self, node: cst.Call) -> None:
         name = self.ctx.qualified_name(node.func)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,21 @@ _SQLALCHEMY_WRITES = frozenset(
         "sqlmodel.insert",
     }
 )
+
+
+# Cheap tests of the source before parsing: request data is read, and
+# unpacked (other than the `**kwargs` of signatures) or set by `setattr`.
+_REQUEST_DATA_MARKERS = (
+    ".data",
+    ".POST",
+    ".GET",
+    ".query_params",
+    ".json",
+    ".form",
+    ".body",
+    "get_json",
+)
+_UNPACKING = re.compile(r"\*\*(?!kwargs\b|kw\b|kwds\b|options\b|extra\w*\b|initkwargs\b)[A-Za-z_(]")
 
 
 class MassAssignmentFromRequest(Rule):
@@ -104,12 +120,15 @@ class MassAssignmentFromRequest(Rule):
         "validate it and assign only the allowed fields"
     )
     skip_tests = True
+    skip_migrations = True
 
     @classmethod
     def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
-        if file.is_test or "request" not in source:
+        if file.is_test or file.is_migration or "request" not in source:
             return False
-        return "**" in source or "setattr" in source or "defaults=" in source
+        if not any(marker in source for marker in _REQUEST_DATA_MARKERS):
+            return False
+        return bool(_UNPACKING.search(source)) or "setattr(" in source or "defaults=" in source
 
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx

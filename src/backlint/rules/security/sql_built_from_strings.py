@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
 
 from backlint.rule import Rule
@@ -15,6 +17,9 @@ from backlint.semantics.security import (
     extra_sql_arguments,
     sql_argument,
 )
+from backlint.types import SourceFile
+
+_SINK_MARKERS = ("execute(", "executemany(", "executescript(", ".raw(", ".extra(", "SQL(")
 
 
 class SqlBuiltFromStrings(Rule):
@@ -81,8 +86,17 @@ class SqlBuiltFromStrings(Rule):
         "SQL built from strings with non-literal parts is passed to `{sink}`: "
         "pass the values as bound parameters and quote identifiers"
     )
-    markers = ("execute", "sqlalchemy", "sqlmodel", ".raw(", ".extra(", "RawSQL", "sql.SQL")
     skip_tests = True
+    skip_migrations = True
+
+    @classmethod
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        """A sink's name must occur (`text(` only where SQLAlchemy is imported)."""
+        if file.is_test or file.is_migration:
+            return False
+        if any(marker in source for marker in _SINK_MARKERS):
+            return True
+        return "text(" in source and ("sqlalchemy" in source or "sqlmodel" in source)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

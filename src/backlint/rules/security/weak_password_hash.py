@@ -78,6 +78,7 @@ class WeakPasswordHash(Rule):
     message = "{what}: use a slow salted password hash (argon2, bcrypt, scrypt, PBKDF2)"
     markers = ("hashlib", "passlib", "PASSWORD_HASHERS")
     skip_tests = True
+    skip_migrations = True
 
     def visit_Call(self, node: cst.Call) -> None:
         ctx = self.ctx

@@ -9,7 +9,12 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.semantics.context import FileContext, Scope
-from backlint.semantics.flow import MAX_DEPTH, except_handler, local_values
+from backlint.semantics.flow import (
+    MAX_DEPTH,
+    except_handler,
+    local_values,
+    reaching_assignment,
+)
 from backlint.semantics.tree import descendants
 
 # Calls whose arguments reach the HTTP client.
@@ -56,8 +61,10 @@ CLIENT_FACING_EXCEPTIONS = frozenset(
     }
 )
 CLIENT_FACING_PREFIXES = ("rest_framework.exceptions.", "django.forms.")
-# Builtin exceptions whose text is not written for clients: what failed, how,
-# where (paths, keys, types, internal values).
+# Builtin exceptions whose text is not written for clients: caught broadly, or
+# raised by the system with paths, hosts and codes in the text. Builtins that
+# applications raise with messages for the caller (`ValueError`, `KeyError`,
+# `TypeError`, `PermissionError`, `AssertionError`...) are not judged.
 LEAKY_BUILTINS = frozenset(
     f"builtins.{name}"
     for name in (
@@ -66,26 +73,14 @@ LEAKY_BUILTINS = frozenset(
         "OSError",
         "IOError",
         "EnvironmentError",
-        "RuntimeError",
-        "KeyError",
-        "IndexError",
-        "LookupError",
-        "TypeError",
-        "AttributeError",
-        "NameError",
-        "ImportError",
-        "ModuleNotFoundError",
-        "AssertionError",
-        "ArithmeticError",
-        "ZeroDivisionError",
+        "ConnectionError",
+        "TimeoutError",
+        "FileNotFoundError",
         "UnicodeError",
         "UnicodeDecodeError",
         "UnicodeEncodeError",
-        "ConnectionError",
-        "TimeoutError",
-        "PermissionError",
-        "FileNotFoundError",
-        "NotImplementedError",
+        "ImportError",
+        "ModuleNotFoundError",
         "RecursionError",
         "MemoryError",
     )
@@ -108,12 +103,14 @@ def is_response(ctx: FileContext, name: str | None) -> bool:
 
 def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scope) -> bool:
     """Whether the exception an `except` clause catches may carry text that is
-    not meant for clients: broad (`Exception`), builtin, database, parsing or
+    not meant for clients: broad (`Exception`), system, database, parsing or
     third-party errors. The project's own exceptions, validation errors and
     HTTP exceptions are meant for clients; unresolved names are not judged."""
-    kind = handler.type
-    if kind is None:
-        return False
+    return handler.type is not None and types_are_leaky(ctx, handler.type, scope)
+
+
+def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) -> bool:
+    """The same for an exception class or a tuple of them."""
     types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
     for expr in types:
         name = ctx.qualified_name(expr, scope)
@@ -122,6 +119,8 @@ def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         name = ctx.index.canonical(name)
         if name in CLIENT_FACING_EXCEPTIONS or name.startswith(CLIENT_FACING_PREFIXES):
             continue
+        if "Validation" in name.rsplit(".", 1)[-1]:
+            continue  # a library's validation error: its text describes the input
         if name.startswith("builtins."):
             if name in LEAKY_BUILTINS:
                 return True
@@ -151,6 +150,7 @@ class ExceptionText:
         # known): tells which of several `except ... as e` an `e` belongs to.
         self.anchor = anchor
         self._active: set[tuple[str, int]] = set()
+        self._following = False
 
     def leaks(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
         if depth > MAX_DEPTH:
@@ -159,6 +159,16 @@ class ExceptionText:
         if isinstance(expr, cst.Name):
             if self._exception(expr, scope):
                 return True
+            if not self._following and self.anchor is not None:
+                # A name read by the checked statement: its value there, when
+                # the same block assigned it last.
+                value = reaching_assignment(ctx, expr.value, self.anchor)
+                if value is not None:
+                    self._following = True
+                    try:
+                        return self.leaks(value, scope, depth + 1)
+                    finally:
+                        self._following = False
             local = local_values(ctx, expr.value, scope)
             if local is None:
                 return False
@@ -166,10 +176,12 @@ class ExceptionText:
             if key in self._active:
                 return False
             self._active.add(key)
+            following, self._following = self._following, True
             try:
                 return any(self.leaks(v, local.scope, depth + 1) for v in local.values)
             finally:
                 self._active.discard(key)
+                self._following = following
         if isinstance(expr, cst.Call):
             name = ctx.qualified_name(expr.func, scope)
             if name in TRACEBACK_TEXT:
@@ -213,12 +225,22 @@ class ExceptionText:
         if isinstance(expr, cst.Subscript):
             return self.leaks(expr.value, scope, depth + 1)
         if isinstance(expr, cst.IfExp):
-            if mentions_debug(expr.test):
-                return self.leaks(expr.orelse, scope, depth + 1)  # details in DEBUG only
+            if mentions_debug(expr.test) or self._narrowed_to_client_text(expr.test, scope):
+                # Details in DEBUG only; `str(e) if isinstance(e, ValueError) else "..."`.
+                return self.leaks(expr.orelse, scope, depth + 1)
             return self.leaks(expr.body, scope, depth + 1) or self.leaks(
                 expr.orelse, scope, depth + 1
             )
         return False
+
+    def _narrowed_to_client_text(self, test: cst.BaseExpression, scope: Scope) -> bool:
+        """`isinstance(e, (ValueError, AppError))`: only exceptions meant for clients."""
+        return (
+            isinstance(test, cst.Call)
+            and self.ctx.qualified_name(test.func, scope) == "builtins.isinstance"
+            and len(test.args) == 2
+            and not types_are_leaky(self.ctx, test.args[1].value, scope)
+        )
 
     def _direct(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> bool:
         """An item of a response body: the exception object itself counts."""

@@ -9,8 +9,9 @@ locals, with a depth limit and a guard against `x = x + ...` cycles.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import libcst as cst
 
@@ -22,6 +23,7 @@ from backlint.semantics.context import (
     ScopeKind,
 )
 from backlint.semantics.facts import Const
+from backlint.semantics.names import assigned_names
 from backlint.semantics.tree import descendants
 
 # How many names deep a value is followed (`a = b`, `b = c`, ...).
@@ -134,3 +136,61 @@ def names_in(expr: cst.CSTNode) -> Iterator[cst.Name]:
     for node in descendants(expr, prune=_NESTED):
         if isinstance(node, cst.Name):
             yield node
+
+
+def reaching_assignment(
+    ctx: FileContext, name: str, statement: cst.CSTNode
+) -> cst.BaseExpression | None:
+    """The value of `name = value` earlier in the block that holds
+    `statement` (a small statement the walker visited), when that is the last
+    thing to bind `name` before it: the value `name` has at `statement`,
+    whatever other branches assign (`msg = f"{e}"` in one `except`, `msg =
+    "failed"` in the next)."""
+    line = ctx.parent(statement)
+    block = ctx.parent(line) if line is not None else None
+    if not isinstance(line, cst.SimpleStatementLine) or not isinstance(block, cst.IndentedBlock):
+        return None
+    position = next((i for i, s in enumerate(block.body) if s is line), None)
+    if position is None:
+        return None
+    for small in reversed(line.body[: _index(line.body, statement)]):
+        found = _binds(small, name)
+        if found is not None:
+            return found or None
+    for earlier in reversed(block.body[:position]):
+        if not isinstance(earlier, cst.SimpleStatementLine):
+            if name in _compound_names(earlier):
+                return None
+            continue
+        for small in reversed(earlier.body):
+            found = _binds(small, name)
+            if found is not None:
+                return found or None
+    return None
+
+
+def _index(items: Sequence[cst.CSTNode], node: cst.CSTNode) -> int:
+    return next((i for i, item in enumerate(items) if item is node), len(items))
+
+
+def _binds(small: cst.BaseSmallStatement, name: str) -> cst.BaseExpression | Literal[False] | None:
+    """The value `small` assigns to `name`; False when it binds it otherwise;
+    None when it does not bind it."""
+    if isinstance(small, cst.Assign):
+        for target in small.targets:
+            if isinstance(target.target, cst.Name) and target.target.value == name:
+                return small.value
+            if name in assigned_names(target.target):
+                return False
+    elif (
+        isinstance(small, cst.AnnAssign | cst.AugAssign)
+        and isinstance(small.target, cst.Name)
+        and small.target.value == name
+    ):
+        return False
+    return None
+
+
+def _compound_names(stmt: cst.CSTNode) -> set[str]:
+    """Names a compound statement may bind anywhere inside (conservatively)."""
+    return {node.value for node in descendants(stmt, prune=_NESTED) if isinstance(node, cst.Name)}

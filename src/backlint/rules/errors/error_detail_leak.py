@@ -28,7 +28,7 @@ class ErrorDetailLeak(Rule):
     exceptions (`ValidationError(...)`, `APIException(...)`), Django's
     `JsonResponse`/`HttpResponse*`, and the value a FastAPI route returns.
     `e` is the name bound by an enclosing `except ... as e` of a broad,
-    builtin or third-party exception (`Exception`, `KeyError`, database,
+    system or third-party exception (`Exception`, `OSError`, database,
     parsing and network errors). Reported at the response call or the
     `return`.
 
@@ -75,11 +75,14 @@ class ErrorDetailLeak(Rule):
     Not flagged:
     Logging the exception; exceptions whose text is written for clients:
     the project's own exception classes, validation errors (pydantic,
-    Django, DRF, marshmallow), `HTTPException` and `Http404`; exception
-    names backlint cannot resolve; `ValueError` (raised by application code
-    for client messages more often than not; parsing errors such as
-    `json.JSONDecodeError` are flagged); test files. Text passed through a
-    function of the project before reaching the response is not followed.
+    Django, DRF, marshmallow, and any library class named `*Validation*`),
+    `HTTPException` and `Http404`; builtins that applications raise with
+    messages for the caller (`ValueError`, `KeyError`, `TypeError`,
+    `PermissionError`, `AssertionError`; parsing errors such as
+    `json.JSONDecodeError` are flagged); `str(e) if isinstance(e, ValueError)
+    else "..."`; details shown under `settings.DEBUG` only; exception names
+    backlint cannot resolve; test files. Text passed through a function of
+    the project before reaching the response is not followed.
 
     Fix:
     None: log the exception (`logger.exception`) and send a generic message,

@@ -8,6 +8,7 @@ literal, SQL, a password or request data, it says no and rules stay silent.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
@@ -151,6 +152,9 @@ class SqlText:
         self.ctx = ctx
         self.fragments: list[str] = []
         self._active: set[tuple[str, int]] = set()
+        # The SQL text before the expression being judged (holes as "?"):
+        # tells a value position (`WHERE id = {x}`) from a name (`FROM {t}`).
+        self._prefix = ""
         # Names the sink's receiver is made of (`self` of `self.execute`, `db`
         # of `(conn or db).execute`): what they provide is SQL of that
         # database (`db.timestamp_now`, `self.quote_name(...)`), not a value.
@@ -219,60 +223,130 @@ class SqlText:
             )
         return "opaque"
 
+    def _hole(self, expr: cst.BaseExpression, scope: Scope, depth: int, before: str) -> Built:
+        """The kind of an interpolated part, with `before` the SQL text before
+        it: an opaque value in a value position makes the SQL built; in a
+        name position (`FROM {table}`) it is an identifier, not judged."""
+        saved, self._prefix = self._prefix, before
+        try:
+            found = self.kind(expr, scope, depth)
+        finally:
+            self._prefix = saved
+        if found == "opaque":
+            return "built" if value_position(before) else "literal"
+        return found
+
     def _fstring(self, expr: cst.FormattedString, scope: Scope, depth: int) -> Built:
         result: Built = "literal"
+        text = ""
         for part in expr.parts:
             if isinstance(part, cst.FormattedStringText):
                 self.fragments.append(part.value)
+                text += part.value
             elif isinstance(part, cst.FormattedStringExpression):
-                if _numeric_spec(part):
-                    continue
-                if self.kind(part.expression, scope, depth + 1) != "literal":
-                    result = "built"
+                if not _numeric_spec(part):
+                    before = self._prefix + text
+                    if self._hole(part.expression, scope, depth + 1, before) == "built":
+                        result = "built"
+                text += "?"
         return result
 
     def _binary(self, expr: cst.BinaryOperation, scope: Scope, depth: int) -> Built:
         op = expr.operator
         if isinstance(op, cst.Modulo):
-            left = self.kind(expr.left, scope, depth + 1)
-            if left == "opaque":
-                return "opaque"  # maybe not a string at all (`n % 2`)
-            right = expr.right
-            parts: list[cst.BaseExpression]
-            if isinstance(right, cst.Tuple):
-                parts = [el.value for el in right.elements]
-            elif isinstance(right, cst.Dict):
-                parts = [el.value for el in right.elements if isinstance(el, cst.DictElement)]
-            else:
-                parts = [right]
-            conversions = _conversions(expr.left)
-            result: Built = left
-            for i, part in enumerate(parts):
-                if (
-                    not isinstance(right, cst.Dict)
-                    and i < len(conversions)
-                    and conversions[i] in "dif"
-                ):
-                    continue
-                if self.kind(part, scope, depth + 1) != "literal":
-                    result = "built"
-            return result
-        left = self.kind(expr.left, scope, depth + 1)
-        right_kind = self.kind(expr.right, scope, depth + 1)
+            return self._percent(expr, scope, depth)
         if isinstance(op, cst.Add):
-            if "built" in (left, right_kind):
+            left = self.kind(expr.left, scope, depth + 1)
+            middle = self._prefix + render(expr.left)
+            saved, self._prefix = self._prefix, middle
+            try:
+                right = self.kind(expr.right, scope, depth + 1)
+            finally:
+                self._prefix = saved
+            if "built" in (left, right):
                 return "built"
-            if left == right_kind == "literal":
+            if left == right == "literal":
                 return "literal"
-            if (left == "literal" and _is_string(expr.left)) or (
-                right_kind == "literal" and _is_string(expr.right)
+            if not (
+                (left == "literal" and _is_string(expr.left))
+                or (right == "literal" and _is_string(expr.right))
+            ):
+                return "opaque"
+            if (right == "opaque" and value_position(middle)) or (
+                left == "opaque" and value_position(self._prefix)
             ):
                 return "built"
-            return "opaque"
+            return "literal"
+        left = self.kind(expr.left, scope, depth + 1)
+        right = self.kind(expr.right, scope, depth + 1)
         if isinstance(op, cst.Multiply):
             # `"%s, " * n`, `["%s"] * len(ids)`: repeating literal text.
-            return "literal" if "literal" in (left, right_kind) else "opaque"
-        return "literal" if left == right_kind == "literal" else "opaque"
+            return "literal" if "literal" in (left, right) else "opaque"
+        return "literal" if left == right == "literal" else "opaque"
+
+    def _percent(self, expr: cst.BinaryOperation, scope: Scope, depth: int) -> Built:
+        """`template % values`: each value judged where its `%s` stands."""
+        left = self.kind(expr.left, scope, depth + 1)
+        if left == "opaque":
+            return "opaque"  # maybe not a string at all (`n % 2`)
+        template = self._template(expr.left, scope)
+        specs = list(_CONVERSION.finditer(template)) if template is not None else []
+        specs = [m for m in specs if m.group(1) != "%"]
+        right = expr.right
+        keyed: dict[str, cst.BaseExpression] = {}
+        parts: list[cst.BaseExpression] = []
+        if isinstance(right, cst.Dict):
+            for el in right.elements:
+                if isinstance(el, cst.DictElement):
+                    key = literal_value(el.key)
+                    if key is not None and isinstance(key.value, str):
+                        keyed[key.value] = el.value
+                    else:
+                        parts.append(el.value)
+        elif isinstance(right, cst.Tuple):
+            parts = [el.value for el in right.elements]
+        else:
+            parts = [right]
+        result: Built = left
+        judged: list[tuple[cst.BaseExpression, str, str]] = []  # part, conversion, before
+        if template is None:
+            judged = [(p, "s", "?") for p in (*parts, *keyed.values())]
+        elif keyed:
+            for match in specs:
+                name = _mapping_key(match.group(0))
+                if name in keyed:
+                    judged.append((keyed[name], match.group(1), template[: match.start()]))
+        else:
+            for i, part in enumerate(parts):
+                if i < len(specs):
+                    judged.append((part, specs[i].group(1), template[: specs[i].start()]))
+                else:
+                    judged.append((part, "s", "?"))
+        for part, conversion, before in judged:
+            if conversion in "dif":
+                continue  # formatted as a number
+            if self._hole(part, scope, depth + 1, self._prefix + before) == "built":
+                result = "built"
+        return result
+
+    def _template(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
+        """The literal text of a template: a string, or a name bound to one."""
+        const = literal_value(expr)
+        if const is not None:
+            return const.value if isinstance(const.value, str) else None
+        values: list[cst.BaseExpression] = []
+        if isinstance(expr, cst.Name):
+            _, bindings = self.ctx.bindings(expr.value, scope)
+            values = [b.value for b in bindings if isinstance(b, Assigned) and b.value]
+            if len(values) != len(bindings):
+                return None
+        elif isinstance(expr, cst.Attribute):
+            values = self._class_values(expr, scope)
+        texts = {c.value for c in map(literal_value, values) if c is not None}
+        if len(values) == 1 and len(texts) == 1:
+            text = texts.pop()
+            return text if isinstance(text, str) else None
+        return None
 
     def _call(self, expr: cst.Call, scope: Scope, depth: int) -> Built:
         func = expr.func
@@ -282,17 +356,18 @@ class SqlText:
             if method in QUOTING_FUNCTIONS:
                 return "literal"
             if method == "format":
-                receiver = self.kind(func.value, scope, depth + 1)
-                if receiver == "opaque":
-                    return "opaque"  # `sql.SQL(...).format(...)`: not a str
-                args = [self.kind(a.value, scope, depth + 1) for a in expr.args]
-                return "built" if any(k != "literal" for k in args) else receiver
+                return self._format(expr, func, scope, depth)
             if method == "join" and expr.args:
                 separator = self.kind(func.value, scope, depth + 1)
                 if separator == "opaque":
                     return "opaque"
                 items = self._items(expr.args[0].value, scope, depth + 1)
-                return "literal" if items == "literal" else "built"
+                if items != "opaque":
+                    return items
+                between = self._prefix + "?" + (self._template(func.value, scope) or "")
+                if value_position(self._prefix) or value_position(between):
+                    return "built"
+                return "literal"  # a list of names or clauses
             if method in _STRING_METHODS:
                 return self.kind(func.value, scope, depth + 1)
         name = ctx.qualified_name(func, scope)
@@ -317,6 +392,47 @@ class SqlText:
             ):
                 return "literal"
         return "opaque"
+
+    def _format(self, expr: cst.Call, func: cst.Attribute, scope: Scope, depth: int) -> Built:
+        """`template.format(...)`: each argument judged where its field stands."""
+        receiver = self.kind(func.value, scope, depth + 1)
+        if receiver == "opaque":
+            return "opaque"  # `sql.SQL(...).format(...)`: not a str
+        positional = [a.value for a in expr.args if a.keyword is None and not a.star]
+        named = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
+        template = self._template(func.value, scope)
+        judged: list[tuple[cst.BaseExpression, str]] = []
+        if template is None:
+            judged = [(v, "?") for v in (*positional, *named.values())]
+        else:
+            text = ""
+            auto = 0
+            try:
+                fields = list(string.Formatter().parse(template))
+            except ValueError:
+                fields = []
+            for literal, field, _, _ in fields:
+                text += literal
+                if field is None:
+                    continue
+                key = field.split(".", 1)[0].split("[", 1)[0]
+                value: cst.BaseExpression | None = None
+                if key == "":
+                    value = positional[auto] if auto < len(positional) else None
+                    auto += 1
+                elif key.isdigit():
+                    index = int(key)
+                    value = positional[index] if index < len(positional) else None
+                else:
+                    value = named.get(key)
+                if value is not None:
+                    judged.append((value, text))
+                text += "?"
+        result: Built = receiver
+        for value, before in judged:
+            if self._hole(value, scope, depth + 1, self._prefix + before) == "built":
+                result = "built"
+        return result
 
     def _items(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Built:
         """The kind of the items of an iterable (for `sep.join(items)`)."""
@@ -425,6 +541,42 @@ def _names(expr: cst.BaseExpression) -> Iterator[cst.Name]:
         yield from _names(expr.func)
 
 
+_VALUE_TAIL = re.compile(
+    r"(=|<|>|\blike|\bilike|\bin\s*\(|\bvalues\s*\(|\blimit|\boffset|\bbetween|\bthen|"
+    r"\belse|\bwhen|\bin\s*\([^()]*,|\bvalues\s*\([^()]*,)$",
+    re.IGNORECASE,
+)
+
+
+def value_position(before: str) -> bool:
+    """Whether SQL text continues with a value after `before`: inside a quoted
+    string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`."""
+    if before.replace("''", "").count("'") % 2 == 1:
+        return True
+    return bool(_VALUE_TAIL.search(before.rstrip()))
+
+
+def render(expr: cst.BaseExpression) -> str:
+    """The literal text of a string expression, each non-literal part as "?"."""
+    if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else "?"
+    if isinstance(expr, cst.FormattedString):
+        return "".join(
+            p.value if isinstance(p, cst.FormattedStringText) else "?" for p in expr.parts
+        )
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        return render(expr.left) + render(expr.right)
+    return "?"
+
+
+def _mapping_key(spec: str) -> str | None:
+    """`%(name)s` -> "name"."""
+    if spec.startswith("%(") and ")" in spec:
+        return spec[2 : spec.index(")")]
+    return None
+
+
 def _numeric_spec(part: cst.FormattedStringExpression) -> bool:
     """`{limit:d}`: formatted as a number."""
     spec = part.format_spec
@@ -435,15 +587,6 @@ def _numeric_spec(part: cst.FormattedStringExpression) -> bool:
 
 
 _CONVERSION = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])")
-
-
-def _conversions(expr: cst.BaseExpression) -> str:
-    """The conversion letters of a literal %-template (`%s`, `%d`...), in order."""
-    if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
-        value = expr.evaluated_value
-        if isinstance(value, str):
-            return "".join(c for c in _CONVERSION.findall(value) if c != "%")
-    return ""
 
 
 def _is_string(expr: cst.BaseExpression) -> bool:

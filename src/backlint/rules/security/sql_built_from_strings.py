@@ -26,9 +26,11 @@ class SqlBuiltFromStrings(Rule):
     """SQL text built from strings with non-literal parts reaches the database.
 
     What it flags:
-    SQL text built with an f-string, `%`, `.format()` or `+` from a part that
-    is not a literal, passed directly or through local variables (built on
-    one line, executed on another, extended with `+=`) to a database sink:
+    SQL text built with an f-string, `%`, `.format()`, `+` or `.join()` with
+    a non-literal part where the SQL takes a value (after `=`, `<`, `>`,
+    `LIKE`, `IN (`, `VALUES (`, `LIMIT`, `OFFSET`, or inside a quoted SQL
+    string), passed directly or through local variables (built on one line,
+    executed on another, extended with `+=`) to a database sink:
     `cursor.execute/executemany/executescript` and `connection/session.execute`
     of DB-API drivers and SQLAlchemy, SQLAlchemy `text()`, Django
     `Manager.raw()`, `QuerySet.extra(select=/where=/tables=/order_by=)` and
@@ -70,10 +72,17 @@ class SqlBuiltFromStrings(Rule):
     imported), class constants read through `self`/`cls`, loop variables over
     a literal tuple, numbers (`int()`, `len()`, `%d`), identifiers quoted by
     `quote_name()`/`quote_ident()`-like functions, placeholder lists
-    (`", ".join(["%s"] * len(ids))`); SQLAlchemy expressions
-    (`.ilike(f"%{q}%")`); test files. Text that comes whole from elsewhere (a
-    parameter, another function's result) is not seen as built (missed
-    alarm), nor are items appended to a list later joined into SQL.
+    (`", ".join(["%s"] * len(ids))`); parts named as SQL (`where_sql`,
+    `timestamp_placeholder(...)`), Django model metadata (`_meta.db_table`,
+    `field.column`), and snippets of the database object that runs the query
+    (`db.timestamp_now`); SQLAlchemy expressions (`.ilike(f"%{q}%")`);
+    migrations and test files. Names and clauses put where SQL takes a name
+    (`FROM {table}`, `SELECT {columns}`, `WHERE {clause}`) are not judged: a
+    table or column name that comes from the client (identifier injection)
+    is a missed alarm, as is text that comes whole from elsewhere (a
+    parameter, another function's result) or items appended to a list later
+    joined into SQL. Why: in framework and library code such names are the
+    code's own, and flagging them buried the value injections.
 
     Fix:
     None: move each value into the parameters (`%s`, `:name`, `?` by driver)

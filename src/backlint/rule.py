@@ -62,6 +62,8 @@ class Rule:
     only_in_async: ClassVar[bool] = False
     # Test files (RULES.md: tests/, test_*.py, *_test.py, conftest.py).
     skip_tests: ClassVar[bool] = False
+    # Migrations (Django migrations, Alembic revisions): generated, run once.
+    skip_migrations: ClassVar[bool] = False
     Options: ClassVar[type] = NoOptions
 
     _handler_names: ClassVar[tuple[tuple[type[cst.CSTNode], bool, str], ...]] = ()
@@ -101,6 +103,8 @@ class Rule:
     def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
         """Cheap test, before parsing, of whether the rule can fire on a file."""
         if cls.skip_tests and file.is_test:
+            return False
+        if cls.skip_migrations and file.is_migration:
             return False
         if cls.frameworks and not (cls.frameworks & packages):
             return False

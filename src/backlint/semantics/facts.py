@@ -226,6 +226,9 @@ class ModuleFacts:
     # REST_FRAMEWORK this way. The key is UNKNOWN when it is not a literal (or
     # `update()` gets something other than a dict display or keywords).
     item_assignments: tuple[tuple[str, Value, Value], ...] = ()
+    # Module-level values `assignments` does not keep: those of `name = ...`
+    # later rebound, and of `name += ...` (`urlpatterns += [...]`).
+    rebinds: tuple[tuple[str, Value], ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -480,6 +483,7 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
     classes: dict[str, ClassFacts] = {}
     functions: dict[str, FunctionFacts] = {}
     assignments: dict[str, Value] = {}
+    rebinds: list[tuple[str, Value]] = []
     for stmt in statements:
         if isinstance(stmt, ast.ClassDef):
             classes[stmt.name] = s.cls(stmt, module)
@@ -489,9 +493,13 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
             value = s.value(stmt.value)
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
+                    if target.id in assignments:
+                        rebinds.append((target.id, assignments[target.id]))
                     assignments[target.id] = value
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
             assignments[stmt.target.id] = s.value(stmt.value)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            rebinds.append((stmt.target.id, s.value(stmt.value)))
         else:
             s.note_call(stmt)
     return ModuleFacts(
@@ -505,6 +513,7 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
         assignments=assignments,
         calls=tuple(s.calls),
         item_assignments=_item_assignments(s, statements),
+        rebinds=tuple(rebinds),
     )
 
 

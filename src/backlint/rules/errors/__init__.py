@@ -1,0 +1,1 @@
+"""BKL7xx: errors."""

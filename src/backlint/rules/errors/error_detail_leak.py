@@ -1,0 +1,182 @@
+"""BKL701 error-detail-leak."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.context import FileContext, ScopeKind
+from backlint.semantics.errors import ExceptionText, is_response, mentions_debug
+from backlint.semantics.fastapi import route_of
+from backlint.types import SourceFile
+
+_SINK_WORDS = ("Response", "HTTPException", "rest_framework")
+
+
+class ErrorDetailLeak(Rule):
+    """An exception's text or traceback sent to the client.
+
+    What it flags:
+    The text of a caught exception (`str(e)`, `repr(e)`, `f"{e}"`,
+    `"%s" % e`, `e.args`, the exception object itself in a response body)
+    or a traceback (`traceback.format_exc()`, `format_exception()`), directly
+    or through local variables, in what goes to the HTTP client:
+    `HTTPException(detail=...)` of FastAPI/Starlette, their `JSONResponse`,
+    `PlainTextResponse` and other responses, DRF's `Response(...)` and
+    exceptions (`ValidationError(...)`, `APIException(...)`), Django's
+    `JsonResponse`/`HttpResponse*`, and the value a FastAPI route returns.
+    `e` is the name bound by an enclosing `except ... as e` of a broad,
+    system or third-party exception (`Exception`, `OSError`, database,
+    parsing and network errors). Reported at the response call or the
+    `return`.
+
+    Why:
+    Exception messages are written for developers: they carry SQL and table
+    names, file paths, hostnames, library versions and internal values, and
+    tell an attacker which input broke what. The client needs a stable
+    message and an id to quote; the details belong in the log.
+
+    Example:
+    ```python
+    from fastapi import APIRouter, HTTPException
+
+    router = APIRouter()
+
+    @router.post("/imports")
+    async def start_import(url: str) -> dict[str, str]:
+        try:
+            job = await importer.start(url)
+        except Exception as e:
+            raise HTTPException(status_code=500, detail=f"import failed: {e}")
+        return {"job": job.id}
+    ```
+
+    Use instead:
+    ```python
+    import logging
+
+    from fastapi import APIRouter, HTTPException
+
+    logger = logging.getLogger(__name__)
+    router = APIRouter()
+
+    @router.post("/imports")
+    async def start_import(url: str) -> dict[str, str]:
+        try:
+            job = await importer.start(url)
+        except Exception:
+            logger.exception("import of %s failed", url)
+            raise HTTPException(status_code=500, detail="import failed")
+        return {"job": job.id}
+    ```
+
+    Not flagged:
+    Logging the exception; exceptions whose text is written for clients:
+    the project's own exception classes, validation errors (pydantic,
+    Django, DRF, marshmallow, and any library class named `*Validation*`),
+    `HTTPException` and `Http404`; builtins that applications raise with
+    messages for the caller (`ValueError`, `KeyError`, `TypeError`,
+    `PermissionError`, `AssertionError`; parsing errors such as
+    `json.JSONDecodeError` are flagged); `str(e) if isinstance(e, ValueError)
+    else "..."`; details shown under `settings.DEBUG` only; exception names
+    backlint cannot resolve; test files. Text passed through a function of
+    the project before reaching the response is not followed.
+
+    Fix:
+    None: log the exception (`logger.exception`) and send a generic message,
+    with an error id when support needs to find the log entry.
+    """
+
+    code = "BKL701"
+    name = "error-detail-leak"
+    message = "{what} is sent to the client: log it and return a generic message"
+    skip_tests = True
+    skip_migrations = True
+
+    @classmethod
+    def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
+        if file.is_test or file.is_migration:
+            return False
+        if not ("except" in source or "format_exc" in source):
+            return False
+        return any(word in source for word in _SINK_WORDS) or "fastapi" in packages
+
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        self._routes: dict[int, bool] = {}
+        self._fastapi = ctx.index.uses("fastapi")
+
+    # Statement-level visits only: a response is made in a `return`, a
+    # `raise`, an assignment or an expression statement, and the walker then
+    # never has to descend into every expression of the file.
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        if node.exc is not None:
+            self._check_sink(node, node.exc)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._check_sink(node, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._check_sink(node, node.value)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._check_sink(node, node.value)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        if value is None:
+            return
+        if self._check_sink(node, value):
+            return
+        if not self._fastapi or self._sink(value) is not None:
+            return
+        scope = self.ctx.scope
+        if scope.kind is not ScopeKind.FUNCTION or not isinstance(scope.node, cst.FunctionDef):
+            return
+        function = scope.node
+        key = id(function)
+        if key not in self._routes:
+            self._routes[key] = (
+                scope.parent is not None and route_of(self.ctx, function, scope.parent) is not None
+            )
+        if self._routes[key] and ExceptionText(self.ctx, node).leaks(value, scope):
+            self.report(node, what="the exception's text, returned by a route,")
+
+    def _sink(self, value: cst.BaseExpression) -> cst.Call | None:
+        """The response call a statement's value is (`await` looked through)."""
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Call) and is_response(
+            self.ctx, self.ctx.qualified_name(value.func)
+        ):
+            return value
+        return None
+
+    def _check_sink(self, statement: cst.CSTNode, value: cst.BaseExpression) -> bool:
+        """Report a response call whose arguments carry exception text."""
+        call = self._sink(value)
+        if call is None:
+            return False
+        ctx = self.ctx
+        text = ExceptionText(ctx, statement)
+        for arg in call.args:
+            if arg.star == "" and text.leaks(arg.value, ctx.scope):
+                if not self._in_debug_branch(statement):
+                    self.report(call, what="the exception's text")
+                return True
+        return True
+
+    def _in_debug_branch(self, node: cst.CSTNode) -> bool:
+        """Inside `if settings.DEBUG:` (details for developers only)."""
+        child = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, cst.If) and child is parent.body and mentions_debug(parent.test):
+                return True
+            if isinstance(parent, cst.FunctionDef):
+                return False
+            child = parent
+        return False

@@ -1,0 +1,1 @@
+"""BKL6xx: security."""

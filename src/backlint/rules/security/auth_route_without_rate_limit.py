@@ -1,0 +1,308 @@
+"""BKL608 auth-route-without-rate-limit."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.context import Scope, ScopeKind
+from backlint.semantics.fastapi import DEPENDS, Route, parameters, route_of
+from backlint.semantics.flow import literal_value
+from backlint.semantics.python import decorator_names
+from backlint.semantics.ratelimit import (
+    AUTH_VIEWS,
+    AUTHENTICATED_BASES,
+    AUTHENTICATED_DECORATORS,
+    RATELIMIT_DECORATORS,
+    auth_kind,
+    class_ancestry,
+    mentions_limit,
+    module_imports_limiter,
+    rate_limits,
+    routed_views,
+)
+from backlint.semantics.settings import project_settings
+from backlint.semantics.tree import descendants
+
+# Packages whose views are DRF views (throttled by DRF's default throttles).
+_DRF_PACKAGES = ("rest_framework", "rest_framework_simplejwt", "dj_rest_auth", "knox", "djoser")
+_DRF_FUNCTION_DECORATORS = frozenset({"rest_framework.decorators.api_view"})
+# Decorators that make a function a Django view.
+_VIEW_DECORATORS = frozenset(
+    {
+        "rest_framework.decorators.api_view",
+        "django.views.decorators.http.require_POST",
+        "django.views.decorators.http.require_http_methods",
+        "django.views.decorators.debug.sensitive_post_parameters",
+        "django.views.decorators.csrf.csrf_protect",
+        "django.views.decorators.cache.never_cache",
+        "django.contrib.auth.decorators.login_not_required",
+    }
+)
+_FASTAPI_CURE = "slowapi `@limiter.limit(...)`, a rate-limit dependency or a limiter middleware"
+_DJANGO_CURE = "django-ratelimit `@ratelimit`, DRF `throttle_classes`, or django-axes"
+
+
+class AuthRouteWithoutRateLimit(Rule):
+    """A login, token or password-reset endpoint with no rate limit.
+
+    What it flags:
+    An endpoint that checks credentials for anonymous callers, by its name
+    or URL path: login/sign-in, token issuing (`/token`,
+    `login_for_access_token`, `TokenObtainPairView`) and password reset
+    (request and confirmation), with nothing limiting its rate. Endpoints
+    are FastAPI POST routes, Django view functions (in a views module, or
+    with a view decorator) and class-based views (by name, or subclasses of
+    Django's `LoginView`/`PasswordResetView`, DRF's `ObtainAuthToken`,
+    simplejwt's `TokenObtainPairView`...). Rate limits: slowapi's
+    `@limiter.limit`, any decorator or `Depends()` dependency named like a
+    limiter or throttle (on the route, its router, or where the router is
+    included), a limiter middleware (`SlowAPIMiddleware`) on the app,
+    django-ratelimit's `@ratelimit` (also through `method_decorator`), DRF
+    `throttle_classes` or the project's `DEFAULT_THROTTLE_CLASSES` (DRF views
+    only), django-axes or django-defender in the settings. Reported at the
+    `def` line of routes and functions, the `class` line of views.
+
+    Why:
+    Without a limit, an attacker tries passwords, leaked credential lists or
+    reset codes as fast as the server answers, and floods users with reset
+    emails.
+
+    Example:
+    ```python
+    from fastapi import APIRouter
+    from pydantic import BaseModel
+
+    router = APIRouter()
+
+    class Credentials(BaseModel):
+        email: str
+        password: str
+
+    @router.post("/auth/login")
+    async def login(credentials: Credentials) -> dict[str, str]:
+        return {"token": await authenticate(credentials)}
+    ```
+
+    Use instead:
+    ```python
+    from fastapi import APIRouter, Request
+    from pydantic import BaseModel
+    from slowapi import Limiter
+    from slowapi.util import get_remote_address
+
+    limiter = Limiter(key_func=get_remote_address)
+    router = APIRouter()
+
+    class Credentials(BaseModel):
+        email: str
+        password: str
+
+    @router.post("/auth/login")
+    @limiter.limit("5/minute")
+    async def login(request: Request, credentials: Credentials) -> dict[str, str]:
+        return {"token": await authenticate(credentials)}
+    ```
+
+    Not flagged:
+    Logout, password change and other endpoints of logged-in users
+    (`@login_required`, `LoginRequiredMixin`, views about one object, FastAPI
+    routes with a path parameter such as `/users/{id}/access-token`); token
+    refresh, verification and revocation; OAuth redirects and callbacks;
+    reset "done"/"complete" pages; FastAPI GET routes; private helpers;
+    views that call a limiter themselves (`check_rate_limit(...)` in the
+    body, or a form class from a module that imports one); projects with a
+    global limiter (as listed above). When the project has URLconfs, a
+    Django view counts only if a `urlpatterns` list routes it (not wrapped in
+    a limiter): views routed by code backlint cannot read (an app's
+    `get_urls()`) are missed alarms, as are library views wired directly in a
+    URLconf (`path("login/", LoginView.as_view())`). Limits applied by a
+    reverse proxy are not seen: add a `# noqa`.
+
+    Fix:
+    None: add a rate limit (per client address and per account).
+    """
+
+    code = "BKL608"
+    name = "auth-route-without-rate-limit"
+    message = "{kind} endpoint `{name}` has no rate limit: add {cure}"
+    markers = (
+        "login",
+        "Login",
+        "token",
+        "Token",
+        "password",
+        "Password",
+        "signin",
+        "SignIn",
+        "forgot",
+    )
+    skip_tests = True
+    skip_migrations = True
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        ctx = self.ctx
+        scope = ctx.scope
+        if ctx.index.uses("fastapi"):
+            route = route_of(ctx, node, scope)
+            if route is not None:
+                self._route(node, route, scope)
+                return
+        if scope.kind is ScopeKind.MODULE and ctx.index.uses("django"):
+            self._function_view(node, scope)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        ctx = self.ctx
+        if not node.bases or not ctx.index.uses("django"):
+            return
+        if not self._routed(node.name.value):
+            return
+        ancestry = class_ancestry(ctx, node, ctx.scope)
+        if ancestry & AUTHENTICATED_BASES:
+            return
+        kind = next((AUTH_VIEWS[a] for a in ancestry if a in AUTH_VIEWS), None)
+        looks_like_view = any(a.rsplit(".", 1)[-1].endswith(("View", "ViewSet")) for a in ancestry)
+        if kind is None and looks_like_view:
+            kind = auth_kind(node.name.value)
+        if kind is None:
+            return
+        drf = any(a.startswith(_DRF_PACKAGES) for a in ancestry)
+        if self._class_limited(node, drf):
+            return
+        self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_DJANGO_CURE)
+
+    def _routed(self, name: str) -> bool:
+        """A view a URLconf of the project routes (any view, when no URLconf
+        could be read); one routed through a limiter wrapper is not reported."""
+        routes = self.ctx.index.view(routed_views)
+        if not routes.has_urlconf:
+            return not name.startswith("_")
+        qualname = self.ctx.index.canonical(f"{self.ctx.module}.{name}")
+        return routes.find(routes.routed, qualname) and not routes.find(routes.limited, qualname)
+
+    # FastAPI -------------------------------------------------------------------
+
+    def _route(self, node: cst.FunctionDef, route: Route, scope: Scope) -> None:
+        if route.method not in ("post", "api_route"):
+            return
+        path = ""
+        if route.decorator.args and route.decorator.args[0].keyword is None:
+            const = literal_value(route.decorator.args[0].value)
+            path = const.value if const is not None and isinstance(const.value, str) else ""
+        kind = auth_kind(node.name.value, path)
+        if kind is None or "{" in path:
+            return  # `/users/{id}/access-token`: an action on a resource, by its owner
+        ctx = self.ctx
+        if ctx.index.view(rate_limits).covers(ctx.index, route.instance):
+            return
+        for decorator in node.decorators:
+            if decorator.decorator is route.decorator:
+                dependencies = route.keyword("dependencies")
+                if dependencies is not None and mentions_limit(
+                    ctx.tree.code_for_node(dependencies)
+                ):
+                    return
+            elif mentions_limit(ctx.tree.code_for_node(decorator.decorator)):
+                return
+        for param in parameters(node):
+            for part in (param.default, param.annotation):
+                if part is not None and self._limit_dependency(part, scope):
+                    return
+        self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_FASTAPI_CURE)
+
+    def _limit_dependency(self, node: cst.CSTNode, scope: Scope) -> bool:
+        for child in (node, *descendants(node)):
+            if (
+                isinstance(child, cst.Call)
+                and self.ctx.qualified_name(child.func, scope) in DEPENDS
+                and mentions_limit(self.ctx.tree.code_for_node(child))
+            ):
+                return True
+        return False
+
+    # Django --------------------------------------------------------------------
+
+    def _function_view(self, node: cst.FunctionDef, scope: Scope) -> None:
+        params = list(parameters(node))
+        if not params or params[0].name.value not in ("request", "req"):
+            return
+        ctx = self.ctx
+        decorators = set(decorator_names(ctx, node))
+        if decorators & AUTHENTICATED_DECORATORS:
+            return
+        parts = ctx.module.split(".")
+        if not (decorators & _VIEW_DECORATORS or any("view" in p or p == "api" for p in parts)):
+            return
+        kind = auth_kind(node.name.value)
+        if kind is None or not self._routed(node.name.value):
+            return
+        settings = ctx.index.view(project_settings)
+        if settings.django_login_limiter or decorators & RATELIMIT_DECORATORS:
+            return
+        if any(mentions_limit(ctx.tree.code_for_node(d.decorator)) for d in node.decorators):
+            return
+        if decorators & _DRF_FUNCTION_DECORATORS and settings.drf_default_throttles:
+            return
+        if self._calls_limiter(node.body):
+            return
+        self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_DJANGO_CURE)
+
+    def _calls_limiter(self, body: cst.CSTNode) -> bool:
+        """A call named like a limiter in a body (`check_rate_limit(...)`)."""
+        for child in descendants(body, prune=(cst.Lambda, cst.ClassDef)):
+            if isinstance(child, cst.Call) and mentions_limit(
+                self.ctx.tree.code_for_node(child.func)
+            ):
+                return True
+        return False
+
+    def _class_limited(self, node: cst.ClassDef, drf: bool) -> bool:
+        ctx = self.ctx
+        settings = ctx.index.view(project_settings)
+        if settings.django_login_limiter:
+            return True
+        if any(mentions_limit(ctx.tree.code_for_node(d.decorator)) for d in node.decorators):
+            return True
+        throttles: cst.BaseExpression | None = None
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        for stmt in body:
+            if isinstance(stmt, cst.FunctionDef):
+                if any(
+                    mentions_limit(ctx.tree.code_for_node(d.decorator)) for d in stmt.decorators
+                ):
+                    return True
+                if stmt.name.value in ("get_throttles", "throttle"):
+                    return True
+                if self._calls_limiter(stmt.body):
+                    return True
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign | cst.AnnAssign):
+                        target = (
+                            small.targets[0].target
+                            if isinstance(small, cst.Assign)
+                            else small.target
+                        )
+                        if isinstance(target, cst.Name) and target.value == "throttle_scope":
+                            return True
+                        if isinstance(target, cst.Name) and target.value == "throttle_classes":
+                            throttles = small.value
+                        if (
+                            isinstance(target, cst.Name)
+                            and target.value == "form_class"
+                            and small.value is not None
+                            and self._limited_form(small.value)
+                        ):
+                            return True
+        if throttles is not None:
+            return not (isinstance(throttles, cst.List | cst.Tuple) and not throttles.elements)
+        return drf and settings.drf_default_throttles
+
+    def _limited_form(self, expr: cst.BaseExpression) -> bool:
+        """A form class from a module that imports rate-limit helpers (the
+        form's `clean()` checks the rate, as Weblate's login form does)."""
+        name = self.ctx.qualified_name(expr)
+        if name is None:
+            return False
+        module = self.ctx.index.canonical(name).rpartition(".")[0]
+        return module_imports_limiter(self.ctx.index, module)

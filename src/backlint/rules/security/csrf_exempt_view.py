@@ -1,0 +1,165 @@
+"""BKL606 csrf-exempt-view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from backlint.rule import Rule
+from backlint.semantics.context import FileContext
+from backlint.semantics.security import CSRF_EXEMPT, METHOD_DECORATOR, marks_webhook
+from backlint.semantics.tree import descendants
+
+
+class CsrfExemptView(Rule):
+    """A Django view exempted from CSRF protection.
+
+    What it flags:
+    `@csrf_exempt` on a Django view function or method,
+    `@method_decorator(csrf_exempt, name="dispatch")` on a class-based view,
+    and `csrf_exempt(view)` calls (in a URLconf, for instance). Reported at
+    the `def`/`class` line, or at the call.
+
+    Why:
+    CSRF protection is what stops another site from making a logged-in
+    user's browser post to yours: change their email, transfer money, delete
+    data. An exempt view that relies on the session cookie can be driven by
+    any page the user visits.
+
+    Example:
+    ```python
+    from django.http import HttpRequest, JsonResponse
+    from django.views.decorators.csrf import csrf_exempt
+
+    @csrf_exempt
+    def update_profile(request: HttpRequest) -> JsonResponse:
+        request.user.email = request.POST["email"]
+        request.user.save()
+        return JsonResponse({"ok": True})
+    ```
+
+    Use instead:
+    ```python
+    from django.http import HttpRequest, JsonResponse
+
+    def update_profile(request: HttpRequest) -> JsonResponse:
+        request.user.email = request.POST["email"]
+        request.user.save()
+        return JsonResponse({"ok": True})
+    ```
+
+    Not flagged:
+    Webhooks, which other servers call without a browser session and which
+    check a signature instead: a view, class or module whose name holds
+    `webhook`/`hook`/`ipn` (`stripe_webhook`, `payments/webhooks.py`), or a
+    URL pattern whose path does; identity-provider callbacks (OAuth, SAML,
+    OIDC: `oauth_callback`, `saml_acs`, `social_complete`); views that read the
+    `Authorization` header themselves (HTTP Basic, API tokens); test files.
+    Other ways an exempt view authenticates without the session are not
+    seen: such views are flagged, add a `# noqa` with the reason.
+
+    Fix:
+    None: remove the exemption and send the CSRF token (Django's
+    `{% csrf_token %}`, the `X-CSRFToken` header), or authenticate the
+    endpoint by a signature or token instead of the session.
+    """
+
+    code = "BKL606"
+    name = "csrf-exempt-view"
+    message = (
+        "`{view}` is exempt from CSRF protection: remove `csrf_exempt` "
+        "or authenticate it by signature"
+    )
+    frameworks = frozenset({"django"})
+    markers = ("csrf_exempt",)
+    skip_tests = True
+    skip_migrations = True
+
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        self._webhook_module = marks_webhook(ctx.module)
+        self._calls = "csrf_exempt(" in ctx.source
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if (
+            self._exempted(node)
+            and not self._webhook(node.name.value)
+            and not _reads_authorization(node)
+        ):
+            self.report(node, view=node.name.value)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if self._exempted(node) and not self._webhook(node.name.value):
+            self.report(node, view=node.name.value)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if not self._calls or self._webhook_module:
+            return
+        seen: set[int] = set()
+        for child in descendants(node, prune=(cst.Lambda,)):
+            if not isinstance(child, cst.Call) or id(child) in seen:
+                continue
+            inner = [
+                arg.value
+                for arg in child.args
+                if isinstance(arg.value, cst.Call) and self._is_csrf_exempt(arg.value.func)
+            ]
+            if inner:
+                # A URL pattern: `path("hooks/stripe/", csrf_exempt(view))`.
+                strings = [_text(self.ctx, a.value) for a in child.args]
+                for call in inner:
+                    seen.add(id(call))
+                    if not any(self._webhook(s) for s in strings):
+                        self.report(
+                            call, view=_text(self.ctx, call.args[0].value) if call.args else "view"
+                        )
+            elif self._is_csrf_exempt(child.func) and child.args:
+                view = _text(self.ctx, child.args[0].value)
+                if not self._webhook(view):
+                    self.report(child, view=view)
+
+    # ------------------------------------------------------------------
+
+    def _is_csrf_exempt(self, expr: cst.BaseExpression) -> bool:
+        return self.ctx.qualified_name(expr) in CSRF_EXEMPT
+
+    def _exempted(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            if self._is_csrf_exempt(expr):
+                return True
+            if (
+                isinstance(expr, cst.Call)
+                and self.ctx.qualified_name(expr.func) in METHOD_DECORATOR
+                and expr.args
+                and self._is_csrf_exempt(expr.args[0].value)
+            ):
+                return True
+        return False
+
+    def _webhook(self, name: str) -> bool:
+        if self._webhook_module or marks_webhook(name):
+            return True
+        # A method: the class it belongs to may be the webhook.
+        scope = self.ctx.scope
+        node = scope.node
+        return isinstance(node, cst.ClassDef) and marks_webhook(node.name.value)
+
+
+def _text(ctx: FileContext, expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else ""
+    return ctx.tree.code_for_node(expr)
+
+
+def _reads_authorization(node: cst.FunctionDef) -> bool:
+    """A view that reads the `Authorization` header authenticates each request
+    itself (HTTP Basic for git, an API token), not by the session cookie."""
+    for child in descendants(node.body, prune=(cst.Lambda, cst.ClassDef)):
+        if isinstance(child, cst.SimpleString):
+            value = child.evaluated_value
+            if isinstance(value, str) and value.lower() in ("authorization", "http_authorization"):
+                return True
+    return False

@@ -1,0 +1,265 @@
+"""Exceptions and responses: which exception text is meant for clients, what
+sends text to an HTTP client, and whether an expression carries an
+exception's text (`str(e)`, `f"{e}"`, `traceback.format_exc()`), through
+local variables.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from backlint.semantics.context import FileContext, Scope
+from backlint.semantics.flow import (
+    MAX_DEPTH,
+    except_handler,
+    local_values,
+    reaching_assignment,
+)
+from backlint.semantics.tree import descendants
+
+# Calls whose arguments reach the HTTP client.
+RESPONSE_CLASSES = frozenset(
+    {
+        "fastapi.HTTPException",
+        "fastapi.exceptions.HTTPException",
+        "starlette.exceptions.HTTPException",
+        "rest_framework.response.Response",
+        "django.http.JsonResponse",
+        "django.http.response.JsonResponse",
+        "django.http.HttpResponse",
+        "django.http.response.HttpResponse",
+    }
+)
+# Modules whose response classes all send their content to the client.
+RESPONSE_MODULES = (
+    "fastapi.responses.",
+    "starlette.responses.",
+    "django.http.HttpResponse",
+    "django.http.response.HttpResponse",
+    "rest_framework.exceptions.",
+)
+# Exceptions whose text is written for clients.
+CLIENT_FACING_EXCEPTIONS = frozenset(
+    {
+        "pydantic.ValidationError",
+        "pydantic.error_wrappers.ValidationError",
+        "pydantic_core.ValidationError",
+        "pydantic_core._pydantic_core.ValidationError",
+        "django.core.exceptions.ValidationError",
+        "django.core.exceptions.PermissionDenied",
+        "django.core.exceptions.SuspiciousOperation",
+        "django.http.Http404",
+        "fastapi.HTTPException",
+        "fastapi.exceptions.HTTPException",
+        "fastapi.exceptions.RequestValidationError",
+        "starlette.exceptions.HTTPException",
+        "marshmallow.ValidationError",
+        "marshmallow.exceptions.ValidationError",
+        "jsonschema.ValidationError",
+        "jsonschema.exceptions.ValidationError",
+        "wtforms.validators.ValidationError",
+    }
+)
+CLIENT_FACING_PREFIXES = ("rest_framework.exceptions.", "django.forms.")
+# Builtin exceptions whose text is not written for clients: caught broadly, or
+# raised by the system with paths, hosts and codes in the text. Builtins that
+# applications raise with messages for the caller (`ValueError`, `KeyError`,
+# `TypeError`, `PermissionError`, `AssertionError`...) are not judged.
+LEAKY_BUILTINS = frozenset(
+    f"builtins.{name}"
+    for name in (
+        "Exception",
+        "BaseException",
+        "OSError",
+        "IOError",
+        "EnvironmentError",
+        "ConnectionError",
+        "TimeoutError",
+        "FileNotFoundError",
+        "UnicodeError",
+        "UnicodeDecodeError",
+        "UnicodeEncodeError",
+        "ImportError",
+        "ModuleNotFoundError",
+        "RecursionError",
+        "MemoryError",
+    )
+)
+TRACEBACK_TEXT = frozenset(
+    {
+        "traceback.format_exc",
+        "traceback.format_exception",
+        "traceback.format_tb",
+        "traceback.format_stack",
+    }
+)
+_TEXT_FUNCTIONS = frozenset({"builtins.str", "builtins.repr"})
+_TEXT_ATTRIBUTES = frozenset({"args", "message", "msg", "strerror"})
+
+
+def is_response(ctx: FileContext, name: str | None) -> bool:
+    return name is not None and (name in RESPONSE_CLASSES or name.startswith(RESPONSE_MODULES))
+
+
+def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scope) -> bool:
+    """Whether the exception an `except` clause catches may carry text that is
+    not meant for clients: broad (`Exception`), system, database, parsing or
+    third-party errors. The project's own exceptions, validation errors and
+    HTTP exceptions are meant for clients; unresolved names are not judged."""
+    return handler.type is not None and types_are_leaky(ctx, handler.type, scope)
+
+
+def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) -> bool:
+    """The same for an exception class or a tuple of them."""
+    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    for expr in types:
+        name = ctx.qualified_name(expr, scope)
+        if name is None:
+            continue
+        name = ctx.index.canonical(name)
+        if name in CLIENT_FACING_EXCEPTIONS or name.startswith(CLIENT_FACING_PREFIXES):
+            continue
+        if "Validation" in name.rsplit(".", 1)[-1]:
+            continue  # a library's validation error: its text describes the input
+        if name.startswith("builtins."):
+            if name in LEAKY_BUILTINS:
+                return True
+            continue
+        if name.split(".", 1)[0] in _roots(ctx) or ctx.index.find_class(name) is not None:
+            continue  # the project's own exception
+        return True  # a library's exception: database, parsing, network...
+    return False
+
+
+def _roots(ctx: FileContext) -> set[str]:
+    key = ("errors.roots", 0)
+    if key not in ctx.cache:
+        ctx.cache[key] = {m.split(".", 1)[0] for m in ctx.index.modules} | {
+            ctx.module.split(".", 1)[0]
+        }
+    roots: set[str] = ctx.cache[key]
+    return roots
+
+
+class ExceptionText:
+    """Does an expression carry an exception's text? Follows local variables."""
+
+    def __init__(self, ctx: FileContext, anchor: cst.CSTNode | None = None) -> None:
+        self.ctx = ctx
+        # The node being checked (visited by the walker, so its ancestors are
+        # known): tells which of several `except ... as e` an `e` belongs to.
+        self.anchor = anchor
+        self._active: set[tuple[str, int]] = set()
+        self._following = False
+
+    def leaks(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        if depth > MAX_DEPTH:
+            return False
+        ctx = self.ctx
+        if isinstance(expr, cst.Name):
+            if self._exception(expr, scope):
+                return True
+            if not self._following and self.anchor is not None:
+                # A name read by the checked statement: its value there, when
+                # the same block assigned it last.
+                value = reaching_assignment(ctx, expr.value, self.anchor)
+                if value is not None:
+                    self._following = True
+                    try:
+                        return self.leaks(value, scope, depth + 1)
+                    finally:
+                        self._following = False
+            local = local_values(ctx, expr.value, scope)
+            if local is None:
+                return False
+            key = (expr.value, id(local.scope))
+            if key in self._active:
+                return False
+            self._active.add(key)
+            following, self._following = self._following, True
+            try:
+                return any(self.leaks(v, local.scope, depth + 1) for v in local.values)
+            finally:
+                self._active.discard(key)
+                self._following = following
+        if isinstance(expr, cst.Call):
+            name = ctx.qualified_name(expr.func, scope)
+            if name in TRACEBACK_TEXT:
+                return True
+            if name in _TEXT_FUNCTIONS:
+                return any(self._exception_expr(a.value, scope) for a in expr.args)
+            if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "format":
+                return self.leaks(expr.func.value, scope, depth + 1) or any(
+                    self._text_part(a.value, scope, depth) for a in expr.args
+                )
+            # Other calls: a value built from the text (`dict(error=str(e))`).
+            return any(
+                not self._exception_expr(a.value, scope) and self.leaks(a.value, scope, depth + 1)
+                for a in expr.args
+            )
+        if isinstance(expr, cst.FormattedString):
+            return any(
+                isinstance(part, cst.FormattedStringExpression)
+                and self._text_part(part.expression, scope, depth)
+                for part in expr.parts
+            )
+        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, cst.Modulo):
+                right = expr.right
+                parts = (
+                    [el.value for el in right.elements] if isinstance(right, cst.Tuple) else [right]
+                )
+                return any(self._text_part(p, scope, depth) for p in parts)
+            return self.leaks(expr.left, scope, depth + 1) or self.leaks(
+                expr.right, scope, depth + 1
+            )
+        if isinstance(expr, cst.Dict):
+            return any(
+                isinstance(el, cst.DictElement) and (self._direct(el.value, scope, depth))
+                for el in expr.elements
+            )
+        if isinstance(expr, cst.List | cst.Tuple | cst.Set):
+            return any(self._direct(el.value, scope, depth) for el in expr.elements)
+        if isinstance(expr, cst.Attribute):
+            return expr.attr.value in _TEXT_ATTRIBUTES and self._exception_expr(expr.value, scope)
+        if isinstance(expr, cst.Subscript):
+            return self.leaks(expr.value, scope, depth + 1)
+        if isinstance(expr, cst.IfExp):
+            if mentions_debug(expr.test) or self._narrowed_to_client_text(expr.test, scope):
+                # Details in DEBUG only; `str(e) if isinstance(e, ValueError) else "..."`.
+                return self.leaks(expr.orelse, scope, depth + 1)
+            return self.leaks(expr.body, scope, depth + 1) or self.leaks(
+                expr.orelse, scope, depth + 1
+            )
+        return False
+
+    def _narrowed_to_client_text(self, test: cst.BaseExpression, scope: Scope) -> bool:
+        """`isinstance(e, (ValueError, AppError))`: only exceptions meant for clients."""
+        return (
+            isinstance(test, cst.Call)
+            and self.ctx.qualified_name(test.func, scope) == "builtins.isinstance"
+            and len(test.args) == 2
+            and not types_are_leaky(self.ctx, test.args[1].value, scope)
+        )
+
+    def _direct(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+        """An item of a response body: the exception object itself counts."""
+        return self._exception_expr(expr, scope) or self.leaks(expr, scope, depth + 1)
+
+    def _text_part(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+        """A value formatted into text: the exception object itself counts."""
+        return self._exception_expr(expr, scope) or self.leaks(expr, scope, depth + 1)
+
+    def _exception_expr(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        return isinstance(expr, cst.Name) and self._exception(expr, scope)
+
+    def _exception(self, name: cst.Name, scope: Scope) -> bool:
+        node = name if self.ctx.parent(name) is not None else self.anchor
+        handler = except_handler(self.ctx, name.value, scope, node)
+        return handler is not None and exception_is_leaky(self.ctx, handler, scope)
+
+
+def mentions_debug(expr: cst.BaseExpression) -> bool:
+    """A condition on debug mode: `settings.DEBUG`, `app.debug`, `DEBUG`."""
+    nodes = [expr, *descendants(expr)]
+    return any(isinstance(n, cst.Name) and n.value in ("DEBUG", "debug") for n in nodes)

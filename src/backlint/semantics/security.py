@@ -1,0 +1,932 @@
+"""Security knowledge: SQL sinks and how SQL text was built, secret names,
+password hashing, JWT decoding, request data.
+
+Answers are conservative: when backlint cannot tell whether a value is
+literal, SQL, a password or request data, it says no and rules stay silent.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import libcst as cst
+
+from backlint.semantics.context import (
+    Assigned,
+    FileContext,
+    Imported,
+    LoopTarget,
+    OtherBinding,
+    Scope,
+    ScopeKind,
+)
+from backlint.semantics.facts import Call, ClassFacts, Const, dotted
+from backlint.semantics.flow import (
+    MAX_DEPTH,
+    LocalValues,
+    literal_value,
+    local_values,
+    module_constant,
+)
+from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.tree import descendants
+
+# --------------------------------------------------------------------------
+# SQL sinks.
+
+# `text("...")`: SQLAlchemy's textual SQL.
+SQLALCHEMY_TEXT = frozenset(
+    {
+        "sqlalchemy.text",
+        "sqlalchemy.sql.text",
+        "sqlalchemy.sql.expression.text",
+        "sqlalchemy.sql.elements.TextClause",
+        "sqlmodel.text",
+    }
+)
+# Django's raw SQL expression.
+DJANGO_RAW_SQL = frozenset({"django.db.models.expressions.RawSQL", "django.db.models.RawSQL"})
+# psycopg's composable SQL: safe with `.format(sql.Identifier(...))`, not when
+# the template itself is built from strings.
+PSYCOPG_SQL = frozenset({"psycopg2.sql.SQL", "psycopg.sql.SQL"})
+# DB-API cursors and connections, SQLAlchemy sessions and connections.
+EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript"})
+# Keyword names of the SQL argument of the sinks.
+SQL_KEYWORDS = frozenset({"sql", "query", "statement", "operation", "raw_query", "stmt"})
+# Django `QuerySet.extra()` arguments that hold SQL.
+EXTRA_SQL_ARGUMENTS = frozenset({"select", "where", "tables", "order_by"})
+# Functions whose result is safe to put into SQL text: identifier quoting,
+# literal escaping, placeholders (last name of the callee).
+QUOTING_FUNCTIONS = frozenset(
+    {
+        "quote_name",
+        "quote_name_unless_alias",
+        "quote_ident",
+        "quote_identifier",
+        "quote_identifiers",
+        "escape_identifier",
+        "escape_literal",
+        "escape_string",
+        "quote_value",
+        "Identifier",
+        "Literal",
+        "Placeholder",
+        "placeholder",
+        "bind_param",
+        "param",
+        "bindparam",
+    }
+)
+# Builtins whose result is a number or a bool, never attacker text.
+NUMERIC_FUNCTIONS = frozenset(
+    {
+        "builtins.int",
+        "builtins.float",
+        "builtins.len",
+        "builtins.bool",
+        "builtins.abs",
+        "builtins.round",
+        "builtins.min",
+        "builtins.max",
+        "builtins.sum",
+        "builtins.range",
+    }
+)
+# String methods whose result is as literal as their receiver.
+_STRING_METHODS = frozenset(
+    {"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize", "encode", "decode"}
+)
+
+_SQL_START = re.compile(
+    r"^\s*\(?\s*(select|insert|update|delete|with|create|alter|drop|truncate|replace|merge|"
+    r"grant|revoke|pragma|explain|vacuum|analyze|copy|lock|call|exec|declare|comment|"
+    r"refresh|reindex|upsert|show)\b",
+    re.IGNORECASE,
+)
+_SQL_WORDS = re.compile(
+    r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|WHERE|FROM|JOIN|VALUES|ORDER BY|GROUP BY|"
+    r"LIMIT|CREATE TABLE|ALTER TABLE|DROP TABLE|SET)\b"
+)
+
+# Words of a name that holds SQL text or an identifier rather than a value.
+SQL_FRAGMENT_WORDS = frozenset(
+    {
+        "sql",
+        "clause",
+        "clauses",
+        "placeholder",
+        "placeholders",
+        "quote",
+        "quoted",
+        "qn",
+        "definition",
+        "identifier",
+        "subquery",
+        "fragment",
+        "suffix",
+    }
+)
+# Attributes that hold schema names from model definitions (Django's
+# `model._meta.db_table`, `field.column`): identifiers of the code, not values.
+SCHEMA_ATTRIBUTES = frozenset({"db_table", "column", "db_column", "attname", "_meta"})
+
+Built = Literal["literal", "built", "opaque"]
+_RANK = {"literal": 0, "opaque": 1, "built": 2}
+
+
+def _worst(kinds: Sequence[Built]) -> Built:
+    return max(kinds, key=_RANK.__getitem__) if kinds else "literal"
+
+
+class SqlText:
+    """How a string value was made: from literals only (`literal`), built by
+    formatting or concatenation with a non-literal part (`built`), or unknown
+    (`opaque`: a parameter, an attribute, a call). Follows local variables and
+    module constants. `fragments` collects the literal text met, to tell SQL
+    from other strings."""
+
+    def __init__(self, ctx: FileContext, sink: cst.BaseExpression | None = None) -> None:
+        self.ctx = ctx
+        self.fragments: list[str] = []
+        self._active: set[tuple[str, int]] = set()
+        # The SQL text before the expression being judged (holes as "?"):
+        # tells a value position (`WHERE id = {x}`) from a name (`FROM {t}`).
+        self._prefix = ""
+        # Names the sink's receiver is made of (`self` of `self.execute`, `db`
+        # of `(conn or db).execute`): what they provide is SQL of that
+        # database (`db.timestamp_now`, `self.quote_name(...)`), not a value.
+        self.roots: frozenset[str] = (
+            frozenset(n.value for n in _names(sink) if n.value not in ("cursor", "cur", "c"))
+            if sink is not None
+            else frozenset()
+        )
+
+    def looks_like_sql(self) -> bool:
+        return any(_SQL_START.match(f) or _SQL_WORDS.search(f) for f in self.fragments)
+
+    def kind(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> Built:
+        if depth > MAX_DEPTH:
+            return "opaque"
+        found = self._kind(expr, scope, depth)
+        if found == "opaque" and self._is_fragment(expr):
+            return "literal"
+        return found
+
+    def _is_fragment(self, expr: cst.BaseExpression) -> bool:
+        """A part that is SQL, not a value: named so (`where_sql`,
+        `timestamp_placeholder(...)`, `self._create_fk_sql(...)`), or provided
+        by the database object that runs the query."""
+        target = expr.func if isinstance(expr, cst.Call) else expr
+        if isinstance(target, cst.Subscript):
+            target = target.value
+        if isinstance(target, cst.Name):
+            last = target.value
+        elif isinstance(target, cst.Attribute):
+            last = target.attr.value
+            root: cst.BaseExpression = target
+            while isinstance(root, cst.Attribute | cst.Call | cst.Subscript):
+                if isinstance(root, cst.Attribute) and root.attr.value in SCHEMA_ATTRIBUTES:
+                    return True
+                root = root.func if isinstance(root, cst.Call) else root.value
+            if isinstance(root, cst.Name) and root.value in self.roots:
+                return True
+        else:
+            return False
+        return bool(set(name_words(last)) & SQL_FRAGMENT_WORDS)
+
+    def _kind(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Built:
+        if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
+            value = expr.evaluated_value
+            if isinstance(value, str):
+                self.fragments.append(value)
+            return "literal"
+        if isinstance(expr, cst.Integer | cst.Float | cst.Imaginary):
+            return "literal"
+        if isinstance(expr, cst.FormattedString):
+            return self._fstring(expr, scope, depth)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._binary(expr, scope, depth)
+        if isinstance(expr, cst.Call):
+            return self._call(expr, scope, depth)
+        if isinstance(expr, cst.Name):
+            return self._name(expr, scope, depth)
+        if isinstance(expr, cst.Attribute):
+            if module_constant(self.ctx, expr, scope) is not None:
+                return "literal"
+            return "literal" if self._class_constant(expr, scope, depth) else "opaque"
+        if isinstance(expr, cst.IfExp):
+            return _worst(
+                [self.kind(expr.body, scope, depth + 1), self.kind(expr.orelse, scope, depth + 1)]
+            )
+        return "opaque"
+
+    def _hole(self, expr: cst.BaseExpression, scope: Scope, depth: int, before: str) -> Built:
+        """The kind of an interpolated part, with `before` the SQL text before
+        it: an opaque value in a value position makes the SQL built; in a
+        name position (`FROM {table}`) it is an identifier, not judged."""
+        saved, self._prefix = self._prefix, before
+        try:
+            found = self.kind(expr, scope, depth)
+        finally:
+            self._prefix = saved
+        if found == "opaque":
+            return "built" if value_position(before) else "literal"
+        return found
+
+    def _fstring(self, expr: cst.FormattedString, scope: Scope, depth: int) -> Built:
+        result: Built = "literal"
+        text = ""
+        for part in expr.parts:
+            if isinstance(part, cst.FormattedStringText):
+                self.fragments.append(part.value)
+                text += part.value
+            elif isinstance(part, cst.FormattedStringExpression):
+                if not _numeric_spec(part):
+                    before = self._prefix + text
+                    if self._hole(part.expression, scope, depth + 1, before) == "built":
+                        result = "built"
+                text += "?"
+        return result
+
+    def _binary(self, expr: cst.BinaryOperation, scope: Scope, depth: int) -> Built:
+        op = expr.operator
+        if isinstance(op, cst.Modulo):
+            return self._percent(expr, scope, depth)
+        if isinstance(op, cst.Add):
+            left = self.kind(expr.left, scope, depth + 1)
+            middle = self._prefix + render(expr.left)
+            saved, self._prefix = self._prefix, middle
+            try:
+                right = self.kind(expr.right, scope, depth + 1)
+            finally:
+                self._prefix = saved
+            if "built" in (left, right):
+                return "built"
+            if left == right == "literal":
+                return "literal"
+            if not (
+                (left == "literal" and _is_string(expr.left))
+                or (right == "literal" and _is_string(expr.right))
+            ):
+                return "opaque"
+            if (right == "opaque" and value_position(middle)) or (
+                left == "opaque" and value_position(self._prefix)
+            ):
+                return "built"
+            return "literal"
+        left = self.kind(expr.left, scope, depth + 1)
+        right = self.kind(expr.right, scope, depth + 1)
+        if isinstance(op, cst.Multiply):
+            # `"%s, " * n`, `["%s"] * len(ids)`: repeating literal text.
+            return "literal" if "literal" in (left, right) else "opaque"
+        return "literal" if left == right == "literal" else "opaque"
+
+    def _percent(self, expr: cst.BinaryOperation, scope: Scope, depth: int) -> Built:
+        """`template % values`: each value judged where its `%s` stands."""
+        left = self.kind(expr.left, scope, depth + 1)
+        if left == "opaque":
+            return "opaque"  # maybe not a string at all (`n % 2`)
+        template = self._template(expr.left, scope)
+        specs = list(_CONVERSION.finditer(template)) if template is not None else []
+        specs = [m for m in specs if m.group(1) != "%"]
+        right = expr.right
+        keyed: dict[str, cst.BaseExpression] = {}
+        parts: list[cst.BaseExpression] = []
+        if isinstance(right, cst.Dict):
+            for el in right.elements:
+                if isinstance(el, cst.DictElement):
+                    key = literal_value(el.key)
+                    if key is not None and isinstance(key.value, str):
+                        keyed[key.value] = el.value
+                    else:
+                        parts.append(el.value)
+        elif isinstance(right, cst.Tuple):
+            parts = [el.value for el in right.elements]
+        else:
+            parts = [right]
+        result: Built = left
+        judged: list[tuple[cst.BaseExpression, str, str]] = []  # part, conversion, before
+        if template is None:
+            judged = [(p, "s", "?") for p in (*parts, *keyed.values())]
+        elif keyed:
+            for match in specs:
+                name = _mapping_key(match.group(0))
+                if name in keyed:
+                    judged.append((keyed[name], match.group(1), template[: match.start()]))
+        else:
+            for i, part in enumerate(parts):
+                if i < len(specs):
+                    judged.append((part, specs[i].group(1), template[: specs[i].start()]))
+                else:
+                    judged.append((part, "s", "?"))
+        for part, conversion, before in judged:
+            if conversion in "dif":
+                continue  # formatted as a number
+            if self._hole(part, scope, depth + 1, self._prefix + before) == "built":
+                result = "built"
+        return result
+
+    def _template(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
+        """The literal text of a template: a string, or a name bound to one."""
+        const = literal_value(expr)
+        if const is not None:
+            return const.value if isinstance(const.value, str) else None
+        values: list[cst.BaseExpression] = []
+        if isinstance(expr, cst.Name):
+            _, bindings = self.ctx.bindings(expr.value, scope)
+            values = [b.value for b in bindings if isinstance(b, Assigned) and b.value]
+            if len(values) != len(bindings):
+                return None
+        elif isinstance(expr, cst.Attribute):
+            values = self._class_values(expr, scope)
+        texts = {c.value for c in map(literal_value, values) if c is not None}
+        if len(values) == 1 and len(texts) == 1:
+            text = texts.pop()
+            return text if isinstance(text, str) else None
+        return None
+
+    def _call(self, expr: cst.Call, scope: Scope, depth: int) -> Built:
+        func = expr.func
+        ctx = self.ctx
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in QUOTING_FUNCTIONS:
+                return "literal"
+            if method == "format":
+                return self._format(expr, func, scope, depth)
+            if method == "join" and expr.args:
+                separator = self.kind(func.value, scope, depth + 1)
+                if separator == "opaque":
+                    return "opaque"
+                items = self._items(expr.args[0].value, scope, depth + 1)
+                if items != "opaque":
+                    return items
+                between = self._prefix + "?" + (self._template(func.value, scope) or "")
+                if value_position(self._prefix) or value_position(between):
+                    return "built"
+                return "literal"  # a list of names or clauses
+            if method in _STRING_METHODS:
+                return self.kind(func.value, scope, depth + 1)
+        name = ctx.qualified_name(func, scope)
+        if name in NUMERIC_FUNCTIONS:
+            return "literal"
+        if name == "builtins.str" and expr.args:
+            inner = self.kind(expr.args[0].value, scope, depth + 1)
+            return "literal" if inner == "literal" else "opaque"
+        if name is not None and name.rsplit(".", 1)[-1] in QUOTING_FUNCTIONS:
+            return "literal"
+        if isinstance(func, cst.Name):
+            # `qn = connection.ops.quote_name` then `qn(column)`.
+            local = local_values(ctx, func.value, scope)
+            if (
+                local is not None
+                and local.complete
+                and local.values
+                and all(
+                    isinstance(v, cst.Attribute) and v.attr.value in QUOTING_FUNCTIONS
+                    for v in local.values
+                )
+            ):
+                return "literal"
+        return "opaque"
+
+    def _format(self, expr: cst.Call, func: cst.Attribute, scope: Scope, depth: int) -> Built:
+        """`template.format(...)`: each argument judged where its field stands."""
+        receiver = self.kind(func.value, scope, depth + 1)
+        if receiver == "opaque":
+            return "opaque"  # `sql.SQL(...).format(...)`: not a str
+        positional = [a.value for a in expr.args if a.keyword is None and not a.star]
+        named = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
+        template = self._template(func.value, scope)
+        judged: list[tuple[cst.BaseExpression, str]] = []
+        if template is None:
+            judged = [(v, "?") for v in (*positional, *named.values())]
+        else:
+            text = ""
+            auto = 0
+            try:
+                fields = list(string.Formatter().parse(template))
+            except ValueError:
+                fields = []
+            for literal, field, _, _ in fields:
+                text += literal
+                if field is None:
+                    continue
+                key = field.split(".", 1)[0].split("[", 1)[0]
+                value: cst.BaseExpression | None = None
+                if key == "":
+                    value = positional[auto] if auto < len(positional) else None
+                    auto += 1
+                elif key.isdigit():
+                    index = int(key)
+                    value = positional[index] if index < len(positional) else None
+                else:
+                    value = named.get(key)
+                if value is not None:
+                    judged.append((value, text))
+                text += "?"
+        result: Built = receiver
+        for value, before in judged:
+            if self._hole(value, scope, depth + 1, self._prefix + before) == "built":
+                result = "built"
+        return result
+
+    def _items(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Built:
+        """The kind of the items of an iterable (for `sep.join(items)`)."""
+        if depth > MAX_DEPTH:
+            return "opaque"
+        if isinstance(expr, cst.List | cst.Tuple | cst.Set):
+            return _worst(
+                [
+                    self.kind(el.value, scope, depth + 1)
+                    if not isinstance(el, cst.StarredElement)
+                    else self._items(el.value, scope, depth + 1)
+                    for el in expr.elements
+                ]
+            )
+        if isinstance(expr, cst.GeneratorExp | cst.ListComp | cst.SetComp):
+            return self.kind(expr.elt, scope, depth + 1)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+            left = self._items(expr.left, scope, depth + 1)
+            return left if left == "literal" else self._items(expr.right, scope, depth + 1)
+        if isinstance(expr, cst.Attribute):
+            values = self._class_values(expr, scope)
+            if not values:
+                return "opaque"
+            return _worst([self._items(v, scope, depth + 1) for v in values])
+        if isinstance(expr, cst.Name):
+            local = local_values(self.ctx, expr.value, scope)
+            if local is None:
+                owner, bindings = self.ctx.bindings(expr.value, scope)
+                if owner is None or owner.kind is not ScopeKind.MODULE:
+                    return "opaque"
+                module_values = tuple(
+                    b.value for b in bindings if isinstance(b, Assigned) and b.value
+                )
+                complete = len(module_values) == len(bindings)
+                local = LocalValues(owner, module_values, complete)  # a module constant
+            if not local.complete or not local.values:
+                return "opaque"
+            key = (expr.value, id(local.scope))
+            if key in self._active:
+                return "literal"
+            self._active.add(key)
+            try:
+                return _worst([self._items(v, local.scope, depth + 1) for v in local.values])
+            finally:
+                self._active.discard(key)
+        return "opaque"
+
+    def _name(self, expr: cst.Name, scope: Scope, depth: int) -> Built:
+        ctx = self.ctx
+        if expr.value in ("True", "False", "None"):
+            return "literal"
+        owner, bindings = ctx.bindings(expr.value, scope)
+        if owner is None or not bindings:
+            return "opaque"
+        key = (expr.value, id(owner))
+        if key in self._active:
+            return "literal"  # `sql = sql + ...`: the other bindings decide
+        kinds: list[Built] = []
+        self._active.add(key)
+        try:
+            for binding in bindings:
+                if isinstance(binding, Assigned) and binding.value is not None:
+                    kinds.append(self.kind(binding.value, owner, depth + 1))
+                elif isinstance(binding, OtherBinding) and isinstance(binding.node, cst.AugAssign):
+                    kinds.append(self.kind(binding.node.value, owner, depth + 1))
+                elif isinstance(binding, LoopTarget) and binding.whole_target:
+                    kinds.append(self._items(binding.loop.iter, owner, depth + 1))
+                elif isinstance(binding, Imported):
+                    found = ctx.index.lookup(binding.qualified)
+                    kinds.append("literal" if isinstance(found, Const) else "opaque")
+                else:
+                    kinds.append("opaque")
+        finally:
+            self._active.discard(key)
+        return _worst(kinds)
+
+    def _class_constant(self, expr: cst.Attribute, scope: Scope, depth: int) -> bool:
+        """`self.TABLE` / `cls.TABLE` with `TABLE = "..."` in the enclosing class body."""
+        values = self._class_values(expr, scope)
+        return bool(values) and all(self.kind(v, scope, depth + 1) == "literal" for v in values)
+
+    def _class_values(self, expr: cst.Attribute, scope: Scope) -> list[cst.BaseExpression]:
+        """What `self.X`/`cls.X` is bound to in the enclosing class body."""
+        if not (isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls")):
+            return []
+        cls_scope: Scope | None = scope
+        while cls_scope is not None and cls_scope.kind is not ScopeKind.CLASS:
+            cls_scope = cls_scope.parent
+        if cls_scope is None:
+            return []
+        bindings = self.ctx.scope_facts(cls_scope).bindings.get(expr.attr.value)
+        if not bindings or not all(isinstance(b, Assigned) and b.value for b in bindings):
+            return []
+        return [b.value for b in bindings if isinstance(b, Assigned) and b.value is not None]
+
+
+def _names(expr: cst.BaseExpression) -> Iterator[cst.Name]:
+    if isinstance(expr, cst.Name):
+        yield expr
+    elif isinstance(expr, cst.Attribute):
+        yield from _names(expr.value)
+    elif isinstance(expr, cst.BooleanOperation):
+        yield from _names(expr.left)
+        yield from _names(expr.right)
+    elif isinstance(expr, cst.Call):
+        yield from _names(expr.func)
+
+
+_VALUE_TAIL = re.compile(
+    r"(=|<|>|\blike|\bilike|\bin\s*\(|\bvalues\s*\(|\blimit|\boffset|\bbetween|\bthen|"
+    r"\belse|\bwhen|\bin\s*\([^()]*,|\bvalues\s*\([^()]*,)$",
+    re.IGNORECASE,
+)
+
+
+def value_position(before: str) -> bool:
+    """Whether SQL text continues with a value after `before`: inside a quoted
+    string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`."""
+    if before.replace("''", "").count("'") % 2 == 1:
+        return True
+    return bool(_VALUE_TAIL.search(before.rstrip()))
+
+
+def render(expr: cst.BaseExpression) -> str:
+    """The literal text of a string expression, each non-literal part as "?"."""
+    if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else "?"
+    if isinstance(expr, cst.FormattedString):
+        return "".join(
+            p.value if isinstance(p, cst.FormattedStringText) else "?" for p in expr.parts
+        )
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        return render(expr.left) + render(expr.right)
+    return "?"
+
+
+def _mapping_key(spec: str) -> str | None:
+    """`%(name)s` -> "name"."""
+    if spec.startswith("%(") and ")" in spec:
+        return spec[2 : spec.index(")")]
+    return None
+
+
+def _numeric_spec(part: cst.FormattedStringExpression) -> bool:
+    """`{limit:d}`: formatted as a number."""
+    spec = part.format_spec
+    if not spec:
+        return False
+    text = "".join(p.value for p in spec if isinstance(p, cst.FormattedStringText))
+    return bool(text) and text[-1] in "dfexXob%"
+
+
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])")
+
+
+def _is_string(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.SimpleString | cst.ConcatenatedString | cst.FormattedString)
+
+
+def sql_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """The SQL argument of a sink: the first positional one, or a keyword."""
+    for arg in call.args:
+        if arg.keyword is None and arg.star == "":
+            return arg.value
+        if arg.keyword is not None and arg.keyword.value in SQL_KEYWORDS:
+            return arg.value
+    return None
+
+
+def extra_sql_arguments(call: cst.Call) -> Iterator[cst.BaseExpression]:
+    """The SQL strings of `QuerySet.extra(select={...}, where=[...], ...)`."""
+    for arg in call.args:
+        if arg.keyword is None or arg.keyword.value not in EXTRA_SQL_ARGUMENTS:
+            continue
+        value = arg.value
+        if isinstance(value, cst.Dict):
+            yield from (el.value for el in value.elements if isinstance(el, cst.DictElement))
+        elif isinstance(value, cst.List | cst.Tuple):
+            yield from (el.value for el in value.elements)
+        else:
+            yield value
+
+
+# --------------------------------------------------------------------------
+# Secrets.
+
+# Last words of a name that holds a secret (`client_secret`, `db_password`).
+SECRET_LAST_WORDS = frozenset(
+    {"secret", "password", "passwd", "pwd", "passphrase", "token", "apikey", "credentials"}
+)
+# Last two words of a name that holds a key used as a secret (`api_key`).
+SECRET_KEY_PAIRS = frozenset(
+    {"api", "secret", "private", "signing", "access", "encryption", "auth", "master", "hmac"}
+)
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def name_words(name: str) -> list[str]:
+    """`clientSecret`, `CLIENT_SECRET`, `client_secret` -> ["client", "secret"]."""
+    return [w.lower() for w in _NAME_WORDS.findall(name)]
+
+
+def is_secret_name(name: str) -> bool:
+    """Names that hold a secret value (`SECRET_KEY`, `api_key`, `db_password`),
+    not those that merely mention one (`token_url`, `password_min_length`)."""
+    words = name_words(name)
+    if not words:
+        return False
+    if words[-1] in SECRET_LAST_WORDS:
+        return True
+    return len(words) >= 2 and words[-1] == "key" and words[-2] in SECRET_KEY_PAIRS
+
+
+def is_secret_literal(expr: cst.BaseExpression) -> bool:
+    """A non-empty string literal that could be a secret (not a placeholder
+    reference like `${SECRET}`, nor a file path)."""
+    const = literal_value(expr)
+    return const is not None and is_secret_text(const.value)
+
+
+def is_secret_text(value: object) -> bool:
+    """The same test for a literal's value."""
+    if not isinstance(value, str | bytes):
+        return False
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = value.strip()
+    if not text:
+        return False
+    if text.startswith(("${", "{{", "$(", "<", "/", "./", "~/", "file:")):
+        return False
+    return not text.lower().endswith((".pem", ".key", ".crt", ".json", ".txt"))
+
+
+# --------------------------------------------------------------------------
+# Passwords and hashes.
+
+# Fast general-purpose hashes: fine for checksums, not for passwords.
+FAST_HASHES = frozenset(
+    {
+        "hashlib.md5",
+        "hashlib.sha1",
+        "hashlib.sha224",
+        "hashlib.sha256",
+        "hashlib.sha384",
+        "hashlib.sha512",
+        "hashlib.sha3_224",
+        "hashlib.sha3_256",
+        "hashlib.sha3_384",
+        "hashlib.sha3_512",
+        "hashlib.blake2b",
+        "hashlib.blake2s",
+    }
+)
+FAST_HASH_NAMES = frozenset(name.rsplit(".", 1)[1] for name in FAST_HASHES) | frozenset(
+    {"sha-1", "sha-256", "sha-512"}
+)
+PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passphrase"})
+# Verbs of a function that hashes or checks a password (`hash_password`).
+PASSWORD_VERBS = frozenset(
+    {"hash", "hashed", "encrypt", "encode", "make", "set", "check", "verify", "digest", "crypt"}
+)
+# Words that make a password-named function about something else (a reset token).
+NOT_PASSWORD_WORDS = frozenset({"reset", "token", "link", "url", "email", "length", "policy"})
+# Django hashers that must not lead PASSWORD_HASHERS.
+WEAK_DJANGO_HASHERS = frozenset(
+    f"django.contrib.auth.hashers.{name}"
+    for name in (
+        "MD5PasswordHasher",
+        "UnsaltedMD5PasswordHasher",
+        "SHA1PasswordHasher",
+        "UnsaltedSHA1PasswordHasher",
+        "CryptPasswordHasher",
+    )
+)
+# passlib schemes that are fast, unsalted or plain text.
+WEAK_PASSLIB_SCHEMES = frozenset(
+    {
+        "md5_crypt",
+        "apr_md5_crypt",
+        "sun_md5_crypt",
+        "des_crypt",
+        "bsdi_crypt",
+        "bigcrypt",
+        "crypt16",
+        "plaintext",
+        "ldap_plaintext",
+        "ldap_md5",
+        "ldap_salted_md5",
+        "ldap_sha1",
+        "ldap_salted_sha1",
+        "hex_md4",
+        "hex_md5",
+        "hex_sha1",
+        "hex_sha256",
+        "hex_sha512",
+        "mysql323",
+        "mysql41",
+        "postgres_md5",
+        "oracle10",
+        "oracle11",
+        "lmhash",
+        "nthash",
+        "django_salted_md5",
+        "django_salted_sha1",
+        "django_des_crypt",
+        "unix_disabled",
+    }
+)
+CRYPT_CONTEXT = frozenset({"passlib.context.CryptContext", "passlib.apps.CryptContext"})
+
+
+def is_password_name(name: str) -> bool:
+    """A name that holds a password (`password`, `raw_password`, `user.pwd`),
+    not a hash of one or a related thing (`password_hash`, `password_reset`)."""
+    words = name_words(name)
+    return bool(words) and words[-1] in PASSWORD_WORDS
+
+
+def is_password_function(name: str) -> bool:
+    """`hash_password`, `make_password`, `encrypt_pwd`: a verb, then the
+    password (not `password_hash_id`, about the hash)."""
+    words = name_words(name)
+    return (
+        bool(words)
+        and words[-1] in PASSWORD_WORDS
+        and bool(set(words) & PASSWORD_VERBS)
+        and not set(words) & NOT_PASSWORD_WORDS
+    )
+
+
+def mentions_password(expr: cst.BaseExpression) -> bool:
+    """Whether a password-named value flows into `expr`: `password`,
+    `user.password.encode()`, `data["password"]`, `f"{salt}{pwd}"`."""
+    for node in (expr, *descendants(expr, prune=(cst.Lambda,))):
+        if isinstance(node, cst.Name) and is_password_name(node.value):
+            return True
+        if isinstance(node, cst.SimpleString):
+            value = node.evaluated_value
+            if isinstance(value, str) and is_password_name(value) and len(value) < 40:
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# JWT.
+
+JWT_DECODE = frozenset({"jwt.decode", "jwt.api_jwt.decode", "jose.jwt.decode"})
+JWT_ENCODE = frozenset({"jwt.encode", "jwt.api_jwt.encode", "jose.jwt.encode"})
+
+
+# --------------------------------------------------------------------------
+# Request data.
+
+# Attributes of a request that hold client data, unvalidated.
+REQUEST_DATA_ATTRIBUTES = frozenset(
+    {"data", "POST", "GET", "query_params", "form", "json", "args", "values", "body"}
+)
+# Methods of a request that return client data (`await request.json()`).
+REQUEST_DATA_METHODS = frozenset({"json", "form", "get_json", "body"})
+# Methods of a dict-like that keep its content.
+_DICT_COPIES = frozenset({"dict", "copy", "to_dict"})
+REQUEST_NAMES = frozenset({"request", "req"})
+
+
+def _is_request(expr: cst.BaseExpression) -> bool:
+    """`request`, `req`, `self.request`."""
+    if isinstance(expr, cst.Name):
+        return expr.value in REQUEST_NAMES
+    return (
+        isinstance(expr, cst.Attribute)
+        and expr.attr.value == "request"
+        and isinstance(expr.value, cst.Name)
+        and expr.value.value == "self"
+    )
+
+
+def is_request_data(
+    ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """Client data straight from the request: `request.data`, `request.POST`,
+    `await request.json()`, `json.loads(request.body)`, `dict(request.POST)`,
+    `request.data.copy()`, or a local variable bound to one."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(expr, cst.Await):
+        return is_request_data(ctx, expr.expression, scope, depth + 1)
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value in REQUEST_DATA_ATTRIBUTES and _is_request(expr.value)
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in REQUEST_DATA_METHODS and _is_request(func.value):
+                return True
+            if func.attr.value in _DICT_COPIES and not expr.args:
+                return is_request_data(ctx, func.value, scope, depth + 1)
+        name = ctx.qualified_name(func, scope)
+        if name in ("builtins.dict", "json.loads") and len(expr.args) == 1:
+            return is_request_data(ctx, expr.args[0].value, scope, depth + 1)
+        return False
+    if isinstance(expr, cst.Name):
+        local = local_values(ctx, expr.value, scope)
+        if local is None or not local.values:
+            return False
+        return any(is_request_data(ctx, v, local.scope, depth + 1) for v in local.values)
+    return False
+
+
+# --------------------------------------------------------------------------
+# ORM model classes (Django models come from semantics/django.py).
+
+# Bases that make a class an SQLAlchemy / SQLModel mapped class.
+SQLALCHEMY_BASES = frozenset(
+    {
+        "sqlalchemy.orm.DeclarativeBase",
+        "sqlalchemy.orm.decl_api.DeclarativeBase",
+        "sqlalchemy.orm.DeclarativeBaseNoMeta",
+        "sqlalchemy.orm.MappedAsDataclass",
+    }
+)
+DECLARATIVE_FACTORIES = frozenset(
+    {
+        "sqlalchemy.orm.declarative_base",
+        "sqlalchemy.ext.declarative.declarative_base",
+        "sqlalchemy.orm.decl_api.declarative_base",
+    }
+)
+SQLMODEL = frozenset({"sqlmodel.SQLModel", "sqlmodel.main.SQLModel"})
+
+
+@index_view
+def sqlalchemy_mapped_classes(index: ProjectIndex) -> frozenset[str]:
+    """Qualified names of the project's SQLAlchemy mapped classes and SQLModel
+    table models (`table=True`), their declarative bases included."""
+    bases: set[str] = set(SQLALCHEMY_BASES)
+    for facts in index.modules.values():
+        for name, value in facts.assignments.items():
+            if isinstance(value, Call) and index.canonical(dotted(value.func) or "") in (
+                DECLARATIVE_FACTORIES
+            ):
+                bases.add(f"{facts.module}.{name}")
+    mapped: set[str] = set()
+    classes: list[ClassFacts] = [cls for _, cls in index.classes()]
+    changed = True
+    while changed:
+        changed = False
+        for cls in classes:
+            if cls.qualname in mapped:
+                continue
+            names = {index.canonical(dotted(b) or "") for b in cls.bases}
+            table = any(k == "table" and v == Const(True) for k, v in cls.keywords)
+            if names & (bases | mapped) or (names & SQLMODEL and table):
+                mapped.add(cls.qualname)
+                changed = True
+    return frozenset(mapped - SQLALCHEMY_BASES)
+
+
+# --------------------------------------------------------------------------
+# Django views.
+
+CSRF_EXEMPT = frozenset({"django.views.decorators.csrf.csrf_exempt"})
+METHOD_DECORATOR = frozenset({"django.utils.decorators.method_decorator"})
+# Words of a view, class, module or URL path that make it a webhook: called by
+# another server, authenticated by a signature, never by a browser session.
+WEBHOOK_WORDS = frozenset({"webhook", "webhooks", "hook", "hooks", "ipn"})
+# Views that identity providers post to (OAuth/SAML/OIDC callbacks): the
+# protocol's state or signature protects them, not a CSRF cookie.
+IDENTITY_PROVIDER_WORDS = frozenset(
+    {"callback", "saml", "sso", "acs", "oauth", "oauth2", "oidc", "openid", "social"}
+)
+
+
+def marks_webhook(name: str) -> bool:
+    """`stripe_webhook`, `GithubHookView`, `payments/webhooks.py`, `"hooks/stripe/"`."""
+    words = set(name_words(name))
+    return bool(words & (WEBHOOK_WORDS | IDENTITY_PROVIDER_WORDS)) or "webhook" in name.lower()
+
+
+# --------------------------------------------------------------------------
+# CORS.
+
+CORS_MIDDLEWARE = frozenset(
+    {
+        "starlette.middleware.cors.CORSMiddleware",
+        "fastapi.middleware.cors.CORSMiddleware",
+    }
+)
+# django-cors-headers: both names allow every origin.
+CORS_ALLOW_ALL_SETTINGS = frozenset({"CORS_ALLOW_ALL_ORIGINS", "CORS_ORIGIN_ALLOW_ALL"})
+CORS_CREDENTIALS_SETTING = "CORS_ALLOW_CREDENTIALS"
+
+
+def is_wildcard_origin_regex(pattern: str) -> bool:
+    """`.*`, `^https?://.*$`: a regex that names no domain."""
+    rest = re.sub(r"https\??|http|://|[\^$()?\\]", "", pattern)
+    return not re.search(r"[A-Za-z0-9]", rest)

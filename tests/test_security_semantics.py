@@ -1,0 +1,116 @@
+"""Unit tests of the security semantics: names, settings modules, auth routes."""
+
+from __future__ import annotations
+
+import pytest
+
+from backlint.semantics.ratelimit import auth_kind, mentions_limit
+from backlint.semantics.security import (
+    is_password_function,
+    is_password_name,
+    is_secret_name,
+    is_secret_text,
+    is_wildcard_origin_regex,
+    marks_webhook,
+)
+from backlint.semantics.settings import settings_kind
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["SECRET_KEY", "api_key", "jwt_secret", "db_password", "GITHUB_TOKEN", "clientSecret"],
+)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["token_url", "access_token_expire_minutes", "password_min_length", "cache_key", "tokens"],
+)
+def test_names_that_only_mention_a_secret(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [("s3cr3t", True), ("", False), ("  ", False), ("${SECRET}", False), ("/run/key.pem", False)],
+)
+def test_secret_text(value: str, secret: bool) -> None:
+    assert is_secret_text(value) is secret
+
+
+def test_password_names_and_functions() -> None:
+    assert is_password_name("raw_password")
+    assert not is_password_name("password_hash")
+    assert is_password_function("hash_password")
+    assert not is_password_function("password_hash_id")
+    assert not is_password_function("make_password_reset_token")
+
+
+@pytest.mark.parametrize(
+    ("path", "module", "is_package", "kind"),
+    [
+        ("proj/settings.py", "proj.settings", False, "production"),
+        ("proj/settings/prod.py", "proj.settings.prod", False, "production"),
+        ("proj/settings/base.py", "proj.settings.base", False, "base"),
+        ("proj/settings/__init__.py", "proj.settings", True, "base"),
+        ("proj/settings/dev.py", "proj.settings.dev", False, "non-production"),
+        ("proj/settings/local_alice.py", "proj.settings.local_alice", False, "non-production"),
+        ("proj/settings/test.py", "proj.settings.test", False, "non-production"),
+        ("weblate/settings_example.py", "weblate.settings_example", False, "non-production"),
+        ("weblate/settings_docker.py", "weblate.settings_docker", False, "production"),
+        ("shop/views.py", "shop.views", False, None),
+    ],
+)
+def test_settings_kind(path: str, module: str, is_package: bool, kind: str | None) -> None:
+    assert settings_kind(path, module, is_package, set()) == kind
+
+
+def test_a_module_with_django_settings_is_a_settings_module() -> None:
+    assert settings_kind("app/example.py", "app.example", False, {"ROOT_URLCONF"}) == "production"
+
+
+@pytest.mark.parametrize(
+    ("names", "kind"),
+    [
+        (("login",), "login"),
+        (("issue", "/auth/jwt/login"), "login"),
+        (("login_for_access_token",), "login"),
+        (("token",), "token"),
+        (("TokenObtainPairView",), "token"),
+        (("forgot_password",), "password reset"),
+        (("PasswordResetConfirmView",), "password reset"),
+        (("logout",), None),
+        (("change_password",), None),
+        (("refresh_token",), None),
+        (("create_api_token",), None),
+        (("PasswordResetDoneView",), None),
+        (("oauth_login_callback",), None),
+    ],
+)
+def test_auth_kind(names: tuple[str, ...], kind: str | None) -> None:
+    assert auth_kind(*names) == kind
+
+
+def test_limit_names() -> None:
+    assert mentions_limit("limiter.limit")
+    assert mentions_limit("SlowAPIMiddleware")
+    assert mentions_limit("AnonRateThrottle")
+    assert not mentions_limit("Depends(get_db)")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "wildcard"),
+    [(".*", True), ("^https?://.*$", True), (".+", True), (r"https://.*\.example\.com", False)],
+)
+def test_origin_regex(pattern: str, wildcard: bool) -> None:
+    assert is_wildcard_origin_regex(pattern) is wildcard
+
+
+def test_webhook_names() -> None:
+    assert marks_webhook("stripe_webhook")
+    assert marks_webhook("payments.webhooks")
+    assert marks_webhook("GithubHookView")
+    assert marks_webhook("saml_acs")
+    assert not marks_webhook("update_profile")

@@ -22,6 +22,9 @@ FAMILY_FRAMEWORKS: dict[str, frozenset[str] | None] = {
     "sqlalchemy": frozenset({"sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic"}),
     "celery": frozenset({"celery"}),
 }
+# Rules of any asyncio code (sync drivers and SDKs, coroutines never awaited):
+# no framework to gate on; the `async `/`await` markers gate them instead.
+FRAMEWORK_FREE = frozenset({"BKL103", "BKL104", "BKL105"})
 
 FLASK_VIEW = """\
 from flask import Flask
@@ -54,6 +57,9 @@ class Order(models.Model):
 def test_framework_rules_declare_their_framework(rule: type) -> None:
     family = rule.__module__.split(".")[2]
     if family not in FAMILY_FRAMEWORKS:
+        return
+    if rule.code in FRAMEWORK_FREE:  # type: ignore[attr-defined]
+        assert rule.markers, f"{rule.code} must be gated by markers"  # type: ignore[attr-defined]
         return
     frameworks = rule.frameworks  # type: ignore[attr-defined]
     assert frameworks, f"{rule.code} ({family}) must declare `frameworks`"

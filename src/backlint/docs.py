@@ -7,6 +7,7 @@ files of docs/rules/ (one per code, and an index), generated from the rules.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def render_rule(rule: type[Rule]) -> str:
     if options:
         lines += ["", "## Options", ""]
         for f in options:
-            lines.append(f"- `{f.name.replace('_', '-')}` (default: {f.default!r})")
+            factory = f.default_factory
+            default = factory() if factory is not dataclasses.MISSING else f.default
+            lines.append(f"- `{f.name.replace('_', '-')}` (default: {default!r})")
     return "\n".join(lines).rstrip() + "\n"
 
 

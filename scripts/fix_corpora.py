@@ -1,7 +1,7 @@
 """Apply every fix to real code and prove the result still parses.
 
-    python scripts/fix_corpora.py /work/corpora            # every tree under it
-    python scripts/fix_corpora.py /work/corpora django wagtail
+    python scripts/fix_corpora.py path/to/corpora          # every tree under it
+    python scripts/fix_corpora.py path/to/corpora django wagtail
 
 Each tree is copied to a temporary directory (the originals are never
 touched), `backlint check --fix --unsafe-fixes --select ALL` runs on the copy,
@@ -95,7 +95,9 @@ def main() -> int:
     parser.add_argument("corpora", type=Path)
     parser.add_argument("trees", nargs="*")
     args = parser.parse_args()
-    names = args.trees or sorted(p.name for p in args.corpora.iterdir() if p.is_dir())
+    names = args.trees or sorted(
+        p.name for p in args.corpora.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
     failed = False
     with tempfile.TemporaryDirectory(prefix="backlint-fix-corpora-") as tmp:
         for name in names:

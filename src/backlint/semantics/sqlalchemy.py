@@ -121,9 +121,19 @@ _CONNECTING = frozenset({"connect", "begin"})
 
 _DEPTH = 12
 
-
-# --------------------------------------------------------------------------
-# Values summarised in the index (other modules, dependency functions).
+# The one table of "callee -> kind", shared by the index path (`value_kind`,
+# `factory_value_kind`) and the CST path (`_kind`, `_factory_call_kind`).
+# A call of one of these returns a session/engine/connection of that kind.
+OBJECT_CALLS: dict[str, Kind] = {
+    **dict.fromkeys(SYNC_OBJECTS | SYNC_FACTORY_CALLS, "sync"),
+    **dict.fromkeys(ASYNC_OBJECTS | ASYNC_FACTORY_CALLS, "async"),
+}
+# A call of one of these returns a factory; calling it gives a session of that
+# kind (`sessionmaker(class_=AsyncSession)` overrides it, see `factory_call_kind`).
+FACTORY_CALLS: dict[str, Kind] = {
+    **dict.fromkeys(SESSIONMAKERS | SCOPED, "sync"),
+    **dict.fromkeys(ASYNC_SESSIONMAKERS, "async"),
+}
 
 
 def _class_kind(name: str) -> Kind | None:
@@ -132,6 +142,26 @@ def _class_kind(name: str) -> Kind | None:
     if name in ASYNC_OBJECTS:
         return "async"
     return None
+
+
+def call_kind(callee: str) -> Kind | None:
+    """The kind of object a call of `callee` (a canonical name) returns:
+    `create_engine`, `Session`, `AsyncSession`, ...; None when not one of them."""
+    return OBJECT_CALLS.get(callee)
+
+
+def factory_call_kind(callee: str, class_: str | None) -> Kind | None:
+    """The kind of session the factory returned by a call of `callee` (a
+    canonical name) gives; `class_` is the canonical name of its `class_=`
+    argument, if any (`sessionmaker(class_=AsyncSession)` gives async ones)."""
+    kind = FACTORY_CALLS.get(callee)
+    if kind is not None and class_ and callee in SESSIONMAKERS:
+        return _class_kind(class_) or kind
+    return kind
+
+
+# --------------------------------------------------------------------------
+# Values summarised in the index (other modules, dependency functions).
 
 
 def value_kind(index: ProjectIndex, value: Value | None, depth: int = 0) -> Kind | None:
@@ -154,12 +184,7 @@ def value_kind(index: ProjectIndex, value: Value | None, depth: int = 0) -> Kind
     func = value.func
     if isinstance(func, Attr) and func.attr in _CONNECTING:
         return value_kind(index, func.value, depth + 1)
-    name = index.canonical(dotted(func) or "")
-    if name in SYNC_FACTORY_CALLS:
-        return "sync"
-    if name in ASYNC_FACTORY_CALLS:
-        return "async"
-    kind = _class_kind(name)
+    kind = call_kind(index.canonical(dotted(func) or ""))
     if kind is not None:
         return kind
     # Calling a factory: `SessionLocal()`.
@@ -177,17 +202,11 @@ def factory_value_kind(index: ProjectIndex, value: Value | None, depth: int = 0)
         return factory_value_kind(index, found, depth + 1)
     if not isinstance(value, Call):
         return None
-    name = index.canonical(dotted(value.func) or "")
-    if name in ASYNC_SESSIONMAKERS:
-        return "async"
-    if name in SESSIONMAKERS:
-        class_ = value.kwarg("class_")
-        if class_ is not None:
-            return _class_kind(index.canonical(dotted(class_) or "")) or "sync"
-        return "sync"
-    if name in SCOPED:
-        return "sync"
-    return None
+    class_ = value.kwarg("class_")
+    return factory_call_kind(
+        index.canonical(dotted(value.func) or ""),
+        index.canonical(dotted(class_) or "") if class_ is not None else None,
+    )
 
 
 def _is_flask_db(index: ProjectIndex, value: Value, depth: int) -> bool:
@@ -250,15 +269,9 @@ def _kind(ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int) 
     if isinstance(func, cst.Attribute) and func.attr.value in _CONNECTING:
         return _kind(ctx, func.value, scope, depth + 1)
     name = ctx.qualified_name(func, scope)
-    if name is not None:
-        name = index.canonical(name)
-        if name in SYNC_FACTORY_CALLS:
-            return "sync"
-        if name in ASYNC_FACTORY_CALLS:
-            return "async"
-        kind = _class_kind(name)
-        if kind is not None:
-            return kind
+    kind = call_kind(index.canonical(name)) if name is not None else None
+    if kind is not None:
+        return kind
     return _factory_kind(ctx, func, scope, depth + 1)
 
 
@@ -282,18 +295,15 @@ def _factory_kind(
 
 
 def _factory_call_kind(ctx: FileContext, call: cst.Call, scope: Scope) -> Kind | None:
-    name = ctx.index.canonical(ctx.qualified_name(call.func, scope) or "")
-    if name in ASYNC_SESSIONMAKERS:
-        return "async"
-    if name in SESSIONMAKERS:
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == "class_":
-                return (
-                    _class_kind(ctx.index.canonical(ctx.qualified_name(arg.value, scope) or ""))
-                    or "sync"
-                )
-        return "sync"
-    return "sync" if name in SCOPED else None
+    index = ctx.index
+    class_ = next(
+        (a.value for a in call.args if a.keyword is not None and a.keyword.value == "class_"),
+        None,
+    )
+    return factory_call_kind(
+        index.canonical(ctx.qualified_name(call.func, scope) or ""),
+        index.canonical(ctx.qualified_name(class_, scope) or "") if class_ is not None else None,
+    )
 
 
 def _module_binding(

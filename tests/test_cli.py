@@ -207,3 +207,31 @@ def test_version() -> None:
     run = run_cli(Path.cwd(), "--version")
     assert run.exit_code == 0
     assert __version__ in run.stdout
+
+
+def test_a_directory_of_projects_indexes_only_the_target(tmp_path: Path) -> None:
+    # No pyproject.toml or .git anywhere: the target is its own project, so
+    # the limiter middleware of its neighbour does not cover its login route.
+    write_tree(
+        tmp_path,
+        {
+            "limited/app.py": (
+                "from fastapi import FastAPI\n"
+                "from slowapi.middleware import SlowAPIMiddleware\n\n"
+                "app = FastAPI()\n"
+                "app.add_middleware(SlowAPIMiddleware)\n"
+            ),
+            "shop/api.py": (
+                "from fastapi import APIRouter\n\n"
+                "router = APIRouter()\n\n\n"
+                '@router.post("/login")\n'
+                "async def login(username: str, password: str) -> dict[str, str]:\n"
+                '    return {"token": username}\n'
+            ),
+        },
+    )
+    run = run_cli(tmp_path, "check", "shop", "--select", "BKL608", "--no-cache")
+    assert "shop/api.py:7:1: BKL608" in run.stdout, run.stdout
+    assert run.exit_code == 1
+    whole = run_cli(tmp_path, "check", ".", "--select", "BKL608", "--no-cache")
+    assert whole.exit_code == 0, whole.stdout  # one project: the middleware covers it

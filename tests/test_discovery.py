@@ -171,6 +171,7 @@ def test_module_names_and_test_files(project: Path) -> None:
             "shop/tests/test_views.py": CODE,
             "shop/conftest.py": CODE,
             "shop/views_test.py": CODE,
+            "shop/tests.py": CODE,  # a Django app's test module
             "shop/testing.py": CODE,
         },
     )
@@ -189,5 +190,6 @@ def test_module_names_and_test_files(project: Path) -> None:
         "shop/conftest.py": True,
         "shop/testing.py": False,
         "shop/tests/test_views.py": True,
+        "shop/tests.py": True,
         "shop/views_test.py": True,
     }

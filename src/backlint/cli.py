@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -142,8 +143,10 @@ def check_command(
         )
     if statistics and output_format not in ("text", "json"):
         raise click.UsageError("--statistics prints text or json")
+    if config_path is not None and not config_path.is_absolute():
+        config_path = cwd / config_path
     try:
-        config = load_config(cwd, config_path)
+        config = load_config(_search_start(cwd, targets), config_path)
     except ConfigError as exc:
         _fail(f"configuration error: {exc}")
     cli_layer = SelectionLayer(
@@ -228,6 +231,18 @@ def check_command(
             f"Fixed {plural(fixed_count, 'finding')} in {plural(fixed_files, 'file')}.", err=True
         )
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+def _search_start(cwd: Path, targets: list[Path]) -> Path:
+    """Where the search for the project (its pyproject.toml, `.git`...) starts:
+    the deepest directory holding every target. From a directory of several
+    projects, `backlint check shop` is then the `shop` project, and its index
+    is not polluted by the facts of its neighbours."""
+    directories = []
+    for target in targets:
+        path = (target if target.is_absolute() else cwd / target).resolve()
+        directories.append(str(path if path.is_dir() else path.parent))
+    return Path(os.path.commonpath(directories))
 
 
 def _fail(message: str) -> NoReturn:

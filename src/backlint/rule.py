@@ -60,7 +60,8 @@ class Rule:
     # True when the rule only looks at code lexically inside `async def`
     # bodies: its handlers run there only, and the walker may skip the rest.
     only_in_async: ClassVar[bool] = False
-    # Test files (RULES.md: tests/, test_*.py, *_test.py, conftest.py).
+    # Test files (RULES.md: tests/, test_*.py, *_test.py, conftest.py; and
+    # tests.py, a Django app's test module).
     skip_tests: ClassVar[bool] = False
     # Migrations (Django migrations, Alembic revisions): generated, run once.
     skip_migrations: ClassVar[bool] = False

@@ -69,9 +69,10 @@ def module_name(path: Path) -> tuple[str, bool]:
 
 
 def is_test_path(relative: PurePosixPath) -> bool:
-    """Tests, as RULES.md defines them."""
+    """Tests, as RULES.md defines them, plus `tests.py`: the test module of
+    every Django app (`startapp` writes it; Django's runner finds it)."""
     name = relative.name
-    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+    if name in ("conftest.py", "tests.py") or name.startswith("test_") or name.endswith("_test.py"):
         return True
     return "tests" in relative.parts[:-1]
 

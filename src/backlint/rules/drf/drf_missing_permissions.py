@@ -36,6 +36,9 @@ _PERSISTING = frozenset(
         "perform_destroy",
     }
 )
+_WRITE_WORDS = frozenset(
+    {"save", "create", "update", "delete", "destroy", "bulk", "import", "add", "remove", "set"}
+)
 # Handlers a view may define that only dispatch to the mixin handlers.
 _DISPATCH = {"post": "create", "put": "update", "patch": "partial_update", "delete": "destroy"}
 
@@ -187,7 +190,7 @@ def _writes_defeated(classes: DrfClasses, qualname: str, node: cst.ClassDef) -> 
         return False
     for name, function in methods.items():
         if name in handlers:
-            if _calls(function) & _PERSISTING:
+            if any(_persists(call) for call in _calls(function)):
                 return False
         elif name in _DISPATCH:
             if not _calls(function) <= {name, _DISPATCH[name]} or _DISPATCH[name] not in handlers:
@@ -195,6 +198,12 @@ def _writes_defeated(classes: DrfClasses, qualname: str, node: cst.ClassDef) -> 
         elif name in ("update", "partial_update", "destroy", "create"):
             return False
     return True
+
+
+def _persists(name: str) -> bool:
+    """`save()`, `perform_create()`, or a helper named like a write
+    (`create_note()`, `import_rows()`)."""
+    return name in _PERSISTING or name.split("_", 1)[0] in _WRITE_WORDS
 
 
 def _calls(function: cst.FunctionDef) -> set[str]:

@@ -184,6 +184,8 @@ ANONYMOUS_VIEW_WORDS = (
 # the related object's primary key (`<fk>_id`) when not `many=True`.
 PK_ONLY_FIELDS = frozenset({"PrimaryKeyRelatedField", "HyperlinkedRelatedField"})
 # Field classes that render nothing of the instance's attributes.
+# Methods by which a subclass of a pk-only field may read more than the key.
+_PK_READ_METHODS = ("to_representation", "get_attribute", "use_pk_only_optimization", "get_url")
 NO_READ_FIELDS = frozenset({"HiddenField", "HyperlinkedIdentityField", "SerializerMethodField"})
 METHOD_FIELD = "SerializerMethodField"
 
@@ -621,7 +623,30 @@ class DrfClasses:
             return "field", None
         if self.facts(name) is not None and self.is_serializer(name):
             return "serializer", name
+        if self._pk_only_subclass(name, call):
+            return "pk", None
         return "field", None
+
+    def _pk_only_subclass(self, name: str, call: Call) -> bool:
+        """A project subclass of a pk-only DRF field (`class OwnerField(
+        PrimaryKeyRelatedField)` that narrows `get_queryset()`) still reads
+        only the key, unless it changes what is read or rendered."""
+        if self.facts(name) is None:
+            return False
+        lookup_field = call.kwarg("lookup_field")
+        for owner in self.mro(name):
+            if owner.startswith("rest_framework."):
+                if owner.rsplit(".", 1)[-1] not in PK_ONLY_FIELDS:
+                    return False
+                break
+            cls = self.facts(owner)
+            if cls is None or any(cls.method(m) is not None for m in _PK_READ_METHODS):
+                return False
+            if lookup_field is None:
+                lookup_field = cls.attribute("lookup_field")
+        else:
+            return False
+        return lookup_field is None or const_str(lookup_field) == "pk"
 
 
 @index_view

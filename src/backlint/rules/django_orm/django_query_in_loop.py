@@ -9,6 +9,7 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, FileContext, ScopeKind
 from backlint.semantics.django import QuerySet, querysets
+from backlint.semantics.facts import Const, Mapping, Seq, dotted
 from backlint.types import SourceFile
 
 # Queryset and manager methods that run a query, with the cure to suggest.
@@ -42,6 +43,9 @@ INSTANCE_METHODS: dict[str, str] = {
 }
 INSTANCE_METHODS |= {f"a{name}": cure for name, cure in INSTANCE_METHODS.items()}
 _METHODS = frozenset(QUERY_METHODS) | frozenset(INSTANCE_METHODS)
+# Instance deletes: a queryset `delete()` does not call the model's own
+# `delete()`, so when the project overrides it the loop is the only way.
+_DELETES = frozenset({"delete", "adelete"})
 
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
@@ -118,7 +122,10 @@ class DjangoQueryInLoop(Rule):
     Not flagged:
     The loop's own iterable (evaluated once); loops over literal lists,
     tuples, sets, strings, `range(<literal>)` and module-level constants
-    bound to such literals (short by construction); batch queries
+    bound to such literals, in the module or imported from another module
+    of the project (short by construction); an instance's `delete()` when
+    the model (or a project base of it) overrides `delete()`, which the
+    one-query `filter(pk__in=...).delete()` would skip; batch queries
     (`filter(pk__in=chunk)` with an `__in` lookup, `bulk_create`,
     `bulk_update`); a query on the way out of the loop (in a `return`, or in a
     block that ends with `break`, `return` or `raise`: it runs once); building
@@ -167,13 +174,38 @@ class DjangoQueryInLoop(Rule):
             qs = qsets.queryset(func.value)
             if qs is not None and self._counts(qs, func.value, loop_targets):
                 cure = QUERY_METHODS[method]
-        if cure is None and method in INSTANCE_METHODS and qsets.instance(func.value) is not None:
-            cure = INSTANCE_METHODS[method]
+        if cure is None and method in INSTANCE_METHODS:
+            model = qsets.instance(func.value)
+            if model is not None:
+                if method in _DELETES and self._overrides(model.qualname, "delete"):
+                    return  # `filter(pk__in=...).delete()` would skip the model's delete()
+                cure = INSTANCE_METHODS[method]
         if cure is None or _batch(node) or id(node) in self.covered:
             return
         # `Task.objects.get(...).items.update(...)`: one finding for the statement.
         self.covered |= _inner_calls(func.value)
         self.report(node, call=short(node), cure=cure)
+
+    def _overrides(self, model: str, method: str) -> bool:
+        """Whether a class of the model's hierarchy above Django's own (the
+        model, its abstract bases, mixins) defines `method`."""
+        index = self.ctx.index
+        todo, seen = [model], set()
+        while todo:
+            qualname = todo.pop()
+            if qualname in seen or qualname.startswith("django."):
+                continue  # Django's own `Model.delete()` is what the batch form runs
+            seen.add(qualname)
+            cls = index.find_class(qualname)
+            if cls is None:
+                continue
+            if cls.method(method) is not None:
+                return True
+            for base in cls.bases:
+                name = dotted(base)
+                if name:
+                    todo.append(index.canonical(name))
+        return False
 
     def _counts(self, qs: QuerySet, receiver: cst.BaseExpression, loop_targets: set[str]) -> bool:
         """Queries through a relation of the loop variable are BKL301/BKL304's."""
@@ -274,12 +306,33 @@ class DjangoQueryInLoop(Rule):
             if owner is None or owner.kind is not ScopeKind.MODULE or len(bindings) != 1:
                 return False
             binding = bindings[0]
-            return (
-                isinstance(binding, Assigned)
-                and binding.value is not None
-                and self._short(binding.value, depth + 1)
-            )
+            if not isinstance(binding, Assigned):
+                # `from shop.choices import STATUSES`: a literal in another module.
+                name = self.ctx.qualified_name(iterable)
+                return name is not None and _literal_value(self.ctx.index.lookup(name))
+            value = binding.value
+            # `REGISTRY = []` filled in elsewhere (`REGISTRY.append(...)`) is not short.
+            return value is not None and not _empty(value) and self._short(value, depth + 1)
         return False
+
+
+def _literal_value(value: object) -> bool:
+    """A module-level value of the index written as a non-empty literal display."""
+    if isinstance(value, Const):
+        return isinstance(value.value, str)
+    if isinstance(value, Seq):
+        return bool(value.items) and all(isinstance(item, Const) for item in value.items)
+    if isinstance(value, Mapping):
+        return bool(value.items) and all(isinstance(key, Const) for key, _ in value.items)
+    return False
+
+
+def _empty(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.List | cst.Tuple | cst.Set):
+        return not value.elements
+    if isinstance(value, cst.Dict):
+        return not value.elements
+    return False
 
 
 def _names(target: cst.BaseExpression) -> set[str]:

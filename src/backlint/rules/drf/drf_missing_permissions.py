@@ -5,7 +5,42 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rules.drf import DrfClassRule
-from backlint.semantics.drf import is_anonymous_view, rest_framework_settings, view_permissions
+from backlint.semantics.drf import (
+    CREATE_MIXIN,
+    DESTROY_MIXIN,
+    UPDATE_MIXIN,
+    WRITE_MIXINS,
+    DrfClasses,
+    is_anonymous_view,
+    rest_framework_settings,
+    view_permissions,
+)
+
+# The handler through which each write mixin persists, and what it calls to.
+_MIXIN_HANDLERS = {CREATE_MIXIN: "create", UPDATE_MIXIN: "update", DESTROY_MIXIN: "destroy"}
+# Calls that persist, or hand over to code that does.
+_PERSISTING = frozenset(
+    {
+        "save",
+        "delete",
+        "create",
+        "update",
+        "destroy",
+        "partial_update",
+        "bulk_create",
+        "bulk_update",
+        "get_or_create",
+        "update_or_create",
+        "perform_create",
+        "perform_update",
+        "perform_destroy",
+    }
+)
+_WRITE_WORDS = frozenset(
+    {"save", "create", "update", "delete", "destroy", "bulk", "import", "add", "remove", "set"}
+)
+# Handlers a view may define that only dispatch to the mixin handlers.
+_DISPATCH = {"post": "create", "put": "update", "patch": "partial_update", "delete": "destroy"}
 
 
 class DrfMissingPermissions(DrfClassRule):
@@ -76,7 +111,11 @@ class DrfMissingPermissions(DrfClassRule):
     ```
 
     Not flagged:
-    Read-only views with an explicit `AllowAny` (a public catalogue); views
+    Read-only views with an explicit `AllowAny` (a public catalogue); a view
+    whose only writes are DRF's mixins and that overrides each mixin's
+    `create()`/`update()`/`destroy()` with code that persists nothing (no
+    `save()`, `perform_create()`, `super().create()`...: a POST that validates
+    input and answers), its `post()`/`put()`... only dispatching; views
     whose name says they serve anonymous callers (login, signup, register,
     token, password reset, verify/confirm, webhook, OAuth callback...) with
     `AllowAny`; views with `get_permissions()`/`check_permissions()` of their
@@ -124,5 +163,60 @@ class DrfMissingPermissions(DrfClassRule):
             permissions.state == "allow_any"
             and classes.allows_writes(qualname)
             and not is_anonymous_view(name)
+            and not _writes_defeated(classes, qualname, node)
         ):
             self.report(node, view=name, problem="lets anyone write (`AllowAny`)")
+
+
+def _writes_defeated(classes: DrfClasses, qualname: str, node: cst.ClassDef) -> bool:
+    """A view whose writes come only from DRF's mixins, each of whose handlers
+    (`create`...) the class overrides with code that persists nothing: a POST
+    that validates input and answers (`LabelConfigValidateAPI(CreateAPIView)`
+    overriding `create()` to run `is_valid()` only). Its other write handlers
+    (`post`...) may only dispatch to those."""
+    mro = classes.mro(qualname)
+    mixins = WRITE_MIXINS.intersection(mro)
+    if not mixins or any(classes.facts(c) is not None for c in mro[1:]):
+        return False  # project bases may write: judged as writing
+    methods = {
+        stmt.name.value: stmt
+        for stmt in node.body.body
+        if isinstance(stmt, cst.FunctionDef) and not stmt.decorators
+    }
+    if any(isinstance(stmt, cst.FunctionDef) and stmt.decorators for stmt in node.body.body):
+        return False  # actions and decorated handlers: not followed
+    handlers = {_MIXIN_HANDLERS[m] for m in mixins}
+    if not handlers <= methods.keys():
+        return False
+    for name, function in methods.items():
+        if name in handlers:
+            if any(_persists(call) for call in _calls(function)):
+                return False
+        elif name in _DISPATCH:
+            if not _calls(function) <= {name, _DISPATCH[name]} or _DISPATCH[name] not in handlers:
+                return False
+        elif name in ("update", "partial_update", "destroy", "create"):
+            return False
+    return True
+
+
+def _persists(name: str) -> bool:
+    """`save()`, `perform_create()`, or a helper named like a write
+    (`create_note()`, `import_rows()`)."""
+    return name in _PERSISTING or name.split("_", 1)[0] in _WRITE_WORDS
+
+
+def _calls(function: cst.FunctionDef) -> set[str]:
+    """The attribute or function names the body calls."""
+    names: set[str] = set()
+
+    class _Calls(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            func = call.func
+            if isinstance(func, cst.Attribute):
+                names.add(func.attr.value)
+            elif isinstance(func, cst.Name) and func.value != "super":
+                names.add(func.value)
+
+    function.body.visit(_Calls())
+    return names

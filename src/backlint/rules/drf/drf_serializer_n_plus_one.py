@@ -89,7 +89,10 @@ class DrfSerializerNPlusOne(DrfClassRule):
     `Prefetch(...)` objects count, unless `to_attr` moves the rows elsewhere);
     `ModelSerializer` fields that are not declared (relations render as
     primary keys, read from `<fk>_id`, unless `Meta.depth` is set); a
-    `PrimaryKeyRelatedField` or `HyperlinkedRelatedField` without `many=True`;
+    `PrimaryKeyRelatedField` or `HyperlinkedRelatedField` without `many=True`,
+    including the project's subclasses of them that change only the choices
+    (`get_queryset()`), not what is read (`to_representation`, `get_url`,
+    a `lookup_field` other than `pk`);
     write-only fields; to-many relations a method filters (`obj.items.filter()`:
     no prefetch serves that; BKL304's territory); when several serializers
     are returned by `get_serializer_class()`, relations that not all of them

@@ -159,6 +159,8 @@ class ExceptionText:
         if isinstance(expr, cst.Name):
             if self._exception(expr, scope):
                 return True
+            if self._item_leaks(expr, scope, depth):
+                return True
             if not self._following and self.anchor is not None:
                 # A name read by the checked statement: its value there, when
                 # the same block assigned it last.
@@ -233,6 +235,24 @@ class ExceptionText:
             )
         return False
 
+    def _item_leaks(self, expr: cst.Name, scope: Scope, depth: int) -> bool:
+        """A local dict or list given the text item by item:
+        `body["detail"] = str(e)` in the handler, `JsonResponse(body)` later."""
+        function = scope.function()
+        if function is None:
+            return False
+        key = (f"[]{expr.value}", id(function))
+        if key in self._active:
+            return False
+        values = _item_assignments(self.ctx, function, expr.value)
+        if not values:
+            return False
+        self._active.add(key)
+        try:
+            return any(self._direct(v, scope, depth + 1) for v in values)
+        finally:
+            self._active.discard(key)
+
     def _narrowed_to_client_text(self, test: cst.BaseExpression, scope: Scope) -> bool:
         """`isinstance(e, (ValueError, AppError))`: only exceptions meant for clients."""
         return (
@@ -257,6 +277,34 @@ class ExceptionText:
         node = name if self.ctx.parent(name) is not None else self.anchor
         handler = except_handler(self.ctx, name.value, scope, node)
         return handler is not None and exception_is_leaky(self.ctx, handler, scope)
+
+
+def _item_assignments(ctx: FileContext, function: Scope, name: str) -> list[cst.BaseExpression]:
+    """The values a function puts into its local `name` item by item:
+    `name[key] = value`, `name.append(value)` (nested functions not read)."""
+    key = ("errors.items", id(function.node))
+    if key not in ctx.cache:
+        found: dict[str, list[cst.BaseExpression]] = {}
+        body = getattr(function.node, "body", None)
+        if isinstance(body, cst.BaseSuite):
+            prune = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+            for node in descendants(body, prune=prune, parents=ctx.parents):
+                if isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        t = target.target
+                        if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name):
+                            found.setdefault(t.value.value, []).append(node.value)
+                elif (
+                    isinstance(node, cst.Call)
+                    and isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value == "append"
+                    and isinstance(node.func.value, cst.Name)
+                    and len(node.args) == 1
+                ):
+                    found.setdefault(node.func.value.value, []).append(node.args[0].value)
+        ctx.cache[key] = found
+    items: dict[str, list[cst.BaseExpression]] = ctx.cache[key]
+    return items.get(name, [])
 
 
 def mentions_debug(expr: cst.BaseExpression) -> bool:

@@ -152,6 +152,9 @@ class SqlText:
         self.ctx = ctx
         self.fragments: list[str] = []
         self._active: set[tuple[str, int]] = set()
+        # Kinds of the variables of the comprehensions being judged
+        # (`f"{k}={v}" for k, v in options.items()`), innermost last.
+        self._comprehension: list[dict[str, Built]] = []
         # The SQL text before the expression being judged (holes as "?"):
         # tells a value position (`WHERE id = {x}`) from a name (`FROM {t}`).
         self._prefix = ""
@@ -448,7 +451,21 @@ class SqlText:
                 ]
             )
         if isinstance(expr, cst.GeneratorExp | cst.ListComp | cst.SetComp):
-            return self.kind(expr.elt, scope, depth + 1)
+            bound: dict[str, Built] = {}
+            comp: cst.CompFor | None = expr.for_in
+            while comp is not None:
+                bound.update(self._comprehension_targets(comp, scope, depth + 1))
+                comp = comp.inner_for_in
+            self._comprehension.append(bound)
+            try:
+                return self.kind(expr.elt, scope, depth + 1)
+            finally:
+                self._comprehension.pop()
+        if isinstance(expr, cst.Call):
+            # `itertools.repeat("%s", n)`: n copies of one item.
+            name = self.ctx.qualified_name(expr.func, scope)
+            if name == "itertools.repeat" and expr.args and expr.args[0].keyword is None:
+                return self.kind(expr.args[0].value, scope, depth + 1)
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
             left = self._items(expr.left, scope, depth + 1)
             return left if left == "literal" else self._items(expr.right, scope, depth + 1)
@@ -480,10 +497,87 @@ class SqlText:
                 self._active.discard(key)
         return "opaque"
 
+    def _comprehension_targets(
+        self, comp: cst.CompFor, scope: Scope, depth: int
+    ) -> dict[str, Built]:
+        """The kinds of the names a comprehension's `for` binds: the items of
+        its iterable for a single name, the keys and values of a local dict
+        for `k, v in d.items()`; anything else is opaque."""
+        target = comp.target
+        if isinstance(target, cst.Name):
+            return {target.value: self._items(comp.iter, scope, depth)}
+        names = [n.value for n in descendants(target) if isinstance(n, cst.Name)]
+        bound: dict[str, Built] = dict.fromkeys(names, "opaque")
+        it = comp.iter
+        if (
+            isinstance(target, cst.Tuple)
+            and len(target.elements) == 2
+            and all(isinstance(el.value, cst.Name) for el in target.elements)
+            and isinstance(it, cst.Call)
+            and not it.args
+            and isinstance(it.func, cst.Attribute)
+            and it.func.attr.value == "items"
+            and isinstance(it.func.value, cst.Name)
+        ):
+            entries = self._dict_entries(it.func.value, scope)
+            if entries is not None:
+                keys, values = entries
+                key_name, value_name = (el.value for el in target.elements)
+                assert isinstance(key_name, cst.Name) and isinstance(value_name, cst.Name)
+                bound[key_name.value] = _worst([self.kind(k, scope, depth + 1) for k in keys])
+                bound[value_name.value] = _worst([self.kind(v, scope, depth + 1) for v in values])
+        return bound
+
+    def _dict_entries(
+        self, expr: cst.Name, scope: Scope
+    ) -> tuple[list[cst.BaseExpression], list[cst.BaseExpression]] | None:
+        """The keys and values a local dict is given: its dict literals and
+        `d[key] = value` assignments in the same function; None when it is
+        bound or changed any other way (`d.update(...)`, passed to a call)."""
+        local = local_values(self.ctx, expr.value, scope)
+        if local is None or not local.complete or not local.values:
+            return None
+        keys: list[cst.BaseExpression] = []
+        values: list[cst.BaseExpression] = []
+        for value in local.values:
+            if not isinstance(value, cst.Dict):
+                return None
+            for el in value.elements:
+                if not isinstance(el, cst.DictElement):
+                    return None
+                keys.append(el.key)
+                values.append(el.value)
+        uses = 0
+        for node in descendants(local.scope.node):
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    t = target.target
+                    if (
+                        isinstance(t, cst.Subscript)
+                        and isinstance(t.value, cst.Name)
+                        and t.value.value == expr.value
+                    ):
+                        index = t.slice[0].slice if len(t.slice) == 1 else None
+                        if not isinstance(index, cst.Index):
+                            return None
+                        keys.append(index.value)
+                        values.append(node.value)
+                        uses -= 1  # the subscript's own name
+            if isinstance(node, cst.Name) and node.value == expr.value:
+                uses += 1
+        # Each name use is a binding, a `d[k] = v`, or the one `.items()`
+        # being judged; any other use (a call, `d.update`) may add entries.
+        if uses > len(local.values) + 1:
+            return None
+        return keys, values
+
     def _name(self, expr: cst.Name, scope: Scope, depth: int) -> Built:
         ctx = self.ctx
         if expr.value in ("True", "False", "None"):
             return "literal"
+        for bound in reversed(self._comprehension):
+            if expr.value in bound:
+                return bound[expr.value]
         owner, bindings = ctx.bindings(expr.value, scope)
         if owner is None or not bindings:
             return "opaque"
@@ -543,7 +637,8 @@ def _names(expr: cst.BaseExpression) -> Iterator[cst.Name]:
 
 _VALUE_TAIL = re.compile(
     r"(=|<|>|\blike|\bilike|\bin\s*\(|\bvalues\s*\(|\blimit|\boffset|\bbetween|\bthen|"
-    r"\belse|\bwhen|\bin\s*\([^()]*,|\bvalues\s*\([^()]*,)$",
+    r"\belse|\bwhen|\bin\s*\([^()]*,|\bvalues\s*\([^()]*,|\bbetween\s+\S+\s+and|"
+    r"[=<>]\s*(?:any|all)\s*\()$",
     re.IGNORECASE,
 )
 

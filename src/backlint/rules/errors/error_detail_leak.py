@@ -22,7 +22,9 @@ class ErrorDetailLeak(Rule):
     The text of a caught exception (`str(e)`, `repr(e)`, `f"{e}"`,
     `"%s" % e`, `e.args`, the exception object itself in a response body)
     or a traceback (`traceback.format_exc()`, `format_exception()`), directly
-    or through local variables, in what goes to the HTTP client:
+    or through local variables (also a local dict or list filled item by
+    item: `body["detail"] = str(e)`, `errors.append(str(e))`), in what goes
+    to the HTTP client:
     `HTTPException(detail=...)` of FastAPI/Starlette, their `JSONResponse`,
     `PlainTextResponse` and other responses, DRF's `Response(...)` and
     exceptions (`ValidationError(...)`, `APIException(...)`), Django's

@@ -28,9 +28,10 @@ class SqlBuiltFromStrings(Rule):
     What it flags:
     SQL text built with an f-string, `%`, `.format()`, `+` or `.join()` with
     a non-literal part where the SQL takes a value (after `=`, `<`, `>`,
-    `LIKE`, `IN (`, `VALUES (`, `LIMIT`, `OFFSET`, or inside a quoted SQL
-    string), passed directly or through local variables (built on one line,
-    executed on another, extended with `+=`) to a database sink:
+    `LIKE`, `IN (`, `VALUES (`, `BETWEEN ... AND`, `= ANY(`, `LIMIT`,
+    `OFFSET`, or inside a quoted SQL string), passed directly or through
+    local variables (built on one line, executed on another, extended with
+    `+=`) to a database sink:
     `cursor.execute/executemany/executescript` and `connection/session.execute`
     of DB-API drivers and SQLAlchemy, SQLAlchemy `text()`, Django
     `Manager.raw()`, `QuerySet.extra(select=/where=/tables=/order_by=)` and
@@ -72,7 +73,9 @@ class SqlBuiltFromStrings(Rule):
     imported), class constants read through `self`/`cls`, loop variables over
     a literal tuple, numbers (`int()`, `len()`, `%d`), identifiers quoted by
     `quote_name()`/`quote_ident()`-like functions, placeholder lists
-    (`", ".join(["%s"] * len(ids))`); parts named as SQL (`where_sql`,
+    (`", ".join(["%s"] * len(ids))`, `itertools.repeat("%s", n)`), items
+    of a local dict whose values are all literal or quoted
+    (`f"{k}={v}" for k, v in options.items()`); parts named as SQL (`where_sql`,
     `timestamp_placeholder(...)`), Django model metadata (`_meta.db_table`,
     `field.column`), and snippets of the database object that runs the query
     (`db.timestamp_now`); SQLAlchemy expressions (`.ilike(f"%{q}%")`);

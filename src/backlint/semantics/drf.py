@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import PurePath
 from typing import Final
 
 from backlint.semantics.django import DjangoModels, Model, QuerySet, QuerySets, django_models
@@ -41,6 +40,7 @@ from backlint.semantics.facts import (
     dotted,
 )
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.settings import settings_kind
 
 # --------------------------------------------------------------------------
 # Tables.
@@ -199,8 +199,6 @@ _MANAGER_CACHED = frozenset({"count", "exists"})
 SETTINGS_NAMES = frozenset(
     {"INSTALLED_APPS", "MIDDLEWARE", "ROOT_URLCONF", "DATABASES", "REST_FRAMEWORK"}
 )
-_NOT_PRODUCTION = ("test", "dev", "local")
-_NOT_PRODUCTION_PACKAGES = frozenset({"test", "tests", "testing"})
 
 
 # --------------------------------------------------------------------------
@@ -240,6 +238,14 @@ class RestFrameworkSettings:
         if not self.found or self.opaque:
             return None
         return False
+
+    def has_defaults(self, key: str) -> bool:
+        """Whether some settings module gives the class list `key` a non-empty
+        value (`DEFAULT_THROTTLE_CLASSES`); an unreadable value counts."""
+        return any(
+            not (isinstance(value, Seq) and not value.items) and value != Const(None)
+            for value in self.values(key)
+        )
 
     def classes(self, key: str, index: ProjectIndex) -> frozenset[str] | None:
         """The qualified names of a class-list setting (`DEFAULT_PERMISSION_CLASSES`)
@@ -295,21 +301,16 @@ def class_list(value: Value, index: ProjectIndex, depth: int = 0) -> frozenset[s
     return frozenset(names)
 
 
-def is_settings_module(module: str, assignments: Iterable[str], path: str = "") -> bool:
-    """A production settings module: it assigns Django settings, its name marks
-    no dev, local or test settings, and it is not part of a project template
-    (`project_template/`, a cookiecutter's `{{...}}/`) shipped to create others."""
-    if not SETTINGS_NAMES.intersection(assignments):
+def is_settings_module(
+    module: str, assignments: Iterable[str], path: str = "", is_package: bool = False
+) -> bool:
+    """A production settings module: it assigns Django settings and is not a
+    dev, local, test or template one (see `settings.settings_kind`)."""
+    assigned = set(assignments)
+    if not SETTINGS_NAMES.intersection(assigned):
         return False
-    folders = PurePath(path).parts[:-1]
-    if any("template" in f.lower() or "{{" in f for f in folders):
-        return False
-    parts = module.split(".")
-    if _NOT_PRODUCTION_PACKAGES.intersection(parts[:-1]):
-        return False
-    last = parts[-1]
-    words = last.replace("-", "_").split("_")
-    return not any(w.startswith(_NOT_PRODUCTION) for w in words if w != "settings")
+    path = path or module.replace(".", "/") + ".py"
+    return settings_kind(path, module, is_package, assigned) != "non-production"
 
 
 @index_view
@@ -322,7 +323,7 @@ def rest_framework_settings(index: ProjectIndex) -> RestFrameworkSettings:
     opaque = False
     for facts in index.modules.values():
         names = [*facts.assignments, *(name for name, _, _ in facts.item_assignments)]
-        if not is_settings_module(facts.module, names, facts.path):
+        if not is_settings_module(facts.module, names, facts.path, facts.is_package):
             continue
         modules.append(facts.module)
         value = facts.assignments.get("REST_FRAMEWORK")

@@ -24,7 +24,7 @@ from typing import Literal
 import libcst as cst
 
 from backlint.semantics.context import FileContext, Scope
-from backlint.semantics.facts import Const, ModuleFacts, Seq, Value, const_str, dotted
+from backlint.semantics.facts import ModuleFacts, Seq, Value, const_str, dotted
 from backlint.semantics.index import ProjectIndex, index_view
 
 # Names a module assigns that make it a Django settings module whatever its name.
@@ -49,6 +49,8 @@ NON_PRODUCTION_WORDS = frozenset(
         "sandbox",
     }
 )
+# Packages whose settings modules serve tests, not a deployment.
+NON_PRODUCTION_PACKAGES = frozenset({"test", "tests", "testing"})
 # File names of the shared module of split settings.
 BASE_NAMES = frozenset({"base", "common", "defaults", "default", "shared", "core", "__init__"})
 # Calls that read the environment: os, django-environ, python-decouple, pydantic.
@@ -97,6 +99,10 @@ def settings_kind(
     named_settings = "settings" in _words(stem)
     if not (in_settings_package or named_settings or assigned & DJANGO_SETTINGS_NAMES):
         return None
+    if NON_PRODUCTION_PACKAGES.intersection(p.lower() for p in packages):
+        return "non-production"  # `tests/settings.py`, `test_project.settings`
+    if any("template" in f.lower() or "{{" in f for f in PurePath(path).parts[:-1]):
+        return "non-production"  # `project_template/`, a cookiecutter's `{{...}}/`
     words = set(_words(stem)) | set(_words(parent))
     if any(w.startswith(("dev", "test", "local")) for w in words):
         return "non-production"
@@ -192,9 +198,6 @@ def is_environment_read(ctx: FileContext, expr: cst.BaseExpression) -> bool:
 class ProjectSettings:
     """What the project's settings modules say, merged over every module."""
 
-    # REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] is set, non-empty, somewhere.
-    # (Until semantics/drf.py offers a DRF settings view: read here by hand.)
-    drf_default_throttles: bool
     # A login-attempt limiter for Django: django-axes or django-defender in
     # INSTALLED_APPS, MIDDLEWARE or AUTHENTICATION_BACKENDS.
     django_login_limiter: bool
@@ -209,34 +212,15 @@ def _strings(value: Value | None) -> list[str]:
     return []
 
 
-def rest_framework_setting(index: ProjectIndex, key: str) -> list[Value]:
-    """Every value given to `REST_FRAMEWORK[key]` in a module-level
-    `REST_FRAMEWORK = {...}` of a non-test module."""
-    from backlint.semantics.facts import Mapping
-
-    found: list[Value] = []
-    for facts in index.modules.values():
-        value = facts.assignments.get("REST_FRAMEWORK")
-        if isinstance(value, Mapping):
-            item = value.get(key)
-            if item is not None:
-                found.append(item)
-    return found
-
-
 @index_view
 def project_settings(index: ProjectIndex) -> ProjectSettings:
-    throttles = any(
-        (isinstance(v, Seq) and bool(v.items)) or (isinstance(v, Const) and bool(v.value))
-        for v in rest_framework_setting(index, "DEFAULT_THROTTLE_CLASSES")
-    )
     limiter = False
     for facts in index.modules.values():
         for name in ("INSTALLED_APPS", "MIDDLEWARE", "AUTHENTICATION_BACKENDS"):
             for entry in _strings(facts.assignments.get(name)):
                 if entry.split(".", 1)[0] in _LIMITER_APPS:
                     limiter = True
-    return ProjectSettings(throttles, limiter)
+    return ProjectSettings(limiter)
 
 
 # --------------------------------------------------------------------------

@@ -6,8 +6,10 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import Scope, ScopeKind
+from backlint.semantics.drf import rest_framework_settings
 from backlint.semantics.fastapi import DEPENDS, Route, parameters, route_of
 from backlint.semantics.flow import literal_value
+from backlint.semantics.index import ProjectIndex
 from backlint.semantics.python import decorator_names
 from backlint.semantics.ratelimit import (
     AUTH_VIEWS,
@@ -241,7 +243,7 @@ class AuthRouteWithoutRateLimit(Rule):
             return
         if any(mentions_limit(ctx.tree.code_for_node(d.decorator)) for d in node.decorators):
             return
-        if decorators & _DRF_FUNCTION_DECORATORS and settings.drf_default_throttles:
+        if decorators & _DRF_FUNCTION_DECORATORS and _drf_default_throttles(ctx.index):
             return
         if self._calls_limiter(node.body):
             return
@@ -296,7 +298,7 @@ class AuthRouteWithoutRateLimit(Rule):
                             return True
         if throttles is not None:
             return not (isinstance(throttles, cst.List | cst.Tuple) and not throttles.elements)
-        return drf and settings.drf_default_throttles
+        return drf and _drf_default_throttles(ctx.index)
 
     def _limited_form(self, expr: cst.BaseExpression) -> bool:
         """A form class from a module that imports rate-limit helpers (the
@@ -306,3 +308,8 @@ class AuthRouteWithoutRateLimit(Rule):
             return False
         module = self.ctx.index.canonical(name).rpartition(".")[0]
         return module_imports_limiter(self.ctx.index, module)
+
+
+def _drf_default_throttles(index: ProjectIndex) -> bool:
+    """REST_FRAMEWORK sets default throttles (they cover every DRF view)."""
+    return index.view(rest_framework_settings).has_defaults("DEFAULT_THROTTLE_CLASSES")

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import libcst as cst
 
 from backlint.semantics.context import FileContext
+from backlint.semantics.index import ProjectIndex
 from backlint.types import Fix, FixKind, SourceFile
 
 CODE_RE = re.compile(r"^BKL\d{3}$")
@@ -110,6 +111,12 @@ class Rule:
         if cls.frameworks and not (cls.frameworks & packages):
             return False
         return not cls.markers or any(marker in source for marker in cls.markers)
+
+    @classmethod
+    def wants(cls, index: ProjectIndex, file: SourceFile) -> bool:
+        """Test against the project index, after `applies` and still before
+        parsing: a rule of DRF views skips modules that define none."""
+        return True
 
     # Reporting -----------------------------------------------------------------
 

@@ -129,7 +129,8 @@ def _lint(
         if ignored(rule.code, rule.group, per_file):
             continue
         try:
-            if rule.applies(file, source, packages, settings.options_for(rule)):
+            options = settings.options_for(rule)
+            if rule.applies(file, source, packages, options) and rule.wants(index, file):
                 rules.append(rule)
         except Exception as exc:
             setup_failures.append((rule.code, exc))

@@ -181,6 +181,7 @@ class DjangoModels:
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
         self.models: dict[str, Model] = {}
+        self._user_model: str | None = None  # found on first use
         self._raw_fields: dict[str, list[tuple[str, Call, RelationKind | None]]] = {}
         self._labels = self._app_labels()
         self._collect()
@@ -403,6 +404,11 @@ class DjangoModels:
 
     def user_model(self) -> str | None:
         """AUTH_USER_MODEL from the project's settings, else Django's User."""
+        if self._user_model is None:
+            self._user_model = self._find_user_model()
+        return self._user_model
+
+    def _find_user_model(self) -> str:
         for facts in self.index.modules.values():
             value = facts.assignments.get("AUTH_USER_MODEL")
             text = const_str(value)

@@ -101,7 +101,7 @@ class DjangoInefficientQuerysetCheck(Rule):
     nothing extra); `len()`/`if` on related managers' querysets
     (`len(order.items.all())` is free after `prefetch_related`); querysets
     whose model backlint cannot resolve; `values()` rows are querysets too and
-    are flagged. Test files are not checked.
+    are flagged. Test files and migrations are not checked.
 
     Fix:
     `qs.count() > 0` (and the other "some rows" comparisons) -> `qs.exists()`;
@@ -120,6 +120,7 @@ class DjangoInefficientQuerysetCheck(Rule):
     markers = ("len(", "bool(", "if ", ".count()")
     # An inefficient check in a test costs nothing in production.
     skip_tests = True
+    skip_migrations = True  # one-off historical code: not worth a change
 
     # `len(qs)`, `bool(qs)` ----------------------------------------------------------
 

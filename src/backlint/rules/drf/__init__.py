@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import ScopeKind
 from backlint.semantics.drf import DrfClasses, drf_classes
+from backlint.semantics.index import ProjectIndex
+from backlint.types import SourceFile
 
 
 class DrfClassRule(Rule):
@@ -16,6 +20,20 @@ class DrfClassRule(Rule):
     frameworks = frozenset({"rest_framework"})
     # Views and serializers in tests serve no one.
     skip_tests = True
+    skip_migrations = True  # migrations hold no views or serializers
+    # Whether the rule judges views only: modules that define no DRF view
+    # (through the project's classes) are then not parsed for it.
+    views_only: ClassVar[bool] = False
+
+    @classmethod
+    def wants(cls, index: ProjectIndex, file: SourceFile) -> bool:
+        if not cls.views_only:
+            return True
+        facts = index.modules.get(file.module)
+        if facts is None or facts.path != file.display:
+            return True  # not in the index as this file: parse and see
+        classes = index.view(drf_classes)
+        return any(classes.is_view(f"{file.module}.{name}") for name in facts.classes)
 
     def module_class(self, node: cst.ClassDef) -> str | None:
         """`<module>.<Name>` for a module-level class (the index knows only

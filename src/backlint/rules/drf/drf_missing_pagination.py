@@ -89,6 +89,7 @@ class DrfMissingPagination(DrfClassRule):
     name = "drf-missing-pagination"
     message = "`{view}` lists every row {why}: set a `pagination_class`"
     markers = ("class ",)
+    views_only = True
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         qualname = self.module_class(node)

@@ -136,6 +136,7 @@ class DrfMissingPermissions(DrfClassRule):
     name = "drf-missing-permissions"
     message = "`{view}` {problem}: set `permission_classes`"
     markers = ("class ",)
+    views_only = True
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         qualname = self.module_class(node)

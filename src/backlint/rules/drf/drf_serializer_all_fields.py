@@ -68,7 +68,8 @@ class DrfSerializerAllFields(DrfClassRule):
     code = "BKL402"
     name = "drf-serializer-all-fields"
     message = '`{serializer}` exposes every model field with `fields = "__all__"`: list them'
-    markers = ("__all__", "ALL_FIELDS")
+    # The quoted value, not a module's `__all__ = [...]` export list.
+    markers = ('"__all__"', "'__all__'", "ALL_FIELDS")
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         if not self._all_fields(node):

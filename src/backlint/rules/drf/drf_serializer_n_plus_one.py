@@ -119,6 +119,7 @@ class DrfSerializerNPlusOne(DrfClassRule):
     )
     # A view that sets its queryset or serializer names one of them.
     markers = ("queryset", "serializer_class")
+    views_only = True
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         qualname = self.module_class(node)

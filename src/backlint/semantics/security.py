@@ -23,7 +23,7 @@ from backlint.semantics.context import (
     Scope,
     ScopeKind,
 )
-from backlint.semantics.facts import Call, ClassFacts, Const, dotted
+from backlint.semantics.facts import Const
 from backlint.semantics.flow import (
     MAX_DEPTH,
     LocalValues,
@@ -31,7 +31,6 @@ from backlint.semantics.flow import (
     local_values,
     module_constant,
 )
-from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.tree import descendants
 
 # --------------------------------------------------------------------------
@@ -935,55 +934,6 @@ def is_request_data(
             return False
         return any(is_request_data(ctx, v, local.scope, depth + 1) for v in local.values)
     return False
-
-
-# --------------------------------------------------------------------------
-# ORM model classes (Django models come from semantics/django.py).
-
-# Bases that make a class an SQLAlchemy / SQLModel mapped class.
-SQLALCHEMY_BASES = frozenset(
-    {
-        "sqlalchemy.orm.DeclarativeBase",
-        "sqlalchemy.orm.decl_api.DeclarativeBase",
-        "sqlalchemy.orm.DeclarativeBaseNoMeta",
-        "sqlalchemy.orm.MappedAsDataclass",
-    }
-)
-DECLARATIVE_FACTORIES = frozenset(
-    {
-        "sqlalchemy.orm.declarative_base",
-        "sqlalchemy.ext.declarative.declarative_base",
-        "sqlalchemy.orm.decl_api.declarative_base",
-    }
-)
-SQLMODEL = frozenset({"sqlmodel.SQLModel", "sqlmodel.main.SQLModel"})
-
-
-@index_view
-def sqlalchemy_mapped_classes(index: ProjectIndex) -> frozenset[str]:
-    """Qualified names of the project's SQLAlchemy mapped classes and SQLModel
-    table models (`table=True`), their declarative bases included."""
-    bases: set[str] = set(SQLALCHEMY_BASES)
-    for facts in index.modules.values():
-        for name, value in facts.assignments.items():
-            if isinstance(value, Call) and index.canonical(dotted(value.func) or "") in (
-                DECLARATIVE_FACTORIES
-            ):
-                bases.add(f"{facts.module}.{name}")
-    mapped: set[str] = set()
-    classes: list[ClassFacts] = [cls for _, cls in index.classes()]
-    changed = True
-    while changed:
-        changed = False
-        for cls in classes:
-            if cls.qualname in mapped:
-                continue
-            names = {index.canonical(dotted(b) or "") for b in cls.bases}
-            table = any(k == "table" and v == Const(True) for k, v in cls.keywords)
-            if names & (bases | mapped) or (names & SQLMODEL and table):
-                mapped.add(cls.qualname)
-                changed = True
-    return frozenset(mapped - SQLALCHEMY_BASES)
 
 
 # --------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.django import django_models, querysets
-from backlint.semantics.security import is_request_data, sqlalchemy_mapped_classes
+from backlint.semantics.security import is_request_data
+from backlint.semantics.sqlalchemy import sqlalchemy_models
 from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
 
@@ -206,7 +207,7 @@ class MassAssignmentFromRequest(Rule):
         name = ctx.index.canonical(name)
         if ctx.index.view(django_models).get(name) is not None:
             return f"the model `{code(func)}`"
-        if name in ctx.index.view(sqlalchemy_mapped_classes):
+        if ctx.index.view(sqlalchemy_models).get(name) is not None:
             return f"the mapped class `{code(func)}`"
         return None
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import libcst as cst
 
-from backlint.rule import Rule
-from backlint.semantics.context import FileContext
+from backlint.rules.loops import LoopRule
 from backlint.semantics.django import Model, QuerySet, querysets
 from backlint.semantics.tree import descendants
 
@@ -53,7 +51,7 @@ def _chain(node: cst.Attribute) -> tuple[str, list[cst.Attribute], list[str]] | 
     return current.value, nodes, [n.attr.value for n in nodes]
 
 
-class DjangoNPlusOne(Rule):
+class DjangoNPlusOne(LoopRule["_Loop"]):
     """A relation read in a loop over a queryset that did not load it (N+1 queries).
 
     What it flags:
@@ -144,56 +142,9 @@ class DjangoNPlusOne(Rule):
     # An N+1 in a test costs nothing in production: tests are not reported.
     skip_tests = True
 
-    def __init__(self, ctx: FileContext, options: Any = None) -> None:
-        super().__init__(ctx, options)
-        # Enclosing loops, innermost last (None: a loop not over a queryset).
-        self.loops: list[_Loop | None] = []
-        self.comprehension_sizes: list[int] = []
-
-    # Loops -------------------------------------------------------------------
-
-    def visit_For(self, node: cst.For) -> None:
-        loop = None
-        if node.asynchronous is None and not self.ctx.in_async_function:
-            loop = self._loop(node.target, node.iter)
-            if loop is not None:
-                self._scan(loop, [node.body])
-        self.loops.append(loop)
-
-    def leave_For(self, node: cst.For) -> None:
-        self.loops.pop()
-
-    def _visit_comprehension(
-        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
-    ) -> None:
-        body: list[cst.CSTNode] = (
-            [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]
-        )
-        count = 0
-        comp: cst.CompFor | None = node.for_in
-        while comp is not None:
-            loop = None
-            if comp.asynchronous is None and not self.ctx.in_async_function:
-                loop = self._loop(comp.target, comp.iter)
-            if loop is not None:
-                inner: list[cst.CSTNode] = [*body, *comp.ifs]
-                nxt = comp.inner_for_in
-                while nxt is not None:
-                    inner += [nxt.iter, *nxt.ifs]
-                    nxt = nxt.inner_for_in
-                self._scan(loop, inner)
-            self.loops.append(loop)
-            count += 1
-            comp = comp.inner_for_in
-        self.comprehension_sizes.append(count)
-
-    def _leave_comprehension(self, node: cst.CSTNode) -> None:
-        del self.loops[len(self.loops) - self.comprehension_sizes.pop() :]
-
-    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
-    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comprehension
-
-    def _loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> _Loop | None:
+    def loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> _Loop | None:
+        if self.ctx.in_async_function:
+            return None  # BKL101's: every query there is reported
         var = target
         if (
             isinstance(iterable, cst.Call)
@@ -238,7 +189,7 @@ class DjangoNPlusOne(Rule):
 
     # Reads -------------------------------------------------------------------
 
-    def _scan(self, loop: _Loop, roots: Sequence[cst.CSTNode]) -> None:
+    def scan(self, loop: _Loop, roots: Sequence[cst.CSTNode]) -> None:
         chains = []
         for attribute in self._attributes(roots):
             found = _chain(attribute)

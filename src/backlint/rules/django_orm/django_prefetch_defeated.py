@@ -115,7 +115,7 @@ class DjangoPrefetchDefeated(DjangoNPlusOne):
         "filter them in Python, or use `Prefetch(..., queryset=..., to_attr=...)`"
     )
 
-    def _scan(self, loop: _Loop, roots: Sequence[cst.CSTNode]) -> None:
+    def scan(self, loop: _Loop, roots: Sequence[cst.CSTNode]) -> None:
         chains = []
         for attribute in self._attributes(roots):
             found = _chain(attribute)

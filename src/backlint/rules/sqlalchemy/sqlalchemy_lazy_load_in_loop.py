@@ -7,8 +7,8 @@ from typing import Any
 
 import libcst as cst
 
+from backlint.rules.loops import LoopRule
 from backlint.rules.sqlalchemy import SQLAlchemyRule
-from backlint.semantics.context import FileContext
 from backlint.semantics.sqlalchemy import (
     Loaded,
     lazy_chains,
@@ -22,7 +22,7 @@ from backlint.types import SourceFile
 _QUERY_MARKERS = ("query(", "scalars(", "exec(", "execute(", "all()")
 
 
-class SqlalchemyLazyLoadInLoop(SQLAlchemyRule):
+class SqlalchemyLazyLoadInLoop(LoopRule[tuple[str, Loaded]], SQLAlchemyRule):
     """A lazy `relationship()` read in a loop over query results (N+1 queries).
 
     What it flags:
@@ -122,64 +122,17 @@ class SqlalchemyLazyLoadInLoop(SQLAlchemyRule):
             marker in source for marker in _QUERY_MARKERS
         )
 
-    def __init__(self, ctx: FileContext, options: Any = None) -> None:
-        super().__init__(ctx, options)
-        # Enclosing loops over rows, by loop variable (None: another loop).
-        self.loops: list[dict[str, Loaded]] = []
-        self.comprehension_sizes: list[int] = []
-
-    def _outer(self) -> dict[str, Loaded]:
-        merged: dict[str, Loaded] = {}
-        for loop in self.loops:
-            merged.update(loop)
-        return merged
-
-    def visit_For(self, node: cst.For) -> None:
-        found = None
-        if node.asynchronous is None:
-            found = loop_rows(self.ctx, node.target, node.iter, self.ctx.scope, self._outer())
+    def loop(
+        self, target: cst.BaseExpression, iterable: cst.BaseExpression
+    ) -> tuple[str, Loaded] | None:
+        outer = dict(filter(None, self.loops))
+        found = loop_rows(self.ctx, target, iterable, self.ctx.scope, outer)
         if found is not None and found[1].is_async:
-            found = None  # BKL107's
-        if found is not None:
-            self._scan(found[0], found[1], [node.body])
-        self.loops.append(dict([found]) if found is not None else {})
+            return None  # BKL107's
+        return found
 
-    def leave_For(self, node: cst.For) -> None:
-        self.loops.pop()
-
-    def _visit_comprehension(
-        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
-    ) -> None:
-        body: list[cst.CSTNode] = (
-            [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]
-        )
-        count = 0
-        comp: cst.CompFor | None = node.for_in
-        while comp is not None:
-            found = None
-            if comp.asynchronous is None:
-                found = loop_rows(self.ctx, comp.target, comp.iter, self.ctx.scope, self._outer())
-            if found is not None and found[1].is_async:
-                found = None
-            if found is not None:
-                inner: list[cst.CSTNode] = [*body, *comp.ifs]
-                nxt = comp.inner_for_in
-                while nxt is not None:
-                    inner += [nxt.iter, *nxt.ifs]
-                    nxt = nxt.inner_for_in
-                self._scan(found[0], found[1], inner)
-            self.loops.append(dict([found]) if found is not None else {})
-            count += 1
-            comp = comp.inner_for_in
-        self.comprehension_sizes.append(count)
-
-    def _leave_comprehension(self, node: cst.CSTNode) -> None:
-        del self.loops[len(self.loops) - self.comprehension_sizes.pop() :]
-
-    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
-    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comprehension
-
-    def _scan(self, var: str, loaded: Loaded, roots: Sequence[cst.CSTNode]) -> None:
+    def scan(self, loop: tuple[str, Loaded], roots: Sequence[cst.CSTNode]) -> None:
+        var, loaded = loop
         reads = scan_reads(self.ctx, roots, {var})
         reported: set[str] = set()
         for _, node, expr, rel in lazy_chains(self.ctx, reads, {var: loaded}):

@@ -649,7 +649,7 @@ class QuerySets:
         if depth > 4:
             return None
         for qualname in model.manager_classes:
-            fn = self._manager_method(qualname, method, 0)
+            fn = self.manager_method(qualname, method)
             if fn is None:
                 continue
             if not fn.returned:
@@ -667,7 +667,7 @@ class QuerySets:
             return frozenset(select), frozenset(prefetch), opaque
         return None
 
-    def _manager_method(self, qualname: str, method: str, depth: int) -> FunctionFacts | None:
+    def manager_method(self, qualname: str, method: str, depth: int = 0) -> FunctionFacts | None:
         """A method of a project manager/queryset class, looked up through its
         project bases and `Manager.from_queryset(QuerySet)` bases."""
         cls = self.ctx.index.find_class(qualname)
@@ -687,7 +687,7 @@ class QuerySets:
             for candidate in candidates:
                 name = dotted(candidate)
                 if name:
-                    found = self._manager_method(self.ctx.index.canonical(name), method, depth + 1)
+                    found = self.manager_method(self.ctx.index.canonical(name), method, depth + 1)
                     if found is not None:
                         return found
         return None

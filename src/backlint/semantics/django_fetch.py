@@ -18,7 +18,6 @@ import libcst as cst
 
 from backlint.semantics.context import Assigned, FileContext, LoopTarget, Parameter, Scope
 from backlint.semantics.django import Model, QuerySet, querysets
-from backlint.semantics.facts import Attr, Call, dotted
 from backlint.semantics.requirements import (
     DJANGO_ASYNC_ORM,
     DJANGO_ASYNC_RELATED,
@@ -243,30 +242,13 @@ def _effective(ctx: FileContext, qs: QuerySet) -> QuerySet:
     memo = _memo(ctx).overrides
     overrides = memo.get(qs.model.qualname)
     if overrides is None:
-        overrides = any(_defines_get_queryset(ctx, name, 0) for name in qs.model.manager_classes)
+        qsets = querysets(ctx)
+        overrides = any(
+            qsets.manager_method(name, "get_queryset") is not None
+            for name in qs.model.manager_classes
+        )
         memo[qs.model.qualname] = overrides
     return replace(qs, opaque=True) if overrides else qs
-
-
-def _defines_get_queryset(ctx: FileContext, qualname: str, depth: int) -> bool:
-    cls = ctx.index.find_class(qualname)
-    if cls is None or depth > 6:
-        return False
-    if cls.method("get_queryset") is not None:
-        return True
-    for base in cls.bases:
-        candidates = [base]
-        if (
-            isinstance(base, Call)
-            and isinstance(base.func, Attr)
-            and base.func.attr == "from_queryset"
-        ):
-            candidates = [base.func.value]
-        for candidate in candidates:
-            name = dotted(candidate)
-            if name and _defines_get_queryset(ctx, ctx.index.canonical(name), depth + 1):
-                return True
-    return False
 
 
 def _combine(found: list[Fetched | None]) -> Fetched | None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from conftest import pyproject, write_tree
+from conftest import lint, pyproject, write_tree
 from test_fixes import apply, lint_with_edits
 
 from backlint.types import FixKind
 
 MODELS = """\
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.db import models
 
 
@@ -131,3 +132,29 @@ def test_fk_id_reads_become_the_column(project: Path) -> None:
     ast.parse(fixed)
     write_tree(project, {"shop/checks.py": fixed})
     assert [f for f in lint_with_edits(project) if f.path.endswith("checks.py")] == []
+
+
+def test_n_plus_one_names_the_loader_that_can_load_the_relation(tmp_path: Path) -> None:
+    # select_related joins a ForeignKey; a GenericForeignKey can only be prefetched.
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": pyproject('select = ["BKL301"]'),
+            "shop/__init__.py": "",
+            "shop/models.py": MODELS
+            + "\n\nclass Flag(models.Model):\n"
+            + "    target = GenericForeignKey('content_type', 'object_id')\n",
+            "shop/report.py": (
+                "from shop.models import Flag, Order\n\n\n"
+                "def report() -> None:\n"
+                "    for order in Order.objects.all():\n"
+                "        print(order.customer.name)\n"
+                "    for flag in Flag.objects.all():\n"
+                "        print(flag.target)\n"
+            ),
+        },
+    )
+    messages = [f.message for f in lint(tmp_path)]
+    assert any('select_related("customer")' in m for m in messages), messages
+    assert any('prefetch_related("target")' in m for m in messages), messages
+    assert len(messages) == 2

@@ -152,6 +152,11 @@ class Relation:
         return self.kind in ("m2m", "reverse_fk", "reverse_m2m", "generic_rel")
 
     @property
+    def joinable(self) -> bool:
+        """`select_related` can load it (a GenericForeignKey only prefetches)."""
+        return self.kind in ("fk", "o2o", "reverse_o2o")
+
+    @property
     def forward_single(self) -> bool:
         return self.kind in ("fk", "o2o")
 
@@ -294,6 +299,7 @@ class DjangoModels:
         if depth > 8:
             return False
         for base in cls.bases:
+            base = _from_queryset_manager(base)
             name = _base_name(self.index, base)
             if name in bases:
                 return True
@@ -455,6 +461,13 @@ def _fill_placeholders(related_name: str, model: Model) -> str:
     return _PLACEHOLDER.sub(
         lambda m: model.name.lower() if m.group(1) == "class" else model.app_label, related_name
     )
+
+
+def _from_queryset_manager(base: Value) -> Value:
+    """`Manager` for a `Manager.from_queryset(QuerySet)` base, else the base."""
+    if isinstance(base, Call) and isinstance(base.func, Attr) and base.func.attr == "from_queryset":
+        return base.func.value
+    return base
 
 
 def _base_name(index: ProjectIndex, value: Value) -> str:

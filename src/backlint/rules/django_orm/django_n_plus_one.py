@@ -209,7 +209,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             problem = self._first_unloaded(loop.qs, steps)
             if problem is None:
                 continue
-            depth, path, single = problem
+            depth, path, joinable = problem
             if path in reported or path.split("__")[0] in written:
                 continue
             reported.add(path)
@@ -217,7 +217,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             if loop.qs.prefix:  # rows of a prefetched relation: extend the outer prefetch
                 method, path = "prefetch_related", f"{loop.qs.prefix}__{path}"
             else:
-                method = "select_related" if single else "prefetch_related"
+                method = "select_related" if joinable else "prefetch_related"
             self.report(nodes[depth - 1], expr=expr, method=method, path=path)
 
     def _attributes(self, roots: Sequence[cst.CSTNode]) -> Iterator[cst.Attribute]:
@@ -233,8 +233,8 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
                     yield node
 
     def _first_unloaded(self, qs: QuerySet, steps: list[str]) -> tuple[int, str, bool] | None:
-        """(steps up to the read, `__` path, single-valued) of the first relation
-        step of the chain that the queryset did not load."""
+        """(steps up to the read, `__` path, `select_related` can load it) of
+        the first relation step of the chain that the queryset did not load."""
         models = querysets(self.ctx).models
         model: Model | None = qs.model
         path = ""
@@ -245,7 +245,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             path = f"{path}__{step}" if path else step
             if relation.single:
                 if not qs.covers(path, single=True):
-                    return i + 1, path, True
+                    return i + 1, path, relation.joinable
                 model = models.get(relation.target)
                 continue
             if i == len(steps) - 1 or _MANAGER_WRITES.intersection(steps[i + 1 :]):

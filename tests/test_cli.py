@@ -235,3 +235,30 @@ def test_a_directory_of_projects_indexes_only_the_target(tmp_path: Path) -> None
     assert run.exit_code == 1
     whole = run_cli(tmp_path, "check", ".", "--select", "BKL608", "--no-cache")
     assert whole.exit_code == 0, whole.stdout  # one project: the middleware covers it
+
+
+def test_a_file_deep_in_packages_is_linted_with_its_whole_project(tmp_path: Path) -> None:
+    # No marker: the root is the directory the packages import from, so the
+    # middleware of a sibling package still covers the route.
+    write_tree(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/app.py": (
+                "from fastapi import FastAPI\n"
+                "from slowapi.middleware import SlowAPIMiddleware\n\n"
+                "app = FastAPI()\n"
+                "app.add_middleware(SlowAPIMiddleware)\n"
+            ),
+            "shop/api/__init__.py": "",
+            "shop/api/auth.py": (
+                "from fastapi import APIRouter\n\n"
+                "router = APIRouter()\n\n\n"
+                '@router.post("/login")\n'
+                "async def login(username: str, password: str) -> dict[str, str]:\n"
+                '    return {"token": username}\n'
+            ),
+        },
+    )
+    run = run_cli(tmp_path, "check", "shop/api/auth.py", "--select", "BKL608", "--no-cache")
+    assert run.exit_code == 0, run.stdout

@@ -234,15 +234,19 @@ def check_command(
 
 
 def _search_start(cwd: Path, targets: list[Path]) -> Path:
-    """Where the search for the project (its pyproject.toml, `.git`...) starts:
-    the deepest directory holding every target. From a directory of several
-    projects, `backlint check shop` is then the `shop` project, and its index
-    is not polluted by the facts of its neighbours."""
+    """Where the search for the project (its pyproject.toml, `.git`...) starts,
+    and its root when none is found: the deepest directory holding every
+    target, out of the Python packages it is in (the directory they import
+    from). From a directory of several projects, `backlint check shop` is then
+    the `shop` project, not polluted by the facts of its neighbours."""
     directories = []
     for target in targets:
         path = (target if target.is_absolute() else cwd / target).resolve()
         directories.append(str(path if path.is_dir() else path.parent))
-    return Path(os.path.commonpath(directories))
+    start = Path(os.path.commonpath(directories))
+    while (start / "__init__.py").is_file() and start.parent != start:
+        start = start.parent
+    return start
 
 
 def _fail(message: str) -> NoReturn:

@@ -28,14 +28,8 @@ from backlint.semantics.facts import (
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.python import body_statements
 
-APP_CLASSES = frozenset(
-    {
-        "fastapi.FastAPI",
-        "fastapi.applications.FastAPI",
-        "fastapi.APIRouter",
-        "fastapi.routing.APIRouter",
-    }
-)
+ROUTER_CLASSES = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter"})
+APP_CLASSES = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI"}) | ROUTER_CLASSES
 ROUTE_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "options", "head", "trace", "api_route"}
 )

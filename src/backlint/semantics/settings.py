@@ -201,6 +201,11 @@ class ProjectSettings:
     # A login-attempt limiter for Django: django-axes or django-defender in
     # INSTALLED_APPS, MIDDLEWARE or AUTHENTICATION_BACKENDS.
     django_login_limiter: bool
+    # The project deploys Django: a production or base settings module sets
+    # ROOT_URLCONF or lists INSTALLED_APPS or MIDDLEWARE. Without one it is a
+    # library of apps (Django itself, a CMS): how a site that installs them
+    # limits rates is not in view.
+    deploys_django: bool
 
 
 _LIMITER_APPS = ("axes", "defender")
@@ -212,15 +217,31 @@ def _strings(value: Value | None) -> list[str]:
     return []
 
 
+def _configures_a_site(facts: ModuleFacts) -> bool:
+    """Sets ROOT_URLCONF, or lists INSTALLED_APPS or MIDDLEWARE (Django's own
+    `global_settings` leaves them empty)."""
+    if "ROOT_URLCONF" in facts.assignments:
+        return True
+    for name in ("INSTALLED_APPS", "MIDDLEWARE"):
+        value = facts.assignments.get(name)
+        if value is not None and not (isinstance(value, Seq) and not value.items):
+            return True
+    return False
+
+
 @index_view
 def project_settings(index: ProjectIndex) -> ProjectSettings:
     limiter = False
+    deploys = False
     for facts in index.modules.values():
         for name in ("INSTALLED_APPS", "MIDDLEWARE", "AUTHENTICATION_BACKENDS"):
             for entry in _strings(facts.assignments.get(name)):
                 if entry.split(".", 1)[0] in _LIMITER_APPS:
                     limiter = True
-    return ProjectSettings(limiter)
+        if not deploys and _configures_a_site(facts):
+            kind = settings_kind(facts.path, facts.module, facts.is_package, set(facts.assignments))
+            deploys = kind in ("production", "base")
+    return ProjectSettings(limiter, deploys)
 
 
 # --------------------------------------------------------------------------

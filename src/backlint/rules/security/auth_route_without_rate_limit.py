@@ -5,9 +5,9 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Scope, ScopeKind
+from backlint.semantics.context import Assigned, Scope, ScopeKind
 from backlint.semantics.drf import rest_framework_settings
-from backlint.semantics.fastapi import DEPENDS, Route, parameters, route_of
+from backlint.semantics.fastapi import DEPENDS, ROUTER_CLASSES, Route, parameters, route_of
 from backlint.semantics.flow import literal_value
 from backlint.semantics.index import ProjectIndex
 from backlint.semantics.python import decorator_names
@@ -114,12 +114,17 @@ class AuthRouteWithoutRateLimit(Rule):
     reset "done"/"complete" pages; FastAPI GET routes; private helpers;
     views that call a limiter themselves (`check_rate_limit(...)` in the
     body, or a form class from a module that imports one); projects with a
-    global limiter (as listed above). When the project has URLconfs, a
-    Django view counts only if a `urlpatterns` list routes it (not wrapped in
-    a limiter): views routed by code backlint cannot read (an app's
-    `get_urls()`) are missed alarms, as are library views wired directly in a
-    URLconf (`path("login/", LoginView.as_view())`). Limits applied by a
-    reverse proxy are not seen: add a `# noqa`.
+    global limiter (as listed above); routes of an `APIRouter()` made and
+    returned by a function (a library's router factory: the code including
+    it may add a limiter dependency); Django views of a project that deploys
+    no site (no production settings module setting `ROOT_URLCONF`,
+    `INSTALLED_APPS` or `MIDDLEWARE`: Django itself, a reusable app or CMS),
+    where limiting is the installing site's choice. When the project has
+    URLconfs, a Django view counts only if a `urlpatterns` list routes it
+    (not wrapped in a limiter): views routed by code backlint cannot read (an
+    app's `get_urls()`) are missed alarms, as are library views wired
+    directly in a URLconf (`path("login/", LoginView.as_view())`). Limits
+    applied by a reverse proxy are not seen: add a `# noqa`.
 
     Fix:
     None: add a rate limit (per client address and per account).
@@ -150,12 +155,12 @@ class AuthRouteWithoutRateLimit(Rule):
             if route is not None:
                 self._route(node, route, scope)
                 return
-        if scope.kind is ScopeKind.MODULE and ctx.index.uses("django"):
+        if scope.kind is ScopeKind.MODULE and self._deploys_django():
             self._function_view(node, scope)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         ctx = self.ctx
-        if not node.bases or not ctx.index.uses("django"):
+        if not node.bases or not self._deploys_django():
             return
         if not self._routed(node.name.value):
             return
@@ -172,6 +177,10 @@ class AuthRouteWithoutRateLimit(Rule):
         if self._class_limited(node, drf):
             return
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_DJANGO_CURE)
+
+    def _deploys_django(self) -> bool:
+        index = self.ctx.index
+        return index.uses("django") and index.view(project_settings).deploys_django
 
     def _routed(self, name: str) -> bool:
         """A view a URLconf of the project routes (any view, when no URLconf
@@ -195,6 +204,8 @@ class AuthRouteWithoutRateLimit(Rule):
         if kind is None or "{" in path:
             return  # `/users/{id}/access-token`: an action on a resource, by its owner
         ctx = self.ctx
+        if self._factory_router(route, scope):
+            return
         if ctx.index.view(rate_limits).covers(ctx.index, route.instance):
             return
         for decorator in node.decorators:
@@ -211,6 +222,23 @@ class AuthRouteWithoutRateLimit(Rule):
                 if part is not None and self._limit_dependency(part, scope):
                     return
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_FASTAPI_CURE)
+
+    def _factory_router(self, route: Route, scope: Scope) -> bool:
+        """A route of an `APIRouter()` made inside a function (a library's
+        router factory): the code that includes the returned router may give
+        it a limiter (`include_router(..., dependencies=[...])`)."""
+        func = route.decorator.func
+        if route.instance is not None or not isinstance(func, cst.Attribute):
+            return False
+        if not isinstance(func.value, cst.Name) or scope.kind is not ScopeKind.FUNCTION:
+            return False
+        owner, bindings = self.ctx.bindings(func.value.value, scope)
+        return owner is scope and any(
+            isinstance(b, Assigned)
+            and isinstance(b.value, cst.Call)
+            and self.ctx.qualified_name(b.value.func, scope) in ROUTER_CLASSES
+            for b in bindings
+        )
 
     def _limit_dependency(self, node: cst.CSTNode, scope: Scope) -> bool:
         for child in (node, *descendants(node)):

@@ -45,13 +45,14 @@ _FRESH_QUERY_METHODS = frozenset(
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 # `name = ...objects...`, `name = qs.filter(...)`: an assignment that may be of a
 # queryset (a generous text filter before resolving a name's bindings).
-_ASSIGNED_QUERYSET = re.compile(
-    r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)[\s\S]{0,160}?"
+# Words of a queryset expression, looked for just after `name = `.
+_QUERYSET_WORD = re.compile(
     r"\b(?:objects|_manager|queryset|get_queryset|filter|exclude|all|order_by|"
     r"select_related|prefetch_related|annotate|distinct|values|values_list|only|defer|"
-    r"using|none)\b",
-    re.MULTILINE,
+    r"using|none)\b"
 )
+# How far after `=` the queryset expression may start (a wrapped chain).
+_ASSIGNED_REACH = 160
 
 
 class DjangoInefficientQuerysetCheck(Rule):
@@ -126,7 +127,7 @@ class DjangoInefficientQuerysetCheck(Rule):
 
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)
-        self._queryset_names: frozenset[str] | None = None
+        self._queryset_names: dict[str, bool] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
         if (
@@ -220,7 +221,7 @@ class DjangoInefficientQuerysetCheck(Rule):
             return False  # an attribute is a manager or a related manager: not ours
         if isinstance(expr, cst.Call) and not isinstance(expr.func, cst.Attribute):
             return False  # a function call: no queryset method chain
-        if isinstance(expr, cst.Name) and expr.value not in self._assigned_querysets():
+        if isinstance(expr, cst.Name) and not self._assigned_queryset(expr.value):
             return False
         qs = querysets(self.ctx).queryset(expr)
         if not _full_queryset(qs):
@@ -236,13 +237,20 @@ class DjangoInefficientQuerysetCheck(Rule):
             return False
         return not self._used_elsewhere(owner.node, expr)
 
-    def _assigned_querysets(self) -> frozenset[str]:
-        """Names the file assigns from something that looks like a queryset
-        (a line naming a manager or a queryset method): a text search, so that
-        the bindings of every `if x:` are not resolved."""
-        if self._queryset_names is None:
-            self._queryset_names = frozenset(_ASSIGNED_QUERYSET.findall(self.ctx.source))
-        return self._queryset_names
+    def _assigned_queryset(self, name: str) -> bool:
+        """Whether the file assigns `name` from something that looks like a
+        queryset (a manager or a queryset method just after `name =`): a
+        text search, so that the bindings of every `if x:` are not resolved."""
+        found = self._queryset_names.get(name)
+        if found is None:
+            source = self.ctx.source
+            assignment = re.compile(rf"^[ \t]*{re.escape(name)}[ \t]*(?::[^=\n]*)?=(?!=)", re.M)
+            found = any(
+                _QUERYSET_WORD.search(source, m.end(), m.end() + _ASSIGNED_REACH + 20)
+                for m in assignment.finditer(source)
+            )
+            self._queryset_names[name] = found
+        return found
 
     def _used_elsewhere(self, function: cst.CSTNode, name: cst.Name) -> bool:
         """Whether the variable is read in the function other than at `name`

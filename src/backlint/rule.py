@@ -113,7 +113,7 @@ class Rule:
         return not cls.markers or any(marker in source for marker in cls.markers)
 
     @classmethod
-    def wants(cls, index: ProjectIndex, file: SourceFile) -> bool:
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
         """Test against the project index, after `applies` and still before
         parsing: a rule of DRF views skips modules that define none."""
         return True

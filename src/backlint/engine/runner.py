@@ -130,7 +130,7 @@ def _lint(
             continue
         try:
             options = settings.options_for(rule)
-            if rule.applies(file, source, packages, options) and rule.wants(index, file):
+            if rule.applies(file, source, packages, options) and rule.wants(index, file, source):
                 rules.append(rule)
         except Exception as exc:
             setup_failures.append((rule.code, exc))

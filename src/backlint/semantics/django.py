@@ -480,6 +480,26 @@ def django_models(index: ProjectIndex) -> DjangoModels:
     return DjangoModels(index)
 
 
+_ATTRIBUTE = re.compile(r"\.\s*(\w+)")
+
+
+@index_view
+def orm_attribute_names(index: ProjectIndex) -> frozenset[str]:
+    """Attribute names that lead to a queryset: every model's managers and
+    relations, and the queryset attributes of views."""
+    names = {"objects", "queryset", "get_queryset"}
+    for model in index.view(django_models).models.values():
+        names |= model.managers
+        names.update(model.relations)
+    return frozenset(names)
+
+
+def mentions_querysets(index: ProjectIndex, source: str) -> bool:
+    """Whether a module's text reads an attribute that leads to a queryset
+    (`Order.objects`, `order.items`): a test before parsing."""
+    return not index.view(orm_attribute_names).isdisjoint(_ATTRIBUTE.findall(source))
+
+
 # --------------------------------------------------------------------------
 # Querysets in code.
 

@@ -9,9 +9,10 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, FileContext, ScopeKind
-from backlint.semantics.django import QuerySet, querysets
+from backlint.semantics.django import QuerySet, mentions_querysets, querysets
+from backlint.semantics.index import ProjectIndex
 from backlint.semantics.tree import descendants
-from backlint.types import Fix, FixKind
+from backlint.types import Fix, FixKind, SourceFile
 
 # `qs.count() <op> n` that means "there are rows" (True) or "there are none" (False).
 _EXISTS: dict[tuple[type[cst.BaseCompOp], int], bool] = {
@@ -51,8 +52,9 @@ _QUERYSET_WORD = re.compile(
     r"select_related|prefetch_related|annotate|distinct|values|values_list|only|defer|"
     r"using|none)\b"
 )
-# How far after `=` the queryset expression may start (a wrapped chain).
-_ASSIGNED_REACH = 160
+# How far after `=` the queryset words are looked for (a wrapped chain).
+_ASSIGNED_REACH = 180
+_ASSIGNMENT = re.compile(r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
 
 
 class DjangoInefficientQuerysetCheck(Rule):
@@ -125,9 +127,16 @@ class DjangoInefficientQuerysetCheck(Rule):
 
     # `len(qs)`, `bool(qs)` ----------------------------------------------------------
 
+    @classmethod
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
+        # Every flagged queryset comes from a manager or relation the module
+        # names (`if ` alone is in nearly every module: walking them all costs).
+        return mentions_querysets(index, source)
+
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)
         self._queryset_names: dict[str, bool] = {}
+        self._assignments: dict[str, list[int]] | None = None  # name -> ends of `name =`
 
     def visit_Call(self, node: cst.Call) -> None:
         if (
@@ -241,13 +250,16 @@ class DjangoInefficientQuerysetCheck(Rule):
         """Whether the file assigns `name` from something that looks like a
         queryset (a manager or a queryset method just after `name =`): a
         text search, so that the bindings of every `if x:` are not resolved."""
+        if self._assignments is None:
+            self._assignments = {}
+            for match in _ASSIGNMENT.finditer(self.ctx.source):
+                self._assignments.setdefault(match.group(1), []).append(match.end())
         found = self._queryset_names.get(name)
         if found is None:
             source = self.ctx.source
-            assignment = re.compile(rf"^[ \t]*{re.escape(name)}[ \t]*(?::[^=\n]*)?=(?!=)", re.M)
             found = any(
-                _QUERYSET_WORD.search(source, m.end(), m.end() + _ASSIGNED_REACH + 20)
-                for m in assignment.finditer(source)
+                _QUERYSET_WORD.search(source, end, end + _ASSIGNED_REACH)
+                for end in self._assignments.get(name, ())
             )
             self._queryset_names[name] = found
         return found

@@ -26,7 +26,7 @@ class DrfClassRule(Rule):
     views_only: ClassVar[bool] = False
 
     @classmethod
-    def wants(cls, index: ProjectIndex, file: SourceFile) -> bool:
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
         if not cls.views_only:
             return True
         facts = index.modules.get(file.module)

@@ -8,10 +8,17 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, FileContext, LoopTarget
-from backlint.semantics.django import INSTANCE_METHODS, Model, QuerySet, querysets
+from backlint.semantics.django import (
+    INSTANCE_METHODS,
+    Model,
+    QuerySet,
+    mentions_querysets,
+    querysets,
+)
+from backlint.semantics.index import ProjectIndex
 from backlint.semantics.names import dotted_name
 from backlint.semantics.tree import descendants
-from backlint.types import Fix, FixKind
+from backlint.types import Fix, FixKind, SourceFile
 
 _NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
@@ -87,6 +94,10 @@ class DjangoFkIdViaRelation(Rule):
     markers = (".id", ".pk")
     skip_tests = True
     skip_migrations = True  # one-off historical code: not worth a change
+
+    @classmethod
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
+        return mentions_querysets(index, source)  # `.<fk>.id` names a relation
 
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)

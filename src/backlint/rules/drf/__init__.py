@@ -30,7 +30,7 @@ class DrfClassRule(Rule):
         if not cls.views_only:
             return True
         facts = index.modules.get(file.module)
-        if facts is None or facts.path != file.display:
+        if facts is None or facts.path != str(file.path):
             return True  # not in the index as this file: parse and see
         classes = index.view(drf_classes)
         return any(classes.is_view(f"{file.module}.{name}") for name in facts.classes)

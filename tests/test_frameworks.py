@@ -11,7 +11,10 @@ import pytest
 from conftest import keys, lint, pyproject, write_tree
 
 import backlint.engine.runner as runner
-from backlint.registry import all_rules
+from backlint.config import load_config
+from backlint.engine.files import discover
+from backlint.engine.index import build_index
+from backlint.registry import all_rules, rule_by_code
 
 # Families whose rules need a framework, and the packages that can be it.
 FAMILY_FRAMEWORKS: dict[str, frozenset[str] | None] = {
@@ -110,3 +113,37 @@ def test_a_framework_in_the_project_index_enables_its_rules(project: Path) -> No
     assert keys(lint(project)) == [("shop/views.py", 5, "BKL101")]
     # Linting the view alone still uses the project's index.
     assert keys(lint(project, [project / "shop" / "views.py"])) == [("shop/views.py", 5, "BKL101")]
+
+
+def test_index_gates_skip_modules_the_rule_cannot_fire_on(tmp_path: Path) -> None:
+    # `Rule.wants`: DRF view rules skip modules that define no view; BKL303 and
+    # BKL306 skip modules that name none of the models' managers or relations.
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": pyproject(),
+            "shop/__init__.py": "",
+            "shop/models.py": DJANGO_MODELS,
+            "shop/views.py": (
+                "from rest_framework import generics\n\n\n"
+                "class Orders(generics.ListAPIView):\n    pass\n"
+            ),
+            "shop/forms.py": "class OrderForm:\n    pass\n\n\nif True:\n    x = len([1])\n",
+        },
+    )
+    root = load_config(tmp_path).root
+    files = {f.display: f for f in discover([root], root, (), root)}
+    index = build_index(list(files.values()), None, None).index
+    sources = {name: (tmp_path / name).read_text() for name in files}
+
+    def wants(code: str, name: str) -> bool:
+        rule = rule_by_code(code)
+        assert rule is not None
+        return rule.wants(index, files[name], sources[name])
+
+    assert wants("BKL403", "shop/views.py") and wants("BKL404", "shop/views.py")
+    assert not wants("BKL403", "shop/forms.py") and not wants("BKL401", "shop/forms.py")
+    assert not wants("BKL303", "shop/views.py")  # names no manager or relation
+    assert not wants("BKL303", "shop/forms.py")
+    sources["shop/forms.py"] += "\nif Order.objects.filter(total=1):\n    pass\n"
+    assert wants("BKL303", "shop/forms.py") and wants("BKL306", "shop/forms.py")

@@ -125,8 +125,6 @@ class DjangoInefficientQuerysetCheck(Rule):
     skip_tests = True
     skip_migrations = True  # one-off historical code: not worth a change
 
-    # `len(qs)`, `bool(qs)` ----------------------------------------------------------
-
     @classmethod
     def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
         # Every flagged queryset comes from a manager or relation the module
@@ -137,6 +135,8 @@ class DjangoInefficientQuerysetCheck(Rule):
         super().__init__(ctx, options)
         self._queryset_names: dict[str, bool] = {}
         self._assignments: dict[str, list[int]] | None = None  # name -> ends of `name =`
+
+    # `len(qs)`, `bool(qs)` ----------------------------------------------------------
 
     def visit_Call(self, node: cst.Call) -> None:
         if (

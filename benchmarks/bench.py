@@ -2,7 +2,7 @@
 """Time backlint against ruff, flake8 and Fixit on the same source trees.
 
     python benchmarks/bench.py                      # django and wagtail, 1 warm-up + 5 runs
-    python benchmarks/bench.py --corpora /work/corpora lnbits weblate
+    python benchmarks/bench.py --corpora path/to/corpora lnbits weblate
     python benchmarks/bench.py --runs 3 --skip fixit --timeout 300
 
 backlint is the one installed beside the Python running this script (or

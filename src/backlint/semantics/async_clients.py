@@ -695,25 +695,34 @@ class Clients:
         func = expr.func
         name = self.ctx.qualified_name(func, scope)
         if name is not None:
-            row = self.row(name)
-            if row is not None:
-                if row.how in ("class", "function") and row.makes:
-                    return Tracked(row, row.makes)
-                return None
-            found = self._project_function(name, depth + 1)
-            if found is not None:
-                return found
+            known, made = self._made_by(name, depth)
+            if known:
+                return made
         if isinstance(func, cst.Attribute):
-            base = self.of(func.value, scope, depth + 1)
-            if base is None:
-                return None
-            api = APIS[base.api]
-            method = func.attr.value
-            if api.capitalised_quiet and method[:1].isupper():
-                return base
-            returned = api.returns.get(method)
-            return Tracked(base.client, returned) if returned else None
+            return self._method_result(self.of(func.value, scope, depth + 1), func.attr.value)
         return None
+
+    def _made_by(self, name: str, depth: int) -> tuple[bool, Tracked | None]:
+        """What calling the function or class `name` makes, and whether that
+        is known: a row of the table decides, else a project function that
+        returns a client."""
+        row = self.row(name) or self.row(self.index.canonical(name))
+        if row is not None:
+            makes = row.makes if row.how in ("class", "function") else None
+            return True, (Tracked(row, makes) if makes else None)
+        found = self._project_function(name, depth + 1)
+        return found is not None, found
+
+    @staticmethod
+    def _method_result(base: Tracked | None, method: str) -> Tracked | None:
+        """What `method` of a tracked client returns (a client, a pipeline...)."""
+        if base is None:
+            return None
+        api = APIS[base.api]
+        if api.capitalised_quiet and method[:1].isupper():
+            return base
+        returned = api.returns.get(method)
+        return Tracked(base.client, returned) if returned else None
 
     def _annotation(self, expr: cst.BaseExpression, scope: Scope) -> Tracked | None:
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
@@ -867,23 +876,11 @@ class Clients:
         func = value.func
         name = fact_dotted(func)
         if name is not None:
-            row = self.row(name) or self.row(self.index.canonical(name))
-            if row is not None:
-                if row.how in ("class", "function") and row.makes:
-                    return Tracked(row, row.makes)
-                return None
-            found = self._project_function(name, depth + 1)
-            if found is not None:
-                return found
+            known, made = self._made_by(name, depth)
+            if known:
+                return made
         if isinstance(func, Attr):
-            base = self.value(func.value, depth + 1)
-            if base is None:
-                return None
-            api = APIS[base.api]
-            if api.capitalised_quiet and func.attr[:1].isupper():
-                return base
-            returned = api.returns.get(func.attr)
-            return Tracked(base.client, returned) if returned else None
+            return self._method_result(self.value(func.value, depth + 1), func.attr)
         return None
 
 

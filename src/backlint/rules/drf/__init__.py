@@ -42,6 +42,17 @@ class DrfClassRule(Rule):
             return None
         return f"{self.ctx.module}.{node.name.value}"
 
+    def judged_class(self, node: cst.ClassDef) -> str | None:
+        """The qualified name of a module-level class the index knows and no
+        project class derives from (a leaf: what the rules judge), else None."""
+        qualname = self.module_class(node)
+        if qualname is None:
+            return None
+        classes = self.classes
+        if classes.facts(qualname) is None or not classes.is_leaf(qualname):
+            return None
+        return qualname
+
     @property
     def classes(self) -> DrfClasses:
         return self.ctx.index.view(drf_classes)

@@ -92,13 +92,10 @@ class DrfMissingPagination(DrfClassRule):
     views_only = True
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        qualname = self.module_class(node)
+        qualname = self.judged_class(node)
         if qualname is None:
             return
-        classes = self.classes
-        if classes.facts(qualname) is None or not classes.is_leaf(qualname):
-            return
-        pagination = view_pagination(classes, qualname)
+        pagination = view_pagination(self.classes, qualname)
         if pagination is None:
             return
         name = node.name.value

@@ -139,12 +139,10 @@ class DrfMissingPermissions(DrfClassRule):
     views_only = True
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        qualname = self.module_class(node)
+        qualname = self.judged_class(node)
         if qualname is None:
             return
         classes = self.classes
-        if classes.facts(qualname) is None or not classes.is_leaf(qualname):
-            return
         permissions = view_permissions(classes, qualname)
         if permissions is None:
             return

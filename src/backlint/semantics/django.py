@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 import libcst as cst
@@ -494,10 +495,17 @@ def orm_attribute_names(index: ProjectIndex) -> frozenset[str]:
     return frozenset(names)
 
 
+@lru_cache(maxsize=4)
+def _attributes(source: str) -> frozenset[str]:
+    """The attribute names a module's text reads (one scan for every rule
+    that asks about the same file)."""
+    return frozenset(_ATTRIBUTE.findall(source))
+
+
 def mentions_querysets(index: ProjectIndex, source: str) -> bool:
     """Whether a module's text reads an attribute that leads to a queryset
     (`Order.objects`, `order.items`): a test before parsing."""
-    return not index.view(orm_attribute_names).isdisjoint(_ATTRIBUTE.findall(source))
+    return not index.view(orm_attribute_names).isdisjoint(_attributes(source))
 
 
 # --------------------------------------------------------------------------

@@ -117,12 +117,9 @@ def module_settings_kind(ctx: FileContext) -> SettingsKind | None:
     """`settings_kind` of the file being linted."""
     key = ("settings.kind", 0)
     if key not in ctx.cache:
-        facts = ctx.index.modules.get(ctx.module)
-        assigned = (
-            set(facts.assignments)
-            if facts is not None and facts.path == ctx.path
-            else set(ctx.scope_facts(ctx.module_scope).bindings)
-        )
+        # The names the module binds, from the file itself (its index entry
+        # may be another file of the same module name).
+        assigned = set(ctx.scope_facts(ctx.module_scope).bindings)
         ctx.cache[key] = settings_kind(ctx.path, ctx.module, ctx.is_package, assigned)
     kind: SettingsKind | None = ctx.cache[key]
     return kind

@@ -6,8 +6,10 @@
 Each tree is copied to a temporary directory (the originals are never
 touched), `backlint check --fix --unsafe-fixes --select ALL` runs on the copy,
 and then every Python file that parsed before must still parse (with `ast`
-and with LibCST) and compile; a second run must change nothing. Prints one
-line per tree and exits 1 if any file broke.
+and with LibCST) and compile, and keep its encoding (coding cookie, BOM),
+line endings and permissions; a second run must change nothing. Prints one
+line per tree and exits 1 if any file broke. (tests/test_fix_copies.py runs
+the same check on the fixtures, with CRLF, latin-1 and BOM variants.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -48,6 +51,17 @@ def _valid(data: bytes) -> tuple[bool, bool]:
     return compiles, parses
 
 
+def _form(path: Path, data: bytes) -> tuple[int, str, bool, bool]:
+    """(permission bits, encoding, BOM, only CRLF line endings) of a file."""
+    try:
+        source = decode(data)
+        encoding, bom = source.encoding, source.bom
+    except SourceError:
+        encoding, bom = "?", False
+    crlf = b"\r\n" in data and data.count(b"\n") == data.count(b"\r\n")
+    return stat.S_IMODE(path.stat().st_mode), encoding, bom, crlf
+
+
 def _snapshot(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted(root.rglob("*.py")) if p.is_file()}
 
@@ -67,6 +81,7 @@ def fix_tree(tree: Path, workdir: Path) -> tuple[int, int, int, list[str]]:
     # backlint must not pick up a configuration around the temporary copy.
     (copy / "pyproject.toml").write_text("[tool.backlint]\n", encoding="utf-8")
     before = _snapshot(copy)
+    forms = {path: _form(path, data) for path, data in before.items()}
     first = _run(copy)
     problems = [line for line in first.stderr.splitlines() if line.startswith("backlint:")]
     if first.returncode != 0:
@@ -82,6 +97,11 @@ def fix_tree(tree: Path, workdir: Path) -> tuple[int, int, int, list[str]]:
         now = _valid(after[path])
         if (was[0] and not now[0]) or (was[1] and not now[1]):
             problems.append(f"{path.relative_to(copy)}: parsed before the fixes, not after")
+        form = _form(path, after[path])
+        if form != forms[path]:
+            problems.append(
+                f"{path.relative_to(copy)}: (mode, encoding, BOM, CRLF) {forms[path]} -> {form}"
+            )
     second = _run(copy)
     if _snapshot(copy) != after:
         problems.append("a second --fix changed files again")

@@ -193,3 +193,31 @@ def test_module_names_and_test_files(project: Path) -> None:
         "shop/tests.py": True,
         "shop/views_test.py": True,
     }
+
+
+def test_a_namespace_directory_inside_a_package_keeps_its_path(project: Path) -> None:
+    # open-webui's layout: `open_webui/routers/` has no __init__.py; its
+    # modules are `open_webui.routers.apps`, not `apps` (which would merge
+    # routers/apps.py, models/apps.py... into one module of the index).
+    write_tree(
+        project,
+        {
+            "pyproject.toml": "",
+            "webui/__init__.py": "",
+            "webui/routers/apps.py": CODE,
+            "webui/models/apps.py": CODE,
+            "webui/ns/pkg/__init__.py": "",
+            "scripts/run.py": CODE,
+        },
+    )
+    names = {
+        f.display: f.module
+        for f in (source_file(p, project, project) for p in sorted(project.rglob("*.py")))
+    }
+    assert names == {
+        "webui/__init__.py": "webui",
+        "webui/routers/apps.py": "webui.routers.apps",
+        "webui/models/apps.py": "webui.models.apps",
+        "webui/ns/pkg/__init__.py": "webui.ns.pkg",
+        "scripts/run.py": "run",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -132,7 +133,9 @@ def check_command(
     """Lint PATHS (files or directories; default: the current directory)."""
     cwd = Path.cwd()
     targets = list(paths) or [Path()]
-    missing = [str(p) for p in targets if not (p if p.is_absolute() else cwd / p).exists()]
+    # A symlink loop exists (discovery skips it with a warning); only what is
+    # not there at all is a usage error.
+    missing = [str(p) for p in targets if not _present(p if p.is_absolute() else cwd / p)]
     if missing:
         raise click.BadParameter(
             f"no such file or directory: {', '.join(missing)}", param_hint="PATHS"
@@ -182,6 +185,8 @@ def check_command(
         mode = FixMode(unsafe=unsafe_fixes, write=not show_diff)
 
     result = check(targets, config, settings, cwd=cwd, jobs=jobs, use_cache=not no_cache, fix=mode)
+    for display, reason in result.skipped:
+        click.echo(f"warning: {display}: skipped: {reason}", err=True)
 
     if mode is not None:
         for fixed in result.fixes:
@@ -233,6 +238,14 @@ def check_command(
     sys.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
 
 
+def _present(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return True
+
+
 def _search_start(cwd: Path, targets: list[Path]) -> Path:
     """Where the search for the project (its pyproject.toml, `.git`...) starts,
     and its root when none is found: the deepest directory holding every
@@ -241,7 +254,7 @@ def _search_start(cwd: Path, targets: list[Path]) -> Path:
     the `shop` project, not polluted by the facts of its neighbours."""
     directories = []
     for target in targets:
-        path = (target if target.is_absolute() else cwd / target).resolve()
+        path = Path(os.path.realpath(target if target.is_absolute() else cwd / target))
         directories.append(str(path if path.is_dir() else path.parent))
     start = Path(os.path.commonpath(directories))
     while (start / "__init__.py").is_file() and start.parent != start:

@@ -58,16 +58,19 @@ def find_config(start: Path) -> Path | None:
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
+            # A pyproject.toml that cannot be read may hold our table: running
+            # with the defaults instead would pass what the project configured
+            # to fail, so it is a configuration error, as it is for ruff.
             try:
                 text = candidate.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"{candidate}: cannot read: not UTF-8 ({exc.reason})") from None
+            except OSError as exc:
+                raise ConfigError(f"{candidate}: cannot read: {exc.strerror}") from None
             try:
                 data = tomllib.loads(text)
-            except tomllib.TOMLDecodeError:
-                if "tool.backlint" in text:
-                    return candidate  # meant for us: load_config reports the error
-                continue
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{candidate}: not valid TOML: {exc}") from None
             if isinstance(data.get("tool"), dict) and "backlint" in data["tool"]:
                 return candidate
     return None

@@ -11,6 +11,7 @@ so that cross-file rules stay silent rather than guess.
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -24,7 +25,8 @@ from backlint.engine.files import Excluder, discover, source_file
 from backlint.engine.index import IndexCache, build_index
 from backlint.engine.positions import statement_table
 from backlint.engine.runner import RunSettings, lint_text
-from backlint.registry import RULE_ERROR
+from backlint.engine.source import MAX_SOURCE_BYTES
+from backlint.registry import PARSE_ERROR, RULE_ERROR
 from backlint.semantics.facts import summarise
 from backlint.semantics.index import ProjectIndex
 
@@ -75,7 +77,7 @@ class BacklintChecker:
     def run(self) -> Iterator[tuple[int, int, str, type[Any]]]:
         source = "".join(self.lines)
         cwd = Path.cwd()
-        path = Path(self.filename).resolve()
+        path = Path(os.path.realpath(self.filename))
         project = _project(cwd)
         if isinstance(project, ConfigError):
             # flake8 has no channel for a plugin's configuration errors: one
@@ -94,6 +96,11 @@ class BacklintChecker:
             own = summarise(self.tree, file.module, str(path), file.is_package)
             index = ProjectIndex([own], complete=False)
             index.prepare()
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > MAX_SOURCE_BYTES and PARSE_ERROR.code in settings.engine_codes:
+            mb = f"{size / 1048576:.1f} MB is over the {MAX_SOURCE_BYTES / 1048576:g} MB limit"
+            yield 1, 0, f"{PARSE_ERROR.code} not linted: {mb}", type(self)
+            return
         table = (
             statement_table(self.tree, len(source)) if isinstance(self.tree, ast.Module) else None
         )

@@ -9,15 +9,23 @@ import os
 import sys
 from array import array
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backlint.config import Config
 from backlint.engine import walker
+from backlint.engine.cache_store import content_hash
 from backlint.engine.files import SourceFile, discover
-from backlint.engine.index import IndexCache, build_index, chunks
+from backlint.engine.findings_cache import FindingsCache, project_digest
+from backlint.engine.index import (
+    PARALLEL_THRESHOLD,
+    IndexCache,
+    build_index,
+    chunks,
+    file_hash,
+)
 from backlint.engine.runner import RunSettings, lint_many
 from backlint.registry import ENGINE_CODES, SelectionLayer, all_rules, resolve_selection
 from backlint.semantics.index import ProjectIndex
@@ -26,8 +34,7 @@ from backlint.types import Finding
 if TYPE_CHECKING:  # (imported when fixing: a plain check does not load it)
     from backlint.engine.fixes import FileFix, FixMode
 
-# Below this many files, starting worker processes costs more than it saves.
-_PARALLEL_THRESHOLD = 16
+_PARALLEL_THRESHOLD = PARALLEL_THRESHOLD
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,9 @@ class CheckResult:
     # those left after fixing).
     fixes: list[FileFix] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)  # the files linted
+    # (display path, reason): what discovery passed over (a FIFO named *.py,
+    # a symlink loop, an unreadable directory); the CLI warns about each.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def settings_for(config: Config, cli: SelectionLayer | None = None) -> RunSettings:
@@ -98,6 +108,20 @@ def _fix_chunk(
     return fix_many(files, _WORKER["settings"], _WORKER["index"], tables, mode.unsafe)
 
 
+def _requirement_files(root: Path) -> str:
+    """The declared requirements' files, as the index reads them (their
+    content is part of what the findings depend on)."""
+    paths = [root / "pyproject.toml", *sorted(root.glob("requirements*.txt"))]
+    paths += sorted(root.glob("requirements/*.txt"))
+    parts = []
+    for path in paths:
+        try:
+            parts.append(f"{path.name}:{content_hash(path.read_bytes())}")
+        except OSError:
+            continue
+    return ";".join(parts)
+
+
 def default_jobs() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -122,12 +146,15 @@ def check(
     jobs = jobs or default_jobs()
     if fix is not None and not settings.want_edits:
         settings = dataclasses.replace(settings, want_edits=True)
-    files = discover(targets, config.root, config.exclude_patterns, cwd)
+    skipped: list[tuple[str, str]] = []
+    files = discover(targets, config.root, config.exclude_patterns, cwd, skipped)
     absolute = [t if t.is_absolute() else cwd / t for t in targets]
-    if all(_is_below(t.resolve(), config.root.resolve()) for t in absolute):
+    # realpath, not resolve(): a symlink loop among the targets must not raise.
+    root = Path(os.path.realpath(config.root))
+    if all(_is_below(Path(os.path.realpath(t)), root) for t in absolute):
         # The index covers the whole project, even when only a few files are
         # linted (pre-commit passes the changed ones).
-        project = discover([config.root], config.root, config.exclude_patterns, cwd)
+        project = discover([config.root], config.root, config.exclude_patterns, cwd, [])
         known = {f.path for f in project}
         project += [f for f in files if f.path not in known]
     else:
@@ -135,13 +162,40 @@ def check(
     parallel = jobs > 1 and len(project) >= _PARALLEL_THRESHOLD
     cache = IndexCache(config.root) if use_cache else None
 
-    executor: Executor | None = _pool(jobs) if parallel else None
-    try:
-        indexed = build_index(project, executor, cache, config.root)
-    finally:
-        if executor is not None:
-            executor.shutdown()
+    # The findings cache (not when fixing: fixes are computed afresh).
+    found: FindingsCache | None = None
+    hashes: dict[str, str] | None = None
+    cached: dict[str, list[Finding]] = {}
+    project_state = ""
+    if use_cache and fix is None:
+        found = FindingsCache(config.root, settings, cwd)
+        hashes = {str(f.path): file_hash(f) for f in [*project, *files]}
+        project_state = project_digest(hashes.items(), _requirement_files(config.root))
+        index_digest = found.index_digest_for(project_state)
+        if index_digest is not None:
+            for file in files:
+                hit = found.get(str(file.path), file.display, hashes[str(file.path)], index_digest)
+                if hit is not None:
+                    cached[str(file.path)] = hit
+            if len(cached) == len(files):
+                # Fully warm: not even the index is needed.
+                findings = [f for hit in cached.values() for f in hit]
+                findings.sort()
+                return CheckResult(findings, len(files), [], [f.path for f in files], skipped)
+
+    indexed = build_index(
+        project, (lambda: _pool(jobs)) if parallel else None, cache, config.root, hashes
+    )
     index, tables = indexed.index, indexed.tables
+    to_lint = files
+    if found is not None and hashes is not None:
+        # Entries are valid for the index as it is now, whatever it was.
+        cached = {}
+        for file in files:
+            hit = found.get(str(file.path), file.display, hashes[str(file.path)], indexed.digest)
+            if hit is not None:
+                cached[str(file.path)] = hit
+        to_lint = [f for f in files if str(f.path) not in cached]
     index.prepare()
     walker.warm_up()
     # The index lives until the end: keep the cyclic GC from re-scanning it at
@@ -149,9 +203,9 @@ def check(
     gc.freeze()
 
     fixes: list[FileFix] = []
-    if not (jobs > 1 and len(files) >= _PARALLEL_THRESHOLD):
+    if not (jobs > 1 and len(to_lint) >= _PARALLEL_THRESHOLD):
         if fix is None:
-            findings = lint_many(files, settings, index, tables)
+            findings = lint_many(to_lint, settings, index, tables)
         else:
             from backlint.engine.fixes import fix_many
 
@@ -159,10 +213,10 @@ def check(
     else:
         _WORKER.update(settings=settings, index=index, fix=fix)
         initargs: tuple[Any, ...] = () if sys.platform == "linux" else (settings, index, fix)
-        size = max(1, min(8, len(files) // (jobs * 8)))
+        size = max(1, min(8, len(to_lint) // (jobs * 8)))
         tasks = [
             (batch, {str(f.path): tables[str(f.path)] for f in batch if str(f.path) in tables})
-            for batch in chunks(files, size)
+            for batch in chunks(to_lint, size)
         ]
         with _pool(jobs, initargs) as pool:
             if fix is None:
@@ -173,6 +227,17 @@ def check(
                     findings += batch_findings
                     fixes += batch_fixes
         _WORKER.clear()
+    if found is not None and hashes is not None:
+        by_display: dict[str, list[Finding]] = {f.display: [] for f in to_lint}
+        for finding in findings:
+            if finding.path in by_display:
+                by_display[finding.path].append(finding)
+        for file in to_lint:
+            content = hashes[str(file.path)]
+            if content:
+                found.put(str(file.path), content, indexed.digest, by_display[file.display])
+        found.save(project_state, indexed.digest, set(hashes))
+        findings += [f for hit in cached.values() for f in hit]
     findings.sort()
     fixes.sort(key=lambda f: f.display)
-    return CheckResult(findings, len(files), fixes, [f.path for f in files])
+    return CheckResult(findings, len(files), fixes, [f.path for f in files], skipped)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -10,7 +12,7 @@ import pathspec
 
 from backlint.types import SourceFile
 
-__all__ = ["SourceFile", "discover", "source_file"]
+__all__ = ["Skipped", "SourceFile", "discover", "source_file"]
 
 # Directories never worth linting, as in ruff's defaults (as gitignore-style
 # patterns: a bare name matches at any depth). A user's `exclude` replaces them.
@@ -53,11 +55,29 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.as_posix()
 
 
-def module_name(path: Path) -> tuple[str, bool]:
-    """Dotted module name from the package directories above the file."""
+def module_name(path: Path, root: Path | None = None) -> tuple[str, bool]:
+    """Dotted module name from the package directories above the file.
+
+    Below the project `root`, a directory without `__init__.py` inside a
+    package is a namespace portion of it (`shop/routers/apps.py` is
+    `shop.routers.apps` when `shop/__init__.py` exists): Python imports it so,
+    and naming it `apps` would merge unrelated modules of one basename."""
     is_package = path.name == "__init__.py"
     parts = [] if is_package else [path.stem]
     directory = path.parent
+    if root is not None:
+        # The directories from the file's up to the root (when it is below it).
+        chain: list[Path] = []
+        current = directory
+        while current != root and current.parent != current:
+            chain.append(current)
+            current = current.parent
+        packages = [i for i, d in enumerate(chain) if (d / "__init__.py").is_file()]
+        if current == root and packages and len(packages) != packages[-1] + 1:
+            # A namespace directory between the file and its package.
+            top = packages[-1]
+            parts += [d.name for d in chain[: top + 1]]
+            directory = chain[top].parent
     while (directory / "__init__.py").is_file():
         parts.append(directory.name)
         if directory.parent == directory:
@@ -149,50 +169,104 @@ def _is_virtualenv(directory: Path) -> bool:
     return (directory / "pyvenv.cfg").is_file()
 
 
-def _walk(directory: Path, excluder: Excluder) -> Iterator[Path]:
+# (display path, why it was skipped): files and directories discovery passed
+# over; the CLI prints each as a warning line.
+Skipped = list[tuple[str, str]]
+
+
+def _not_regular(path: Path) -> str | None:
+    """Why a `*.py` path that is not a regular file is skipped, or None when it
+    is simply absent (a dangling symlink: nothing to lint, nothing to say)."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
-            if (
-                _is_virtualenv(path)
-                or excluder.excluded_by_user(path, True)
-                or excluder.ignored_by_git(path, True)
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if exc.errno == errno.ENOENT:
+            return None
+        return f"cannot read: {exc.strerror}"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    return None
+
+
+def _walk(top: Path, excluder: Excluder, skipped: Skipped, cwd: Path) -> Iterator[Path]:
+    """The `*.py` files below `top`, in sorted order; iterative, so that no
+    depth of directories exhausts the stack. Symlinked directories are not
+    followed (a loop of them would never end)."""
+    stack: list[Path] = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append((display_path(directory, cwd), f"cannot read: {exc.strerror}"))
+            continue
+        subdirectories: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if is_dir:
+                if not (
+                    _is_virtualenv(path)
+                    or excluder.excluded_by_user(path, True)
+                    or excluder.ignored_by_git(path, True)
+                ):
+                    subdirectories.append(path)
+            elif entry.name.endswith(".py") and not (
+                excluder.excluded_by_user(path, False) or excluder.ignored_by_git(path, False)
             ):
-                continue
-            yield from _walk(path, excluder)
-        elif (
-            entry.name.endswith(".py")
-            and entry.is_file()
-            and not excluder.excluded_by_user(path, False)
-            and not excluder.ignored_by_git(path, False)
-        ):
-            yield path
+                if is_file:
+                    yield path
+                else:
+                    reason = _not_regular(path)
+                    if reason is not None:
+                        skipped.append((display_path(path, cwd), reason))
+        # Files of a directory before its subdirectories, both in name order
+        # (the result is sorted by display path anyway).
+        stack.extend(reversed(subdirectories))
 
 
 def discover(
-    targets: Iterable[Path], root: Path, exclude: Sequence[str], cwd: Path
+    targets: Iterable[Path],
+    root: Path,
+    exclude: Sequence[str],
+    cwd: Path,
+    skipped: Skipped | None = None,
 ) -> list[SourceFile]:
     """The Python files named by `targets`, sorted by display path.
 
     Directories are walked skipping virtual environments, what the `exclude`
     patterns match and what .gitignore files ignore. A file named explicitly is
     linted unless `exclude` matches it (so pre-commit honours the configuration).
+    What cannot be linted (a FIFO or device named `*.py`, a symlink loop, an
+    unreadable directory) is added to `skipped`, and discovery goes on; a
+    target that does not exist raises FileNotFoundError.
     """
     excluder = Excluder(root, exclude)
+    passed_over: Skipped = [] if skipped is None else skipped
     seen: dict[Path, SourceFile] = {}
     for target in targets:
         target = target if target.is_absolute() else (cwd / target)
         target = Path(os.path.normpath(target))
         if target.is_dir():
-            paths: Iterable[Path] = _walk(target, excluder)
+            paths: Iterable[Path] = _walk(target, excluder, passed_over, cwd)
         elif target.is_file():
             paths = [] if excluder.excluded_by_user(target, False) else [target]
         else:
-            raise FileNotFoundError(str(target))
+            reason = _not_regular(target)
+            if reason is None:
+                raise FileNotFoundError(str(target))
+            passed_over.append((display_path(target, cwd), reason))
+            paths = []
         for path in paths:
             if path not in seen:
                 seen[path] = source_file(path, root, cwd)
@@ -200,7 +274,7 @@ def discover(
 
 
 def source_file(path: Path, root: Path, cwd: Path) -> SourceFile:
-    module, is_package = module_name(path)
+    module, is_package = module_name(path, root)
     try:
         relative = PurePosixPath(path.relative_to(root).as_posix())
     except ValueError:

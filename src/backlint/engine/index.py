@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import os
-import pickle
+import json
 import re
 import sys
-import tempfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backlint import __version__
+from backlint.engine.cache_store import CACHE_DIR, content_hash, read_json, write_json
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import statement_table
-from backlint.engine.source import SourceError, ast_parse_any, decode
+from backlint.engine.source import (
+    SourceError,
+    ast_parse_any,
+    decode,
+    read_source,
+)
 from backlint.semantics.facts import CALLS_OF_INTEREST, ModuleFacts, summarise
+from backlint.semantics.facts_codec import CodecError, decode_module, encode_module, facts_digest
 from backlint.semantics.index import ProjectIndex
 
 if sys.version_info >= (3, 11):
@@ -26,7 +33,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
-CACHE_DIR = ".backlint_cache"
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 16
+
+__all__ = ["CACHE_DIR", "FileFacts", "IndexCache", "IndexResult", "build_index", "collect"]
 
 
 def _cache_key() -> str:
@@ -35,9 +45,10 @@ def _cache_key() -> str:
     any other combination is ignored, never misread."""
     from backlint.engine import positions, source
     from backlint.semantics import facts as facts_module
+    from backlint.semantics import facts_codec
 
-    digest = hashlib.sha256(__version__.encode())
-    for module in (facts_module, positions, source):
+    digest = hashlib.sha256(f"{__version__} {sys.byteorder}".encode())
+    for module in (facts_module, facts_codec, positions, source):
         digest.update(Path(module.__file__ or "").read_bytes())
     digest.update(",".join(sorted(CALLS_OF_INTEREST)).encode())
     return digest.hexdigest()[:16]
@@ -48,74 +59,115 @@ class FileFacts:
     """The first pass's result for one file: its facts, or why there are none."""
 
     path: str
-    stamp: tuple[int, int]  # (mtime_ns, size), to reuse cached facts
+    digest: str  # content hash of the bytes summarised ("" when unreadable)
     facts: ModuleFacts | None  # None: the file could not be read or parsed by `ast`
     statements: array[int] | None = None  # positions of its statements (see positions.py)
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (0, -1)
-    return (st.st_mtime_ns, st.st_size)
+    facts_digest: str = ""  # what the facts say, lines aside (facts_codec.facts_digest)
 
 
 def collect(file: SourceFile) -> FileFacts:
     """Read, decode and summarise one file (with `ast`: nothing here needs a CST)."""
-    stamp = _stamp(file.path)
     try:
-        text = decode(file.path.read_bytes()).text
+        data = read_source(file.path)
+    except (OSError, SourceError):
+        return FileFacts(str(file.path), "", None)
+    return collect_data(file, data)
+
+
+def collect_data(file: SourceFile, data: bytes) -> FileFacts:
+    digest = content_hash(data)
+    try:
+        text = decode(data).text
         tree, own_positions = ast_parse_any(text)
-    except (OSError, SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
-        return FileFacts(str(file.path), stamp, None)
-    facts = summarise(tree, file.module, str(file.path), file.is_package)
+        facts = summarise(tree, file.module, str(file.path), file.is_package)
+    except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return FileFacts(str(file.path), digest, None)
     table = statement_table(tree, len(text)) if own_positions else None
-    return FileFacts(str(file.path), stamp, facts, table)
+    try:
+        said = facts_digest(facts)
+    except RecursionError:
+        said = digest  # too deep to encode: the content stands for the facts
+    return FileFacts(str(file.path), digest, facts, table, said)
 
 
 def _collect_chunk(files: Sequence[SourceFile]) -> list[FileFacts]:
     return [collect(f) for f in files]
 
 
+_TABLE_CODE = "i"
+
+
+def _encode_entry(entry: FileFacts) -> list[Any]:
+    table = None
+    if entry.statements is not None:
+        table = base64.b64encode(entry.statements.tobytes()).decode("ascii")
+    facts = encode_module(entry.facts) if entry.facts is not None else None
+    return [entry.digest, facts, table, entry.facts_digest]
+
+
+def _decode_entry(path: str, raw: Any) -> FileFacts:
+    if type(raw) is not list or len(raw) != 4 or type(raw[0]) is not str:
+        raise CodecError("malformed cache entry")
+    digest, facts, table, said = raw
+    if type(said) is not str:
+        raise CodecError("malformed facts digest")
+    statements = None
+    if table is not None:
+        if type(table) is not str:
+            raise CodecError("malformed statement table")
+        try:
+            data = base64.b64decode(table, validate=True)
+        except ValueError:
+            raise CodecError("malformed statement table") from None
+        statements = array(_TABLE_CODE)
+        if len(data) % statements.itemsize:
+            raise CodecError("malformed statement table")
+        statements.frombytes(data)
+    decoded = decode_module(facts) if facts is not None else None
+    if decoded is not None and decoded.path != path:
+        raise CodecError("cache entry of another file")
+    return FileFacts(path, digest, decoded, statements, said)
+
+
 class IndexCache:
-    """Per-file facts from the last run, reused while a file's stamp is unchanged."""
+    """Per-file facts from the last run, reused while a file's content hash is
+    unchanged. Stored as validated JSON (`cache_store`): never code."""
+
+    KIND = "backlint-index"
 
     def __init__(self, root: Path) -> None:
         self.directory = root / CACHE_DIR
-        self.path = self.directory / f"index-{_cache_key()}.pickle"
-        self.entries: dict[str, FileFacts] = {}
-        try:
-            with self.path.open("rb") as handle:
-                loaded = pickle.load(handle)
-            if isinstance(loaded, dict):
-                self.entries = loaded
-        except Exception:
-            self.entries = {}
+        self.key = _cache_key()
+        self.path = self.directory / f"index-{self.key}.json"
+        payload = read_json(self.path, self.KIND, self.key)
+        self.raw: dict[str, Any] = payload if payload is not None else {}
+        self.used: dict[str, Any] = {}  # path -> raw entry reused this run
 
-    def get(self, file: SourceFile) -> FileFacts | None:
-        entry = self.entries.get(str(file.path))
-        if entry is not None and entry.stamp == _stamp(file.path):
-            return entry
-        return None
+    def get(self, file: SourceFile, digest: str) -> FileFacts | None:
+        path = str(file.path)
+        raw = self.raw.get(path)
+        if type(raw) is not list or not raw or raw[0] != digest:
+            return None
+        try:
+            entry = _decode_entry(path, raw)
+        except (CodecError, RecursionError, MemoryError):
+            return None
+        self.used[path] = raw
+        return entry
 
     def save(self, entries: dict[str, FileFacts]) -> None:
-        if entries == self.entries:
-            return
-        try:
-            self.directory.mkdir(exist_ok=True)
-            ignore = self.directory / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Created by backlint.\n*\n", encoding="utf-8")
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            Path(tmp).replace(self.path)
-            for stale in self.directory.glob("index-*.pickle"):
-                if stale != self.path:
-                    stale.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only tree simply runs without a cache
+        if len(self.used) == len(entries) == len(self.raw):
+            return  # every entry came from the cache: nothing to write
+        payload: dict[str, Any] = {}
+        for path, entry in entries.items():
+            if not entry.digest:
+                continue
+            reused = self.used.get(path)
+            try:
+                payload[path] = reused if reused is not None else _encode_entry(entry)
+            except RecursionError:
+                continue  # facts too deep to write: summarised again next time
+        write_json(self.directory, self.path.name, self.KIND, self.key, payload)
 
 
 def chunks(items: Sequence[SourceFile], size: int) -> list[Sequence[SourceFile]]:
@@ -128,28 +180,51 @@ class IndexResult:
     # path -> statement table; None when the file could not be parsed, or
     # only after downgrading newer syntax (positions then come from LibCST).
     tables: dict[str, array[int] | None]
+    # What the index says, line numbers aside: the findings cache's key for
+    # everything a file's lint read of other files.
+    digest: str = ""
+
+
+def file_hash(file: SourceFile) -> str:
+    """The content hash of a file, "" when it cannot be read."""
+    try:
+        return content_hash(read_source(file.path))
+    except (OSError, SourceError):
+        return ""
 
 
 def build_index(
     files: Sequence[SourceFile],
-    executor: Executor | None,
+    executor: Executor | Callable[[], Executor] | None,
     cache: IndexCache | None,
     root: Path | None = None,
+    hashes: Mapping[str, str] | None = None,
 ) -> IndexResult:
     """The index of `files`, with the statement tables of each (and, given the
-    project `root`, the requirements it declares)."""
+    project `root`, the requirements it declares). `hashes`: the files'
+    content hashes, when the caller has them already. `executor` may be a
+    factory: a pool is then started only when enough files are not cached."""
     results: dict[str, FileFacts] = {}
     todo: list[SourceFile] = []
     for file in files:
-        cached = cache.get(file) if cache is not None else None
+        cached = None
+        if cache is not None:
+            known = hashes.get(str(file.path)) if hashes is not None else None
+            digest = known if known is not None else file_hash(file)
+            cached = cache.get(file, digest) if digest else None
         if cached is not None:
             results[cached.path] = cached
         else:
             todo.append(file)
-    if executor is not None and len(todo) > 1:
-        for batch in executor.map(_collect_chunk, chunks(todo, 16)):
-            for entry in batch:
-                results[entry.path] = entry
+    if executor is not None and len(todo) >= PARALLEL_THRESHOLD:
+        pool = executor if isinstance(executor, Executor) else executor()
+        try:
+            for batch in pool.map(_collect_chunk, chunks(todo, 16)):
+                for entry in batch:
+                    results[entry.path] = entry
+        finally:
+            if pool is not executor:
+                pool.shutdown()
     else:
         for file in todo:
             entry = collect(file)
@@ -160,7 +235,11 @@ def build_index(
     index = ProjectIndex(entry.facts for entry in ordered if entry.facts is not None)
     if root is not None:
         index.requirements = declared_requirements(root)
-    return IndexResult(index, {e.path: e.statements if e.facts else None for e in ordered})
+    said = hashlib.blake2b(json.dumps(sorted(index.requirements.items())).encode(), digest_size=16)
+    for entry in sorted(ordered, key=lambda e: e.path):
+        said.update(f"{entry.path}\0{entry.facts_digest if entry.facts else '-'}\n".encode())
+    tables = {e.path: e.statements if e.facts else None for e in ordered}
+    return IndexResult(index, tables, said.hexdigest())
 
 
 # ---------------------------------------------------------------------------

@@ -3,9 +3,12 @@ turn reports into findings. Nothing a file or a rule does stops the run."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import traceback
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -14,7 +17,14 @@ import libcst as cst
 
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import Span, code_in_place, node_spans
-from backlint.engine.source import SourceError, decode, parse, too_deep
+from backlint.engine.source import (
+    SourceError,
+    decode,
+    parse,
+    read_source,
+    too_deep,
+    too_deep_to_parse,
+)
 from backlint.engine.suppression import PerFileIgnores, ignored, parse_noqa, unused_noqa
 from backlint.engine.walker import Dispatch, Walker
 from backlint.registry import PARSE_ERROR, RULE_ERROR, UNUSED_NOQA
@@ -35,6 +45,9 @@ class RunSettings:
     engine_codes: frozenset[str] = frozenset({PARSE_ERROR.code, RULE_ERROR.code})
     # Compute fix edits (JSON output, --fix); text output only marks fixable findings.
     want_edits: bool = False
+    # Seconds of lint one file may take before it is given up with a BKL002
+    # (0: no limit). A file within LibCST's limits takes well under a second.
+    time_budget: float = 30.0
 
     def options_for(self, rule: type[Rule]) -> Any:
         return self.options.get(rule.code) or rule.Options()
@@ -52,9 +65,11 @@ def lint_path(
     """Lint a file on disk. `table`: its statement table from the index pass,
     None when that pass could not parse it, absent when it was not indexed."""
     try:
-        data = file.path.read_bytes()
+        data = read_source(file.path)
     except OSError as exc:
         return _engine_finding(file, settings, PARSE_ERROR.code, f"cannot read: {exc.strerror}")
+    except SourceError as exc:
+        return _engine_finding(file, settings, PARSE_ERROR.code, exc.message, exc.line, exc.column)
     try:
         source = decode(data).text
     except SourceError as exc:
@@ -84,10 +99,18 @@ def lint_text(
         [] if UNUSED_NOQA.code in settings.engine_codes else None
     )
     try:
-        findings = _lint(file, source, settings, index, table, ast_failed, suppressed)
-        if suppressed is not None and ("noqa" in source or "NOQA" in source):
-            findings += _unused_noqa(file, source, settings, suppressed)
+        with _budget(settings.time_budget):
+            findings = _lint(file, source, settings, index, table, ast_failed, suppressed)
+            if suppressed is not None and ("noqa" in source or "NOQA" in source):
+                findings += _unused_noqa(file, source, settings, suppressed)
         return findings
+    except OverBudget:
+        return _engine_finding(
+            file,
+            settings,
+            RULE_ERROR.code,
+            f"backlint gave up on this file after {settings.time_budget:g} s (its time budget)",
+        )
     except SourceError as exc:
         return _engine_finding(file, settings, PARSE_ERROR.code, exc.message, exc.line, exc.column)
     except RecursionError:
@@ -100,6 +123,37 @@ def lint_text(
         return _engine_finding(
             file, settings, RULE_ERROR.code, f"backlint failed on this file: {detail}"
         )
+
+
+class OverBudget(BaseException):
+    """A file's lint ran past `RunSettings.time_budget` (a BaseException, so
+    that no rule's `except Exception` swallows it)."""
+
+
+def _over_budget(signum: int, frame: object) -> None:
+    raise OverBudget
+
+
+@contextmanager
+def _budget(seconds: float) -> Iterator[None]:
+    """Interrupt the lint of one file after `seconds` of wall time. A timer
+    signal needs the main thread (each worker lints there; so does flake8);
+    elsewhere the file runs unbounded, as it did before."""
+    usable = (
+        seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _over_budget)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _relative(file: SourceFile, root: Path) -> PurePosixPath:
@@ -136,6 +190,12 @@ def _lint(
             setup_failures.append((rule.code, exc))
     if not rules and not ast_failed and not setup_failures:
         return []
+    if table is None:
+        # CPython's parser did not take the file (or was not asked): LibCST
+        # must not see nesting that overflows its native parser.
+        limit = too_deep_to_parse(source)
+        if limit is not None:
+            raise limit
     tree = parse(source)
     errors = _setup_errors(file, settings, per_file, setup_failures)
     if not rules:

@@ -68,10 +68,10 @@ def write_json(
         if not ignore.exists():
             ignore.write_text("# Created by backlint.\n*\n", encoding="utf-8")
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+        # dumps, not dump: only the former runs json's C encoder (10x faster).
+        text = json.dumps({"format": kind, "key": key, "payload": payload}, separators=(",", ":"))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(
-                {"format": kind, "key": key, "payload": payload}, handle, separators=(",", ":")
-            )
+            handle.write(text)
         target = directory / name
         Path(tmp).replace(target)
         tmp = None

@@ -154,9 +154,12 @@ def check(
     if all(_is_below(Path(os.path.realpath(t)), root) for t in absolute):
         # The index covers the whole project, even when only a few files are
         # linted (pre-commit passes the changed ones).
-        project = discover([config.root], config.root, config.exclude_patterns, cwd, [])
-        known = {f.path for f in project}
-        project += [f for f in files if f.path not in known]
+        if [Path(os.path.realpath(t)) for t in absolute] == [root]:
+            project = list(files)  # the targets are the project: walked once
+        else:
+            project = discover([config.root], config.root, config.exclude_patterns, cwd, [])
+            known = {f.path for f in project}
+            project += [f for f in files if f.path not in known]
     else:
         project = files
     parallel = jobs > 1 and len(project) >= _PARALLEL_THRESHOLD

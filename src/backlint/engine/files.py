@@ -55,34 +55,51 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.as_posix()
 
 
-def module_name(path: Path, root: Path | None = None) -> tuple[str, bool]:
+def module_name(
+    path: Path, root: Path | None = None, packages: dict[str, bool] | None = None
+) -> tuple[str, bool]:
     """Dotted module name from the package directories above the file.
 
     Below the project `root`, a directory without `__init__.py` inside a
     package is a namespace portion of it (`shop/routers/apps.py` is
     `shop.routers.apps` when `shop/__init__.py` exists): Python imports it so,
-    and naming it `apps` would merge unrelated modules of one basename."""
+    and naming it `apps` would merge unrelated modules of one basename.
+    `packages` caches, per directory, whether it holds an `__init__.py`."""
+    known = {} if packages is None else packages
+
+    def holds_init(directory: str) -> bool:
+        found = known.get(directory)
+        if found is None:
+            found = known[directory] = os.path.isfile(os.path.join(directory, "__init__.py"))
+        return found
+
     is_package = path.name == "__init__.py"
     parts = [] if is_package else [path.stem]
-    directory = path.parent
+    directory = os.path.dirname(str(path))
     if root is not None:
         # The directories from the file's up to the root (when it is below it).
-        chain: list[Path] = []
+        top_dir = str(root)
+        chain: list[str] = []
         current = directory
-        while current != root and current.parent != current:
+        while current != top_dir:
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
             chain.append(current)
-            current = current.parent
-        packages = [i for i, d in enumerate(chain) if (d / "__init__.py").is_file()]
-        if current == root and packages and len(packages) != packages[-1] + 1:
-            # A namespace directory between the file and its package.
-            top = packages[-1]
-            parts += [d.name for d in chain[: top + 1]]
-            directory = chain[top].parent
-    while (directory / "__init__.py").is_file():
-        parts.append(directory.name)
-        if directory.parent == directory:
+            current = parent
+        if current == top_dir:
+            inits = [i for i, d in enumerate(chain) if holds_init(d)]
+            if inits and len(inits) != inits[-1] + 1:
+                # A namespace directory between the file and its package.
+                top = inits[-1]
+                parts += [os.path.basename(d) for d in chain[: top + 1]]
+                directory = os.path.dirname(chain[top])
+    while holds_init(directory):
+        parts.append(os.path.basename(directory))
+        parent = os.path.dirname(directory)
+        if parent == directory:
             break
-        directory = directory.parent
+        directory = parent
     if not parts:
         parts.append(path.parent.name or "__main__")
     return ".".join(reversed(parts)), is_package
@@ -116,6 +133,9 @@ class Excluder:
         self.user = pathspec.GitIgnoreSpec.from_lines(exclude)
         self.respect_gitignore = respect_gitignore
         self._gitignores: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+        self._chains: dict[Path, list[tuple[str, pathspec.GitIgnoreSpec]] | None] = {}
+        # directory -> whether it holds an __init__.py (module names).
+        self.packages: dict[str, bool] = {}
 
     def _relative(self, path: Path) -> str | None:
         try:
@@ -142,24 +162,35 @@ class Excluder:
             self._gitignores[directory] = spec
         return self._gitignores[directory]
 
+    def _specs(self, directory: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]] | None:
+        """The .gitignore specs from `directory` up to the root, as (base
+        directory with a trailing slash, spec); None outside the root."""
+        if directory in self._chains:
+            return self._chains[directory]
+        if directory == self.root:
+            specs: list[tuple[str, pathspec.GitIgnoreSpec]] | None = []
+        elif self._relative(directory) is None or directory.parent == directory:
+            specs = None
+        else:
+            above = self._specs(directory.parent)
+            specs = None if above is None else list(above)
+        if specs is not None:
+            spec = self._gitignore(directory)
+            if spec is not None:
+                specs.insert(0, (os.path.join(str(directory), ""), spec))
+        self._chains[directory] = specs
+        return specs
+
     def ignored_by_git(self, path: Path, is_dir: bool) -> bool:
         """True when a .gitignore between the root and the path ignores it."""
         if not self.respect_gitignore:
             return False
-        directory = path.parent
-        chain: list[Path] = []
-        while True:
-            chain.append(directory)
-            if directory == self.root or directory.parent == directory:
-                break
-            if self._relative(directory) is None:
-                return False
-            directory = directory.parent
-        for base in chain:
-            spec = self._gitignore(base)
-            if spec is None:
-                continue
-            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        specs = self._specs(path.parent)
+        if not specs:
+            return False
+        text = str(path)
+        for base, spec in specs:
+            relative = text[len(base) :].replace(os.sep, "/") + ("/" if is_dir else "")
             if spec.match_file(relative):
                 return True
         return False
@@ -269,12 +300,14 @@ def discover(
             paths = []
         for path in paths:
             if path not in seen:
-                seen[path] = source_file(path, root, cwd)
+                seen[path] = source_file(path, root, cwd, excluder.packages)
     return sorted(seen.values(), key=lambda f: f.display)
 
 
-def source_file(path: Path, root: Path, cwd: Path) -> SourceFile:
-    module, is_package = module_name(path, root)
+def source_file(
+    path: Path, root: Path, cwd: Path, packages: dict[str, bool] | None = None
+) -> SourceFile:
+    module, is_package = module_name(path, root, packages)
     try:
         relative = PurePosixPath(path.relative_to(root).as_posix())
     except ValueError:

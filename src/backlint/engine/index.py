@@ -139,9 +139,15 @@ class IndexCache:
         self.directory = root / CACHE_DIR
         self.key = _cache_key()
         self.path = self.directory / f"index-{self.key}.json"
-        payload = read_json(self.path, self.KIND, self.key)
-        self.raw: dict[str, Any] = payload if payload is not None else {}
+        self._raw: dict[str, Any] | None = None  # read on first use
         self.used: dict[str, Any] = {}  # path -> raw entry reused this run
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        if self._raw is None:
+            payload = read_json(self.path, self.KIND, self.key)
+            self._raw = payload if payload is not None else {}
+        return self._raw
 
     def get(self, file: SourceFile, digest: str) -> FileFacts | None:
         path = str(file.path)

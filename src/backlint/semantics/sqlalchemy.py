@@ -1228,9 +1228,30 @@ def new_session(ctx: FileContext, call: cst.Call, scope: Scope) -> Kind | None:
         if fn is not None:
             decorators = {ctx.index.canonical(dotted(d) or "") for d in fn.decorators}
             if decorators & CONTEXT_MANAGER_DECORATORS:
-                return dependency_kind(ctx.index, name)
+                return dependency_kind(ctx.index, name) or _yielded_class_kind(ctx.index, fn)
             return None
     return _factory_kind(ctx, call.func, scope, 0)
+
+
+# Return annotations of generators: their first argument is what is yielded.
+GENERATOR_TYPES = frozenset(
+    f"{module}.{name}"
+    for module in ("typing", "collections.abc")
+    for name in ("Iterator", "Generator", "AsyncIterator", "AsyncGenerator")
+)
+
+
+def _yielded_class_kind(index: ProjectIndex, fn: FunctionFacts) -> Kind | None:
+    """A context manager declared to yield a session (`-> AsyncGenerator[AsyncSession,
+    None]`, `-> Iterator[Session]`), when its body hands on one backlint cannot
+    follow (`async with other_package.session_scope() as session: yield session`)."""
+    returns = fn.returns
+    if not isinstance(returns, Subscript) or not returns.index:
+        return None
+    if index.canonical(dotted(returns.value) or "") not in GENERATOR_TYPES:
+        return None
+    yielded = index.canonical(dotted(returns.index[0]) or "")
+    return _class_kind(yielded) if yielded in SESSION_CLASSES else None
 
 
 # Session methods that issue a query (RULES.md BKL206); unit-of-work calls

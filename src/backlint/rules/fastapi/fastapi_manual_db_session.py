@@ -19,8 +19,11 @@ class FastapiManualDbSession(FastAPIRule):
     factory (`SessionLocal()` where `SessionLocal = sessionmaker(...)`,
     `async_session()` from `async_sessionmaker(...)`, a `scoped_session`),
     as a call or in `with SessionLocal() as db`, and project context managers
-    that yield a session (`with session_scope() as db`). Factories and
-    context managers are resolved across modules. Reported on the call.
+    that yield a session (`with session_scope() as db`, `async with
+    get_async_db() as db`), known from what they yield or, when that comes
+    from a package outside the project, from their return annotation
+    (`-> AsyncGenerator[AsyncSession, None]`). Factories and context
+    managers are resolved across modules. Reported on the call.
 
     Why:
     A session made in the route escapes the request's dependency graph:
@@ -70,8 +73,9 @@ class FastapiManualDbSession(FastAPIRule):
     Dependency functions (they are where sessions are made); sessions made
     in a nested function of the route (a background job needs its own
     session, see BKL208); code outside routes; factories backlint cannot
-    resolve (`request.state.session_maker()`, a factory passed in): missed
-    alarm rather than guess. Test files and migrations are not linted.
+    resolve (`request.state.session_maker()`, a factory passed in, a method
+    of an object such as `db.session_context()`): missed alarm rather than
+    guess. Test files and migrations are not linted.
 
     Fix:
     None: the route needs a session parameter with a dependency.

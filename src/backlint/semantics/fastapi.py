@@ -554,6 +554,16 @@ def http_methods(route: Route) -> frozenset[str]:
     return frozenset(found)
 
 
+# Routes that forward a request they do not own, by name (`forward_post`,
+# `proxy`): the body and the response are another service's.
+FORWARDING_WORDS = frozenset({"forward", "proxy", "passthrough", "relay"})
+
+
+def is_forwarding_route(node: cst.FunctionDef) -> bool:
+    """`forward_get`, `proxy`, `openai_passthrough`: a route that relays."""
+    return bool(FORWARDING_WORDS & set(node.name.value.lower().split("_")))
+
+
 def function_scope(node: cst.FunctionDef, enclosing: Scope) -> Scope:
     """The scope of a def's body, before the walker enters it."""
     return Scope(node, ScopeKind.FUNCTION, node.asynchronous is not None, enclosing)

@@ -10,6 +10,7 @@ from backlint.semantics.fastapi import (
     JSON_RESPONSES,
     Route,
     function_scope,
+    is_forwarding_route,
     is_hidden_route,
     is_response_value,
     route_of,
@@ -119,7 +120,9 @@ class FastapiMissingResponseModel(Rule):
     `include_in_schema=False`; `response_class=` a non-JSON response
     (`HTMLResponse`, `RedirectResponse`, `StreamingResponse`, ...); a return
     annotation that is a `Response` class; a route whose every `return` hands
-    back a `Response` object (FastAPI sends those untouched); websocket routes;
+    back a `Response` object (FastAPI sends those untouched); routes that
+    relay another service's answer, by name (`forward_get`, `proxy`,
+    `passthrough`, `relay`); websocket routes;
     Flask and other frameworks' routes.
 
     Fix:
@@ -135,7 +138,7 @@ class FastapiMissingResponseModel(Rule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)
-        if route is None or self._exempt(route, scope):
+        if route is None or is_forwarding_route(node) or self._exempt(route, scope):
             return
         name = node.name.value
         if node.returns is None:

@@ -12,6 +12,7 @@ from backlint.semantics.fastapi import (
     REQUEST_CLASSES,
     Route,
     function_scope,
+    is_forwarding_route,
     param_type,
     route_of,
 )
@@ -53,8 +54,6 @@ OTHER_MARKERS = frozenset(
 )
 # Reading the raw body: the route forwards or verifies it (webhook signatures).
 RAW_BODY = frozenset({"body", "stream"})
-# Routes that forward a body they do not own, by name (`forward_post`, `proxy`).
-FORWARDING_WORDS = frozenset({"forward", "proxy", "passthrough", "relay"})
 PARSED_BODY = frozenset({"json", "form"})
 # Reading one fixed key of a body: `body.get("name")`, `body.pop("name")`.
 KEY_METHODS = frozenset({"get", "pop", "setdefault"})
@@ -141,7 +140,7 @@ class FastapiUntypedBody(FastAPIRule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)
-        if route is None or FORWARDING_WORDS & set(node.name.value.lower().split("_")):
+        if route is None or is_forwarding_route(node):
             return
         for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
             shown = self._untyped_body(param, scope)

@@ -25,6 +25,7 @@ from backlint.semantics.facts import (
     Seq,
     Subscript,
     Value,
+    const_str,
     dotted,
 )
 from backlint.semantics.index import ProjectIndex, index_view
@@ -63,6 +64,9 @@ class FastAPIApps:
                     changed = True
         self.instances: set[str] = set()
         self.hidden: set[str] = set()
+        # Path templates prefixed to an instance's routes (`APIRouter(prefix=...)`,
+        # `include_router(router, prefix=...)`): their `{params}` are path parameters.
+        self.prefixes: dict[str, list[str]] = {}
         inclusions: list[tuple[str, str]] = []  # (including, included)
         for facts in index.modules.values():
             for name, value in facts.assignments.items():
@@ -72,6 +76,7 @@ class FastAPIApps:
                 ):
                     qualname = f"{facts.module}.{name}"
                     self.instances.add(qualname)
+                    self._prefix(qualname, value.kwarg("prefix"))
                     # No schema for this router, or no schema for this whole app.
                     if value.kwarg("include_in_schema") == Const(False) or value.kwarg(
                         "openapi_url"
@@ -86,6 +91,7 @@ class FastAPIApps:
                 including = index.canonical(dotted(call.func.value) or "")
                 if call.kwarg("include_in_schema") == Const(False):
                     self.hidden.add(included)
+                self._prefix(included, call.kwarg("prefix"))
                 inclusions.append((including, included))
         changed = True
         while changed:  # a router included in a hidden one is hidden too
@@ -94,6 +100,11 @@ class FastAPIApps:
                 if including in self.hidden and included not in self.hidden:
                     self.hidden.add(included)
                     changed = True
+
+    def _prefix(self, qualname: str, value: Value | None) -> None:
+        text = const_str(value) if value is not None else None
+        if text:
+            self.prefixes.setdefault(qualname, []).append(text)
 
     def is_instance(self, qualname: str | None) -> bool:
         return qualname is not None and self.index.canonical(qualname) in self.instances
@@ -306,18 +317,23 @@ def annotated_value(index: ProjectIndex, value: object) -> ParamType | None:
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}")
 
 
-def path_parameters(route: Route) -> frozenset[str]:
+def path_parameters(ctx: FileContext, route: Route) -> frozenset[str]:
     """The names in the route's path template (`"/items/{item_id}"`,
-    `"/files/{path:path}"`); empty when the path is not a literal."""
+    `"/files/{path:path}"`) and in its router's prefix (`APIRouter(prefix=
+    "/dags/{dag_id}")`, `include_router(router, prefix=...)`); only literal
+    templates are read."""
+    templates: list[str] = []
     path: cst.BaseExpression | None = route.keyword("path")
     if path is None and route.decorator.args and route.decorator.args[0].keyword is None:
         path = route.decorator.args[0].value
-    if not isinstance(path, cst.SimpleString | cst.ConcatenatedString):
-        return frozenset()
-    text = path.evaluated_value
-    if not isinstance(text, str):
-        return frozenset()
-    return frozenset(_PATH_PARAM.findall(text))
+    if isinstance(path, cst.SimpleString | cst.ConcatenatedString):
+        text = path.evaluated_value
+        if isinstance(text, str):
+            templates.append(text)
+    if route.instance is not None:
+        apps = ctx.index.view(fastapi_apps)
+        templates += apps.prefixes.get(ctx.index.canonical(route.instance), [])
+    return frozenset(name for text in templates for name in _PATH_PARAM.findall(text))
 
 
 def parameters(node: cst.FunctionDef) -> Iterator[cst.Param]:

@@ -6,9 +6,20 @@ import libcst as cst
 
 from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import Scope
-from backlint.semantics.fastapi import function_scope, is_response_value, route_of
+from backlint.semantics.fastapi import (
+    function_scope,
+    is_response_value,
+    param_type,
+    parameters,
+    route_of,
+)
 from backlint.semantics.python import body_calls
-from backlint.semantics.sqlalchemy import ORM_PACKAGES, new_session
+from backlint.semantics.sqlalchemy import (
+    ORM_PACKAGES,
+    SESSION_CLASSES,
+    new_session,
+    yields_session,
+)
 from backlint.semantics.tree import descendants
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -74,6 +85,9 @@ class FastapiManualDbSession(FastAPIRule):
     ```
 
     Not flagged:
+    Routes that already receive a session through a dependency: one they make
+    besides is a second transaction on purpose (an audit record that must
+    commit whatever happens, batches that release the connection in between).
     A session opened in a `with` block that ends before the route goes on to
     await other work or to return a `Response` (a `StreamingResponse`): the
     scope is narrowed on purpose, so that no pooled connection is held through
@@ -103,6 +117,8 @@ class FastapiManualDbSession(FastAPIRule):
         if route_of(self.ctx, node, scope) is None:
             return
         inner = function_scope(node, scope)
+        if any(self._is_session(param, scope) for param in parameters(node)):
+            return  # already given one: another is a second transaction on purpose
         for child in body_calls(self.ctx, node):
             if new_session(self.ctx, child, inner) is None:
                 continue
@@ -110,6 +126,15 @@ class FastapiManualDbSession(FastAPIRule):
                 continue
             shown = self.ctx.tree.code_for_node(child.func)
             self.report(child, function=node.name.value, call=f"{shown}(...)")
+
+    def _is_session(self, param: cst.Param, scope: Scope) -> bool:
+        """`db: Session = Depends(get_db)`, `session: SessionDep`, `db=Depends(get_db)`."""
+        declared = param_type(self.ctx, param, scope)
+        if declared.annotation in SESSION_CLASSES:
+            return True
+        return declared.dependency is not None and yields_session(
+            self.ctx.index, declared.dependency
+        )
 
     def _released_early(self, call: cst.Call, node: cst.FunctionDef, scope: Scope) -> bool:
         """The session is a `with` target whose block ends before the route goes

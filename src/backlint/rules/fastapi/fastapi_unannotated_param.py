@@ -53,11 +53,12 @@ class FastapiUnannotatedParam(FastAPIRule):
     parameters whose default is `Depends(...)`, or a name bound to one in
     another module (`user=CurrentUser` with `CurrentUser = Depends(...)`): the
     dependency gives the type; a route's path parameters (`{item_id}` in its
-    path): FastAPI passes them as strings, which is what the URL holds (missed
-    alarm when the author meant a number); `*args` and `**kwargs`; functions
-    that are neither routes nor dependencies (BKL801 covers public functions
-    in general). Routes and dependencies declared inside a function (an app
-    factory) are not seen as dependencies when only used there (missed alarm).
+    path or in its router's `prefix=`): FastAPI passes them as strings, which
+    is what the URL holds (missed alarm when the author meant a number);
+    `*args` and `**kwargs`; functions that are neither routes nor dependencies
+    (BKL801 covers public functions in general). Routes and dependencies
+    declared inside a function (an app factory) are not seen as dependencies
+    when only used there (missed alarm).
     Test files and migrations are not linted.
 
     Fix:
@@ -78,7 +79,7 @@ class FastapiUnannotatedParam(FastAPIRule):
         path: frozenset[str] = frozenset()
         if route is not None:
             kind = "route"
-            path = path_parameters(route)
+            path = path_parameters(self.ctx, route)
         elif is_dependency(self.ctx, node, scope):
             kind = "dependency"
         else:

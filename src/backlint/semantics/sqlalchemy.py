@@ -420,6 +420,7 @@ RELATIONSHIP_FUNCS = frozenset(
 )
 BACKREF_FUNCS = frozenset({"sqlalchemy.orm.backref", "sqlalchemy.orm.relationships.backref"})
 METADATA_CLASSES = frozenset({"sqlalchemy.MetaData", "sqlalchemy.schema.MetaData"})
+TABLE_CLASSES = frozenset({"sqlalchemy.Table", "sqlalchemy.schema.Table"})
 
 # `lazy=` strategies: loaded with the parent, loaded on first access (a query
 # of its own), or never loaded implicitly (raise, noload, dynamic...).

@@ -55,10 +55,11 @@ class FastapiUnannotatedParam(FastAPIRule):
     dependency gives the type; a route's path parameters (`{item_id}` in its
     path or in its router's `prefix=`): FastAPI passes them as strings, which
     is what the URL holds (missed alarm when the author meant a number);
-    `*args` and `**kwargs`; functions that are neither routes nor dependencies
-    (BKL801 covers public functions in general). Routes and dependencies
-    declared inside a function (an app factory) are not seen as dependencies
-    when only used there (missed alarm).
+    parameters with a string default (`tag=""`): a string is what the author
+    meant and what FastAPI passes; `*args` and `**kwargs`; functions that are
+    neither routes nor dependencies (BKL801 covers public functions in
+    general). Routes and dependencies declared inside a function (an app
+    factory) are not seen as dependencies when only used there (missed alarm).
     Test files and migrations are not linted.
 
     Fix:
@@ -99,6 +100,7 @@ class FastapiUnannotatedParam(FastAPIRule):
             if (
                 param.annotation is not None
                 or param.name.value in path
+                or isinstance(param.default, cst.SimpleString | cst.ConcatenatedString)
                 or is_depends(self.ctx, param.default, scope)
             ):
                 continue

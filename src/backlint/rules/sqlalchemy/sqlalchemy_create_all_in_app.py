@@ -10,6 +10,7 @@ from backlint.semantics.facts import Call, FunctionFacts, dotted
 from backlint.semantics.sqlalchemy import (
     METADATA_CLASSES,
     SQLMODEL_BASES,
+    TABLE_CLASSES,
     sqlalchemy_models,
 )
 from backlint.semantics.tree import descendants
@@ -74,7 +75,10 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
     function that also drives Alembic (Alembic's documented bootstrap of a
     fresh database: `create_all` then `command.stamp(cfg, "head")`, or a
     project wrapper's `self.alembic.stamp("head")`);
-    `drop_all`; metadata whose origin backlint cannot resolve (missed alarm).
+    `drop_all`; a function's own `MetaData()` whose tables get computed names
+    (`Table(table_name, metadata, *columns)`: a data table made on demand, such
+    as an export target, not the application's schema); metadata whose origin
+    backlint cannot resolve (missed alarm).
 
     Fix:
     None: generate a migration (`alembic revision --autogenerate`) and run
@@ -119,13 +123,40 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
             name = canonical(name)
             return name in models.metadata or f"{name}.Model" in models.bases
         if isinstance(receiver, cst.Name):  # a local `metadata = MetaData()`
-            _, bindings = self.ctx.bindings(receiver.value)
-            return bool(bindings) and all(
-                isinstance(b, Assigned)
-                and isinstance(b.value, cst.Call)
-                and canonical(self.ctx.qualified_name(b.value.func) or "") in METADATA_CLASSES
-                for b in bindings
+            scope, bindings = self.ctx.bindings(receiver.value)
+            return (
+                bool(bindings)
+                and all(
+                    isinstance(b, Assigned)
+                    and isinstance(b.value, cst.Call)
+                    and canonical(self.ctx.qualified_name(b.value.func) or "") in METADATA_CLASSES
+                    for b in bindings
+                )
+                and not (scope is not None and self._data_tables(scope, receiver.value))
             )
+        return False
+
+    def _data_tables(self, owner: Scope, metadata: str) -> bool:
+        """`Table(table_name, metadata, *columns)` with a computed name in the
+        function that owns the local `metadata`: tables of data made on demand
+        (an export target, a user's dataset), not the application's schema."""
+        if not isinstance(owner.node, cst.FunctionDef):
+            return False
+        canonical = self.ctx.index.canonical
+        for child in descendants(owner.node.body):
+            if not (
+                isinstance(child, cst.Call)
+                and canonical(self.ctx.qualified_name(child.func, owner) or "") in TABLE_CLASSES
+                and len(child.args) > 1
+            ):
+                continue
+            name, bound = child.args[0].value, child.args[1].value
+            if (
+                isinstance(bound, cst.Name)
+                and bound.value == metadata
+                and not isinstance(name, cst.SimpleString)
+            ):
+                return True
         return False
 
     # Scripts ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ project (found through the index).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,10 +20,12 @@ from backlint.semantics.facts import (
     Attr,
     Call,
     Const,
+    FunctionFacts,
     Mapping,
     Seq,
     Subscript,
     Value,
+    const_str,
     dotted,
 )
 from backlint.semantics.index import ProjectIndex, index_view
@@ -61,6 +64,9 @@ class FastAPIApps:
                     changed = True
         self.instances: set[str] = set()
         self.hidden: set[str] = set()
+        # Path templates prefixed to an instance's routes (`APIRouter(prefix=...)`,
+        # `include_router(router, prefix=...)`): their `{params}` are path parameters.
+        self.prefixes: dict[str, list[str]] = {}
         inclusions: list[tuple[str, str]] = []  # (including, included)
         for facts in index.modules.values():
             for name, value in facts.assignments.items():
@@ -70,6 +76,7 @@ class FastAPIApps:
                 ):
                     qualname = f"{facts.module}.{name}"
                     self.instances.add(qualname)
+                    self._prefix(qualname, value.kwarg("prefix"))
                     # No schema for this router, or no schema for this whole app.
                     if value.kwarg("include_in_schema") == Const(False) or value.kwarg(
                         "openapi_url"
@@ -84,6 +91,7 @@ class FastAPIApps:
                 including = index.canonical(dotted(call.func.value) or "")
                 if call.kwarg("include_in_schema") == Const(False):
                     self.hidden.add(included)
+                self._prefix(included, call.kwarg("prefix"))
                 inclusions.append((including, included))
         changed = True
         while changed:  # a router included in a hidden one is hidden too
@@ -92,6 +100,11 @@ class FastAPIApps:
                 if including in self.hidden and included not in self.hidden:
                     self.hidden.add(included)
                     changed = True
+
+    def _prefix(self, qualname: str, value: Value | None) -> None:
+        text = const_str(value) if value is not None else None
+        if text:
+            self.prefixes.setdefault(qualname, []).append(text)
 
     def is_instance(self, qualname: str | None) -> bool:
         return qualname is not None and self.index.canonical(qualname) in self.instances
@@ -183,6 +196,34 @@ class ParamType:
 def _depends_target_cst(ctx: FileContext, call: cst.BaseExpression, scope: Scope) -> str | None:
     if isinstance(call, cst.Call) and ctx.qualified_name(call.func, scope) in DEPENDS and call.args:
         return ctx.qualified_name(call.args[0].value, scope)
+    bound = depends_constant(ctx, call, scope)
+    if bound is not None and bound.args:
+        return dotted(bound.args[0])
+    return None
+
+
+def is_depends(ctx: FileContext, expr: cst.BaseExpression | None, scope: Scope) -> bool:
+    """A `Depends(...)`/`Security(...)` call, or a name bound to one elsewhere
+    (`CurrentUser = Depends(get_current_user)` in a `deps` module, imported):
+    either way FastAPI resolves a dependency, not a query parameter."""
+    if expr is None:
+        return False
+    if isinstance(expr, cst.Call):
+        name = ctx.qualified_name(expr.func, scope)
+        return ctx.index.canonical(name or "") in DEPENDS
+    return depends_constant(ctx, expr, scope) is not None
+
+
+def depends_constant(ctx: FileContext, expr: cst.BaseExpression, scope: Scope) -> Call | None:
+    """The `Depends(...)` call a module-level name (here or imported) is bound to."""
+    if not isinstance(expr, cst.Name | cst.Attribute):
+        return None
+    name = ctx.qualified_name(expr, scope)
+    if name is None:
+        return None
+    value = ctx.index.lookup(ctx.index.canonical(name))
+    if isinstance(value, Call) and ctx.index.canonical(dotted(value.func) or "") in DEPENDS:
+        return value
     return None
 
 
@@ -271,6 +312,28 @@ def annotated_value(index: ProjectIndex, value: object) -> ParamType | None:
         index.canonical(base) if base else None,
         index.canonical(dependency) if dependency else None,
     )
+
+
+_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}")
+
+
+def path_parameters(ctx: FileContext, route: Route) -> frozenset[str]:
+    """The names in the route's path template (`"/items/{item_id}"`,
+    `"/files/{path:path}"`) and in its router's prefix (`APIRouter(prefix=
+    "/dags/{dag_id}")`, `include_router(router, prefix=...)`); only literal
+    templates are read."""
+    templates: list[str] = []
+    path: cst.BaseExpression | None = route.keyword("path")
+    if path is None and route.decorator.args and route.decorator.args[0].keyword is None:
+        path = route.decorator.args[0].value
+    if isinstance(path, cst.SimpleString | cst.ConcatenatedString):
+        text = path.evaluated_value
+        if isinstance(text, str):
+            templates.append(text)
+    if route.instance is not None:
+        apps = ctx.index.view(fastapi_apps)
+        templates += apps.prefixes.get(ctx.index.canonical(route.instance), [])
+    return frozenset(name for text in templates for name in _PATH_PARAM.findall(text))
 
 
 def parameters(node: cst.FunctionDef) -> Iterator[cst.Param]:
@@ -507,6 +570,16 @@ def http_methods(route: Route) -> frozenset[str]:
     return frozenset(found)
 
 
+# Routes that forward a request they do not own, by name (`forward_post`,
+# `proxy`): the body and the response are another service's.
+FORWARDING_WORDS = frozenset({"forward", "proxy", "passthrough", "relay"})
+
+
+def is_forwarding_route(node: cst.FunctionDef) -> bool:
+    """`forward_get`, `proxy`, `openai_passthrough`: a route that relays."""
+    return bool(FORWARDING_WORDS & set(node.name.value.lower().split("_")))
+
+
 def function_scope(node: cst.FunctionDef, enclosing: Scope) -> Scope:
     """The scope of a def's body, before the walker enters it."""
     return Scope(node, ScopeKind.FUNCTION, node.asynchronous is not None, enclosing)
@@ -526,49 +599,104 @@ JSON_RESPONSES = frozenset(
 )
 
 
-def is_response_class(name: str | None) -> bool:
-    return name is not None and (name in _RESPONSE_CLASSES or name.startswith(_RESPONSE_MODULES))
+def is_response_class(name: str | None, index: ProjectIndex | None = None) -> bool:
+    """A Response class of FastAPI/Starlette, or (given the index) a project
+    subclass of one (`class CustomJSONResponse(JSONResponse)`)."""
+    if name is None:
+        return False
+    if name in _RESPONSE_CLASSES or name.startswith(_RESPONSE_MODULES):
+        return True
+    seen: set[str] = set()
+    pending = [name]
+    while index is not None and pending and len(seen) < 16:
+        cls = index.find_class(pending.pop())
+        if cls is None or cls.qualname in seen:
+            continue
+        seen.add(cls.qualname)
+        for base in cls.bases:
+            base_name = index.canonical(dotted(base) or "")
+            if base_name in _RESPONSE_CLASSES or base_name.startswith(_RESPONSE_MODULES):
+                return True
+            pending.append(base_name)
+    return False
 
 
 def returns_response(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
     """The def is annotated to return a Response, or some `return` hands back a
     Response object (`RedirectResponse(...)`, `templates.TemplateResponse(...)`,
     a project function declared to return one, or a local name bound to one)."""
-    if node.returns is not None:
-        declared = ctx.qualified_name(node.returns.annotation, scope)
-        if is_response_class(ctx.index.canonical(declared) if declared else None):
-            return True
+    if declares_response(ctx, node, scope):
+        return True
     inner = function_scope(node, scope)
     return any(
         isinstance(stmt, cst.Return)
         and stmt.value is not None
-        and _is_response(ctx, stmt.value, inner, 0)
+        and is_response_value(ctx, stmt.value, inner)
         for stmt in body_statements(node)
     )
 
 
-def _is_response(ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+def declares_response(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """The def's return annotation is a Response class."""
+    if node.returns is None:
+        return False
+    declared = ctx.qualified_name(node.returns.annotation, scope)
+    return is_response_class(ctx.index.canonical(declared) if declared else None, ctx.index)
+
+
+def is_response_value(
+    ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """`value` (returned from a def whose body scope is `scope`) is a Response
+    object: a Response class (or a project subclass) called, a Jinja2
+    `TemplateResponse(...)`, a project function or method declared to return
+    one (`backend.login(...)` with `backend: AuthenticationBackend`), or a
+    local name bound only to such values."""
     if isinstance(value, cst.Await):
         value = value.expression
+    index = ctx.index
     if isinstance(value, cst.Call):
         func = value.func
         if isinstance(func, cst.Attribute) and func.attr.value == "TemplateResponse":
-            return True
+            return True  # Jinja2Templates(...).TemplateResponse: an HTML page
         name = ctx.qualified_name(func, scope)
-        if name is None:
-            return False
-        name = ctx.index.canonical(name)
-        if is_response_class(name):
-            return True
-        fn = ctx.index.find_function(name)  # `return _success_response(...)`
+        if name is not None:
+            name = index.canonical(name)
+            if is_response_class(name, index):
+                return True
+        fn = index.find_function(name) if name else _parameter_method(ctx, func, scope)
         returns = dotted(fn.returns) if fn is not None and fn.returns is not None else None
-        return is_response_class(ctx.index.canonical(returns) if returns else None)
+        return is_response_class(index.canonical(returns) if returns else None, index)
     if isinstance(value, cst.Name) and depth < 3:
         owner, bindings = ctx.bindings(value.value, scope)
-        return owner is scope and any(
-            isinstance(b, Assigned)
-            and b.value is not None
-            and _is_response(ctx, b.value, scope, depth + 1)
-            for b in bindings
+        return (
+            owner is scope
+            and bool(bindings)
+            and all(
+                isinstance(b, Assigned)
+                and b.value is not None
+                and is_response_value(ctx, b.value, scope, depth + 1)
+                for b in bindings
+            )
         )
     return False
+
+
+def _parameter_method(
+    ctx: FileContext, func: cst.BaseExpression, scope: Scope
+) -> FunctionFacts | None:
+    """`backend.login` where `backend: AuthenticationBackend` is a parameter."""
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+        return None
+    owner, bindings = ctx.bindings(func.value.value, scope)
+    if owner is None or len(bindings) != 1 or not isinstance(bindings[0], Parameter):
+        return None
+    annotation = bindings[0].param.annotation
+    if annotation is None:
+        return None
+    declared = annotation.annotation
+    if isinstance(declared, cst.Subscript):  # `Backend[UserT, IdT]`
+        declared = declared.value
+    cls_name = ctx.qualified_name(declared, owner)
+    cls = ctx.index.find_class(cls_name) if cls_name else None
+    return cls.method(func.attr.value) if cls is not None else None

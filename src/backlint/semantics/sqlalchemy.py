@@ -255,7 +255,10 @@ def _kind(ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int) 
                 index, Ref(f"{ctx.module}.{expr.value}"), depth + 1
             ) or _module_binding(ctx, bindings, owner, depth)
         kinds = {_binding_kind(ctx, b, owner, depth) for b in bindings}
-        return kinds.pop() if len(kinds) == 1 else None
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind == "sync" and expr.value in awaited_receivers(ctx, owner.node):
+            return None  # declared `Session`, awaited like an `AsyncSession`: async in fact
+        return kind
     if isinstance(expr, cst.Attribute):
         if expr.attr.value == "session" and _is_flask_db_cst(ctx, expr.value, scope):
             return "sync"
@@ -273,6 +276,42 @@ def _kind(ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int) 
     if kind is not None:
         return kind
     return _factory_kind(ctx, func, scope, depth + 1)
+
+
+_NESTED = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def awaited_receivers(ctx: FileContext, node: cst.CSTNode) -> frozenset[str]:
+    """Names a function awaits method calls on (`await session.execute(...)`):
+    whatever their annotation says, these objects are async in fact (a sync
+    `Session`'s results cannot be awaited), so `session: Session` on them is a
+    loose hint, not a sync session."""
+    if not isinstance(node, cst.FunctionDef) or node.asynchronous is None:
+        return frozenset()
+    key = ("sqlalchemy.awaited_receivers", id(node))
+    found = ctx.cache.get(key)
+    if found is None:
+        names: set[str] = set()
+        for child in descendants(node.body, prune=_NESTED):
+            if isinstance(child, cst.Await):
+                receiver = _receiver(child.expression)
+                if receiver is not None:
+                    names.add(receiver)
+        found = frozenset(names)
+        ctx.cache[key] = found
+    assert isinstance(found, frozenset)
+    return found
+
+
+def _receiver(expr: cst.BaseExpression) -> str | None:
+    """`session` in `session.execute(...)`."""
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and isinstance(expr.func.value, cst.Name)
+    ):
+        return expr.func.value.value
+    return None
 
 
 def _factory_kind(
@@ -381,6 +420,7 @@ RELATIONSHIP_FUNCS = frozenset(
 )
 BACKREF_FUNCS = frozenset({"sqlalchemy.orm.backref", "sqlalchemy.orm.relationships.backref"})
 METADATA_CLASSES = frozenset({"sqlalchemy.MetaData", "sqlalchemy.schema.MetaData"})
+TABLE_CLASSES = frozenset({"sqlalchemy.Table", "sqlalchemy.schema.Table"})
 
 # `lazy=` strategies: loaded with the parent, loaded on first access (a query
 # of its own), or never loaded implicitly (raise, noload, dynamic...).
@@ -1189,9 +1229,30 @@ def new_session(ctx: FileContext, call: cst.Call, scope: Scope) -> Kind | None:
         if fn is not None:
             decorators = {ctx.index.canonical(dotted(d) or "") for d in fn.decorators}
             if decorators & CONTEXT_MANAGER_DECORATORS:
-                return dependency_kind(ctx.index, name)
+                return dependency_kind(ctx.index, name) or _yielded_class_kind(ctx.index, fn)
             return None
     return _factory_kind(ctx, call.func, scope, 0)
+
+
+# Return annotations of generators: their first argument is what is yielded.
+GENERATOR_TYPES = frozenset(
+    f"{module}.{name}"
+    for module in ("typing", "collections.abc")
+    for name in ("Iterator", "Generator", "AsyncIterator", "AsyncGenerator")
+)
+
+
+def _yielded_class_kind(index: ProjectIndex, fn: FunctionFacts) -> Kind | None:
+    """A context manager declared to yield a session (`-> AsyncGenerator[AsyncSession,
+    None]`, `-> Iterator[Session]`), when its body hands on one backlint cannot
+    follow (`async with other_package.session_scope() as session: yield session`)."""
+    returns = fn.returns
+    if not isinstance(returns, Subscript) or not returns.index:
+        return None
+    if index.canonical(dotted(returns.value) or "") not in GENERATOR_TYPES:
+        return None
+    yielded = index.canonical(dotted(returns.index[0]) or "")
+    return _class_kind(yielded) if yielded in SESSION_CLASSES else None
 
 
 # Session methods that issue a query (RULES.md BKL206); unit-of-work calls

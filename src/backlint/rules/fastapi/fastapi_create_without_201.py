@@ -17,13 +17,22 @@ from backlint.semantics.fastapi import (
     returns_response,
     route_of,
 )
-from backlint.semantics.python import body_statements
+from backlint.semantics.python import body_calls, body_statements
 from backlint.types import FixKind
 
 # RULES.md BKL205: the first word of the function name.
 CREATE_VERBS = frozenset({"create", "add", "register"})
 # Issuing a token is not creating a resource: OAuth 2.0 (RFC 6749, 5.1) answers 200.
 TOKEN_WORDS = frozenset({"token", "tokens", "jwt"})
+# A route that only tries a creation out creates nothing: 200 is right
+# (`create_invoice_preview`, `POST /users/validate`, `/orders/dry-run`).
+NO_CREATION_WORDS = frozenset(
+    {"preview", "dry", "dryrun", "validate", "validation", "simulate", "estimate"}
+)
+# Create-or-update: the status depends on which happened, 200 is right for an
+# update (`create_or_update_secret`, a body that calls `upsert_webhook(...)`).
+UPSERT = re.compile(r"(?:^|_)(?:upsert|or_update|or_replace)(?:_|$)|^Upsert", re.IGNORECASE)
+_WORDS = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
 _FIRST_WORD = re.compile(r"^_*([a-z]+|[A-Z][a-z]*)")
 STATUS_MODULES = frozenset({"fastapi.status", "starlette.status"})
 
@@ -83,8 +92,13 @@ class FastapiCreateWithout201(FastAPIRule):
     Not flagged:
     Routes that set `status_code` (any value: `202 Accepted` for queued work
     is a choice); routes that return a `Response` object (the status is
-    theirs: a `Response` return annotation, a `Response(...)`, or a project
-    function declared to return one) or set `response.status_code`;
+    theirs: a `Response` return annotation, a `Response(...)` or a project
+    subclass of one, or a project function declared to return one) or set
+    `response.status_code`; routes that create nothing (`preview`,
+    `dry-run`, `validate`, `simulate` or `estimate` in the name or the path);
+    create-or-update routes (`create_or_update_x`, a body calling
+    `upsert_x(...)`, an `Upsert...` use-case parameter), which answer 200
+    for an update;
     `response_class=` a non-JSON response (a form that redirects); routes
     issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
     verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
@@ -104,13 +118,18 @@ class FastapiCreateWithout201(FastAPIRule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         name = node.name.value
-        if first_word(name) not in CREATE_VERBS or TOKEN_WORDS & set(name.lower().split("_")):
+        words = set(name.lower().split("_"))
+        if first_word(name) not in CREATE_VERBS or TOKEN_WORDS & words:
+            return
+        if NO_CREATION_WORDS & words or UPSERT.search(name):
             return
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)
         if route is None or http_methods(route) != {"POST"}:
             return
         if route.keyword("status_code") is not None or self._exempt(route, scope):
+            return
+        if self._tries_only(route) or self._upserts(node, scope):
             return
         fixed = node.with_changes(
             decorators=[
@@ -131,12 +150,40 @@ class FastapiCreateWithout201(FastAPIRule):
         node = route.function
         return returns_response(self.ctx, node, scope) or self._sets_status(node, scope)
 
+    @staticmethod
+    def _tries_only(route: Route) -> bool:
+        """The path says the creation is only tried (`/orders/preview`, `/dry-run`)."""
+        path = route.keyword("path")
+        if path is None and route.decorator.args and route.decorator.args[0].keyword is None:
+            path = route.decorator.args[0].value
+        if not isinstance(path, cst.SimpleString):
+            return False
+        text = path.evaluated_value
+        words = {w.lower() for w in _WORDS.findall(text)} if isinstance(text, str) else set()
+        return bool(NO_CREATION_WORDS & words)
+
+    def _upserts(self, node: cst.FunctionDef, scope: Scope) -> bool:
+        """The body creates or updates: it calls an `upsert_*`/`*_or_update`
+        function or method, or a parameter is an `Upsert...` use case."""
+        for call in body_calls(self.ctx, node):
+            func = call.func
+            callee = func.attr.value if isinstance(func, cst.Attribute) else None
+            if isinstance(func, cst.Name):
+                callee = func.value
+            if callee is not None and UPSERT.search(callee):
+                return True
+        for param in (*node.params.params, *node.params.kwonly_params):
+            declared = param_type(self.ctx, param, scope).annotation
+            if declared is not None and UPSERT.search(declared.rpartition(".")[2]):
+                return True
+        return False
+
     def _sets_status(self, node: cst.FunctionDef, scope: Scope) -> bool:
         """`response.status_code = ...` on a `Response` parameter."""
         names = {
             p.name.value
             for p in (*node.params.params, *node.params.kwonly_params)
-            if is_response_class(param_type(self.ctx, p, scope).annotation)
+            if is_response_class(param_type(self.ctx, p, scope).annotation, self.ctx.index)
         }
         if not names:
             return False

@@ -5,9 +5,16 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, Parameter, Scope, ScopeKind
-from backlint.semantics.facts import FunctionFacts, dotted
-from backlint.semantics.fastapi import Route, is_hidden_route, route_of
+from backlint.semantics.context import Scope
+from backlint.semantics.fastapi import (
+    JSON_RESPONSES,
+    Route,
+    function_scope,
+    is_forwarding_route,
+    is_hidden_route,
+    is_response_value,
+    route_of,
+)
 from backlint.semantics.python import body_statements
 
 # Types that say nothing about the data (RULES.md BKL201).
@@ -29,7 +36,8 @@ UNTYPED = frozenset(
         "collections.abc.MutableMapping",
     }
 )
-# Untyped whatever their parameters say (`Dict[str, Any]` is still a free-form dict).
+# Mappings: typed when their value type is (`Dict[UUID, Optional[Model]]`,
+# `dict[str, int]`), free-form when it is not (`Dict[str, Any]`, `dict[str, dict]`).
 UNTYPED_MAPPINGS = frozenset(
     {
         "builtins.dict",
@@ -55,21 +63,7 @@ CONTAINERS = frozenset(
     }
 )
 OPTIONAL = frozenset({"typing.Optional", "typing.Union"})
-_RESPONSE_MODULES = ("fastapi.responses.", "starlette.responses.")
-_RESPONSE_CLASSES = frozenset(
-    {"fastapi.Response", "fastapi.responses.Response", "starlette.responses.Response"}
-)
-# Response classes whose body is JSON: declaring one does not make the data typed.
-JSON_RESPONSES = frozenset(
-    name
-    for module in _RESPONSE_MODULES
-    for name in (f"{module}JSONResponse", f"{module}ORJSONResponse", f"{module}UJSONResponse")
-)
 NO_CONTENT = frozenset({"204", "304"})
-
-
-def is_response_class(name: str | None) -> bool:
-    return name is not None and (name in _RESPONSE_CLASSES or name.startswith(_RESPONSE_MODULES))
 
 
 class FastapiMissingResponseModel(Rule):
@@ -80,8 +74,9 @@ class FastapiMissingResponseModel(Rule):
     `get/post/put/patch/delete/options/head/api_route`, the instance created
     here or imported from another module) with no `response_model=` and no
     return annotation, or whose only declared response type is untyped:
-    `dict`, `Dict[...]`, `Any`, `object`, bare `list`, or a list, tuple or
-    optional of those. Reported on the `def` line.
+    `dict`, `Any`, `object`, bare `list`, a mapping whose values are untyped
+    (`Dict[str, Any]`, `dict[str, dict]`), or a list, tuple or optional of
+    those. Reported on the `def` line.
 
     Why:
     The response model is what FastAPI validates and filters the returned
@@ -117,12 +112,17 @@ class FastapiMissingResponseModel(Rule):
     ```
 
     Not flagged:
-    An explicit `response_model=` (even `response_model=None`, a conscious
-    choice, and even with an untyped return annotation); `status_code=204`;
+    Fully typed mappings and generics (`dict[str, int]`,
+    `Dict[UUID, Optional[Model]]`, `list[Model]`): FastAPI validates them and
+    the schema says what they hold. An explicit `response_model=` (even
+    `response_model=None`, a conscious choice, and even with an untyped
+    return annotation); `status_code=204`;
     `include_in_schema=False`; `response_class=` a non-JSON response
     (`HTMLResponse`, `RedirectResponse`, `StreamingResponse`, ...); a return
     annotation that is a `Response` class; a route whose every `return` hands
-    back a `Response` object (FastAPI sends those untouched); websocket routes;
+    back a `Response` object (FastAPI sends those untouched); routes that
+    relay another service's answer, by name (`forward_get`, `proxy`,
+    `passthrough`, `relay`); websocket routes;
     Flask and other frameworks' routes.
 
     Fix:
@@ -138,7 +138,7 @@ class FastapiMissingResponseModel(Rule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)
-        if route is None or self._exempt(route, scope):
+        if route is None or is_forwarding_route(node) or self._exempt(route, scope):
             return
         name = node.name.value
         if node.returns is None:
@@ -177,30 +177,13 @@ class FastapiMissingResponseModel(Rule):
             base = self.ctx.qualified_name(annotation.value, scope)
             args = [el.slice.value for el in annotation.slice if isinstance(el.slice, cst.Index)]
             if base in UNTYPED_MAPPINGS:
-                return True
+                return len(args) != 2 or self._untyped(args[1], scope)
             if base in CONTAINERS or base in OPTIONAL:
                 items = [a for a in args if not _is_none(a) and not isinstance(a, cst.Ellipsis)]
                 return bool(items) and all(self._untyped(a, scope) for a in items)
             return False
         name = self.ctx.qualified_name(annotation, scope)
         return name in UNTYPED
-
-    def _method(self, func: cst.BaseExpression, scope: Scope) -> FunctionFacts | None:
-        """`backend.login` where `backend: AuthenticationBackend` is a parameter."""
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
-            return None
-        owner, bindings = self.ctx.bindings(func.value.value, scope)
-        if owner is None or len(bindings) != 1 or not isinstance(bindings[0], Parameter):
-            return None
-        annotation = bindings[0].param.annotation
-        if annotation is None:
-            return None
-        declared = annotation.annotation
-        if isinstance(declared, cst.Subscript):  # `Backend[UserT, IdT]`
-            declared = declared.value
-        cls_name = self.ctx.qualified_name(declared, owner)
-        cls = self.ctx.index.find_class(cls_name) if cls_name else None
-        return cls.method(func.attr.value) if cls is not None else None
 
     @staticmethod
     def _returns_data(node: cst.FunctionDef) -> bool:
@@ -216,38 +199,11 @@ class FastapiMissingResponseModel(Rule):
         returns = [s for s in body_statements(node) if isinstance(s, cst.Return)]
         if not returns:
             return False
-        inner = Scope(node, ScopeKind.FUNCTION, node.asynchronous is not None, scope)
+        inner = function_scope(node, scope)
         return all(
-            ret.value is not None and self._is_response(ret.value, inner, 0) for ret in returns
+            ret.value is not None and is_response_value(self.ctx, ret.value, inner)
+            for ret in returns
         )
-
-    def _is_response(self, value: cst.BaseExpression, scope: Scope, depth: int) -> bool:
-        if isinstance(value, cst.Await):
-            value = value.expression
-        if isinstance(value, cst.Call):
-            func = value.func
-            if isinstance(func, cst.Attribute) and func.attr.value == "TemplateResponse":
-                return True  # Jinja2Templates(...).TemplateResponse: an HTML page
-            name = self.ctx.qualified_name(func, scope)
-            if is_response_class(name):
-                return True
-            # A project function or method declared to return a Response.
-            fn = self.ctx.index.find_function(name) if name else self._method(func, scope)
-            returns = dotted(fn.returns) if fn is not None and fn.returns is not None else None
-            return is_response_class(self.ctx.index.canonical(returns) if returns else None)
-        if isinstance(value, cst.Name) and depth < 3:
-            owner, bindings = self.ctx.bindings(value.value, scope)
-            return (
-                owner is scope
-                and bool(bindings)
-                and all(
-                    isinstance(b, Assigned)
-                    and b.value is not None
-                    and self._is_response(b.value, scope, depth + 1)
-                    for b in bindings
-                )
-            )
-        return False
 
 
 def _status_value(expr: cst.BaseExpression) -> str | None:

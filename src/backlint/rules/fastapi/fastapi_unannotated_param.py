@@ -6,7 +6,7 @@ import libcst as cst
 
 from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import ScopeKind
-from backlint.semantics.fastapi import DEPENDS, is_dependency, route_of
+from backlint.semantics.fastapi import is_dependency, is_depends, path_parameters, route_of
 
 
 class FastapiUnannotatedParam(FastAPIRule):
@@ -21,10 +21,9 @@ class FastapiUnannotatedParam(FastAPIRule):
     Why:
     FastAPI decides what a parameter is from its annotation. Without one it
     becomes a query parameter whose value is a `str`: `limit=10` receives
-    `"50"` when the client sends `?limit=50` (then `rows[:limit]` raises), a
-    forgotten `request` becomes a required query parameter called `request`,
-    and a path parameter is never converted to an `int`. Nothing is
-    validated, and the OpenAPI schema says "any".
+    `"50"` when the client sends `?limit=50` (then `rows[:limit]` raises), and
+    a forgotten `request` or `db` becomes a query parameter that any client
+    can set. Nothing is validated, and the OpenAPI schema says "any".
 
     Example:
     ```python
@@ -51,11 +50,16 @@ class FastapiUnannotatedParam(FastAPIRule):
     Not flagged:
     `self` and `cls` (class-based dependencies: `__init__` of a class used as
     `Depends(Class)`, `__call__` of an instance used as `Depends(instance)`);
-    parameters whose default is `Depends(...)` (the dependency gives the
-    type); `*args` and `**kwargs`; functions that are neither routes nor
-    dependencies (BKL801 covers public functions in general). Routes and
-    dependencies declared inside a function (an app factory) are not seen as
-    dependencies when only used there (missed alarm).
+    parameters whose default is `Depends(...)`, or a name bound to one in
+    another module (`user=CurrentUser` with `CurrentUser = Depends(...)`): the
+    dependency gives the type; a route's path parameters (`{item_id}` in its
+    path or in its router's `prefix=`): FastAPI passes them as strings, which
+    is what the URL holds (missed alarm when the author meant a number);
+    parameters with a string default (`tag=""`): a string is what the author
+    meant and what FastAPI passes; `*args` and `**kwargs`; functions that are
+    neither routes nor dependencies (BKL801 covers public functions in
+    general). Routes and dependencies declared inside a function (an app
+    factory) are not seen as dependencies when only used there (missed alarm).
     Test files and migrations are not linted.
 
     Fix:
@@ -72,8 +76,11 @@ class FastapiUnannotatedParam(FastAPIRule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
-        if route_of(self.ctx, node, scope) is not None:
+        route = route_of(self.ctx, node, scope)
+        path: frozenset[str] = frozenset()
+        if route is not None:
             kind = "route"
+            path = path_parameters(self.ctx, route)
         elif is_dependency(self.ctx, node, scope):
             kind = "dependency"
         else:
@@ -90,12 +97,11 @@ class FastapiUnannotatedParam(FastAPIRule):
         if scope.kind is ScopeKind.CLASS and isinstance(scope.node, cst.ClassDef):
             function = f"{scope.node.name.value}.{function}"
         for param in (*positional, *params.kwonly_params):
-            if param.annotation is not None or self._is_depends(param.default):
+            if (
+                param.annotation is not None
+                or param.name.value in path
+                or isinstance(param.default, cst.SimpleString | cst.ConcatenatedString)
+                or is_depends(self.ctx, param.default, scope)
+            ):
                 continue
             self.report(param, param=param.name.value, kind=kind, function=function)
-
-    def _is_depends(self, default: cst.BaseExpression | None) -> bool:
-        return (
-            isinstance(default, cst.Call)
-            and self.ctx.index.canonical(self.ctx.qualified_name(default.func) or "") in DEPENDS
-        )

@@ -12,10 +12,12 @@ from backlint.semantics.fastapi import (
     REQUEST_CLASSES,
     Route,
     function_scope,
+    is_forwarding_route,
     param_type,
     route_of,
 )
 from backlint.semantics.python import body_calls
+from backlint.semantics.tree import descendants
 
 # A free-form mapping, whatever its parameters say about the keys.
 MAPPINGS = frozenset(
@@ -52,9 +54,12 @@ OTHER_MARKERS = frozenset(
 )
 # Reading the raw body: the route forwards or verifies it (webhook signatures).
 RAW_BODY = frozenset({"body", "stream"})
-# Routes that forward a body they do not own, by name (`forward_post`, `proxy`).
-FORWARDING_WORDS = frozenset({"forward", "proxy", "passthrough", "relay"})
 PARSED_BODY = frozenset({"json", "form"})
+# Reading one fixed key of a body: `body.get("name")`, `body.pop("name")`.
+KEY_METHODS = frozenset({"get", "pop", "setdefault"})
+# Validating a body by hand against a model: `Item.model_validate(body)`.
+VALIDATORS = frozenset({"model_validate", "parse_obj", "validate", "from_dict"})
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
 class FastapiUntypedBody(FastAPIRule):
@@ -65,7 +70,11 @@ class FastapiUntypedBody(FastAPIRule):
     (`dict`, `Dict[str, Any]`, `Mapping`, `dict[str, Any]`), a list of them
     (`list[dict]`), or `Any`/`object` with `Body()`; and a body parsed by
     hand from a `Request` parameter: `await request.json()`,
-    `await request.form()`. Reported on the parameter, or on the call.
+    `await request.form()`; in both cases only when the route then reads the
+    body as a record of fixed fields, so that a model clearly fits:
+    `body["model"]`, `body.get("chat_id")`, `"x" in body` (for a list, the
+    same on its loop variable), `Item(**body)` or `Item.model_validate(body)`
+    with a project class. Reported on the parameter, or on the call.
 
     Why:
     A Pydantic model is what FastAPI validates a body against, and what
@@ -84,7 +93,7 @@ class FastapiUntypedBody(FastAPIRule):
 
     @router.post("/orders")
     async def create_order(payload: dict[str, Any]) -> dict[str, int]:
-        return {"id": await orders.create(payload)}
+        return {"id": await orders.create(payload["product_id"], payload["quantity"])}
     ```
 
     Use instead:
@@ -100,10 +109,15 @@ class FastapiUntypedBody(FastAPIRule):
 
     @router.post("/orders")
     async def create_order(payload: OrderIn) -> dict[str, int]:
-        return {"id": await orders.create(payload)}
+        return {"id": await orders.create(payload.product_id, payload.quantity)}
     ```
 
     Not flagged:
+    Bodies that are arbitrary JSON on purpose, which the rule cannot judge:
+    a free-form body the route only passes on whole, merges, stores or
+    iterates (a webhook receiver, a JSON-schema validator, a settings or
+    UI-preferences blob, user-defined run inputs) is left alone, and so is
+    one read by keys only in a helper it is handed to (missed alarm).
     Typed mappings (`dict[str, int]`, `dict[str, Item]`); parameters that are
     not bodies (`Query()`, `Header()`, `Form()`, `Depends()`, and `Any`
     without `Body()`, which FastAPI reads from the query string); routes
@@ -126,11 +140,11 @@ class FastapiUntypedBody(FastAPIRule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)
-        if route is None or FORWARDING_WORDS & set(node.name.value.lower().split("_")):
+        if route is None or is_forwarding_route(node):
             return
         for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
             shown = self._untyped_body(param, scope)
-            if shown is not None:
+            if shown is not None and self._has_shape(node, param.name.value, scope):
                 self.report(
                     param,
                     problem=f"request body `{param.name.value}` of route `{node.name.value}` "
@@ -242,10 +256,109 @@ class FastapiUntypedBody(FastAPIRule):
             if method in PARSED_BODY:
                 parsed.append((child, f"{receiver.value}.{method}()"))
         for call, shown in parsed:
+            if not self._parsed_shape(node, call, scope):
+                continue
             self.report(
                 call,
                 problem=f"route `{node.name.value}` parses the request body by hand (`{shown}`)",
             )
+
+    def _parsed_shape(self, node: cst.FunctionDef, call: cst.Call, scope: Scope) -> bool:
+        """The parsed body is read by fixed keys, directly or through the name
+        it is bound to (`data = await request.json()`, `async with
+        request.form() as form`)."""
+        expr: cst.CSTNode = call
+        parent = self.ctx.parent(call)
+        if isinstance(parent, cst.Await):
+            expr, parent = parent, self.ctx.parent(parent)
+        if self._keyed_use(expr, parent, scope):
+            return True
+        name: cst.BaseExpression | None = None
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+            name = parent.targets[0].target
+        elif isinstance(parent, cst.AnnAssign | cst.NamedExpr):
+            name = parent.target
+        elif isinstance(parent, cst.WithItem) and parent.asname is not None:
+            name = parent.asname.name
+        return isinstance(name, cst.Name) and self._has_shape(node, name.value, scope)
+
+    # A fixed shape -----------------------------------------------------------------
+
+    def _has_shape(self, node: cst.FunctionDef, name: str, scope: Scope) -> bool:
+        """Whether the route reads the free-form body `name` as a record of fixed
+        fields (`body["model"]`, `body.get("chat_id")`, `"x" in body`, for rows
+        the same on the loop variable), or unpacks or validates it into a class
+        (`Item(**body)`, `Item.model_validate(body)`): a model clearly fits.
+        A body only passed on whole, merged, stored or iterated is arbitrary
+        JSON on purpose (webhook receivers, schema validators, settings blobs,
+        user-defined inputs) and is left alone."""
+        names = {name}
+        parents: dict[int, cst.CSTNode] = {}
+        nodes = list(descendants(node.body, prune=_NESTED_SCOPES, parents=parents))
+        for child in nodes:  # `for row in rows:`, `[r["x"] for r in rows]`
+            if (
+                isinstance(child, cst.For | cst.CompFor)
+                and isinstance(child.iter, cst.Name)
+                and child.iter.value == name
+                and isinstance(child.target, cst.Name)
+            ):
+                names.add(child.target.value)
+        return any(
+            isinstance(child, cst.Name)
+            and child.value in names
+            and self._keyed_use(child, parents.get(id(child)), scope, parents)
+            for child in nodes
+        )
+
+    def _keyed_use(
+        self,
+        expr: cst.CSTNode,
+        parent: cst.CSTNode | None,
+        scope: Scope,
+        parents: dict[int, cst.CSTNode] | None = None,
+    ) -> bool:
+        """`expr["key"]`, `expr.get("key")`, `"key" in expr`, `Cls(**expr)`,
+        `Cls.model_validate(expr)`, where `parent` is `expr`'s parent."""
+
+        def up(child: cst.CSTNode) -> cst.CSTNode | None:
+            return parents.get(id(child)) if parents is not None else self.ctx.parent(child)
+
+        if isinstance(parent, cst.Subscript) and parent.value is expr:
+            return len(parent.slice) == 1 and _is_literal_key(parent.slice[0].slice)
+        if isinstance(parent, cst.Attribute) and parent.value is expr:
+            call = up(parent)
+            return (
+                parent.attr.value in KEY_METHODS
+                and isinstance(call, cst.Call)
+                and call.func is parent
+                and bool(call.args)
+                and isinstance(call.args[0].value, cst.SimpleString)
+            )
+        if isinstance(parent, cst.ComparisonTarget) and parent.comparator is expr:
+            comparison = up(parent)
+            return (
+                isinstance(parent.operator, cst.In | cst.NotIn)
+                and isinstance(comparison, cst.Comparison)
+                and isinstance(comparison.left, cst.SimpleString)
+            )
+        if isinstance(parent, cst.Arg) and parent.value is expr:
+            call = up(parent)
+            if not isinstance(call, cst.Call):
+                return False
+            if parent.star == "**":
+                return self._is_class(call.func, scope)
+            func = call.func
+            return (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in VALIDATORS
+                and self._is_class(func.value, scope)
+            )
+        return False
+
+    def _is_class(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """A class of the project (a Pydantic model, a mapped class...)."""
+        name = self.ctx.qualified_name(expr, scope)
+        return name is not None and self.ctx.index.find_class(name) is not None
 
     def _request_params(self, node: cst.FunctionDef, scope: Scope) -> set[str]:
         """Names of the route's `Request` parameters (not rebound in the body)."""
@@ -293,6 +406,10 @@ def _untyped_value_in_index(value: Value, ctx: FileContext, depth: int) -> bool:
     if isinstance(value, Ref) and ctx.index.canonical(value.name) in ANY:
         return True
     return _free_form_value(value, ctx, depth + 1)
+
+
+def _is_literal_key(index: cst.BaseSlice) -> bool:
+    return isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString)
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:

@@ -10,12 +10,16 @@ from backlint.semantics.facts import Call, FunctionFacts, dotted
 from backlint.semantics.sqlalchemy import (
     METADATA_CLASSES,
     SQLMODEL_BASES,
+    TABLE_CLASSES,
     sqlalchemy_models,
 )
 from backlint.semantics.tree import descendants
 
 # Command-line frameworks: a command that creates the schema is a script.
 CLI_PACKAGES = ("click.", "typer.")
+# pytest fixtures build a throw-away schema, wherever the module lives
+# (`myapp/testing/conf.py` is test code that is not under `tests/`).
+FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture"})
 
 
 class SqlalchemyCreateAllInApp(SQLAlchemyRule):
@@ -67,9 +71,14 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
     Tests and `conftest.py`; migration scripts (Alembic `versions/` and
     `env.py`); code under `if __name__ == "__main__":` and command-line
     commands (click, typer, `app.cli.command()`), which are run by hand; a
+    pytest fixtures (`@pytest.fixture`), wherever their module lives; a
     function that also drives Alembic (Alembic's documented bootstrap of a
-    fresh database: `create_all` then `command.stamp(cfg, "head")`);
-    `drop_all`; metadata whose origin backlint cannot resolve (missed alarm).
+    fresh database: `create_all` then `command.stamp(cfg, "head")`, or a
+    project wrapper's `self.alembic.stamp("head")`);
+    `drop_all`; a function's own `MetaData()` whose tables get computed names
+    (`Table(table_name, metadata, *columns)`: a data table made on demand, such
+    as an export target, not the application's schema); metadata whose origin
+    backlint cannot resolve (missed alarm).
 
     Fix:
     None: generate a migration (`alembic revision --autogenerate`) and run
@@ -114,13 +123,40 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
             name = canonical(name)
             return name in models.metadata or f"{name}.Model" in models.bases
         if isinstance(receiver, cst.Name):  # a local `metadata = MetaData()`
-            _, bindings = self.ctx.bindings(receiver.value)
-            return bool(bindings) and all(
-                isinstance(b, Assigned)
-                and isinstance(b.value, cst.Call)
-                and canonical(self.ctx.qualified_name(b.value.func) or "") in METADATA_CLASSES
-                for b in bindings
+            scope, bindings = self.ctx.bindings(receiver.value)
+            return (
+                bool(bindings)
+                and all(
+                    isinstance(b, Assigned)
+                    and isinstance(b.value, cst.Call)
+                    and canonical(self.ctx.qualified_name(b.value.func) or "") in METADATA_CLASSES
+                    for b in bindings
+                )
+                and not (scope is not None and self._data_tables(scope, receiver.value))
             )
+        return False
+
+    def _data_tables(self, owner: Scope, metadata: str) -> bool:
+        """`Table(table_name, metadata, *columns)` with a computed name in the
+        function that owns the local `metadata`: tables of data made on demand
+        (an export target, a user's dataset), not the application's schema."""
+        if not isinstance(owner.node, cst.FunctionDef):
+            return False
+        canonical = self.ctx.index.canonical
+        for child in descendants(owner.node.body):
+            if not (
+                isinstance(child, cst.Call)
+                and canonical(self.ctx.qualified_name(child.func, owner) or "") in TABLE_CLASSES
+                and len(child.args) > 1
+            ):
+                continue
+            name, bound = child.args[0].value, child.args[1].value
+            if (
+                isinstance(bound, cst.Name)
+                and bound.value == metadata
+                and not isinstance(name, cst.SimpleString)
+            ):
+                return True
         return False
 
     # Scripts ---------------------------------------------------------------------
@@ -135,7 +171,11 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
             if (
                 scope.kind is ScopeKind.FUNCTION
                 and isinstance(node, cst.FunctionDef)
-                and (self._is_command(node, scope.parent) or self._drives_alembic(node, scope))
+                and (
+                    self._is_command(node, scope.parent)
+                    or self._is_fixture(node, scope.parent)
+                    or self._drives_alembic(node, scope)
+                )
             ):
                 return True
             scope = scope.parent
@@ -157,6 +197,14 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
                     return True
         return False
 
+    def _is_fixture(self, node: cst.FunctionDef, enclosing: Scope | None) -> bool:
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            func = expr.func if isinstance(expr, cst.Call) else expr
+            if self.ctx.qualified_name(func, enclosing) in FIXTURE_DECORATORS:
+                return True
+        return False
+
     def _is_cli_object(self, qualname: str) -> bool:
         """`cli = typer.Typer()`, `@click.group() def cli()`."""
         found = self.ctx.index.lookup(qualname)
@@ -171,8 +219,19 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
         return False
 
     def _drives_alembic(self, node: cst.FunctionDef, scope: Scope) -> bool:
-        """The function uses Alembic too (create, then stamp the revision)."""
+        """The function uses Alembic too (create, then stamp the revision):
+        an `alembic.*` name, or a project wrapper's `.stamp("head")`."""
         for child in descendants(node.body):
+            if (
+                isinstance(child, cst.Call)
+                and isinstance(child.func, cst.Attribute)
+                and child.func.attr.value == "stamp"
+                and any(
+                    isinstance(a.value, cst.SimpleString) and a.value.evaluated_value == "head"
+                    for a in child.args
+                )
+            ):
+                return True
             if isinstance(child, cst.Name | cst.Attribute):
                 name = self.ctx.qualified_name(child, scope)
                 if name is not None and name.startswith("alembic."):

@@ -20,10 +20,12 @@ from backlint.semantics.context import (
     Imported,
     LoopTarget,
     OtherBinding,
+    Parameter,
     Scope,
     ScopeKind,
 )
 from backlint.semantics.facts import Const
+from backlint.semantics.fastapi import DEPENDS, parameters, route_of
 from backlint.semantics.flow import (
     MAX_DEPTH,
     LocalValues,
@@ -51,8 +53,9 @@ DJANGO_RAW_SQL = frozenset({"django.db.models.expressions.RawSQL", "django.db.mo
 # psycopg's composable SQL: safe with `.format(sql.Identifier(...))`, not when
 # the template itself is built from strings.
 PSYCOPG_SQL = frozenset({"psycopg2.sql.SQL", "psycopg.sql.SQL"})
-# DB-API cursors and connections, SQLAlchemy sessions and connections.
-EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript"})
+# DB-API cursors and connections, SQLAlchemy sessions and connections
+# (`exec_driver_sql`: SQLAlchemy's raw string to the driver).
+EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript", "exec_driver_sql"})
 # Keyword names of the SQL argument of the sinks.
 SQL_KEYWORDS = frozenset({"sql", "query", "statement", "operation", "raw_query", "stmt"})
 # Django `QuerySet.extra()` arguments that hold SQL.
@@ -105,6 +108,15 @@ _SQL_START = re.compile(
     r"refresh|reindex|upsert|show)\b",
     re.IGNORECASE,
 )
+# Statements that take no bound parameters (PRAGMA, SET, DDL, `DO $$...$$`):
+# their values can only be formatted in, so only client data there is judged.
+_NO_PARAMETERS = re.compile(
+    r"^\s*(pragma|set|show|create|alter|drop|truncate|do|vacuum|attach|detach|grant|"
+    r"revoke|comment|reindex|cluster|listen|notify|unlisten|discard|reset)\b",
+    re.IGNORECASE,
+)
+# Annotations of a parameter that the framework converts before the view runs.
+_SAFE_ANNOTATIONS = frozenset({"int", "float", "bool", "UUID", "date", "datetime", "Decimal"})
 _SQL_WORDS = re.compile(
     r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|WHERE|FROM|JOIN|VALUES|ORDER BY|GROUP BY|"
     r"LIMIT|CREATE TABLE|ALTER TABLE|DROP TABLE|SET)\b"
@@ -235,8 +247,21 @@ class SqlText:
         finally:
             self._prefix = saved
         if found == "opaque":
-            return "built" if value_position(before) else "literal"
+            return "built" if self._judged(expr, scope, before) else "literal"
         return found
+
+    def _judged(self, expr: cst.BaseExpression, scope: Scope, before: str) -> bool:
+        """Whether an opaque part makes the SQL built, `before` the SQL text
+        in front of it. A value position (`WHERE id = {x}`, inside quotes)
+        always does, except in statements that take no bound parameters
+        (PRAGMA, SET, DDL) and after a bind marker (`:{name}`: a parameter's
+        name); any position does when the part is client data (request data,
+        a parameter of a route or view: `ORDER BY {sort}`)."""
+        if is_client_data(self.ctx, expr, scope):
+            return True
+        if _NO_PARAMETERS.match(before) or before.endswith((":", "%(")) and not before.endswith("::"):
+            return False
+        return value_position(before)
 
     def _fstring(self, expr: cst.FormattedString, scope: Scope, depth: int) -> Built:
         result: Built = "literal"
@@ -274,8 +299,8 @@ class SqlText:
                 or (right == "literal" and _is_string(expr.right))
             ):
                 return "opaque"
-            if (right == "opaque" and value_position(middle)) or (
-                left == "opaque" and value_position(self._prefix)
+            if (right == "opaque" and self._judged(expr.right, scope, middle)) or (
+                left == "opaque" and self._judged(expr.left, scope, self._prefix)
             ):
                 return "built"
             return "literal"
@@ -465,6 +490,8 @@ class SqlText:
             name = self.ctx.qualified_name(expr.func, scope)
             if name == "itertools.repeat" and expr.args and expr.args[0].keyword is None:
                 return self.kind(expr.args[0].value, scope, depth + 1)
+        if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
+            return "literal"  # `",".join("?" * n)`: its characters
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
             left = self._items(expr.left, scope, depth + 1)
             return left if left == "literal" else self._items(expr.right, scope, depth + 1)
@@ -590,9 +617,16 @@ class SqlText:
                 if isinstance(binding, Assigned) and binding.value is not None:
                     kinds.append(self.kind(binding.value, owner, depth + 1))
                 elif isinstance(binding, OtherBinding) and isinstance(binding.node, cst.AugAssign):
-                    kinds.append(self.kind(binding.node.value, owner, depth + 1))
+                    # `sql += " SET a = '%s'" % v`: text after an unknown start.
+                    saved, self._prefix = self._prefix, self._prefix + "? "
+                    try:
+                        kinds.append(self.kind(binding.node.value, owner, depth + 1))
+                    finally:
+                        self._prefix = saved
                 elif isinstance(binding, LoopTarget) and binding.whole_target:
                     kinds.append(self._items(binding.loop.iter, owner, depth + 1))
+                elif isinstance(binding, Parameter) and _converted(binding.param):
+                    kinds.append("literal")  # `limit: int`: a number
                 elif isinstance(binding, Imported):
                     found = ctx.index.lookup(binding.qualified)
                     kinds.append("literal" if isinstance(found, Const) else "opaque")
@@ -934,6 +968,86 @@ def is_request_data(
             return False
         return any(is_request_data(ctx, v, local.scope, depth + 1) for v in local.values)
     return False
+
+
+# Methods of request data that return one of its items.
+_ITEM_METHODS = frozenset({"get", "getlist", "pop", "getone"})
+
+
+def is_client_data(
+    ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """Text the HTTP client chose: request data or an item of it
+    (`request.GET["sort"]`, `request.query_params.get("order")`), a parameter
+    of a FastAPI route or of a Django view (the request itself, and parameters
+    annotated as numbers, UUIDs or dates, which the framework converts,
+    excepted), or a local variable or f-string made of one."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(expr, cst.Subscript):
+        return is_request_data(ctx, expr.value, scope, depth + 1)
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in _ITEM_METHODS:
+                return is_request_data(ctx, func.value, scope, depth + 1)
+            if func.attr.value in _STRING_METHODS:
+                return is_client_data(ctx, func.value, scope, depth + 1)
+        if ctx.qualified_name(func, scope) == "builtins.str" and len(expr.args) == 1:
+            return is_client_data(ctx, expr.args[0].value, scope, depth + 1)
+        return False
+    if isinstance(expr, cst.FormattedString):
+        return any(
+            isinstance(part, cst.FormattedStringExpression)
+            and is_client_data(ctx, part.expression, scope, depth + 1)
+            for part in expr.parts
+        )
+    if isinstance(expr, cst.Name):
+        owner, bindings = ctx.bindings(expr.value, scope)
+        if owner is None or owner.kind is not ScopeKind.FUNCTION:
+            return False
+        for binding in bindings:
+            if isinstance(binding, Parameter):
+                if _view_parameter(ctx, owner, binding.param):
+                    return True
+            elif isinstance(binding, Assigned) and binding.value is not None:
+                value = binding.value
+                if is_request_data(ctx, value, owner, depth + 1) or is_client_data(
+                    ctx, value, owner, depth + 1
+                ):
+                    return True
+        return False
+    return False
+
+
+def _converted(param: cst.Param) -> bool:
+    """A parameter annotated as a number, bool, UUID or date (`limit: int`)."""
+    annotation = param.annotation.annotation if param.annotation is not None else None
+    last = annotation.attr if isinstance(annotation, cst.Attribute) else annotation
+    return isinstance(last, cst.Name) and last.value in _SAFE_ANNOTATIONS
+
+
+def _view_parameter(ctx: FileContext, owner: Scope, param: cst.Param) -> bool:
+    """A parameter the client fills: of a FastAPI route (not a dependency's
+    result), or after `request` in a Django view function or method."""
+    node = owner.node
+    name = param.name.value
+    if not isinstance(node, cst.FunctionDef) or name in ("self", "cls", *REQUEST_NAMES):
+        return False
+    if _converted(param):
+        return False
+    default = param.default
+    if isinstance(default, cst.Call) and ctx.qualified_name(default.func) in DEPENDS:
+        return False  # what a dependency returns
+    names = [p.name.value for p in parameters(node)]
+    first = next((i for i, n in enumerate(names[:2]) if n in REQUEST_NAMES), None)
+    if first is not None and names.index(name) > first:
+        return True  # a Django view (function or method): URL arguments
+    return (
+        ctx.index.uses("fastapi")
+        and owner.parent is not None
+        and route_of(ctx, node, owner.parent) is not None
+    )
 
 
 # --------------------------------------------------------------------------

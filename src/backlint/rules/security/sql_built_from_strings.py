@@ -19,7 +19,7 @@ from backlint.semantics.security import (
 )
 from backlint.types import SourceFile
 
-_SINK_MARKERS = ("execute(", "executemany(", "executescript(", ".raw(", ".extra(", "SQL(")
+_SINK_MARKERS = ("execute(", "exec_driver_sql(", "executemany(", "executescript(", ".raw(", ".extra(", "SQL(")
 
 
 class SqlBuiltFromStrings(Rule):

@@ -18,6 +18,7 @@ from backlint.semantics.context import FileContext, Scope
 from backlint.semantics.facts import CALLS_OF_INTEREST, Attr, Call, Mapping, Ref, Seq, Value, dotted
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.security import name_words
+from backlint.semantics.tree import descendants
 
 CALLS_OF_INTEREST.add("add_middleware")
 
@@ -129,6 +130,108 @@ def auth_kind(*names: str) -> AuthKind | None:
         and (words & TOKEN_VERBS or words <= {"token", "view", "jwt", "auth"})
     ):
         return "token"
+    return None
+
+
+# Words of a call that takes or checks credentials, sends a reset, or hands
+# the request on (`super().post(...)`): without one, a view named `login`
+# only renders or redirects (the credentials go to another endpoint).
+CREDENTIAL_WORDS = frozenset(
+    {
+        "authenticate",
+        "login",
+        "password",
+        "passwd",
+        "token",
+        "form",
+        "valid",
+        "check",
+        "verify",
+        "reset",
+        "send",
+        "mail",
+        "otp",
+        "auth",
+        "credentials",
+        "serializer",
+        "super",
+        "dispatch",
+        "view",
+    }
+)
+
+
+def takes_credentials(ctx: FileContext, body: cst.CSTNode) -> bool:
+    """Whether a view's body calls anything that takes or checks credentials
+    (see CREDENTIAL_WORDS); a view that only renders a page, sets a nonce or
+    redirects does not."""
+    for child in descendants(body, prune=(cst.Lambda, cst.ClassDef)):
+        if isinstance(child, cst.Call):
+            text = ctx.tree.code_for_node(child.func)
+            if set(name_words(text)) & CREDENTIAL_WORDS:
+                return True
+    return False
+
+
+# drf-access-policy principals that are logged-in users.
+_AUTHENTICATED_PRINCIPALS = frozenset({"authenticated", "admin", "staff"})
+_AUTHENTICATED_PERMISSIONS = frozenset(
+    {
+        "rest_framework.permissions.IsAuthenticated",
+        "rest_framework.permissions.IsAdminUser",
+    }
+)
+
+
+def requires_login(ctx: FileContext, node: cst.ClassDef) -> bool:
+    """A class view that lets only logged-in users in: DRF
+    `permission_classes` of `IsAuthenticated`/`IsAdminUser`, or a
+    drf-access-policy statement list whose principals are all authenticated."""
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+                continue
+            target = small.targets[0].target
+            if not isinstance(target, cst.Name):
+                continue
+            value = small.value
+            if target.value == "permission_classes" and isinstance(value, cst.List | cst.Tuple):
+                names = [ctx.qualified_name(el.value) for el in value.elements]
+                if names and all(n in _AUTHENTICATED_PERMISSIONS for n in names):
+                    return True
+            if "ACCESS_POLICY" in target.value.upper() and isinstance(value, cst.Dict):
+                principals = _principals(value)
+                if principals and all(p in _AUTHENTICATED_PRINCIPALS for p in principals):
+                    return True
+    return False
+
+
+def _principals(policy: cst.Dict) -> list[str]:
+    out: list[str] = []
+    for el in policy.elements:
+        if not (isinstance(el, cst.DictElement) and _const(el.key) == "statements"):
+            continue
+        if not isinstance(el.value, cst.List):
+            return []
+        for statement in el.value.elements:
+            if not isinstance(statement.value, cst.Dict):
+                return []
+            for item in statement.value.elements:
+                if isinstance(item, cst.DictElement) and _const(item.key) == "principal":
+                    value = item.value
+                    items = value.elements if isinstance(value, cst.List) else None
+                    texts = [_const(i.value) for i in items] if items is not None else [_const(value)]
+                    out.extend(t if t is not None else "?" for t in texts)
+    return out
+
+
+def _const(expr: cst.BaseExpression | None) -> str | None:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
     return None
 
 

@@ -1065,6 +1065,68 @@ IDENTITY_PROVIDER_WORDS = frozenset(
 )
 
 
+# Calls that change nothing: what a view that only logs and answers makes.
+_INERT_PREFIXES = ("django.http.", "json.", "urllib.parse.", "logging.", "builtins.")
+_INERT_FUNCTIONS = frozenset({"django.shortcuts.render", "django.shortcuts.redirect"})
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+)
+_READ_METHODS = frozenset(
+    {
+        "get",
+        "getlist",
+        "decode",
+        "encode",
+        "format",
+        "strip",
+        "lower",
+        "upper",
+        "split",
+        "items",
+        "keys",
+        "values",
+        "startswith",
+        "endswith",
+        "join",
+        "replace",
+        "isoformat",
+    }
+)
+
+
+def is_inert_view(ctx: FileContext, node: cst.FunctionDef) -> bool:
+    """A view that changes nothing: it reads the request, logs and answers
+    (a CSP or error report sink, a metrics no-op, an autodiscover answer).
+    Every call is a response, a log call, a read (`request.POST.get`,
+    `json.loads`, `.decode()`) or a `get_*` helper, and nothing is assigned to
+    an attribute or to an item of anything but a local (`resp["X"] = ...`)."""
+    for child in descendants(node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(child, cst.Assign | cst.AugAssign | cst.AnnAssign):
+            targets = (
+                [t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target]
+            )
+            for target in targets:
+                if isinstance(target, cst.Attribute):
+                    return False
+                if isinstance(target, cst.Subscript) and not isinstance(target.value, cst.Name):
+                    return False
+        elif isinstance(child, cst.Del | cst.Global | cst.Nonlocal):
+            return False
+        elif isinstance(child, cst.Call) and not _inert_call(ctx, child):
+            return False
+    return True
+
+
+def _inert_call(ctx: FileContext, call: cst.Call) -> bool:
+    func = call.func
+    name = ctx.qualified_name(func)
+    if name is not None and (name.startswith(_INERT_PREFIXES) or name in _INERT_FUNCTIONS):
+        return True
+    if isinstance(func, cst.Attribute):
+        return func.attr.value in _LOG_METHODS | _READ_METHODS
+    return isinstance(func, cst.Name) and func.value.startswith("get_")
+
+
 def marks_webhook(name: str) -> bool:
     """`stripe_webhook`, `GithubHookView`, `payments/webhooks.py`, `"hooks/stripe/"`."""
     words = set(name_words(name))

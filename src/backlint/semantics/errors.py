@@ -15,6 +15,7 @@ from backlint.semantics.flow import (
     local_values,
     reaching_assignment,
 )
+from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
 
 # Calls whose arguments reach the HTTP client.
@@ -106,7 +107,45 @@ def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
     not meant for clients: broad (`Exception`), system, database, parsing or
     third-party errors. The project's own exceptions, validation errors and
     HTTP exceptions are meant for clients; unresolved names are not judged."""
-    return handler.type is not None and types_are_leaky(ctx, handler.type, scope)
+    if handler.type is None or not types_are_leaky(ctx, handler.type, scope):
+        return False
+    return not _about_local_input(ctx, handler, scope)
+
+
+# Words of a library exception about malformed input (`etree.ParseError`,
+# `netaddr.AddrFormatError`, `json.JSONDecodeError`, `InvalidURL`): its text
+# says where the input is wrong, and the input is the caller's own...
+_INPUT_ERROR_WORDS = frozenset(
+    {"parse", "parser", "parsing", "decode", "decoding", "format", "syntax", "invalid", "malformed"}
+)
+# ... unless the exception is about a connection or a remote answer.
+_REMOTE_WORDS = frozenset(
+    {"http", "request", "response", "connection", "connect", "timeout", "network", "url", "proxy"}
+)
+
+
+def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scope) -> bool:
+    """Every caught class is an input error (see `_INPUT_ERROR_WORDS`) and the
+    `try` body awaits nothing: it parsed what it was given (the client's
+    input), not the answer of another server."""
+    kind = handler.type
+    if kind is None:
+        return False
+    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    for expr in types:
+        name = ctx.qualified_name(expr, scope)
+        if name is None:
+            return False
+        if not types_are_leaky(ctx, expr, scope):
+            continue  # ValueError, the project's own...
+        words = set(name_words(name.rsplit(".", 1)[-1]))
+        if not words & _INPUT_ERROR_WORDS or words & _REMOTE_WORDS:
+            return False
+    body = ctx.parent(handler)
+    if not isinstance(body, cst.Try):
+        return False
+    prune = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+    return not any(isinstance(n, cst.Await) for n in descendants(body.body, prune=prune))
 
 
 def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) -> bool:

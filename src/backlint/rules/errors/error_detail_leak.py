@@ -80,8 +80,12 @@ class ErrorDetailLeak(Rule):
     Django, DRF, marshmallow, and any library class named `*Validation*`),
     `HTTPException` and `Http404`; builtins that applications raise with
     messages for the caller (`ValueError`, `KeyError`, `TypeError`,
-    `PermissionError`, `AssertionError`; parsing errors such as
-    `json.JSONDecodeError` are flagged); `str(e) if isinstance(e, ValueError)
+    `PermissionError`, `AssertionError`); library errors about malformed
+    input (`etree.ParseError`, `netaddr.AddrFormatError`,
+    `json.JSONDecodeError`, `*Invalid*`) raised by a `try` body that awaits
+    nothing: they describe the input the code was given, the client's own
+    (parsing the answer of an awaited remote call is flagged);
+    `str(e) if isinstance(e, ValueError)
     else "..."`; details shown under `settings.DEBUG` only; exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.

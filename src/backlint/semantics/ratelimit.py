@@ -223,7 +223,9 @@ def _principals(policy: cst.Dict) -> list[str]:
                 if isinstance(item, cst.DictElement) and _const(item.key) == "principal":
                     value = item.value
                     items = value.elements if isinstance(value, cst.List) else None
-                    texts = [_const(i.value) for i in items] if items is not None else [_const(value)]
+                    texts = (
+                        [_const(i.value) for i in items] if items is not None else [_const(value)]
+                    )
                     out.extend(t if t is not None else "?" for t in texts)
     return out
 

@@ -259,7 +259,9 @@ class SqlText:
         a parameter of a route or view: `ORDER BY {sort}`)."""
         if is_client_data(self.ctx, expr, scope):
             return True
-        if _NO_PARAMETERS.match(before) or before.endswith((":", "%(")) and not before.endswith("::"):
+        if _NO_PARAMETERS.match(before) or (
+            before.endswith((":", "%(")) and not before.endswith("::")
+        ):
             return False
         return value_position(before)
 
@@ -1103,16 +1105,18 @@ def is_inert_view(ctx: FileContext, node: cst.FunctionDef) -> bool:
     for child in descendants(node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
         if isinstance(child, cst.Assign | cst.AugAssign | cst.AnnAssign):
             targets = (
-                [t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target]
+                [t.target for t in child.targets]
+                if isinstance(child, cst.Assign)
+                else [child.target]
             )
             for target in targets:
-                if isinstance(target, cst.Attribute):
+                if isinstance(target, cst.Attribute) or (
+                    isinstance(target, cst.Subscript) and not isinstance(target.value, cst.Name)
+                ):
                     return False
-                if isinstance(target, cst.Subscript) and not isinstance(target.value, cst.Name):
-                    return False
-        elif isinstance(child, cst.Del | cst.Global | cst.Nonlocal):
-            return False
-        elif isinstance(child, cst.Call) and not _inert_call(ctx, child):
+        elif isinstance(child, cst.Del | cst.Global | cst.Nonlocal) or (
+            isinstance(child, cst.Call) and not _inert_call(ctx, child)
+        ):
             return False
     return True
 

@@ -134,7 +134,7 @@ def overridden_by_environment(ctx: FileContext) -> bool:
     if key not in ctx.cache:
         found = False
         if "Dynaconf(" in ctx.source:
-            for name, bindings in ctx.scope_facts(ctx.module_scope).bindings.items():
+            for bindings in ctx.scope_facts(ctx.module_scope).bindings.values():
                 for binding in bindings:
                     if isinstance(binding, Imported) and binding.qualified in ENVIRONMENT_LOADERS:
                         found = True

@@ -61,10 +61,11 @@ class DjangoInsecureSettings(Rule):
     (`DjangoDynaconf(__name__)`: the environment overrides every setting);
     `ALLOWED_HOSTS = ["*"]` in a project that checks the Host header in its
     own middleware (a module imports `DisallowedHost`); build-only settings
-    (`_build_settings.py`, `docs_settings.py`); `settings/dev*.py`, `local*.py`, `test*.py` and example or
-    sandbox settings; a shared `base.py` whose value every production module
-    overrides; test files. Settings changed at run time, or a DEBUG computed
-    from something else, are not seen.
+    (`_build_settings.py`, `docs_settings.py`); `settings/dev*.py`,
+    `local*.py`, `test*.py` and example or sandbox settings; a shared
+    `base.py` whose value every production module overrides; test files.
+    Settings changed at run time, or a DEBUG computed from something else,
+    are not seen.
 
     Fix:
     None: read the value from the environment, defaulting to the safe one.

@@ -7,6 +7,7 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, ScopeKind
 from backlint.semantics.flow import literal_value, local_values
+from backlint.semantics.ratelimit import class_ancestry
 from backlint.semantics.security import (
     CRYPT_CONTEXT,
     FAST_HASH_NAMES,
@@ -17,13 +18,14 @@ from backlint.semantics.security import (
     mentions_password,
     name_words,
 )
-from backlint.semantics.ratelimit import class_ancestry
-from backlint.semantics.tree import descendants
 from backlint.semantics.settings import base_setting_matters, module_settings_kind
+from backlint.semantics.tree import descendants
 
 _DATA_KEYWORDS = frozenset({"data", "string"})
 # Words of a function that handles the old scheme during a migration.
-LEGACY_WORDS = frozenset({"legacy", "old", "migrate", "migration", "upgrade", "rehash", "deprecated"})
+LEGACY_WORDS = frozenset(
+    {"legacy", "old", "migrate", "migration", "upgrade", "rehash", "deprecated"}
+)
 DJANGO_HASHERS_MODULE = "django.contrib.auth.hashers."
 # Strong password hashing: a function using one of these is migrating.
 _STRONG_PREFIXES = ("bcrypt.", "argon2.", "passlib.", "pwdlib.", DJANGO_HASHERS_MODULE)
@@ -55,18 +57,23 @@ def _uses_strong_hash(ctx: FileContext, function: cst.FunctionDef) -> bool:
     for child in descendants(function.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
         if isinstance(child, cst.Call):
             name = ctx.qualified_name(child.func)
-            if name is not None and (name.startswith(_STRONG_PREFIXES) or name in _STRONG_FUNCTIONS):
+            if name is not None and (
+                name.startswith(_STRONG_PREFIXES) or name in _STRONG_FUNCTIONS
+            ):
                 return True
             func = child.func
-            if isinstance(func, cst.Attribute) and func.attr.value in ("checkpw", "verify"):
-                # `pwd_context.verify(...)`, `bcrypt.checkpw(...)` through a local name
-                if isinstance(func.value, cst.Name):
-                    target = ctx.qualified_name(func.value)
-                    found = ctx.index.lookup(target) if target is not None else None
-                    if target is not None and (
-                        target.startswith(_STRONG_PREFIXES) or found is not None
-                    ):
-                        return True
+            # `pwd_context.verify(...)`, `bcrypt.checkpw(...)` through a local name
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in ("checkpw", "verify")
+                and isinstance(func.value, cst.Name)
+            ):
+                target = ctx.qualified_name(func.value)
+                found = ctx.index.lookup(target) if target is not None else None
+                if target is not None and (
+                    target.startswith(_STRONG_PREFIXES) or found is not None
+                ):
+                    return True
     return False
 
 

@@ -113,14 +113,18 @@ RATELIMIT_DECORATORS = frozenset(
 
 def auth_kind(*names: str) -> AuthKind | None:
     """What anonymous credential check a name or URL path names, if any:
-    `login`, `/auth/jwt/login`, `login_for_access_token`, `/token`,
+    `login`, `authenticate`, `/auth/jwt/login`, `login_for_access_token`, `/token`,
     `forgot_password`, `PasswordResetConfirmView`."""
     words: set[str] = set()
     for name in names:
         words |= set(name_words(name))
     if not words or words & NOT_AUTH_WORDS:
         return None
-    if "login" in words or "signin" in words or {"sign", "in"} <= words or {"log", "in"} <= words:
+    if (
+        words & {"login", "signin", "authenticate"}
+        or {"sign", "in"} <= words
+        or {"log", "in"} <= words
+    ):
         return "login"
     if (words & PASSWORD_WORDS and words & RESET_WORDS) or "forgot" in words:
         return "password reset"

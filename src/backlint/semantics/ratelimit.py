@@ -177,6 +177,24 @@ def takes_credentials(ctx: FileContext, body: cst.CSTNode) -> bool:
     return False
 
 
+# Words of a FastAPI dependency that yields the logged-in user
+# (`get_current_user`, `current_active_user`, airflow's `get_user`), not one
+# that checks credentials (`get_user_from_grant_request`).
+_CURRENT_USER_WORDS = frozenset(
+    {"get", "user", "current", "active", "require", "required", "authenticated", "verified"}
+)
+
+
+def is_current_user_dependency(name: str | None) -> bool:
+    """The last name of a dependency says it returns the logged-in user."""
+    if not name:
+        return False
+    words = set(name_words(name.rsplit(".", 1)[-1]))
+    if "optional" in words or not words & {"user", "superuser", "admin"}:
+        return False
+    return "current" in words or words <= _CURRENT_USER_WORDS | {"superuser", "admin"}
+
+
 # drf-access-policy principals that are logged-in users.
 _AUTHENTICATED_PRINCIPALS = frozenset({"authenticated", "admin", "staff"})
 _AUTHENTICATED_PERMISSIONS = frozenset(

@@ -159,8 +159,16 @@ class SqlText:
     module constants. `fragments` collects the literal text met, to tell SQL
     from other strings."""
 
-    def __init__(self, ctx: FileContext, sink: cst.BaseExpression | None = None) -> None:
+    def __init__(
+        self,
+        ctx: FileContext,
+        sink: cst.BaseExpression | None = None,
+        anchor: cst.CSTNode | None = None,
+    ) -> None:
         self.ctx = ctx
+        # The sink call (visited by the walker, so its ancestors are known):
+        # the `if` tests that hold around the query.
+        self.anchor = anchor
         self.fragments: list[str] = []
         self._active: set[tuple[str, int]] = set()
         # Kinds of the variables of the comprehensions being judged
@@ -399,6 +407,8 @@ class SqlText:
                 return "literal"  # a list of names or clauses
             if method in _STRING_METHODS:
                 return self.kind(func.value, scope, depth + 1)
+            if method == "group" and self._narrow_match(func.value, scope):
+                return "literal"
         name = ctx.qualified_name(func, scope)
         if name in NUMERIC_FUNCTIONS:
             return "literal"
@@ -421,6 +431,32 @@ class SqlText:
             ):
                 return "literal"
         return "opaque"
+
+    def _narrow_match(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """A local bound to `re.search(PATTERN, ...)` whose pattern matches
+        no quote (no `.`, `\\S`, `\\W`, `\\D` or `[^...]`): its groups are
+        digits, words and the pattern's own punctuation."""
+        if not isinstance(expr, cst.Name):
+            return False
+        local = local_values(self.ctx, expr.value, scope)
+        if local is None or not local.complete or not local.values:
+            return False
+        for value in local.values:
+            if not (
+                isinstance(value, cst.Call)
+                and self.ctx.qualified_name(value.func, local.scope) in _REGEX_TESTS
+                and value.args
+            ):
+                return False
+            pattern = literal_value(value.args[0].value) or module_constant(
+                self.ctx, value.args[0].value, local.scope
+            )
+            if pattern is None or not isinstance(pattern.value, str):
+                return False
+            text = _groups_text(pattern.value.replace("\\.", ""))
+            if any(part in text for part in (".", "\\S", "\\W", "\\D", "[^", "'", '"')):
+                return False
+        return True
 
     def _format(self, expr: cst.Call, func: cst.Attribute, scope: Scope, depth: int) -> Built:
         """`template.format(...)`: each argument judged where its field stands."""
@@ -606,6 +642,8 @@ class SqlText:
         for bound in reversed(self._comprehension):
             if expr.value in bound:
                 return bound[expr.value]
+        if _regex_checked(ctx, expr, self.anchor):
+            return "literal"  # `if re.match(DATE, expr): ... f"'{expr}'"`
         owner, bindings = ctx.bindings(expr.value, scope)
         if owner is None or not bindings:
             return "opaque"
@@ -656,6 +694,52 @@ class SqlText:
         if not bindings or not all(isinstance(b, Assigned) and b.value for b in bindings):
             return []
         return [b.value for b in bindings if isinstance(b, Assigned) and b.value is not None]
+
+
+# Regex tests: a value matched against a pattern is of the pattern's shape.
+_REGEX_TESTS = frozenset({"re.match", "re.fullmatch", "re.search"})
+
+
+def _regex_checked(ctx: FileContext, name: cst.Name, anchor: cst.CSTNode | None) -> bool:
+    """`name` is used inside `if re.match(PATTERN, name):` (or
+    `PATTERN.fullmatch(name)`) around the query (`anchor`, or the name
+    itself): the code checked its shape (a date, an identifier) before
+    formatting it into SQL."""
+    start: cst.CSTNode = name if ctx.parent(name) is not None or anchor is None else anchor
+    child: cst.CSTNode = start
+    for parent in ctx.ancestors(start):
+        if isinstance(parent, cst.If) and child is parent.body:
+            for node in (parent.test, *descendants(parent.test)):
+                if not isinstance(node, cst.Call) or not node.args:
+                    continue
+                func = node.func
+                regex = ctx.qualified_name(func) in _REGEX_TESTS or (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value in ("match", "fullmatch")
+                    and len(node.args) == 1
+                )
+                if regex and any(
+                    isinstance(a.value, cst.Name) and a.value.value == name.value for a in node.args
+                ):
+                    return True
+        if isinstance(parent, cst.FunctionDef | cst.ClassDef | cst.Module):
+            return False
+        child = parent
+    return False
+
+
+def _groups_text(pattern: str) -> str:
+    """The text of a regex inside its groups (the whole pattern without any)."""
+    out: list[str] = []
+    level = 0
+    for char in pattern:
+        if char == ")" and level:
+            level -= 1
+        if level:
+            out.append(char)
+        if char == "(":
+            level += 1
+    return "".join(out) if "(" in pattern else pattern
 
 
 def _names(expr: cst.BaseExpression) -> Iterator[cst.Name]:

@@ -7,7 +7,14 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, Scope, ScopeKind
 from backlint.semantics.drf import rest_framework_settings
-from backlint.semantics.fastapi import DEPENDS, ROUTER_CLASSES, Route, parameters, route_of
+from backlint.semantics.fastapi import (
+    DEPENDS,
+    ROUTER_CLASSES,
+    Route,
+    param_type,
+    parameters,
+    route_of,
+)
 from backlint.semantics.flow import literal_value
 from backlint.semantics.index import ProjectIndex
 from backlint.semantics.python import decorator_names
@@ -18,6 +25,7 @@ from backlint.semantics.ratelimit import (
     RATELIMIT_DECORATORS,
     auth_kind,
     class_ancestry,
+    is_current_user_dependency,
     mentions_limit,
     module_imports_limiter,
     rate_limits,
@@ -112,7 +120,9 @@ class AuthRouteWithoutRateLimit(Rule):
     Logout, password change and other endpoints of logged-in users
     (`@login_required`, `LoginRequiredMixin`, views about one object, DRF
     `permission_classes = [IsAuthenticated]`, a drf-access-policy whose
-    principals are all `authenticated`, FastAPI routes with a path parameter
+    principals are all `authenticated`, FastAPI routes with a dependency
+    that returns the logged-in user (`user: CurrentUser`,
+    `Depends(get_current_user)`) or with a path parameter
     such as `/users/{id}/access-token`); views named `login` that take no
     credentials (they render a page, set a nonce or redirect, and call
     nothing that authenticates, validates a form or sends mail); views that
@@ -231,6 +241,8 @@ class AuthRouteWithoutRateLimit(Rule):
             for part in (param.default, param.annotation):
                 if part is not None and self._limit_dependency(part, scope):
                     return
+            if is_current_user_dependency(param_type(ctx, param, scope).dependency):
+                return  # a logged-in user's action (`user: CurrentUser`)
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_FASTAPI_CURE)
 
     def _factory_router(self, route: Route, scope: Scope) -> bool:

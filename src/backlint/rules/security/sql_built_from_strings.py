@@ -137,7 +137,7 @@ class SqlBuiltFromStrings(Rule):
             if method in EXECUTE_METHODS:
                 arg = sql_argument(node)
                 if arg is not None:
-                    text = SqlText(ctx, func.value)
+                    text = SqlText(ctx, func.value, anchor=node)
                     if text.kind(arg, scope) == "built" and text.looks_like_sql():
                         self.report(node, sink=method)
                 return
@@ -146,7 +146,7 @@ class SqlBuiltFromStrings(Rule):
                 return
             if method == "extra" and self._is_django_queryset(func.value):
                 for arg in extra_sql_arguments(node):
-                    if SqlText(ctx, func.value).kind(arg, scope) == "built":
+                    if SqlText(ctx, func.value, anchor=node).kind(arg, scope) == "built":
                         self.report(node, sink=".extra")
                         return
                 return
@@ -163,7 +163,8 @@ class SqlBuiltFromStrings(Rule):
             self._check(node, sql_argument(node), "sql.SQL")
 
     def _check(self, node: cst.Call, arg: cst.BaseExpression | None, sink: str) -> None:
-        if arg is not None and SqlText(self.ctx).kind(arg, self.ctx.scope) == "built":
+        text = SqlText(self.ctx, anchor=node)
+        if arg is not None and text.kind(arg, self.ctx.scope) == "built":
             self.report(node, sink=sink)
 
     def _is_django_queryset(self, receiver: cst.BaseExpression) -> bool:

@@ -116,7 +116,18 @@ def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
 # `netaddr.AddrFormatError`, `json.JSONDecodeError`, `InvalidURL`): its text
 # says where the input is wrong, and the input is the caller's own...
 _INPUT_ERROR_WORDS = frozenset(
-    {"parse", "parser", "parsing", "decode", "decoding", "format", "syntax", "invalid", "malformed"}
+    {
+        "parse",
+        "parser",
+        "parsing",
+        "decode",
+        "decoding",
+        "format",
+        "syntax",
+        "invalid",
+        "malformed",
+        "yaml",
+    }
 )
 # ... unless the exception is about a connection or a remote answer.
 _REMOTE_WORDS = frozenset(
@@ -219,7 +230,12 @@ class ExceptionText:
             self._active.add(key)
             following, self._following = self._following, True
             try:
-                return any(self.leaks(v, local.scope, depth + 1) for v in local.values)
+                # A value given only under `if settings.DEBUG:` is for developers.
+                return any(
+                    self.leaks(v, local.scope, depth + 1)
+                    for v in local.values
+                    if not in_debug_branch(ctx, v)
+                )
             finally:
                 self._active.discard(key)
                 self._following = following
@@ -346,7 +362,36 @@ def _item_assignments(ctx: FileContext, function: Scope, name: str) -> list[cst.
     return items.get(name, [])
 
 
+# Words of a setting that turns on details for developers.
+DEBUG_WORDS = frozenset({"debug", "stacktrace", "stacktraces", "traceback", "tracebacks"})
+
+
 def mentions_debug(expr: cst.BaseExpression) -> bool:
-    """A condition on debug mode: `settings.DEBUG`, `app.debug`, `DEBUG`."""
-    nodes = [expr, *descendants(expr)]
-    return any(isinstance(n, cst.Name) and n.value in ("DEBUG", "debug") for n in nodes)
+    """A condition on debug mode: `settings.DEBUG`, `app.debug`, `DEBUG`, or
+    a setting named so (`conf.get("api", "expose_stacktrace") == "True"`,
+    `settings.SHOW_TRACEBACKS`)."""
+    for node in (expr, *descendants(expr)):
+        if isinstance(node, cst.Name):
+            text = node.value
+        elif isinstance(node, cst.Attribute):
+            text = node.attr.value
+        elif isinstance(node, cst.SimpleString):
+            value = node.evaluated_value
+            text = value if isinstance(value, str) and len(value) < 60 else ""
+        else:
+            continue
+        if set(name_words(text)) & DEBUG_WORDS:
+            return True
+    return False
+
+
+def in_debug_branch(ctx: FileContext, node: cst.CSTNode) -> bool:
+    """Inside the body of `if settings.DEBUG:` (details for developers only)."""
+    child = node
+    for parent in ctx.ancestors(node):
+        if isinstance(parent, cst.If) and child is parent.body and mentions_debug(parent.test):
+            return True
+        if isinstance(parent, cst.FunctionDef):
+            return False
+        child = parent
+    return False

@@ -8,7 +8,7 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, ScopeKind
-from backlint.semantics.errors import ExceptionText, is_response, mentions_debug
+from backlint.semantics.errors import ExceptionText, in_debug_branch, is_response
 from backlint.semantics.fastapi import route_of
 from backlint.types import SourceFile
 
@@ -86,7 +86,9 @@ class ErrorDetailLeak(Rule):
     nothing: they describe the input the code was given, the client's own
     (parsing the answer of an awaited remote call is flagged);
     `str(e) if isinstance(e, ValueError)
-    else "..."`; details shown under `settings.DEBUG` only; exception names
+    else "..."`; details shown under `settings.DEBUG` only, or under a
+    setting named for them (`expose_stacktrace`, `SHOW_TRACEBACKS`), also
+    through a local given the text only in that branch; exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.
 
@@ -177,12 +179,4 @@ class ErrorDetailLeak(Rule):
         return True
 
     def _in_debug_branch(self, node: cst.CSTNode) -> bool:
-        """Inside `if settings.DEBUG:` (details for developers only)."""
-        child = node
-        for parent in self.ctx.ancestors(node):
-            if isinstance(parent, cst.If) and child is parent.body and mentions_debug(parent.test):
-                return True
-            if isinstance(parent, cst.FunctionDef):
-                return False
-            child = parent
-        return False
+        return in_debug_branch(self.ctx, node)

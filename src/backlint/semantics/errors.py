@@ -331,7 +331,33 @@ class ExceptionText:
     def _exception(self, name: cst.Name, scope: Scope) -> bool:
         node = name if self.ctx.parent(name) is not None else self.anchor
         handler = except_handler(self.ctx, name.value, scope, node)
-        return handler is not None and exception_is_leaky(self.ctx, handler, scope)
+        return (
+            handler is not None
+            and exception_is_leaky(self.ctx, handler, scope)
+            and not self._narrowed_around(node, name.value, scope)
+        )
+
+    def _narrowed_around(self, node: cst.CSTNode | None, name: str, scope: Scope) -> bool:
+        """Inside `if isinstance(e, AppError):` (the exception is one meant for
+        clients there), up to the `except` clause."""
+        if node is None:
+            return False
+        child = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, cst.ExceptHandler | cst.FunctionDef):
+                return False
+            if (
+                isinstance(parent, cst.If)
+                and child is parent.body
+                and self._narrowed_to_client_text(parent.test, scope)
+            ):
+                test = parent.test
+                assert isinstance(test, cst.Call)
+                first = test.args[0].value
+                if isinstance(first, cst.Name) and first.value == name:
+                    return True
+            child = parent
+        return False
 
 
 def _item_assignments(ctx: FileContext, function: Scope, name: str) -> list[cst.BaseExpression]:

@@ -85,9 +85,9 @@ class ErrorDetailLeak(Rule):
     `json.JSONDecodeError`, `*Invalid*`) raised by a `try` body that awaits
     nothing: they describe the input the code was given, the client's own
     (parsing the answer of an awaited remote call is flagged);
-    `str(e) if isinstance(e, ValueError)
-    else "..."` and responses inside `if isinstance(e, AppError):`; details shown under `settings.DEBUG` only, or under a
-    setting named for them (`expose_stacktrace`, `SHOW_TRACEBACKS`), also
+    `str(e) if isinstance(e, ValueError) else "..."` and responses inside
+    `if isinstance(e, AppError):`; details shown under `settings.DEBUG`
+    only, or under a setting named for them (`expose_stacktrace`, `SHOW_TRACEBACKS`), also
     through a local given the text only in that branch; exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.

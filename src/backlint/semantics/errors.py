@@ -18,6 +18,10 @@ from backlint.semantics.flow import (
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
 
+# Responses nest models in models (`Response(data=Result(outputs={k:
+# Output(message={"stackTrace": tb})}))`): follow deeper than other flows.
+_MAX_DEPTH = 2 * MAX_DEPTH
+
 # Calls whose arguments reach the HTTP client.
 RESPONSE_CLASSES = frozenset(
     {
@@ -203,7 +207,7 @@ class ExceptionText:
         self._following = False
 
     def leaks(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
-        if depth > MAX_DEPTH:
+        if depth > _MAX_DEPTH:
             return False
         ctx = self.ctx
         if isinstance(expr, cst.Name):

@@ -15,7 +15,7 @@ from backlint.semantics.flow import (
     local_values,
     reaching_assignment,
 )
-from backlint.semantics.security import name_words
+from backlint.semantics.security import is_request_data, name_words
 from backlint.semantics.tree import descendants
 
 # Responses nest models in models (`Response(data=Result(outputs={k:
@@ -160,7 +160,10 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
     if not isinstance(body, cst.Try):
         return False
     prune = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-    return not any(isinstance(n, cst.Await) for n in descendants(body.body, prune=prune))
+    return not any(
+        isinstance(n, cst.Await) and not is_request_data(ctx, n, scope)
+        for n in descendants(body.body, prune=prune)
+    )  # `await request.body()` reads the client's input, not a remote answer
 
 
 def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) -> bool:

@@ -83,7 +83,7 @@ class ErrorDetailLeak(Rule):
     `PermissionError`, `AssertionError`); library errors about malformed
     input (`etree.ParseError`, `netaddr.AddrFormatError`,
     `json.JSONDecodeError`, `*Invalid*`) raised by a `try` body that awaits
-    nothing: they describe the input the code was given, the client's own
+    nothing but the request's own body: they describe the input the code was given, the client's own
     (parsing the answer of an awaited remote call is flagged);
     `str(e) if isinstance(e, ValueError) else "..."` and responses inside
     `if isinstance(e, AppError):`; details shown under `settings.DEBUG`

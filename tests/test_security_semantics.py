@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backlint.semantics.ratelimit import auth_kind, mentions_limit
+from backlint.semantics.ratelimit import auth_kind, is_current_user_dependency, mentions_limit
 from backlint.semantics.security import (
+    _groups_text,
     is_password_function,
     is_password_name,
     is_secret_name,
@@ -114,3 +115,42 @@ def test_webhook_names() -> None:
     assert marks_webhook("GithubHookView")
     assert marks_webhook("saml_acs")
     assert not marks_webhook("update_profile")
+
+
+@pytest.mark.parametrize(
+    ("name", "current"),
+    [
+        ("app.deps.get_current_user", True),
+        ("app.users.current_active_user", True),
+        ("airflow.api_fastapi.core.security.get_user", True),
+        ("fief.dependencies.get_user_from_grant_request", False),
+        ("app.deps.get_optional_user", False),
+        ("app.deps.get_db", False),
+        (None, False),
+    ],
+)
+def test_current_user_dependencies(name: str | None, current: bool) -> None:
+    assert is_current_user_dependency(name) is current
+
+
+def test_authenticate_is_a_login() -> None:
+    assert auth_kind("authenticate", "/authenticate") == "login"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "groups"),
+    [(r"'(\d{4})-(\d{2})'", r"\d{4}\d{2}"), (r"name=(.+)", ".+"), (r"^\w+$", r"^\w+$")],
+)
+def test_regex_group_text(pattern: str, groups: str) -> None:
+    assert _groups_text(pattern) == groups
+
+
+@pytest.mark.parametrize(
+    ("path", "module"),
+    [
+        ("pretix/_build_settings.py", "pretix._build_settings"),
+        ("docs/settings.py", "docs.settings"),
+    ],
+)
+def test_build_settings_are_not_deployed(path: str, module: str) -> None:
+    assert settings_kind(path, module, False, {"SECRET_KEY"}) == "non-production"

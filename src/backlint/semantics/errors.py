@@ -15,7 +15,12 @@ from backlint.semantics.flow import (
     local_values,
     reaching_assignment,
 )
+from backlint.semantics.security import is_request_data, name_words
 from backlint.semantics.tree import descendants
+
+# Responses nest models in models (`Response(data=Result(outputs={k:
+# Output(message={"stackTrace": tb})}))`): follow deeper than other flows.
+_MAX_DEPTH = 2 * MAX_DEPTH
 
 # Calls whose arguments reach the HTTP client.
 RESPONSE_CLASSES = frozenset(
@@ -106,7 +111,59 @@ def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
     not meant for clients: broad (`Exception`), system, database, parsing or
     third-party errors. The project's own exceptions, validation errors and
     HTTP exceptions are meant for clients; unresolved names are not judged."""
-    return handler.type is not None and types_are_leaky(ctx, handler.type, scope)
+    if handler.type is None or not types_are_leaky(ctx, handler.type, scope):
+        return False
+    return not _about_local_input(ctx, handler, scope)
+
+
+# Words of a library exception about malformed input (`etree.ParseError`,
+# `netaddr.AddrFormatError`, `json.JSONDecodeError`, `InvalidURL`): its text
+# says where the input is wrong, and the input is the caller's own...
+_INPUT_ERROR_WORDS = frozenset(
+    {
+        "parse",
+        "parser",
+        "parsing",
+        "decode",
+        "decoding",
+        "format",
+        "syntax",
+        "invalid",
+        "malformed",
+        "yaml",
+    }
+)
+# ... unless the exception is about a connection or a remote answer.
+_REMOTE_WORDS = frozenset(
+    {"http", "request", "response", "connection", "connect", "timeout", "network", "url", "proxy"}
+)
+
+
+def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scope) -> bool:
+    """Every caught class is an input error (see `_INPUT_ERROR_WORDS`) and the
+    `try` body awaits nothing: it parsed what it was given (the client's
+    input), not the answer of another server."""
+    kind = handler.type
+    if kind is None:
+        return False
+    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    for expr in types:
+        name = ctx.qualified_name(expr, scope)
+        if name is None:
+            return False
+        if not types_are_leaky(ctx, expr, scope):
+            continue  # ValueError, the project's own...
+        words = set(name_words(name.rsplit(".", 1)[-1]))
+        if not words & _INPUT_ERROR_WORDS or words & _REMOTE_WORDS:
+            return False
+    body = ctx.parent(handler)
+    if not isinstance(body, cst.Try):
+        return False
+    prune = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+    return not any(
+        isinstance(n, cst.Await) and not is_request_data(ctx, n, scope)
+        for n in descendants(body.body, prune=prune)
+    )  # `await request.body()` reads the client's input, not a remote answer
 
 
 def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) -> bool:
@@ -153,7 +210,7 @@ class ExceptionText:
         self._following = False
 
     def leaks(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
-        if depth > MAX_DEPTH:
+        if depth > _MAX_DEPTH:
             return False
         ctx = self.ctx
         if isinstance(expr, cst.Name):
@@ -180,7 +237,12 @@ class ExceptionText:
             self._active.add(key)
             following, self._following = self._following, True
             try:
-                return any(self.leaks(v, local.scope, depth + 1) for v in local.values)
+                # A value given only under `if settings.DEBUG:` is for developers.
+                return any(
+                    self.leaks(v, local.scope, depth + 1)
+                    for v in local.values
+                    if not in_debug_branch(ctx, v)
+                )
             finally:
                 self._active.discard(key)
                 self._following = following
@@ -276,7 +338,33 @@ class ExceptionText:
     def _exception(self, name: cst.Name, scope: Scope) -> bool:
         node = name if self.ctx.parent(name) is not None else self.anchor
         handler = except_handler(self.ctx, name.value, scope, node)
-        return handler is not None and exception_is_leaky(self.ctx, handler, scope)
+        return (
+            handler is not None
+            and exception_is_leaky(self.ctx, handler, scope)
+            and not self._narrowed_around(node, name.value, scope)
+        )
+
+    def _narrowed_around(self, node: cst.CSTNode | None, name: str, scope: Scope) -> bool:
+        """Inside `if isinstance(e, AppError):` (the exception is one meant for
+        clients there), up to the `except` clause."""
+        if node is None:
+            return False
+        child = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, cst.ExceptHandler | cst.FunctionDef):
+                return False
+            if (
+                isinstance(parent, cst.If)
+                and child is parent.body
+                and self._narrowed_to_client_text(parent.test, scope)
+            ):
+                test = parent.test
+                assert isinstance(test, cst.Call)
+                first = test.args[0].value
+                if isinstance(first, cst.Name) and first.value == name:
+                    return True
+            child = parent
+        return False
 
 
 def _item_assignments(ctx: FileContext, function: Scope, name: str) -> list[cst.BaseExpression]:
@@ -307,7 +395,36 @@ def _item_assignments(ctx: FileContext, function: Scope, name: str) -> list[cst.
     return items.get(name, [])
 
 
+# Words of a setting that turns on details for developers.
+DEBUG_WORDS = frozenset({"debug", "stacktrace", "stacktraces", "traceback", "tracebacks"})
+
+
 def mentions_debug(expr: cst.BaseExpression) -> bool:
-    """A condition on debug mode: `settings.DEBUG`, `app.debug`, `DEBUG`."""
-    nodes = [expr, *descendants(expr)]
-    return any(isinstance(n, cst.Name) and n.value in ("DEBUG", "debug") for n in nodes)
+    """A condition on debug mode: `settings.DEBUG`, `app.debug`, `DEBUG`, or
+    a setting named so (`conf.get("api", "expose_stacktrace") == "True"`,
+    `settings.SHOW_TRACEBACKS`)."""
+    for node in (expr, *descendants(expr)):
+        if isinstance(node, cst.Name):
+            text = node.value
+        elif isinstance(node, cst.Attribute):
+            text = node.attr.value
+        elif isinstance(node, cst.SimpleString):
+            value = node.evaluated_value
+            text = value if isinstance(value, str) and len(value) < 60 else ""
+        else:
+            continue
+        if set(name_words(text)) & DEBUG_WORDS:
+            return True
+    return False
+
+
+def in_debug_branch(ctx: FileContext, node: cst.CSTNode) -> bool:
+    """Inside the body of `if settings.DEBUG:` (details for developers only)."""
+    child = node
+    for parent in ctx.ancestors(node):
+        if isinstance(parent, cst.If) and child is parent.body and mentions_debug(parent.test):
+            return True
+        if isinstance(parent, cst.FunctionDef):
+            return False
+        child = parent
+    return False

@@ -18,6 +18,7 @@ from backlint.semantics.context import FileContext, Scope
 from backlint.semantics.facts import CALLS_OF_INTEREST, Attr, Call, Mapping, Ref, Seq, Value, dotted
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.security import name_words
+from backlint.semantics.tree import descendants
 
 CALLS_OF_INTEREST.add("add_middleware")
 
@@ -112,14 +113,18 @@ RATELIMIT_DECORATORS = frozenset(
 
 def auth_kind(*names: str) -> AuthKind | None:
     """What anonymous credential check a name or URL path names, if any:
-    `login`, `/auth/jwt/login`, `login_for_access_token`, `/token`,
+    `login`, `authenticate`, `/auth/jwt/login`, `login_for_access_token`, `/token`,
     `forgot_password`, `PasswordResetConfirmView`."""
     words: set[str] = set()
     for name in names:
         words |= set(name_words(name))
     if not words or words & NOT_AUTH_WORDS:
         return None
-    if "login" in words or "signin" in words or {"sign", "in"} <= words or {"log", "in"} <= words:
+    if (
+        words & {"login", "signin", "authenticate"}
+        or {"sign", "in"} <= words
+        or {"log", "in"} <= words
+    ):
         return "login"
     if (words & PASSWORD_WORDS and words & RESET_WORDS) or "forgot" in words:
         return "password reset"
@@ -129,6 +134,128 @@ def auth_kind(*names: str) -> AuthKind | None:
         and (words & TOKEN_VERBS or words <= {"token", "view", "jwt", "auth"})
     ):
         return "token"
+    return None
+
+
+# Words of a call that takes or checks credentials, sends a reset, or hands
+# the request on (`super().post(...)`): without one, a view named `login`
+# only renders or redirects (the credentials go to another endpoint).
+CREDENTIAL_WORDS = frozenset(
+    {
+        "authenticate",
+        "login",
+        "password",
+        "passwd",
+        "token",
+        "form",
+        "valid",
+        "check",
+        "verify",
+        "reset",
+        "send",
+        "mail",
+        "otp",
+        "auth",
+        "credentials",
+        "serializer",
+        "super",
+        "dispatch",
+        "view",
+    }
+)
+
+
+def takes_credentials(ctx: FileContext, body: cst.CSTNode) -> bool:
+    """Whether a view's body calls anything that takes or checks credentials
+    (see CREDENTIAL_WORDS); a view that only renders a page, sets a nonce or
+    redirects does not."""
+    for child in descendants(body, prune=(cst.Lambda, cst.ClassDef)):
+        if isinstance(child, cst.Call):
+            text = ctx.tree.code_for_node(child.func)
+            if set(name_words(text)) & CREDENTIAL_WORDS:
+                return True
+    return False
+
+
+# Words of a FastAPI dependency that yields the logged-in user
+# (`get_current_user`, `current_active_user`, airflow's `get_user`), not one
+# that checks credentials (`get_user_from_grant_request`).
+_CURRENT_USER_WORDS = frozenset(
+    {"get", "user", "current", "active", "require", "required", "authenticated", "verified"}
+)
+
+
+def is_current_user_dependency(name: str | None) -> bool:
+    """The last name of a dependency says it returns the logged-in user."""
+    if not name:
+        return False
+    words = set(name_words(name.rsplit(".", 1)[-1]))
+    if "optional" in words or not words & {"user", "superuser", "admin"}:
+        return False
+    return "current" in words or words <= _CURRENT_USER_WORDS | {"superuser", "admin"}
+
+
+# drf-access-policy principals that are logged-in users.
+_AUTHENTICATED_PRINCIPALS = frozenset({"authenticated", "admin", "staff"})
+_AUTHENTICATED_PERMISSIONS = frozenset(
+    {
+        "rest_framework.permissions.IsAuthenticated",
+        "rest_framework.permissions.IsAdminUser",
+    }
+)
+
+
+def requires_login(ctx: FileContext, node: cst.ClassDef) -> bool:
+    """A class view that lets only logged-in users in: DRF
+    `permission_classes` of `IsAuthenticated`/`IsAdminUser`, or a
+    drf-access-policy statement list whose principals are all authenticated."""
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+                continue
+            target = small.targets[0].target
+            if not isinstance(target, cst.Name):
+                continue
+            value = small.value
+            if target.value == "permission_classes" and isinstance(value, cst.List | cst.Tuple):
+                names = [ctx.qualified_name(el.value) for el in value.elements]
+                if names and all(n in _AUTHENTICATED_PERMISSIONS for n in names):
+                    return True
+            if "ACCESS_POLICY" in target.value.upper() and isinstance(value, cst.Dict):
+                principals = _principals(value)
+                if principals and all(p in _AUTHENTICATED_PRINCIPALS for p in principals):
+                    return True
+    return False
+
+
+def _principals(policy: cst.Dict) -> list[str]:
+    out: list[str] = []
+    for el in policy.elements:
+        if not (isinstance(el, cst.DictElement) and _const(el.key) == "statements"):
+            continue
+        if not isinstance(el.value, cst.List):
+            return []
+        for statement in el.value.elements:
+            if not isinstance(statement.value, cst.Dict):
+                return []
+            for item in statement.value.elements:
+                if isinstance(item, cst.DictElement) and _const(item.key) == "principal":
+                    value = item.value
+                    items = value.elements if isinstance(value, cst.List) else None
+                    texts = (
+                        [_const(i.value) for i in items] if items is not None else [_const(value)]
+                    )
+                    out.extend(t if t is not None else "?" for t in texts)
+    return out
+
+
+def _const(expr: cst.BaseExpression | None) -> str | None:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
     return None
 
 

@@ -20,10 +20,12 @@ from backlint.semantics.context import (
     Imported,
     LoopTarget,
     OtherBinding,
+    Parameter,
     Scope,
     ScopeKind,
 )
 from backlint.semantics.facts import Const
+from backlint.semantics.fastapi import DEPENDS, parameters, route_of
 from backlint.semantics.flow import (
     MAX_DEPTH,
     LocalValues,
@@ -51,8 +53,9 @@ DJANGO_RAW_SQL = frozenset({"django.db.models.expressions.RawSQL", "django.db.mo
 # psycopg's composable SQL: safe with `.format(sql.Identifier(...))`, not when
 # the template itself is built from strings.
 PSYCOPG_SQL = frozenset({"psycopg2.sql.SQL", "psycopg.sql.SQL"})
-# DB-API cursors and connections, SQLAlchemy sessions and connections.
-EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript"})
+# DB-API cursors and connections, SQLAlchemy sessions and connections
+# (`exec_driver_sql`: SQLAlchemy's raw string to the driver).
+EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript", "exec_driver_sql"})
 # Keyword names of the SQL argument of the sinks.
 SQL_KEYWORDS = frozenset({"sql", "query", "statement", "operation", "raw_query", "stmt"})
 # Django `QuerySet.extra()` arguments that hold SQL.
@@ -105,6 +108,15 @@ _SQL_START = re.compile(
     r"refresh|reindex|upsert|show)\b",
     re.IGNORECASE,
 )
+# Statements that take no bound parameters (PRAGMA, SET, DDL, `DO $$...$$`):
+# their values can only be formatted in, so only client data there is judged.
+_NO_PARAMETERS = re.compile(
+    r"^\s*(pragma|set|show|create|alter|drop|truncate|do|vacuum|attach|detach|grant|"
+    r"revoke|comment|reindex|cluster|listen|notify|unlisten|discard|reset)\b",
+    re.IGNORECASE,
+)
+# Annotations of a parameter that the framework converts before the view runs.
+_SAFE_ANNOTATIONS = frozenset({"int", "float", "bool", "UUID", "date", "datetime", "Decimal"})
 _SQL_WORDS = re.compile(
     r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|WHERE|FROM|JOIN|VALUES|ORDER BY|GROUP BY|"
     r"LIMIT|CREATE TABLE|ALTER TABLE|DROP TABLE|SET)\b"
@@ -147,8 +159,16 @@ class SqlText:
     module constants. `fragments` collects the literal text met, to tell SQL
     from other strings."""
 
-    def __init__(self, ctx: FileContext, sink: cst.BaseExpression | None = None) -> None:
+    def __init__(
+        self,
+        ctx: FileContext,
+        sink: cst.BaseExpression | None = None,
+        anchor: cst.CSTNode | None = None,
+    ) -> None:
         self.ctx = ctx
+        # The sink call (visited by the walker, so its ancestors are known):
+        # the `if` tests that hold around the query.
+        self.anchor = anchor
         self.fragments: list[str] = []
         self._active: set[tuple[str, int]] = set()
         # Kinds of the variables of the comprehensions being judged
@@ -235,8 +255,23 @@ class SqlText:
         finally:
             self._prefix = saved
         if found == "opaque":
-            return "built" if value_position(before) else "literal"
+            return "built" if self._judged(expr, scope, before) else "literal"
         return found
+
+    def _judged(self, expr: cst.BaseExpression, scope: Scope, before: str) -> bool:
+        """Whether an opaque part makes the SQL built, `before` the SQL text
+        in front of it. A value position (`WHERE id = {x}`, inside quotes)
+        always does, except in statements that take no bound parameters
+        (PRAGMA, SET, DDL) and after a bind marker (`:{name}`: a parameter's
+        name); any position does when the part is client data (request data,
+        a parameter of a route or view: `ORDER BY {sort}`)."""
+        if is_client_data(self.ctx, expr, scope):
+            return True
+        if _NO_PARAMETERS.match(before) or (
+            before.endswith((":", "%(")) and not before.endswith("::")
+        ):
+            return False
+        return value_position(before)
 
     def _fstring(self, expr: cst.FormattedString, scope: Scope, depth: int) -> Built:
         result: Built = "literal"
@@ -274,8 +309,8 @@ class SqlText:
                 or (right == "literal" and _is_string(expr.right))
             ):
                 return "opaque"
-            if (right == "opaque" and value_position(middle)) or (
-                left == "opaque" and value_position(self._prefix)
+            if (right == "opaque" and self._judged(expr.right, scope, middle)) or (
+                left == "opaque" and self._judged(expr.left, scope, self._prefix)
             ):
                 return "built"
             return "literal"
@@ -372,6 +407,8 @@ class SqlText:
                 return "literal"  # a list of names or clauses
             if method in _STRING_METHODS:
                 return self.kind(func.value, scope, depth + 1)
+            if method == "group" and self._narrow_match(func.value, scope):
+                return "literal"
         name = ctx.qualified_name(func, scope)
         if name in NUMERIC_FUNCTIONS:
             return "literal"
@@ -394,6 +431,32 @@ class SqlText:
             ):
                 return "literal"
         return "opaque"
+
+    def _narrow_match(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """A local bound to `re.search(PATTERN, ...)` whose pattern matches
+        no quote (no `.`, `\\S`, `\\W`, `\\D` or `[^...]`): its groups are
+        digits, words and the pattern's own punctuation."""
+        if not isinstance(expr, cst.Name):
+            return False
+        local = local_values(self.ctx, expr.value, scope)
+        if local is None or not local.complete or not local.values:
+            return False
+        for value in local.values:
+            if not (
+                isinstance(value, cst.Call)
+                and self.ctx.qualified_name(value.func, local.scope) in _REGEX_TESTS
+                and value.args
+            ):
+                return False
+            pattern = literal_value(value.args[0].value) or module_constant(
+                self.ctx, value.args[0].value, local.scope
+            )
+            if pattern is None or not isinstance(pattern.value, str):
+                return False
+            text = _groups_text(pattern.value.replace("\\.", ""))
+            if any(part in text for part in (".", "\\S", "\\W", "\\D", "[^", "'", '"')):
+                return False
+        return True
 
     def _format(self, expr: cst.Call, func: cst.Attribute, scope: Scope, depth: int) -> Built:
         """`template.format(...)`: each argument judged where its field stands."""
@@ -465,6 +528,8 @@ class SqlText:
             name = self.ctx.qualified_name(expr.func, scope)
             if name == "itertools.repeat" and expr.args and expr.args[0].keyword is None:
                 return self.kind(expr.args[0].value, scope, depth + 1)
+        if isinstance(expr, cst.SimpleString | cst.ConcatenatedString):
+            return "literal"  # `",".join("?" * n)`: its characters
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
             left = self._items(expr.left, scope, depth + 1)
             return left if left == "literal" else self._items(expr.right, scope, depth + 1)
@@ -577,6 +642,8 @@ class SqlText:
         for bound in reversed(self._comprehension):
             if expr.value in bound:
                 return bound[expr.value]
+        if _regex_checked(ctx, expr, self.anchor):
+            return "literal"  # `if re.match(DATE, expr): ... f"'{expr}'"`
         owner, bindings = ctx.bindings(expr.value, scope)
         if owner is None or not bindings:
             return "opaque"
@@ -590,9 +657,16 @@ class SqlText:
                 if isinstance(binding, Assigned) and binding.value is not None:
                     kinds.append(self.kind(binding.value, owner, depth + 1))
                 elif isinstance(binding, OtherBinding) and isinstance(binding.node, cst.AugAssign):
-                    kinds.append(self.kind(binding.node.value, owner, depth + 1))
+                    # `sql += " SET a = '%s'" % v`: text after an unknown start.
+                    saved, self._prefix = self._prefix, self._prefix + "? "
+                    try:
+                        kinds.append(self.kind(binding.node.value, owner, depth + 1))
+                    finally:
+                        self._prefix = saved
                 elif isinstance(binding, LoopTarget) and binding.whole_target:
                     kinds.append(self._items(binding.loop.iter, owner, depth + 1))
+                elif isinstance(binding, Parameter) and _converted(binding.param):
+                    kinds.append("literal")  # `limit: int`: a number
                 elif isinstance(binding, Imported):
                     found = ctx.index.lookup(binding.qualified)
                     kinds.append("literal" if isinstance(found, Const) else "opaque")
@@ -620,6 +694,52 @@ class SqlText:
         if not bindings or not all(isinstance(b, Assigned) and b.value for b in bindings):
             return []
         return [b.value for b in bindings if isinstance(b, Assigned) and b.value is not None]
+
+
+# Regex tests: a value matched against a pattern is of the pattern's shape.
+_REGEX_TESTS = frozenset({"re.match", "re.fullmatch", "re.search"})
+
+
+def _regex_checked(ctx: FileContext, name: cst.Name, anchor: cst.CSTNode | None) -> bool:
+    """`name` is used inside `if re.match(PATTERN, name):` (or
+    `PATTERN.fullmatch(name)`) around the query (`anchor`, or the name
+    itself): the code checked its shape (a date, an identifier) before
+    formatting it into SQL."""
+    start: cst.CSTNode = name if ctx.parent(name) is not None or anchor is None else anchor
+    child: cst.CSTNode = start
+    for parent in ctx.ancestors(start):
+        if isinstance(parent, cst.If) and child is parent.body:
+            for node in (parent.test, *descendants(parent.test)):
+                if not isinstance(node, cst.Call) or not node.args:
+                    continue
+                func = node.func
+                regex = ctx.qualified_name(func) in _REGEX_TESTS or (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value in ("match", "fullmatch")
+                    and len(node.args) == 1
+                )
+                if regex and any(
+                    isinstance(a.value, cst.Name) and a.value.value == name.value for a in node.args
+                ):
+                    return True
+        if isinstance(parent, cst.FunctionDef | cst.ClassDef | cst.Module):
+            return False
+        child = parent
+    return False
+
+
+def _groups_text(pattern: str) -> str:
+    """The text of a regex inside its groups (the whole pattern without any)."""
+    out: list[str] = []
+    level = 0
+    for char in pattern:
+        if char == ")" and level:
+            level -= 1
+        if level:
+            out.append(char)
+        if char == "(":
+            level += 1
+    return "".join(out) if "(" in pattern else pattern
 
 
 def _names(expr: cst.BaseExpression) -> Iterator[cst.Name]:
@@ -936,6 +1056,86 @@ def is_request_data(
     return False
 
 
+# Methods of request data that return one of its items.
+_ITEM_METHODS = frozenset({"get", "getlist", "pop", "getone"})
+
+
+def is_client_data(
+    ctx: FileContext, expr: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """Text the HTTP client chose: request data or an item of it
+    (`request.GET["sort"]`, `request.query_params.get("order")`), a parameter
+    of a FastAPI route or of a Django view (the request itself, and parameters
+    annotated as numbers, UUIDs or dates, which the framework converts,
+    excepted), or a local variable or f-string made of one."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(expr, cst.Subscript):
+        return is_request_data(ctx, expr.value, scope, depth + 1)
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in _ITEM_METHODS:
+                return is_request_data(ctx, func.value, scope, depth + 1)
+            if func.attr.value in _STRING_METHODS:
+                return is_client_data(ctx, func.value, scope, depth + 1)
+        if ctx.qualified_name(func, scope) == "builtins.str" and len(expr.args) == 1:
+            return is_client_data(ctx, expr.args[0].value, scope, depth + 1)
+        return False
+    if isinstance(expr, cst.FormattedString):
+        return any(
+            isinstance(part, cst.FormattedStringExpression)
+            and is_client_data(ctx, part.expression, scope, depth + 1)
+            for part in expr.parts
+        )
+    if isinstance(expr, cst.Name):
+        owner, bindings = ctx.bindings(expr.value, scope)
+        if owner is None or owner.kind is not ScopeKind.FUNCTION:
+            return False
+        for binding in bindings:
+            if isinstance(binding, Parameter):
+                if _view_parameter(ctx, owner, binding.param):
+                    return True
+            elif isinstance(binding, Assigned) and binding.value is not None:
+                value = binding.value
+                if is_request_data(ctx, value, owner, depth + 1) or is_client_data(
+                    ctx, value, owner, depth + 1
+                ):
+                    return True
+        return False
+    return False
+
+
+def _converted(param: cst.Param) -> bool:
+    """A parameter annotated as a number, bool, UUID or date (`limit: int`)."""
+    annotation = param.annotation.annotation if param.annotation is not None else None
+    last = annotation.attr if isinstance(annotation, cst.Attribute) else annotation
+    return isinstance(last, cst.Name) and last.value in _SAFE_ANNOTATIONS
+
+
+def _view_parameter(ctx: FileContext, owner: Scope, param: cst.Param) -> bool:
+    """A parameter the client fills: of a FastAPI route (not a dependency's
+    result), or after `request` in a Django view function or method."""
+    node = owner.node
+    name = param.name.value
+    if not isinstance(node, cst.FunctionDef) or name in ("self", "cls", *REQUEST_NAMES):
+        return False
+    if _converted(param):
+        return False
+    default = param.default
+    if isinstance(default, cst.Call) and ctx.qualified_name(default.func) in DEPENDS:
+        return False  # what a dependency returns
+    names = [p.name.value for p in parameters(node)]
+    first = next((i for i, n in enumerate(names[:2]) if n in REQUEST_NAMES), None)
+    if first is not None and names.index(name) > first:
+        return True  # a Django view (function or method): URL arguments
+    return (
+        ctx.index.uses("fastapi")
+        and owner.parent is not None
+        and route_of(ctx, node, owner.parent) is not None
+    )
+
+
 # --------------------------------------------------------------------------
 # Django views.
 
@@ -949,6 +1149,70 @@ WEBHOOK_WORDS = frozenset({"webhook", "webhooks", "hook", "hooks", "ipn"})
 IDENTITY_PROVIDER_WORDS = frozenset(
     {"callback", "saml", "sso", "acs", "oauth", "oauth2", "oidc", "openid", "social"}
 )
+
+
+# Calls that change nothing: what a view that only logs and answers makes.
+_INERT_PREFIXES = ("django.http.", "json.", "urllib.parse.", "logging.", "builtins.")
+_INERT_FUNCTIONS = frozenset({"django.shortcuts.render", "django.shortcuts.redirect"})
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+)
+_READ_METHODS = frozenset(
+    {
+        "get",
+        "getlist",
+        "decode",
+        "encode",
+        "format",
+        "strip",
+        "lower",
+        "upper",
+        "split",
+        "items",
+        "keys",
+        "values",
+        "startswith",
+        "endswith",
+        "join",
+        "replace",
+        "isoformat",
+    }
+)
+
+
+def is_inert_view(ctx: FileContext, node: cst.FunctionDef) -> bool:
+    """A view that changes nothing: it reads the request, logs and answers
+    (a CSP or error report sink, a metrics no-op, an autodiscover answer).
+    Every call is a response, a log call, a read (`request.POST.get`,
+    `json.loads`, `.decode()`) or a `get_*` helper, and nothing is assigned to
+    an attribute or to an item of anything but a local (`resp["X"] = ...`)."""
+    for child in descendants(node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(child, cst.Assign | cst.AugAssign | cst.AnnAssign):
+            targets = (
+                [t.target for t in child.targets]
+                if isinstance(child, cst.Assign)
+                else [child.target]
+            )
+            for target in targets:
+                if isinstance(target, cst.Attribute) or (
+                    isinstance(target, cst.Subscript) and not isinstance(target.value, cst.Name)
+                ):
+                    return False
+        elif isinstance(child, cst.Del | cst.Global | cst.Nonlocal) or (
+            isinstance(child, cst.Call) and not _inert_call(ctx, child)
+        ):
+            return False
+    return True
+
+
+def _inert_call(ctx: FileContext, call: cst.Call) -> bool:
+    func = call.func
+    name = ctx.qualified_name(func)
+    if name is not None and (name.startswith(_INERT_PREFIXES) or name in _INERT_FUNCTIONS):
+        return True
+    if isinstance(func, cst.Attribute):
+        return func.attr.value in _LOG_METHODS | _READ_METHODS
+    return isinstance(func, cst.Name) and func.value.startswith("get_")
 
 
 def marks_webhook(name: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Literal
 
 import libcst as cst
 
-from backlint.semantics.context import FileContext, Scope
+from backlint.semantics.context import FileContext, Imported, Scope
 from backlint.semantics.facts import ModuleFacts, Seq, Value, const_str, dotted
 from backlint.semantics.index import ProjectIndex, index_view
 
@@ -47,6 +47,10 @@ NON_PRODUCTION_WORDS = frozenset(
         "example",
         "sample",
         "sandbox",
+        # Settings for building a wheel or the docs (`_build_settings.py`):
+        # `collectstatic` or Sphinx run with them, no site does.
+        "build",
+        "docs",
     }
 )
 # Packages whose settings modules serve tests, not a deployment.
@@ -111,6 +115,55 @@ def settings_kind(
     if in_settings_package and stem in BASE_NAMES:
         return "base"
     return "production"
+
+
+# Loaders that let the environment override every setting of the module
+# (dynaconf: `PULP_ALLOWED_HOSTS=...` replaces `ALLOWED_HOSTS`): the values the
+# module writes are defaults, like `env("X", default=...)`.
+ENVIRONMENT_LOADERS = frozenset({"dynaconf.DjangoDynaconf", "dynaconf.contrib.DjangoDynaconf"})
+# Exceptions a project raises when it checks the Host header itself.
+HOST_CHECK_EXCEPTIONS = frozenset(
+    {"django.core.exceptions.DisallowedHost", "django.http.request.DisallowedHost"}
+)
+
+
+def overridden_by_environment(ctx: FileContext) -> bool:
+    """The settings module hands itself to a loader that reads every setting
+    from the environment (`settings = DjangoDynaconf(__name__)`)."""
+    key = ("settings.env_loader", 0)
+    if key not in ctx.cache:
+        found = False
+        if "Dynaconf(" in ctx.source:
+            for bindings in ctx.scope_facts(ctx.module_scope).bindings.values():
+                for binding in bindings:
+                    if isinstance(binding, Imported) and binding.qualified in ENVIRONMENT_LOADERS:
+                        found = True
+        ctx.cache[key] = found
+    result: bool = ctx.cache[key]
+    return result
+
+
+@index_view
+def checks_host_itself(index: ProjectIndex) -> bool:
+    """A module of the project (not a test) imports `DisallowedHost`: the
+    project validates the Host header in its own middleware (multi-domain
+    sites), and `ALLOWED_HOSTS = ["*"]` only hands that check over to it."""
+    return any(
+        not _is_test_path(facts.path)
+        and any(q in HOST_CHECK_EXCEPTIONS for q in facts.imports.values())
+        for facts in index.modules.values()
+    )
+
+
+def _is_test_path(path: str) -> bool:
+    parts = PurePath(path).parts
+    name = parts[-1] if parts else ""
+    return (
+        any(p in ("tests", "test") for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
 
 
 def module_settings_kind(ctx: FileContext) -> SettingsKind | None:

@@ -8,7 +8,7 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, ScopeKind
-from backlint.semantics.errors import ExceptionText, is_response, mentions_debug
+from backlint.semantics.errors import ExceptionText, in_debug_branch, is_response
 from backlint.semantics.fastapi import route_of
 from backlint.types import SourceFile
 
@@ -80,9 +80,15 @@ class ErrorDetailLeak(Rule):
     Django, DRF, marshmallow, and any library class named `*Validation*`),
     `HTTPException` and `Http404`; builtins that applications raise with
     messages for the caller (`ValueError`, `KeyError`, `TypeError`,
-    `PermissionError`, `AssertionError`; parsing errors such as
-    `json.JSONDecodeError` are flagged); `str(e) if isinstance(e, ValueError)
-    else "..."`; details shown under `settings.DEBUG` only; exception names
+    `PermissionError`, `AssertionError`); library errors about malformed
+    input (`etree.ParseError`, `netaddr.AddrFormatError`,
+    `json.JSONDecodeError`, `*Invalid*`) raised by a `try` body that awaits
+    nothing but the request's own body: they describe the input the code was given, the client's own
+    (parsing the answer of an awaited remote call is flagged);
+    `str(e) if isinstance(e, ValueError) else "..."` and responses inside
+    `if isinstance(e, AppError):`; details shown under `settings.DEBUG`
+    only, or under a setting named for them (`expose_stacktrace`, `SHOW_TRACEBACKS`), also
+    through a local given the text only in that branch; exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.
 
@@ -173,12 +179,4 @@ class ErrorDetailLeak(Rule):
         return True
 
     def _in_debug_branch(self, node: cst.CSTNode) -> bool:
-        """Inside `if settings.DEBUG:` (details for developers only)."""
-        child = node
-        for parent in self.ctx.ancestors(node):
-            if isinstance(parent, cst.If) and child is parent.body and mentions_debug(parent.test):
-                return True
-            if isinstance(parent, cst.FunctionDef):
-                return False
-            child = parent
-        return False
+        return in_debug_branch(self.ctx, node)

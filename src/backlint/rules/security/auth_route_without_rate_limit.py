@@ -7,7 +7,14 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, Scope, ScopeKind
 from backlint.semantics.drf import rest_framework_settings
-from backlint.semantics.fastapi import DEPENDS, ROUTER_CLASSES, Route, parameters, route_of
+from backlint.semantics.fastapi import (
+    DEPENDS,
+    ROUTER_CLASSES,
+    Route,
+    param_type,
+    parameters,
+    route_of,
+)
 from backlint.semantics.flow import literal_value
 from backlint.semantics.index import ProjectIndex
 from backlint.semantics.python import decorator_names
@@ -18,10 +25,13 @@ from backlint.semantics.ratelimit import (
     RATELIMIT_DECORATORS,
     auth_kind,
     class_ancestry,
+    is_current_user_dependency,
     mentions_limit,
     module_imports_limiter,
     rate_limits,
+    requires_login,
     routed_views,
+    takes_credentials,
 )
 from backlint.semantics.settings import project_settings
 from backlint.semantics.tree import descendants
@@ -108,8 +118,16 @@ class AuthRouteWithoutRateLimit(Rule):
 
     Not flagged:
     Logout, password change and other endpoints of logged-in users
-    (`@login_required`, `LoginRequiredMixin`, views about one object, FastAPI
-    routes with a path parameter such as `/users/{id}/access-token`); token
+    (`@login_required`, `LoginRequiredMixin`, views about one object, DRF
+    `permission_classes = [IsAuthenticated]`, a drf-access-policy whose
+    principals are all `authenticated`, FastAPI routes with a dependency
+    that returns the logged-in user (`user: CurrentUser`,
+    `Depends(get_current_user)`) or with a path parameter
+    such as `/users/{id}/access-token`); views named `login` that take no
+    credentials (they render a page, set a nonce or redirect, and call
+    nothing that authenticates, validates a form or sends mail); views that
+    make a form or serializer of a module importing the project's limiter
+    (its `clean()` checks the rate); token
     refresh, verification and revocation; OAuth redirects and callbacks;
     reset "done"/"complete" pages; FastAPI GET routes; private helpers;
     views that call a limiter themselves (`check_rate_limit(...)` in the
@@ -165,12 +183,14 @@ class AuthRouteWithoutRateLimit(Rule):
         if not self._routed(node.name.value):
             return
         ancestry = class_ancestry(ctx, node, ctx.scope)
-        if ancestry & AUTHENTICATED_BASES:
+        if ancestry & AUTHENTICATED_BASES or requires_login(ctx, node):
             return
         kind = next((AUTH_VIEWS[a] for a in ancestry if a in AUTH_VIEWS), None)
         looks_like_view = any(a.rsplit(".", 1)[-1].endswith(("View", "ViewSet")) for a in ancestry)
         if kind is None and looks_like_view:
             kind = auth_kind(node.name.value)
+            if kind is not None and _plain_view(ancestry) and not takes_credentials(ctx, node):
+                return  # a plain `View` that renders or redirects only
         if kind is None:
             return
         drf = any(a.startswith(_DRF_PACKAGES) for a in ancestry)
@@ -221,6 +241,8 @@ class AuthRouteWithoutRateLimit(Rule):
             for part in (param.default, param.annotation):
                 if part is not None and self._limit_dependency(part, scope):
                     return
+            if is_current_user_dependency(param_type(ctx, param, scope).dependency):
+                return  # a logged-in user's action (`user: CurrentUser`)
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_FASTAPI_CURE)
 
     def _factory_router(self, route: Route, scope: Scope) -> bool:
@@ -273,9 +295,19 @@ class AuthRouteWithoutRateLimit(Rule):
             return
         if decorators & _DRF_FUNCTION_DECORATORS and _drf_default_throttles(ctx.index):
             return
-        if self._calls_limiter(node.body):
+        if self._calls_limiter(node.body) or self._uses_limited_class(node.body):
             return
+        if not takes_credentials(ctx, node.body):
+            return  # renders or redirects only: the credentials go elsewhere
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_DJANGO_CURE)
+
+    def _uses_limited_class(self, body: cst.CSTNode) -> bool:
+        """A form or serializer of a module that imports the project's
+        limiter, made in the view (its `clean()`/`validate()` checks the rate)."""
+        for child in descendants(body, prune=(cst.Lambda, cst.ClassDef)):
+            if isinstance(child, cst.Call) and self._limited_form(child.func):
+                return True
+        return False
 
     def _calls_limiter(self, body: cst.CSTNode) -> bool:
         """A call named like a limiter in a body (`check_rate_limit(...)`)."""
@@ -336,6 +368,21 @@ class AuthRouteWithoutRateLimit(Rule):
             return False
         module = self.ctx.index.canonical(name).rpartition(".")[0]
         return module_imports_limiter(self.ctx.index, module)
+
+
+# Django's generic bases that take no credentials by themselves.
+_PLAIN_VIEWS = frozenset(
+    {"django.views.View", "django.views.generic.View", "django.views.generic.base.View"}
+)
+
+
+def _plain_view(ancestry: set[str]) -> bool:
+    """Built on Django's `View` alone (not on a form, DRF or auth view)."""
+    return bool(ancestry & _PLAIN_VIEWS) and not any(
+        a.startswith(("django.views.generic.edit", "django.contrib.", *_DRF_PACKAGES))
+        or a.endswith(("FormView", "APIView", "ViewSet"))
+        for a in ancestry
+    )
 
 
 def _drf_default_throttles(index: ProjectIndex) -> bool:

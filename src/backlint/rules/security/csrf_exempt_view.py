@@ -8,7 +8,12 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext
-from backlint.semantics.security import CSRF_EXEMPT, METHOD_DECORATOR, marks_webhook
+from backlint.semantics.security import (
+    CSRF_EXEMPT,
+    METHOD_DECORATOR,
+    is_inert_view,
+    marks_webhook,
+)
 from backlint.semantics.tree import descendants
 
 
@@ -54,8 +59,11 @@ class CsrfExemptView(Rule):
     check a signature instead: a view, class or module whose name holds
     `webhook`/`hook`/`ipn` (`stripe_webhook`, `payments/webhooks.py`), or a
     URL pattern whose path does; identity-provider callbacks (OAuth, SAML,
-    OIDC: `oauth_callback`, `saml_acs`, `social_complete`); views that read the
-    `Authorization` header themselves (HTTP Basic, API tokens); test files.
+    OIDC: `oauth_callback`, `saml_acs`, `social_complete`, or a view under
+    such a decorator: `@social_auth_view`, python-social-auth's `@psa`);
+    views that read the `Authorization` header themselves (HTTP Basic, API
+    tokens); view functions that change nothing (they read the request, log
+    and answer: CSP and error report sinks, a metrics no-op); test files.
     Other ways an exempt view authenticates without the session are not
     seen: such views are flagged, add a `# noqa` with the reason.
 
@@ -85,9 +93,22 @@ class CsrfExemptView(Rule):
         if (
             self._exempted(node)
             and not self._webhook(node.name.value)
+            and not self._marked_by_decorators(node)
             and not _reads_authorization(node)
+            and not (node.name.value != "dispatch" and is_inert_view(self.ctx, node))
         ):
             self.report(node, view=node.name.value)
+
+    def _marked_by_decorators(self, node: cst.FunctionDef) -> bool:
+        """Another decorator names the protocol (`@social_auth_view`, `@psa(...)`)."""
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            target = expr.func if isinstance(expr, cst.Call) else expr
+            name = target.attr.value if isinstance(target, cst.Attribute) else None
+            name = target.value if isinstance(target, cst.Name) else name
+            if name is not None and (marks_webhook(name) or name == "psa"):
+                return True
+        return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         if self._exempted(node) and not self._webhook(node.name.value):

@@ -7,7 +7,12 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import ScopeKind
 from backlint.semantics.flow import literal_value
-from backlint.semantics.settings import base_setting_matters, module_settings_kind
+from backlint.semantics.settings import (
+    base_setting_matters,
+    checks_host_itself,
+    module_settings_kind,
+    overridden_by_environment,
+)
 
 
 class DjangoInsecureSettings(Rule):
@@ -52,10 +57,15 @@ class DjangoInsecureSettings(Rule):
     Not flagged:
     Values read from the environment (`os.environ`, `os.getenv`,
     django-environ's `env.bool("DEBUG", default=True)`), whatever their
-    default; `settings/dev*.py`, `local*.py`, `test*.py` and example or
-    sandbox settings; a shared `base.py` whose value every production module
-    overrides; test files. Settings changed at run time, or a DEBUG computed
-    from something else, are not seen.
+    default, and the defaults of a module that dynaconf loads
+    (`DjangoDynaconf(__name__)`: the environment overrides every setting);
+    `ALLOWED_HOSTS = ["*"]` in a project that checks the Host header in its
+    own middleware (a module imports `DisallowedHost`); build-only settings
+    (`_build_settings.py`, `docs_settings.py`); `settings/dev*.py`,
+    `local*.py`, `test*.py` and example or sandbox settings; a shared
+    `base.py` whose value every production module overrides; test files.
+    Settings changed at run time, or a DEBUG computed from something else,
+    are not seen.
 
     Fix:
     None: read the value from the environment, defaulting to the safe one.
@@ -93,6 +103,10 @@ class DjangoInsecureSettings(Rule):
             if not any(_is_star(el.value) for el in value.elements):
                 return
             what, cure = '`ALLOWED_HOSTS` allows `"*"`', "list the served host names"
+        if target.value == "ALLOWED_HOSTS" and self.ctx.index.view(checks_host_itself):
+            return  # the project's own middleware validates the Host header
+        if overridden_by_environment(self.ctx):
+            return  # defaults of settings the environment overrides (dynaconf)
         kind = module_settings_kind(self.ctx)
         if kind == "production" or (
             kind == "base" and base_setting_matters(self.ctx, target.value)

@@ -20,6 +20,7 @@ from backlint.semantics.settings import (
     base_setting_matters,
     is_pydantic_settings_class,
     module_settings_kind,
+    overridden_by_environment,
 )
 from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
@@ -85,7 +86,9 @@ class HardcodedSecret(Rule):
     `"${SECRET}"` and file paths (`private_key = "/run/secrets/key.pem"`);
     names that mention a secret without holding one (`token_url`,
     `access_token_expire_minutes`, `password_min_length`); dev, local and
-    test settings modules; test files. Secrets in other places (a literal
+    test settings modules, build-only settings (`_build_settings.py`, used to
+    build a wheel or the docs) and the defaults of a module dynaconf loads
+    (`DjangoDynaconf(__name__)`); test files. Secrets in other places (a literal
     password passed to a database driver in application code) are not seen.
 
     Fix:
@@ -184,6 +187,8 @@ class HardcodedSecret(Rule):
                 return
 
     def _production_setting(self, name: str) -> bool:
+        if overridden_by_environment(self.ctx):
+            return False  # defaults the environment overrides (dynaconf)
         kind = module_settings_kind(self.ctx)
         if kind == "production":
             return True

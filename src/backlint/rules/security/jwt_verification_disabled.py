@@ -5,8 +5,10 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
+from backlint.semantics.context import FileContext
 from backlint.semantics.flow import literal_value, local_values
 from backlint.semantics.security import JWT_DECODE
+from backlint.semantics.tree import descendants
 
 
 class JwtVerificationDisabled(Rule):
@@ -46,7 +48,10 @@ class JwtVerificationDisabled(Rule):
 
     Not flagged:
     Turning off other checks (`verify_exp`, `verify_aud`); reading the
-    unverified header to pick a key (`jwt.get_unverified_header`); options
+    unverified header to pick a key (`jwt.get_unverified_header`); unverified
+    claims read only for the issuer, key id or expiry (`.get("iss")` to pick
+    the provider before a verified decode, `["exp"]` of a token the server
+    stored), directly or through a local used for nothing else; options
     built elsewhere than in the function (a parameter, a module constant);
     test files.
 
@@ -71,7 +76,8 @@ class JwtVerificationDisabled(Rule):
                 continue
             key = arg.keyword.value
             if key == "options" and self._signature_off(arg.value):
-                self.report(node, func=name, what="skips the signature check")
+                if not self._reads_routing_claims_only(node):
+                    self.report(node, func=name, what="skips the signature check")
                 return
             if key == "verify" and _is_false(arg.value):
                 self.report(node, func=name, what="skips the signature check (`verify=False`)")
@@ -79,6 +85,28 @@ class JwtVerificationDisabled(Rule):
             if key == "algorithms" and self._allows_none(arg.value):
                 self.report(node, func=name, what='accepts the unsigned `"none"` algorithm')
                 return
+
+    def _reads_routing_claims_only(self, node: cst.Call) -> bool:
+        """The unverified claims serve only to route or schedule: the issuer
+        to pick a provider and its keys before a verified decode, the expiry
+        of a token the server stored itself (`jwt.decode(t, options=...).get("exp")`,
+        or a local whose every use reads such a claim)."""
+        ctx = self.ctx
+        if _claim_read(ctx, node):
+            return True
+        parent = ctx.parent(node)
+        if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+            return False
+        target = parent.targets[0].target
+        function = ctx.scope.function()
+        if not isinstance(target, cst.Name) or function is None:
+            return False
+        uses = [
+            n
+            for n in descendants(function.node, parents=ctx.parents)
+            if isinstance(n, cst.Name) and n.value == target.value and n is not target
+        ]
+        return bool(uses) and all(_claim_read(ctx, n) for n in uses)
 
     def _resolve(self, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
         if isinstance(expr, cst.Name):
@@ -118,6 +146,28 @@ class JwtVerificationDisabled(Rule):
             if any((_string(item) or "").lower() == "none" for item in items):
                 return True
         return False
+
+
+# Claims that say who issued a token, which key signed it and when it expires:
+# read unverified to choose the provider and key, or to schedule a refresh.
+ROUTING_CLAIMS = frozenset({"iss", "exp", "iat", "nbf", "kid", "tid", "alg", "typ"})
+
+
+def _claim_read(ctx: FileContext, node: cst.CSTNode) -> bool:
+    """`node.get("iss")` or `node["exp"]` (through parentheses)."""
+    parent = ctx.parent(node)
+    if isinstance(parent, cst.Attribute) and parent.attr.value == "get":
+        call = ctx.parent(parent)
+        return (
+            isinstance(call, cst.Call)
+            and call.func is parent
+            and bool(call.args)
+            and _string(call.args[0].value) in ROUTING_CLAIMS
+        )
+    if isinstance(parent, cst.Subscript) and parent.value is node and len(parent.slice) == 1:
+        index = parent.slice[0].slice
+        return isinstance(index, cst.Index) and _string(index.value) in ROUTING_CLAIMS
+    return False
 
 
 def _string(expr: cst.BaseExpression) -> str | None:

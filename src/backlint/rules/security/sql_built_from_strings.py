@@ -19,7 +19,15 @@ from backlint.semantics.security import (
 )
 from backlint.types import SourceFile
 
-_SINK_MARKERS = ("execute(", "executemany(", "executescript(", ".raw(", ".extra(", "SQL(")
+_SINK_MARKERS = (
+    "execute(",
+    "exec_driver_sql(",
+    "executemany(",
+    "executescript(",
+    ".raw(",
+    ".extra(",
+    "SQL(",
+)
 
 
 class SqlBuiltFromStrings(Rule):
@@ -29,11 +37,15 @@ class SqlBuiltFromStrings(Rule):
     SQL text built with an f-string, `%`, `.format()`, `+` or `.join()` with
     a non-literal part where the SQL takes a value (after `=`, `<`, `>`,
     `LIKE`, `IN (`, `VALUES (`, `BETWEEN ... AND`, `= ANY(`, `LIMIT`,
-    `OFFSET`, or inside a quoted SQL string), passed directly or through
+    `OFFSET`, or inside a quoted SQL string), or with client data in any
+    position (request data such as `request.GET["sort"]`, a parameter of a
+    FastAPI route or of a Django view: `ORDER BY {sort}`,
+    `"SET search_path TO " + schema`, `RawSQL(f"... {column}")`), passed
+    directly or through
     local variables (built on one line, executed on another, extended with
     `+=`) to a database sink:
     `cursor.execute/executemany/executescript` and `connection/session.execute`
-    of DB-API drivers and SQLAlchemy, SQLAlchemy `text()`, Django
+    of DB-API drivers and SQLAlchemy, SQLAlchemy's `exec_driver_sql`, SQLAlchemy `text()`, Django
     `Manager.raw()`, `QuerySet.extra(select=/where=/tables=/order_by=)` and
     `RawSQL()`, and the template of psycopg's `sql.SQL()`. For `execute`, the
     text must look like SQL (a statement keyword). Reported at the sink.
@@ -71,21 +83,27 @@ class SqlBuiltFromStrings(Rule):
     `sql.SQL("... {}").format(sql.Identifier(name))`; formatting with literals
     only: string and number literals, module-level constants (here or
     imported), class constants read through `self`/`cls`, loop variables over
-    a literal tuple, numbers (`int()`, `len()`, `%d`), identifiers quoted by
+    a literal tuple, numbers (`int()`, `len()`, `%d`, parameters annotated
+    `int`/`float`/`bool`/`UUID`/`date`), identifiers quoted by
     `quote_name()`/`quote_ident()`-like functions, placeholder lists
-    (`", ".join(["%s"] * len(ids))`, `itertools.repeat("%s", n)`), items
+    (`", ".join(["%s"] * len(ids))`, `",".join("?" * n)`,
+    `itertools.repeat("%s", n)`, `:name` markers built from column names),
+    items
     of a local dict whose values are all literal or quoted
     (`f"{k}={v}" for k, v in options.items()`); parts named as SQL (`where_sql`,
     `timestamp_placeholder(...)`), Django model metadata (`_meta.db_table`,
     `field.column`), and snippets of the database object that runs the query
     (`db.timestamp_now`); SQLAlchemy expressions (`.ilike(f"%{q}%")`);
-    migrations and test files. Names and clauses put where SQL takes a name
-    (`FROM {table}`, `SELECT {columns}`, `WHERE {clause}`) are not judged: a
-    table or column name that comes from the client (identifier injection)
-    is a missed alarm, as is text that comes whole from elsewhere (a
-    parameter, another function's result) or items appended to a list later
-    joined into SQL. Why: in framework and library code such names are the
-    code's own, and flagging them buried the value injections.
+    statements that take no bound parameters (`PRAGMA`, `SET`, DDL such as
+    `CREATE TABLE ... VECTOR({self.dim})`, `DO $$...$$`), where values can
+    only be formatted in, unless the value is client data; migrations and
+    test files. Names and clauses put where SQL takes a name (`FROM {table}`,
+    `SELECT {columns}`, `WHERE {clause}`) are judged only for client data: a
+    name passed down from a view to a helper's parameter is a missed alarm,
+    as is text that comes whole from elsewhere (a parameter, another
+    function's result) or items appended to a list later joined into SQL.
+    Why: in framework and library code such names are the code's own, and
+    flagging them buried the value injections.
 
     Fix:
     None: move each value into the parameters (`%s`, `:name`, `?` by driver)
@@ -119,7 +137,7 @@ class SqlBuiltFromStrings(Rule):
             if method in EXECUTE_METHODS:
                 arg = sql_argument(node)
                 if arg is not None:
-                    text = SqlText(ctx, func.value)
+                    text = SqlText(ctx, func.value, anchor=node)
                     if text.kind(arg, scope) == "built" and text.looks_like_sql():
                         self.report(node, sink=method)
                 return
@@ -128,7 +146,7 @@ class SqlBuiltFromStrings(Rule):
                 return
             if method == "extra" and self._is_django_queryset(func.value):
                 for arg in extra_sql_arguments(node):
-                    if SqlText(ctx, func.value).kind(arg, scope) == "built":
+                    if SqlText(ctx, func.value, anchor=node).kind(arg, scope) == "built":
                         self.report(node, sink=".extra")
                         return
                 return
@@ -145,7 +163,8 @@ class SqlBuiltFromStrings(Rule):
             self._check(node, sql_argument(node), "sql.SQL")
 
     def _check(self, node: cst.Call, arg: cst.BaseExpression | None, sink: str) -> None:
-        if arg is not None and SqlText(self.ctx).kind(arg, self.ctx.scope) == "built":
+        text = SqlText(self.ctx, anchor=node)
+        if arg is not None and text.kind(arg, self.ctx.scope) == "built":
             self.report(node, sink=sink)
 
     def _is_django_queryset(self, receiver: cst.BaseExpression) -> bool:

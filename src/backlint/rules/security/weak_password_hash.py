@@ -5,8 +5,9 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import ScopeKind
+from backlint.semantics.context import FileContext, ScopeKind
 from backlint.semantics.flow import literal_value, local_values
+from backlint.semantics.ratelimit import class_ancestry
 from backlint.semantics.security import (
     CRYPT_CONTEXT,
     FAST_HASH_NAMES,
@@ -15,10 +16,65 @@ from backlint.semantics.security import (
     WEAK_PASSLIB_SCHEMES,
     is_password_function,
     mentions_password,
+    name_words,
 )
 from backlint.semantics.settings import base_setting_matters, module_settings_kind
+from backlint.semantics.tree import descendants
 
 _DATA_KEYWORDS = frozenset({"data", "string"})
+# Words of a function that handles the old scheme during a migration.
+LEGACY_WORDS = frozenset(
+    {"legacy", "old", "migrate", "migration", "upgrade", "rehash", "deprecated"}
+)
+DJANGO_HASHERS_MODULE = "django.contrib.auth.hashers."
+# Strong password hashing: a function using one of these is migrating.
+_STRONG_PREFIXES = ("bcrypt.", "argon2.", "passlib.", "pwdlib.", DJANGO_HASHERS_MODULE)
+_STRONG_FUNCTIONS = frozenset({"hashlib.pbkdf2_hmac", "hashlib.scrypt"})
+# Constant-time comparisons of a computed hash with a stored one.
+_COMPARISONS = frozenset(
+    {"hmac.compare_digest", "secrets.compare_digest", "django.utils.crypto.constant_time_compare"}
+)
+
+
+def _compared(ctx: FileContext, node: cst.CSTNode) -> bool:
+    """The hash (through `.hexdigest()`, `.digest()`) is compared with something."""
+    child = node
+    for parent in ctx.ancestors(node):
+        if isinstance(parent, cst.Comparison):
+            return True
+        if isinstance(parent, cst.Arg):
+            call = ctx.parent(parent)
+            return isinstance(call, cst.Call) and ctx.qualified_name(call.func) in _COMPARISONS
+        if not isinstance(parent, cst.Attribute | cst.Call) or (
+            isinstance(parent, cst.Call) and parent.func is not child
+        ):
+            return False
+        child = parent
+    return False
+
+
+def _uses_strong_hash(ctx: FileContext, function: cst.FunctionDef) -> bool:
+    for child in descendants(function.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(child, cst.Call):
+            name = ctx.qualified_name(child.func)
+            if name is not None and (
+                name.startswith(_STRONG_PREFIXES) or name in _STRONG_FUNCTIONS
+            ):
+                return True
+            func = child.func
+            # `pwd_context.verify(...)`, `bcrypt.checkpw(...)` through a local name
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in ("checkpw", "verify")
+                and isinstance(func.value, cst.Name)
+            ):
+                target = ctx.qualified_name(func.value)
+                found = ctx.index.lookup(target) if target is not None else None
+                if target is not None and (
+                    target.startswith(_STRONG_PREFIXES) or found is not None
+                ):
+                    return True
+    return False
 
 
 class WeakPasswordHash(Rule):
@@ -62,7 +118,12 @@ class WeakPasswordHash(Rule):
     bcrypt, argon2, scrypt, `hashlib.pbkdf2_hmac`, `hashlib.scrypt`; fast
     hashes of other data (file checksums, cache keys, ETags, tokens, a
     password-reset token function); a hasher list or `CryptContext` led by a
-    strong scheme that keeps weak ones only to verify old hashes; weak
+    strong scheme that keeps weak ones only to verify old hashes; old hashes
+    verified during a migration (a fast hash compared to a stored one in a
+    function that also uses a strong hash, or in one named `legacy`/`old`/
+    `migrate`); the methods of Django password hasher classes
+    (`MD5PasswordHasher`: `PASSWORD_HASHERS` decides whether they hash new
+    passwords, and is judged); weak
     hashers in dev and test settings (the documented speed-up); test files.
     A password reaching the hash under another name (`secret`, `text`) is not
     seen (missed alarm).
@@ -95,7 +156,7 @@ class WeakPasswordHash(Rule):
             ):
                 return  # declared not for security
             data = self._data(node, 0)
-            if data is not None and self._password(data):
+            if data is not None and self._password(data) and not self._legacy(node):
                 self.report(node, what=f"`{name}` hashes a password")
         elif name == "hashlib.new":
             algorithm = literal_value(node.args[0].value) if node.args else None
@@ -106,6 +167,7 @@ class WeakPasswordHash(Rule):
                 and algorithm.value.lower() in FAST_HASH_NAMES
                 and data is not None
                 and self._password(data)
+                and not self._legacy(node)
             ):
                 self.report(node, what=f'`hashlib.new("{algorithm.value}")` hashes a password')
         elif name in CRYPT_CONTEXT:
@@ -140,6 +202,27 @@ class WeakPasswordHash(Rule):
                 self.report(small, what=f"`PASSWORD_HASHERS` is led by `{hasher}`")
 
     # ------------------------------------------------------------------
+
+    def _legacy(self, node: cst.Call) -> bool:
+        """Old hashes checked, not new ones made: a method of a Django
+        password hasher class (`MD5PasswordHasher`: `PASSWORD_HASHERS`
+        decides whether it hashes new passwords, and is judged there); a
+        function named for the legacy scheme (`verify_legacy_password`); or a
+        fast hash compared to a stored one in a function that also uses a
+        strong password hash (verifying old hashes during a migration)."""
+        ctx = self.ctx
+        function = ctx.scope.function()
+        if function is None or not isinstance(function.node, cst.FunctionDef):
+            return False
+        owner = function.parent
+        if isinstance(owner.node if owner is not None else None, cst.ClassDef):
+            assert owner is not None and isinstance(owner.node, cst.ClassDef)
+            ancestry = class_ancestry(ctx, owner.node, owner.parent or ctx.module_scope)
+            if any(name.startswith(DJANGO_HASHERS_MODULE) for name in ancestry):
+                return True
+        if set(name_words(function.node.name.value)) & LEGACY_WORDS:
+            return True
+        return _compared(ctx, node) and _uses_strong_hash(ctx, function.node)
 
     @staticmethod
     def _data(node: cst.Call, position: int) -> cst.BaseExpression | None:

@@ -25,10 +25,11 @@ entry point it is, if any:
   `interactors`, or whose name ends in one of them after an underscore
   (`order_services.py`, `user_repository.py`, `wallet_crud.py`). These are the
   names the service-layer and repository patterns give the code that routes,
-  views and tasks call into; a project's `utils.py` or `helpers.py` is not part
-  of that contract (a name alone cannot tell a helper from an interface, and
-  "called from a route somewhere" would need a call graph the index does not
-  keep).
+  views and tasks call into (except under a `models` package: there a
+  `repository.py` holds the model of that domain noun); a project's
+  `utils.py` or `helpers.py` is not part of that contract (a name alone
+  cannot tell a helper from an interface, and "called from a route
+  somewhere" would need a call graph the index does not keep).
 
 `ROUTE`, `DEPENDENCY` and `TASK` are read by the framework whatever the def
 is named and wherever it is defined (a route in an app factory, a dependency
@@ -68,6 +69,11 @@ SERVICE_MODULE_NAMES = frozenset(
         "interactors",
     }
 )
+
+# The data layer: a module under `models/` named `repository` or `service`
+# holds the model of that domain noun (Pulp's package `Repository`, a network
+# `Service`), not the repository or service pattern.
+DATA_LAYER_NAMES = frozenset({"models", "model"})
 
 
 class EntryPoint(enum.Enum):
@@ -157,6 +163,8 @@ def is_service_module(module: str, path: str = "") -> bool:
     parts: list[str] = module.split(".")
     if path and not path.startswith("/"):
         parts += path.removesuffix(".py").split("/")
+    if not DATA_LAYER_NAMES.isdisjoint(parts):
+        return False
     return any(_is_service_name(part) for part in parts)
 
 

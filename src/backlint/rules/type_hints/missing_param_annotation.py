@@ -23,7 +23,9 @@ class MissingParamAnnotation(TypeHintRule):
     service layer (a module or package named `services`, `service`,
     `repositories`, `repository`, `repos`, `crud`, `selectors`, `use_cases`,
     `usecases`, `interactors`, or ending in `_<one of them>`:
-    `order_services.py`, `user_repository.py`). `*args` and `**kwargs` count.
+    `order_services.py`, `user_repository.py`; not under a `models` package,
+    where `repository.py` holds a model of that name). `*args` and `**kwargs`
+    count.
     One finding per function, on its `def` line, naming every such parameter.
     With `scope = "public"`, every public function and method (a name not
     starting with `_`, or `__init__`) is judged, as before.

@@ -29,10 +29,11 @@ class MissingReturnAnnotation(TypeHintRule):
     module-level function, or a method of a public module-level class, in a
     module named `services`, `service`, `repositories`, `repository`,
     `repos`, `crud`, `selectors`, `use_cases`, `usecases`, `interactors`, or
-    ending in `_<one of them>`). Dunder methods such as `__init__` are public;
-    generators, async functions, properties and abstract methods need an
-    annotation too. With `scope = "public"`, every public function and method
-    is judged, as before.
+    ending in `_<one of them>`, not under a `models` package). Dunder
+    methods such as `__init__` are public; generators, async functions,
+    properties and abstract methods need an annotation too. With
+    `scope = "public"`, every public function and method is judged, as
+    before.
 
     Why:
     A route's return annotation is its response model (what FastAPI

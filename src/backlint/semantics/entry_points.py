@@ -26,7 +26,8 @@ entry point it is, if any:
   (`order_services.py`, `user_repository.py`, `wallet_crud.py`). These are the
   names the service-layer and repository patterns give the code that routes,
   views and tasks call into (except under a `models` package: there a
-  `repository.py` holds the model of that domain noun); a project's
+  `repository.py` holds the model of that domain noun; and except Django
+  signal receivers, which only the dispatcher calls); a project's
   `utils.py` or `helpers.py` is not part of that contract (a name alone
   cannot tell a helper from an interface, and "called from a route
   somewhere" would need a call graph the index does not keep).
@@ -54,6 +55,9 @@ API_VIEW_DECORATORS = frozenset({"rest_framework.decorators.api_view"})
 # FastAPI/Starlette decorators of an app or router instance that make a
 # websocket endpoint (`semantics.fastapi.ROUTE_METHODS` holds the HTTP ones).
 WEBSOCKET_METHODS = frozenset({"websocket", "websocket_route"})
+# Django signal receivers: called by the dispatcher with `sender, **kwargs`,
+# never by the code that calls into the service layer.
+SIGNAL_RECEIVERS = frozenset({"django.dispatch.receiver", "django.dispatch.dispatcher.receiver"})
 # Names of service-layer modules and packages (also as a `_suffix`).
 SERVICE_MODULE_NAMES = frozenset(
     {
@@ -115,7 +119,11 @@ def _entry_point(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> Entry
         qualname = ctx.index.canonical(f"{ctx.module}.{owner.name.value}")
         if classes.is_view(qualname) or classes.is_serializer(qualname):
             return EntryPoint.DRF_VIEW
-    if is_service_module(ctx.module, ctx.path) and _is_module_member(scope):
+    if (
+        is_service_module(ctx.module, ctx.path)
+        and _is_module_member(scope)
+        and not any(name in SIGNAL_RECEIVERS for name in decorator_names(ctx, node))
+    ):
         return EntryPoint.SERVICE
     return None
 

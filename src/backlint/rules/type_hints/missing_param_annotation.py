@@ -69,8 +69,9 @@ class MissingParamAnnotation(TypeHintRule):
     an interface, so functions called from a route but living outside the
     service layer are missed alarms); in service modules and DRF classes,
     private names (`_helper`), methods of private classes and dunder methods
-    other than `__init__` (a route, dependency or task is judged whatever its
-    name, since the framework calls it by reference); lambdas; functions nested
+    other than `__init__`, and Django signal receivers (`@receiver`: only the
+    dispatcher calls them); a route, dependency or task is judged whatever its
+    name, since the framework calls it by reference; lambdas; functions nested
     in another function's body (closures and decorator wrappers), except
     routes defined in an app factory; vendored code (`_vendor/`, `vendor/`,
     `vendored/`, `third_party/` directories); test files unless the

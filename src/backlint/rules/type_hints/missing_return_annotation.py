@@ -6,7 +6,7 @@ import libcst as cst
 
 from backlint.rules.type_hints import ENTRY_POINTS, TypeHintRule
 from backlint.semantics.entry_points import EntryPoint
-from backlint.semantics.fastapi import route_of
+from backlint.semantics.fastapi import returns_response, route_of
 from backlint.semantics.python import (
     OVERLOAD_DECORATORS,
     PROPERTY_DECORATORS,
@@ -77,15 +77,17 @@ class MissingReturnAnnotation(TypeHintRule):
     By default (`scope = "entry-points"`) every def that is none of the
     above (helpers in `utils.py`, model methods, plain Django views: missed
     alarms by design); a route that declares `response_model=` (FastAPI has
-    its return type, and the model would override an annotation); in service
-    modules and DRF classes, private names (`_helper`) and methods of
-    private classes (routes, dependencies and tasks are judged whatever
-    their name); lambdas; functions nested in another function's body,
-    except routes defined in an app factory; vendored code (`_vendor/`,
-    `vendor/`, `vendored/`, `third_party/`); test files unless the
-    `include-tests` option is set; migrations (Django `migrations/`, Alembic
-    `versions/` and `env.py`, and any module assigning `down_revision` and
-    defining `upgrade()`) unless `include-migrations` is set. Options go in
+    its return type, and the model would override an annotation) or that
+    returns a `Response` (`RedirectResponse(...)`, a `TemplateResponse`:
+    sent as is, with no model to build); in service modules and DRF classes,
+    private names (`_helper`), methods of private classes and Django signal
+    receivers (routes, dependencies and tasks are judged whatever their
+    name); lambdas; functions nested in another function's body, except
+    routes defined in an app factory; vendored code (`_vendor/`, `vendor/`,
+    `vendored/`, `third_party/`); test files unless the `include-tests`
+    option is set; migrations (Django `migrations/`, Alembic `versions/` and
+    `env.py`, and any module assigning `down_revision` and defining
+    `upgrade()`) unless `include-migrations` is set. Options go in
     `[tool.backlint.missing-return-annotation]`.
 
     Fix:
@@ -107,9 +109,15 @@ class MissingReturnAnnotation(TypeHintRule):
         if not judged:
             return
         if judged is EntryPoint.ROUTE and self.options.scope == ENTRY_POINTS:
-            route = route_of(self.ctx, node, self.ctx.scope)
-            if route is not None and route.keyword("response_model") is not None:
-                return  # FastAPI has its return type, and would override the annotation
+            scope = self.ctx.scope
+            route = route_of(self.ctx, node, scope)
+            if route is not None and (
+                # FastAPI has its return type, and would override an annotation.
+                route.keyword("response_model") is not None
+                # A Response goes out as is: FastAPI has no model to build.
+                or returns_response(self.ctx, node, scope)
+            ):
+                return
         if self._none_is_certain(node):
             fixed = node.with_changes(returns=cst.Annotation(cst.Name("None")))
             fix = Fix(FixKind.SAFE, "Add `-> None`")

@@ -36,8 +36,21 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
     return root
 
 
+# Engine tests use BKL801/BKL802 as the rules that fire on any public def:
+# `scope = "public"` (their default judges only entry points and services).
+TYPE_HINTS_EVERYWHERE = "".join(
+    f'[tool.backlint.{name}]\nscope = "public"\n'
+    for name in ("missing-param-annotation", "missing-return-annotation")
+)
+
+
 def pyproject(body: str = "") -> str:
-    return f"[tool.backlint]\n{body}\n"
+    """A `[tool.backlint]` table with `body`; BKL801/BKL802 judge every public
+    def unless `body` gives them options itself."""
+    own = ("missing-param-annotation", "missing-return-annotation", "backlint.BKL80")
+    if any(table in body for table in own):
+        return f"[tool.backlint]\n{body}\n"
+    return f"[tool.backlint]\n{body}\n{TYPE_HINTS_EVERYWHERE}"
 
 
 def lint(

@@ -105,17 +105,18 @@ def test_rule_options_by_name_and_by_code(project: Path, table: str) -> None:
         project,
         {
             "pyproject.toml": pyproject(
-                f'select = ["BKL801"]\n[tool.backlint.{table}]\ninclude-tests = true'
+                f'select = ["BKL801"]\n[tool.backlint.{table}]\ninclude-tests = true\n'
+                'scope = "public"'
             )
         },
     )
     config = load_config(project)
-    assert config.rule_options == {"BKL801": TypeHintOptions(include_tests=True)}
+    assert config.rule_options == {"BKL801": TypeHintOptions(scope="public", include_tests=True)}
     assert keys(lint(project)) == [("tests/test_orders.py", 1, "BKL801")]
 
 
 def test_options_apply_to_their_rule_only(project: Path) -> None:
-    body = 'select = ["BKL8"]\n[tool.backlint.BKL802]\ninclude-tests = true'
+    body = 'select = ["BKL8"]\n[tool.backlint.BKL802]\ninclude-tests = true\nscope = "public"'
     write_tree(project, {"pyproject.toml": pyproject(body), "test_api.py": TEST_SOURCE})
     assert keys(lint(project)) == [("test_api.py", 1, "BKL802")]
 
@@ -137,11 +138,13 @@ def test_settings_come_from_the_nearest_configured_pyproject(project: Path) -> N
 
 
 def test_no_configuration_uses_defaults(project: Path) -> None:
-    write_tree(project, {"app.py": "def load(pk):\n    return pk\n"})
+    # By default BKL801/BKL802 judge entry points and the service layer only.
+    source = "def load(pk):\n    return pk\n"
+    write_tree(project, {"services.py": source, "helpers.py": source})
     config = load_config(project)
     assert config.path is None
     assert config.select is None
-    assert keys(lint(project)) == [("app.py", 1, "BKL801"), ("app.py", 1, "BKL802")]
+    assert keys(lint(project)) == [("services.py", 1, "BKL801"), ("services.py", 1, "BKL802")]
 
 
 def test_explicit_config_file(project: Path, tmp_path: Path) -> None:
@@ -168,7 +171,7 @@ def test_explicit_plain_toml_file(project: Path) -> None:
     # A file not named pyproject.toml holds the settings at its top level.
     write_tree(
         project,
-        {"backlint.toml": 'select = ["BKL802"]\n', "app.py": "def load(pk):\n    return pk\n"},
+        {"backlint.toml": 'select = ["BKL802"]\n', "services.py": "def load(pk):\n    return pk\n"},
     )
     run = run_cli(project, "check", "--config", "backlint.toml")
     assert run.exit_code == 1
@@ -213,14 +216,14 @@ def test_explicit_config_patterns_are_relative_to_the_project_root(project: Path
                 'select = ["BKL801"]\nextend-exclude = ["vendor/lib"]\n'
                 '[per-file-ignores]\n"legacy/*" = ["BKL801"]\n'
             ),
-            "app/m.py": source,
+            "app/services.py": source,
             "legacy/m.py": source,
             "generated/m.py": source,
             "vendor/lib/m.py": source,
         },
     )
     expected = [
-        "app/m.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
+        "app/services.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
         "1 finding in 2 files",
     ]
     assert run_cli(project, "check", "--config", "ci/lint.toml").stdout.splitlines() == expected
@@ -229,6 +232,6 @@ def test_explicit_config_patterns_are_relative_to_the_project_root(project: Path
     # From a subdirectory, the file is named relative to it.
     run = run_cli(project / "app", "check", "--config", "../ci/lint.toml", ".")
     assert run.stdout.splitlines() == [
-        "m.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
+        "services.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
         "1 finding in 1 file",
     ]

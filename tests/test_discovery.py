@@ -142,14 +142,14 @@ def test_cli_lints_the_discovered_files(project: Path) -> None:
         project,
         {
             ".gitignore": "generated/\n",
-            "app/views.py": "def f(x):\n    return x\n",
+            "app/services.py": "def f(x):\n    return x\n",
             "generated/api.py": "def f(x):\n    return x\n",
             "build/api.py": "def f(x):\n    return x\n",
         },
     )
     run = run_cli(project, "check", "--select", "BKL801")
     assert run.stdout.splitlines() == [
-        "app/views.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
+        "app/services.py:1:1: BKL801 `f` has parameters without type annotations: `x`",
         "1 finding in 1 file",
     ]
 

@@ -201,7 +201,7 @@ def test_unsafe_fixes_header(tmp_path: Path) -> None:
 
 def test_prepare_a_single_file_fixture(tmp_path: Path) -> None:
     source = (
-        "# fixture: path = 'shop/api/views.py'\n"
+        "# fixture: path = 'shop/api/services.py'\n"
         "# fixture: options = { include-tests = true }\n"
         "def f(a):  # expect: BKL801\n"
         "    return a\n"
@@ -210,7 +210,7 @@ def test_prepare_a_single_file_fixture(tmp_path: Path) -> None:
     fixture = Fixture(tmp_path / "fixtures/type_hints/BKL801_x.py", "type_hints", "BKL801")
     project = prepare(fixture, tmp_path / "project")
     root = project.root
-    assert (root / "shop/api/views.py").read_text(encoding="utf-8") == source
+    assert (root / "shop/api/services.py").read_text(encoding="utf-8") == source
     assert (root / "shop/__init__.py").is_file()
     assert (root / "shop/api/__init__.py").is_file()
     assert not (root / "__init__.py").exists()
@@ -223,8 +223,8 @@ def test_prepare_a_single_file_fixture(tmp_path: Path) -> None:
             }
         }
     }
-    assert project.expected == Counter({("shop/api/views.py", 3, "BKL801"): 1})
-    assert [s.key for s in run_engine(project)] == [("shop/api/views.py", 3, "BKL801")]
+    assert project.expected == Counter({("shop/api/services.py", 3, "BKL801"): 1})
+    assert [s.key for s in run_engine(project)] == [("shop/api/services.py", 3, "BKL801")]
 
 
 def test_prepare_a_directory_fixture(tmp_path: Path) -> None:
@@ -236,7 +236,7 @@ def test_prepare_a_directory_fixture(tmp_path: Path) -> None:
                 '[tool.backlint.per-file-ignores]\n"legacy/*" = ["BKL802"]\n'
             ),
             "app/__init__.py": "",
-            "app/views.py": "def f(a: int):  # expect: BKL802\n    return a\n",
+            "app/services.py": "def f(a: int):  # expect: BKL802\n    return a\n",
             "legacy/old.py": "def g(a: int):\n    return a\n",
             "app/__pycache__/views.cpython-311.pyc": b"\0",
         },
@@ -250,8 +250,8 @@ def test_prepare_a_directory_fixture(tmp_path: Path) -> None:
         "select": ["BKL802", "BKL0"],
         "per-file-ignores": {"legacy/*": ["BKL802"]},
     }
-    assert set(project.files) == {"app/__init__.py", "app/views.py", "legacy/old.py"}
-    assert [s.key for s in run_engine(project)] == [("app/views.py", 1, "BKL802")]
+    assert set(project.files) == {"app/__init__.py", "app/services.py", "legacy/old.py"}
+    assert [s.key for s in run_engine(project)] == [("app/services.py", 1, "BKL802")]
 
 
 def test_headers_in_a_directory_fixture_are_an_error(tmp_path: Path) -> None:
@@ -266,6 +266,7 @@ def test_headers_in_a_directory_fixture_are_an_error(tmp_path: Path) -> None:
 
 def test_a_wrong_fixture_fails_with_a_table(tmp_path: Path) -> None:
     source = (
+        "# fixture: options = { scope = 'public' }\n"
         "def missing_here(a: int) -> int:  # expect: BKL801\n"
         "    return a\n"
         "\n"
@@ -287,14 +288,14 @@ def test_a_wrong_fixture_fails_with_a_table(tmp_path: Path) -> None:
     rows = [line.split(maxsplit=3) for line in lines[2:] if "BKL801.py:" in line]
     # In line order, with the message of an extra finding.
     assert rows == [
-        ["BKL801.py:1", "missing", "BKL801"],
+        ["BKL801.py:2", "missing", "BKL801"],
         [
-            "BKL801.py:5",
+            "BKL801.py:6",
             "extra",
             "BKL801",
             "`extra_here` has parameters without type annotations: `a`",
         ],
-        ["BKL801.py:9", "missing", "BKL801"],
+        ["BKL801.py:10", "missing", "BKL801"],
     ]
     # Each row is followed by its source line, for context.
     assert "| def extra_here(a):" in table

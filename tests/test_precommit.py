@@ -113,7 +113,7 @@ def test_hook_fails_on_violation_then_passes(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     _git(project, env, "init", "-q")
-    (project / "pricing.py").write_text(VIOLATION, encoding="utf-8")
+    (project / "pricing_service.py").write_text(VIOLATION, encoding="utf-8")
     (project / "README.txt").write_text("not Python: the hook must not see it\n")
     _git(project, env, "add", "-A")
     _git(project, env, "commit", "-q", "-m", "initial")
@@ -123,11 +123,11 @@ def test_hook_fails_on_violation_then_passes(tmp_path: Path) -> None:
     assert failed.returncode == 1, output
     assert "backlint" in output
     assert "Failed" in output, output
-    assert "pricing.py:1:1: BKL801" in output, output
-    assert "pricing.py:1:1: BKL802" in output, output
+    assert "pricing_service.py:1:1: BKL801" in output, output
+    assert "pricing_service.py:1:1: BKL802" in output, output
     assert "README.txt" not in output
 
-    (project / "pricing.py").write_text(FIXED, encoding="utf-8")
+    (project / "pricing_service.py").write_text(FIXED, encoding="utf-8")
     passed = _try_repo(repo, project, env)
     output = passed.stdout + passed.stderr
     assert passed.returncode == 0, output

@@ -161,7 +161,7 @@ class CrashingRule(Rule):
 
 
 def lint_source(source: str, rules: tuple[type[Rule], ...], tmp_path: Path) -> list[object]:
-    path = tmp_path / "shop" / "views.py"
+    path = tmp_path / "shop" / "services.py"
     file = source_file(path, tmp_path, tmp_path)
     index = ProjectIndex([])
     index.prepare()
@@ -186,7 +186,7 @@ def test_a_crashing_rule_gives_one_bkl002_and_the_others_still_report(tmp_path: 
     assert crash.name == "rule-error"
     assert "BKL990" in crash.message
     assert "KeyError: 'boom'" in crash.message
-    assert crash.path == "shop/views.py"
+    assert crash.path == "shop/services.py"
     # What the rule reported before it raised is dropped with it.
     assert not any(f.code == "BKL990" for f in findings)
 
@@ -199,7 +199,7 @@ def test_a_crashing_rule_can_be_silenced_with_noqa(tmp_path: Path) -> None:
 
 def test_a_crash_without_bkl002_selected_is_silent(tmp_path: Path) -> None:
     source = "def one(a):\n    pass\n\n\ndef two(b):\n    pass\n"
-    path = tmp_path / "views.py"
+    path = tmp_path / "services.py"
     file = source_file(path, tmp_path, tmp_path)
     settings = RunSettings(
         rules=(CrashingRule, MissingParamAnnotation), root=tmp_path, engine_codes=frozenset()

@@ -10,37 +10,75 @@ _EXEMPT = frozenset({"self", "cls"})
 
 
 class MissingParamAnnotation(TypeHintRule):
-    """A public function or method has parameters without type annotations.
+    """A framework entry point or service function has parameters without type annotations.
 
     What it flags:
-    A parameter without an annotation in a public function or method (a name
-    not starting with `_`, or `__init__`), including `*args` and `**kwargs`.
+    A parameter without an annotation in a def whose signature something
+    outside reads (`semantics/entry_points.py`): a FastAPI route (HTTP or
+    websocket) or dependency (a function, or a class's `__init__`/`__call__`,
+    handed to `Depends()` anywhere in the project), a Celery task, a
+    function-based DRF view (`@api_view`) or a method of a DRF view or
+    serializer class of the project, and a service function: a module-level
+    function, or a method of a public module-level class, in a module of the
+    service layer (a module or package named `services`, `service`,
+    `repositories`, `repository`, `repos`, `crud`, `selectors`, `use_cases`,
+    `usecases`, `interactors`, or ending in `_<one of them>`:
+    `order_services.py`, `user_repository.py`; not under a `models` package,
+    where `repository.py` holds a model of that name). `*args` and `**kwargs`
+    count.
     One finding per function, on its `def` line, naming every such parameter.
+    With `scope = "public"`, every public function and method (a name not
+    starting with `_`, or `__init__`) is judged, as before.
 
     Why:
-    Unannotated parameters are `Any` to type checkers: a wrong argument in a
-    call from a view or a task goes unnoticed until it fails in production.
-    Annotations on the public surface of a backend are what lets mypy and
-    pyright check the code that calls it.
+    FastAPI reads these annotations to parse the request: an unannotated
+    route or dependency parameter is a string query parameter, whatever the
+    code expects. Elsewhere, unannotated parameters are `Any` to type
+    checkers: a wrong argument from a view or a task into the service layer,
+    or into a task across the broker, goes unnoticed until it fails in
+    production.
 
     Example:
     ```python
-    def total_price(order, discount=0):
-        return order.subtotal - discount
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+
+    @router.get("/orders/{order_id}")
+    async def read_order(order_id, expand=False) -> dict[str, int]:
+        return {"id": order_id}
     ```
 
     Use instead:
     ```python
-    def total_price(order: Order, discount: int = 0) -> int:
-        return order.subtotal - discount
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+
+    @router.get("/orders/{order_id}")
+    async def read_order(order_id: int, expand: bool = False) -> dict[str, int]:
+        return {"id": order_id}
     ```
 
     Not flagged:
-    `self` and `cls`; private functions (`_helper`) and dunder methods other
-    than `__init__`; lambdas; functions nested in another function's body
-    (closures and decorator wrappers are not an interface); test files unless
-    the `include-tests` option is set; migrations (Django `migrations/`, Alembic
-    `versions/` and `env.py`: generated code) unless `include-migrations` is set.
+    `self` and `cls`; by default (`scope = "entry-points"`) every def that is
+    none of the above: helpers in `utils.py`, model methods, plain Django views
+    and forms (no framework reads their hints; a name cannot tell a helper from
+    an interface, so functions called from a route but living outside the
+    service layer are missed alarms); in service modules and DRF classes,
+    private names (`_helper`), methods of private classes and dunder methods
+    other than `__init__`, and Django signal receivers (`@receiver`: only the
+    dispatcher calls them); a route, dependency or task is judged whatever its
+    name, since the framework calls it by reference; lambdas; functions nested
+    in another function's body (closures and decorator wrappers), except
+    routes defined in an app factory; vendored code (`_vendor/`, `vendor/`,
+    `vendored/`, `third_party/` directories); test files unless the
+    `include-tests` option is set; migrations (Django `migrations/`, Alembic
+    `versions/` and `env.py`, and any Alembic revision: a module assigning
+    `down_revision` and defining `upgrade()`) unless `include-migrations` is
+    set. Options go in `[tool.backlint.missing-param-annotation]`.
 
     Fix:
     None: only the author knows the types.
@@ -52,9 +90,7 @@ class MissingParamAnnotation(TypeHintRule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         name = node.name.value
-        if name.startswith("_") and name != "__init__":
-            return
-        if not self.is_interface(node):
+        if not self.needs_hints(node, public=not name.startswith("_") or name == "__init__"):
             return
         params = node.params
         star_arg = params.star_arg if isinstance(params.star_arg, cst.Param) else None

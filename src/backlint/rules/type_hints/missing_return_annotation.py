@@ -4,55 +4,91 @@ from __future__ import annotations
 
 import libcst as cst
 
-from backlint.rules.type_hints import TypeHintRule
+from backlint.rules.type_hints import ENTRY_POINTS, TypeHintRule
+from backlint.semantics.entry_points import EntryPoint
+from backlint.semantics.fastapi import returns_response, route_of
 from backlint.semantics.python import (
     OVERLOAD_DECORATORS,
     PROPERTY_DECORATORS,
     decorator_names,
     is_abstract,
+    is_public_name,
     returns_value_or_yields,
 )
 from backlint.types import Fix, FixKind
 
 
 class MissingReturnAnnotation(TypeHintRule):
-    """A public function or method has no return annotation.
+    """A framework entry point or service function has no return annotation.
 
     What it flags:
-    A public function or method (a name not starting with `_`; dunder methods
-    such as `__init__` are public) without `-> ...`, on its `def` line.
-    Generators, async functions, properties and abstract methods need one too.
+    A def without `-> ...`, on its `def` line, when something outside reads
+    its signature (`semantics/entry_points.py`, as BKL801): a FastAPI route
+    or dependency, a Celery task, a DRF view (`@api_view`) or a method of a
+    DRF view or serializer class of the project, or a service function (a
+    module-level function, or a method of a public module-level class, in a
+    module named `services`, `service`, `repositories`, `repository`,
+    `repos`, `crud`, `selectors`, `use_cases`, `usecases`, `interactors`, or
+    ending in `_<one of them>`, not under a `models` package). Dunder
+    methods such as `__init__` are public; generators, async functions,
+    properties and abstract methods need an annotation too. With
+    `scope = "public"`, every public function and method is judged, as
+    before.
 
     Why:
-    Without a return type, everything downstream of the call is `Any`: a view
-    that returns the wrong shape, or a service whose result is used as the
-    wrong type, passes the type checker and fails at run time.
+    A route's return annotation is its response model (what FastAPI
+    validates, filters and documents); a `SerializerMethodField`'s `get_<field>`
+    annotation is the field's type in the schema that drf-spectacular
+    generates. Without a return type, everything downstream of a service call
+    is `Any`: a service whose result is used as the wrong type passes the
+    type checker and fails at run time.
 
     Example:
     ```python
-    class OrderService:
-        def __init__(self, repo: OrderRepository):
-            self.repo = repo
+    from fastapi import APIRouter
 
-        def pending(self):
-            return self.repo.pending()
+    router = APIRouter()
+
+
+    @router.get("/orders/{order_id}")
+    async def read_order(order_id: int):
+        return {"id": order_id, "total": 10}
     ```
 
     Use instead:
     ```python
-    class OrderService:
-        def __init__(self, repo: OrderRepository) -> None:
-            self.repo = repo
+    from fastapi import APIRouter
+    from pydantic import BaseModel
 
-        def pending(self) -> list[Order]:
-            return self.repo.pending()
+    router = APIRouter()
+
+
+    class OrderOut(BaseModel):
+        id: int
+        total: int
+
+
+    @router.get("/orders/{order_id}")
+    async def read_order(order_id: int) -> OrderOut:
+        return OrderOut(id=order_id, total=10)
     ```
 
     Not flagged:
-    Private functions (`_helper`); lambdas; functions nested in another
-    function's body; test files unless the `include-tests` option is set;
-    migrations (Django `migrations/`, Alembic `versions/` and `env.py`) unless
-    `include-migrations` is set.
+    By default (`scope = "entry-points"`) every def that is none of the
+    above (helpers in `utils.py`, model methods, plain Django views: missed
+    alarms by design); a route that declares `response_model=` (FastAPI has
+    its return type, and the model would override an annotation) or that
+    returns a `Response` (`RedirectResponse(...)`, a `TemplateResponse`:
+    sent as is, with no model to build); in service modules and DRF classes,
+    private names (`_helper`), methods of private classes and Django signal
+    receivers (routes, dependencies and tasks are judged whatever their
+    name); lambdas; functions nested in another function's body, except
+    routes defined in an app factory; vendored code (`_vendor/`, `vendor/`,
+    `vendored/`, `third_party/`); test files unless the `include-tests`
+    option is set; migrations (Django `migrations/`, Alembic `versions/` and
+    `env.py`, and any module assigning `down_revision` and defining
+    `upgrade()`) unless `include-migrations` is set. Options go in
+    `[tool.backlint.missing-return-annotation]`.
 
     Fix:
     Adds `-> None` (safe) when the body has no `return <value>` and no `yield`,
@@ -69,10 +105,19 @@ class MissingReturnAnnotation(TypeHintRule):
         if node.returns is not None:
             return
         name = node.name.value
-        if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
+        judged = self.needs_hints(node, public=is_public_name(name))
+        if not judged:
             return
-        if not self.is_interface(node):
-            return
+        if judged is EntryPoint.ROUTE and self.options.scope == ENTRY_POINTS:
+            scope = self.ctx.scope
+            route = route_of(self.ctx, node, scope)
+            if route is not None and (
+                # FastAPI has its return type, and would override an annotation.
+                route.keyword("response_model") is not None
+                # A Response goes out as is: FastAPI has no model to build.
+                or returns_response(self.ctx, node, scope)
+            ):
+                return
         if self._none_is_certain(node):
             fixed = node.with_changes(returns=cst.Annotation(cst.Name("None")))
             fix = Fix(FixKind.SAFE, "Add `-> None`")

@@ -13,30 +13,62 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
 from backlint import __version__
 from backlint.config import Config, ConfigError, load_config
-from backlint.engine.check import settings_for
+from backlint.engine.cache_store import content_hash
+from backlint.engine.check import requirement_files, settings_for
 from backlint.engine.files import Excluder, discover, source_file
-from backlint.engine.index import IndexCache, build_index
+from backlint.engine.findings_cache import FindingsCache, project_digest
+from backlint.engine.index import IndexCache, IndexResult, build_index, file_hash
 from backlint.engine.positions import statement_table
-from backlint.engine.runner import RunSettings, lint_text
+from backlint.engine.runner import lint_text
 from backlint.engine.source import MAX_SOURCE_BYTES
 from backlint.registry import PARSE_ERROR, RULE_ERROR
 from backlint.semantics.facts import summarise
 from backlint.semantics.index import ProjectIndex
 
 
-@dataclass(frozen=True, slots=True)
 class _Project:
-    config: Config
-    settings: RunSettings
-    index: ProjectIndex
-    excluder: Excluder
+    """The project flake8 runs in, once per process: its configuration, its
+    files' content hashes, the findings cache, and the index (built only
+    when a file is not answered from the cache)."""
+
+    def __init__(self, config: Config, cwd: Path) -> None:
+        self.config = config
+        self.settings = settings_for(config)
+        self.excluder = Excluder(config.root, config.exclude_patterns)
+        self.files = discover([config.root], config.root, config.exclude_patterns, config.root)
+        self.hashes = {str(f.path): file_hash(f) for f in self.files}
+        self.state = project_digest(self.hashes.items(), requirement_files(config.root))
+        self.found = FindingsCache(config.root, self.settings, cwd, front="flake8")
+        self._indexed: IndexResult | None = None
+        Finalize(None, self._save, exitpriority=10)
+
+    def indexed(self) -> IndexResult:
+        if self._indexed is None:
+            built = build_index(
+                self.files, None, IndexCache(self.config.root), self.config.root, self.hashes
+            )
+            built.index.prepare()
+            self._indexed = built
+        return self._indexed
+
+    @property
+    def index(self) -> ProjectIndex:
+        return self.indexed().index
+
+    def index_digest(self) -> str:
+        known = self.found.index_digest_for(self.state)
+        return known if known is not None else self.indexed().digest
+
+    def _save(self) -> None:
+        if self.found.new:
+            self.found.merge_save(self.state, self.index_digest(), set(self.hashes))
 
 
 @cache
@@ -48,11 +80,7 @@ def _project(cwd: Path) -> _Project | ConfigError:
         config = load_config(cwd)
     except ConfigError as exc:
         return exc
-    settings = settings_for(config)
-    files = discover([config.root], config.root, config.exclude_patterns, config.root)
-    index = build_index(files, None, IndexCache(config.root)).index
-    index.prepare()
-    return _Project(config, settings, index, Excluder(config.root, config.exclude_patterns))
+    return _Project(config, cwd)
 
 
 def _is_below(path: Path, root: Path) -> bool:
@@ -85,11 +113,23 @@ class BacklintChecker:
             yield 1, 0, f"{RULE_ERROR.code} backlint configuration error: {project}", type(self)
             return
         on_disk = self.filename not in ("-", "stdin") and path.is_file()
+        cached = None
         if on_disk and _is_below(path, project.config.root):
             if project.excluder.excluded_by_user(path, False):
                 return
             file = source_file(path, project.config.root, cwd)
-            settings, index = project.settings, project.index
+            settings = project.settings
+            # Keyed by the text flake8 read (an editor's buffer may differ from the disk).
+            key = "t:" + content_hash(source.encode("utf-8", "surrogatepass"))
+            digest = project.index_digest()
+            hit = project.found.get(str(path), file.display, key, digest)
+            if hit is not None:
+                for finding in hit:
+                    message = f"{finding.code} {finding.message}"
+                    yield finding.line, finding.column - 1, message, type(self)
+                return
+            cached = (str(path), key, digest)
+            index = project.index
         else:
             file = source_file(path, path.parent, cwd)
             settings = project.settings
@@ -104,5 +144,8 @@ class BacklintChecker:
         table = (
             statement_table(self.tree, len(source)) if isinstance(self.tree, ast.Module) else None
         )
-        for finding in lint_text(file, source, settings, index, table):
+        findings = lint_text(file, source, settings, index, table)
+        if cached is not None:
+            project.found.put(*cached, findings)
+        for finding in findings:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)

@@ -108,7 +108,7 @@ def _fix_chunk(
     return fix_many(files, _WORKER["settings"], _WORKER["index"], tables, mode.unsafe)
 
 
-def _requirement_files(root: Path) -> str:
+def requirement_files(root: Path) -> str:
     """The declared requirements' files, as the index reads them (their
     content is part of what the findings depend on)."""
     paths = [root / "pyproject.toml", *sorted(root.glob("requirements*.txt"))]
@@ -173,7 +173,7 @@ def check(
     if use_cache and fix is None:
         found = FindingsCache(config.root, settings, cwd)
         hashes = {str(f.path): file_hash(f) for f in [*project, *files]}
-        project_state = project_digest(hashes.items(), _requirement_files(config.root))
+        project_state = project_digest(hashes.items(), requirement_files(config.root))
         index_digest = found.index_digest_for(project_state)
         if index_digest is not None:
             for file in files:

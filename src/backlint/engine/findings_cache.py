@@ -70,14 +70,16 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
-def settings_digest(settings: RunSettings, cwd: Path) -> str:
+def settings_digest(settings: RunSettings, cwd: Path, front: str = "cli") -> str:
     """The settings a run's findings depend on; `cwd` too, since messages
-    may name other files by their display path."""
+    may name other files by their display path, and the front end (the
+    flake8 plugin keys files by their decoded text, the CLI by their bytes)."""
     options = {code: _canonical(value) for code, value in settings.options.items()}
     text = json.dumps(
         [
             _code_digest(),
             str(cwd),
+            front,
             sorted(rule.code for rule in settings.rules),
             options,
             [list(pair) for pair in settings.per_file_ignores],
@@ -156,9 +158,9 @@ def _decode_finding(display: str, raw: Any) -> Finding:
 class FindingsCache:
     """path -> (content hash, index digest, findings) for one set of settings."""
 
-    def __init__(self, root: Path, settings: RunSettings, cwd: Path) -> None:
+    def __init__(self, root: Path, settings: RunSettings, cwd: Path, front: str = "cli") -> None:
         self.directory = root / CACHE_DIR
-        self.key = settings_digest(settings, cwd)
+        self.key = settings_digest(settings, cwd, front)
         self.path = self.directory / f"findings-{self.key}.json"
         payload = read_json(self.path, KIND, f"{__version__}/{self.key}") or {}
         project = payload.get("project")
@@ -169,6 +171,7 @@ class FindingsCache:
         self.index: str | None = index if type(index) is str else None
         self.files: dict[str, Any] = files if type(files) is dict else {}
         self.changed = False
+        self.new: dict[str, Any] = {}  # entries put by this process
 
     def index_digest_for(self, project: str) -> str | None:
         """The index digest, when the project's files are those it was computed from."""
@@ -186,7 +189,8 @@ class FindingsCache:
             return None
 
     def put(self, path: str, content: str, index: str, findings: list[Finding]) -> None:
-        self.files[path] = [content, index, [_encode_finding(f) for f in findings]]
+        entry = [content, index, [_encode_finding(f) for f in findings]]
+        self.files[path] = self.new[path] = entry
         self.changed = True
 
     def save(self, project: str, index: str, paths: set[str]) -> None:
@@ -203,3 +207,17 @@ class FindingsCache:
             payload,
             keep=_KEEP_SETTINGS,
         )
+
+    def merge_save(self, project: str, index: str, paths: set[str]) -> None:
+        """Save what this process added to what others wrote meanwhile (the
+        flake8 plugin's worker processes each lint a share of the files)."""
+        if not self.new:
+            return
+        payload = read_json(self.path, KIND, f"{__version__}/{self.key}") or {}
+        files = payload.get("files")
+        if type(files) is dict and payload.get("project") == project:
+            self.files = {**files, **self.new}
+        else:
+            self.files = dict(self.new)
+        self.project = None  # force the write
+        self.save(project, index, paths)

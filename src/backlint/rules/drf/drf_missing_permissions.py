@@ -138,12 +138,23 @@ class DrfMissingPermissions(DrfClassRule):
     whose name says they serve anonymous callers (login, signup, register,
     token, password reset, verify/confirm, webhook, OAuth callback...) with
     `AllowAny`; views with `get_permissions()`/`check_permissions()` of their
-    own, or a class decorator about login or permissions; base classes the
+    own, or a class decorator about login or permissions; views that check
+    the caller in their own methods (raise `PermissionDenied` or
+    `NotAuthenticated`, call `permission_denied()`, `has_perm()`,
+    `check_object_permissions()` or a project check named like a permission
+    check, test `request.user.is_authenticated`/`is_staff` in an `if`);
+    views whose `filter_backends` (or the project's
+    `DEFAULT_FILTER_BACKENDS`) hold an object-permission filter, which
+    restricts every queryset to the rows the caller may see; `AllowAny` on a
+    view with `authentication_classes = ()` (no session or token at all: a
+    credential in the body, by design); base classes the
     project subclasses (their subclasses are judged); function views
     (`@api_view`). backlint stays silent when it cannot tell: no production
     settings module in the project (a reusable app: the settings of the
-    projects that install it decide), a `REST_FRAMEWORK` it cannot read, a
-    computed `permission_classes`, a base class outside the project and DRF
+    projects that install it decide), production settings that leave
+    `REST_FRAMEWORK` out while the project's dev settings set the key (the
+    deployed settings are not in the tree), a `REST_FRAMEWORK` it cannot
+    read, a computed `permission_classes`, a base class outside the project and DRF
     (it may set permissions). Test files are not checked.
 
     Fix:

@@ -64,6 +64,9 @@ MODEL_BASES = frozenset(
     }
 )
 
+# A database transaction, as a context manager or a decorator.
+TRANSACTION_ATOMIC = frozenset({"django.db.transaction.atomic"})
+
 RelationKind = Literal[
     "fk", "o2o", "m2m", "generic_fk", "reverse_fk", "reverse_o2o", "reverse_m2m", "generic_rel"
 ]

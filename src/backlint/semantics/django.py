@@ -181,6 +181,17 @@ class Model:
         return self.relations.get(name)
 
 
+def app_package(module: str) -> str:
+    """The Django app package a module belongs to: the package holding
+    `models` (`shop.models`, `shop.models.order`), else the module's package
+    (`shop.signals`)."""
+    parts = module.split(".")
+    package = (
+        ".".join(parts[: parts.index("models")]) if "models" in parts else ".".join(parts[:-1])
+    )
+    return package or parts[0]
+
+
 _PLACEHOLDER = re.compile(r"%\((class|app_label)\)s")
 
 
@@ -221,12 +232,7 @@ class DjangoModels:
         explicit = const_str(meta.attribute("app_label")) if meta else None
         if explicit:
             return explicit
-        parts = module.split(".")
-        # The app is the package holding `models` (shop.models, shop.models.order).
-        package = (
-            ".".join(parts[: parts.index("models")]) if "models" in parts else ".".join(parts[:-1])
-        )
-        package = package or parts[0]
+        package = app_package(module)
         return self._labels.get(package, package.rsplit(".", 1)[-1])
 
     def _is_model_class(self, cls: ClassFacts, seen: set[str]) -> bool:
@@ -433,6 +439,27 @@ class DjangoModels:
         if qualname is None:
             return None
         return self.models.get(qualname) or self.models.get(self.index.canonical(qualname))
+
+    def cascade_deleted(self, model: Model) -> bool:
+        """Whether deleting another row may delete rows of `model` through
+        Django's collector (which sends `pre_delete`/`post_delete` for them but
+        never calls their `delete()`): a ForeignKey or OneToOneField with
+        `on_delete=CASCADE` (or one backlint cannot read), a GenericForeignKey
+        (a `GenericRelation` on its target cascades), a multi-table parent."""
+        for _, call, kind in self._raw_fields.get(model.qualname, ()):
+            if kind == "generic_fk":
+                return True
+            if kind in ("fk", "o2o"):
+                on_delete = call.kwarg("on_delete") or (
+                    call.args[1] if len(call.args) > 1 else None
+                )
+                name = dotted(on_delete) if on_delete is not None else None
+                if name is None or name.rsplit(".", 1)[-1] == "CASCADE":
+                    return True
+        return any(
+            relation.kind == "o2o" and name.endswith("_ptr")
+            for name, relation in model.relations.items()
+        )
 
     def relation_field(self, model: Model, name: str) -> Call | None:
         """The field call declaring a relation of `model` (inherited ones

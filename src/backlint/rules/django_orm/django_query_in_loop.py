@@ -67,6 +67,8 @@ _LITERALS = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.SimpleString, cst.Conca
 # Wrappers that keep an iterable as short as it was.
 _SAME_LENGTH = frozenset({"builtins.enumerate", "builtins.sorted", "builtins.reversed"})
 _EXITS = (cst.Break, cst.Return, cst.Raise)
+# Collections built from an iterable, as short as it.
+_COLLECTIONS = frozenset({"builtins.tuple", "builtins.list", "builtins.set", "builtins.frozenset"})
 # Django's settings object: its UPPER_CASE attributes are configuration.
 _SETTINGS = "django.conf.settings."
 # Words naming a loop over batches of rows.
@@ -139,7 +141,8 @@ class DjangoQueryInLoop(Rule):
     The loop's own iterable (evaluated once); loops over literal lists,
     tuples, sets, strings, `range(<literal>)`, slices with a literal bound
     (`qs[:3]`), `zip()` with one such argument, Django settings
-    (`settings.AVATAR_SIZES`), and names bound to such literals: local
+    (`settings.AVATAR_SIZES`), comprehensions and `tuple()`/`list()` over
+    such iterables, and names bound to any of these: local
     variables, module-level constants in the module or imported from another
     module of the project (short by construction); an instance's `delete()`
     when the model (or a project base of it) overrides `delete()`, which the
@@ -322,6 +325,9 @@ class DjangoQueryInLoop(Rule):
         bounded by what is written in the code."""
         if isinstance(iterable, _LITERALS):
             return True
+        if isinstance(iterable, _COMPREHENSIONS):
+            # `tuple(f"ai_{c}" for c in CATEGORIES)`: as long as what it ranges over.
+            return iterable.for_in.inner_for_in is None and self._short(iterable.for_in.iter, depth)
         if isinstance(iterable, cst.Subscript):
             return _literal_slice(iterable)
         if isinstance(iterable, cst.Attribute):
@@ -341,7 +347,7 @@ class DjangoQueryInLoop(Rule):
                 return bool(iterable.args) and all(
                     isinstance(a.value, cst.Integer) for a in iterable.args
                 )
-            if name in _SAME_LENGTH and iterable.args:
+            if (name in _SAME_LENGTH or name in _COLLECTIONS) and iterable.args:
                 return self._short(iterable.args[0].value, depth)
             if name == "builtins.zip":  # as long as its shortest argument
                 return any(self._short(a.value, depth) for a in iterable.args if not a.star)

@@ -12,6 +12,10 @@ from backlint.semantics.django import Model, QuerySet, querysets
 from backlint.semantics.tree import descendants
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# What a related manager answers from a prefetch cache; anything else
+# (`filter`, `exclude`, `last`, `values_list`, a custom queryset method)
+# builds a new query.
+_CACHE_SERVED = frozenset({"all", "count", "exists"})
 # Writes through a related manager: a query per row, but no prefetch avoids it.
 _MANAGER_WRITES = frozenset(
     {
@@ -63,7 +67,12 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     reverse or many-to-many manager used in any way (`order.items.all()`,
     `order.tags.count()`), or a relation one step further than what was
     loaded (`order.customer.address` after `select_related("customer")`).
-    Reported once per loop and relation, where it is first read.
+    Reported once per loop and relation, where it is first read. A related
+    manager used through a method no prefetch cache serves
+    (`x.items.last()`, `.exclude(...)`, `.values_list(...)`, a custom
+    queryset method: anything but `all()`, `count()`, `exists()`) is still a
+    query per row, and the message says so: the cure is a `Prefetch(...)`
+    with that query, or an annotation, not a plain `prefetch_related`.
 
     Why:
     Each read runs one query per row: a page of 100 orders makes 101 queries.
@@ -110,7 +119,8 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     those, as `SynchronousOnlyOperation`); `.filter()` and friends on a
     prefetched manager (BKL304); writes through a relation (`x.tags.add()`,
     `x.items.create()`, assigning `x.author = ...`), which no prefetch avoids;
-    test files (an N+1 in a test costs nothing in production). Relations read
+    test files (an N+1 in a test costs nothing in production) and
+    migrations (run once). Relations read
     inside model methods or properties called in the loop, and querysets whose
     model backlint cannot resolve, are not seen (missed alarms). When a
     variable is assigned several querysets, a relation any of them loads
@@ -123,10 +133,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
 
     code = "BKL301"
     name = "django-n-plus-one"
-    message = (
-        '`{expr}` queries the database once per row of the loop: add `{method}("{path}")` '
-        "to the queryset"
-    )
+    message = "`{expr}` queries the database once per row of the loop: {advice}"
     frameworks = frozenset({"django"})
     # A loop over a queryset names a manager, a queryset method or a relation.
     markers = (
@@ -141,6 +148,8 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     )
     # An N+1 in a test costs nothing in production: tests are not reported.
     skip_tests = True
+    # Migrations run once, at deploy time.
+    skip_migrations = True
 
     def loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> _Loop | None:
         if self.ctx.in_async_function:
@@ -209,7 +218,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             problem = self._first_unloaded(loop.qs, steps)
             if problem is None:
                 continue
-            depth, path, joinable = problem
+            depth, path, joinable, manager = problem
             if path in reported or path.split("__")[0] in written:
                 continue
             reported.add(path)
@@ -218,7 +227,18 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
                 method, path = "prefetch_related", f"{loop.qs.prefix}__{path}"
             else:
                 method = "select_related" if joinable else "prefetch_related"
-            self.report(nodes[depth - 1], expr=expr, method=method, path=path)
+            after = steps[depth] if depth < len(steps) else None
+            if manager and after is not None and after not in _CACHE_SERVED:
+                # `x.items.last()`, `x.items.exclude(...)`: a prefetch cache never
+                # serves those; the cure is a filtered Prefetch or one query for all rows.
+                expr = f"{expr}.{after}()"
+                advice = (
+                    f"a prefetch does not serve `.{after}()`: load them for every row at once "
+                    f'(`Prefetch("{path}", queryset=...)` with that query, or an annotation)'
+                )
+            else:
+                advice = f'add `{method}("{path}")` to the queryset'
+            self.report(nodes[depth - 1], expr=expr, advice=advice)
 
     def _attributes(self, roots: Sequence[cst.CSTNode]) -> Iterator[cst.Attribute]:
         """Attributes read in `roots` (assignment and `del` targets are writes)."""
@@ -232,9 +252,10 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
                 elif isinstance(node, cst.Attribute) and id(node) not in written:
                     yield node
 
-    def _first_unloaded(self, qs: QuerySet, steps: list[str]) -> tuple[int, str, bool] | None:
-        """(steps up to the read, `__` path, `select_related` can load it) of
-        the first relation step of the chain that the queryset did not load."""
+    def _first_unloaded(self, qs: QuerySet, steps: list[str]) -> tuple[int, str, bool, bool] | None:
+        """(steps up to the read, `__` path, `select_related` can load it, a
+        related manager) of the first relation step of the chain that the
+        queryset did not load."""
         models = querysets(self.ctx).models
         model: Model | None = qs.model
         path = ""
@@ -245,10 +266,10 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             path = f"{path}__{step}" if path else step
             if relation.single:
                 if not qs.covers(path, single=True):
-                    return i + 1, path, relation.joinable
+                    return i + 1, path, relation.joinable, False
                 model = models.get(relation.target)
                 continue
             if i == len(steps) - 1 or _MANAGER_WRITES.intersection(steps[i + 1 :]):
                 return None  # the manager itself, not used here; or a write through it
-            return None if qs.covers(path, single=False) else (i + 1, path, False)
+            return None if qs.covers(path, single=False) else (i + 1, path, False, True)
         return None

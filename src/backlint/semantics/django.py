@@ -172,6 +172,7 @@ class Model:
     app_label: str
     abstract: bool
     fields: set[str] = field(default_factory=set)  # concrete fields, `<fk>_id` included
+    file_fields: set[str] = field(default_factory=set)  # FileField, ImageField and kin
     relations: dict[str, Relation] = field(default_factory=dict)
     managers: set[str] = field(default_factory=lambda: {"objects"})
     manager_classes: set[str] = field(default_factory=set)  # project manager/queryset classes
@@ -274,6 +275,8 @@ class DjangoModels:
                     model.manager_classes.update(self._manager_classes(value))
                 elif func.startswith("django.db.models.") or func.endswith("Field"):
                     model.fields.add(attr)
+                    if func.endswith(("FileField", "ImageField")):
+                        model.file_fields.add(attr)
             self._raw_fields[cls.qualname] = raw
             self.models[cls.qualname] = model
 
@@ -334,6 +337,7 @@ class DjangoModels:
                     continue
                 visit(parent.qualname)
                 model.fields |= parent.fields
+                model.file_fields |= parent.file_fields
                 model.managers |= parent.managers
                 model.manager_classes |= parent.manager_classes
                 inherited = self._raw_fields.get(parent.qualname, [])

@@ -88,9 +88,10 @@ class DjangoSignalReceiver(Rule):
     app hooks another without the other calling it); `pre_delete` /
     `post_delete` receivers for a model that cascades delete (a ForeignKey or
     OneToOneField with `on_delete=CASCADE`, a generic foreign key, a
-    multi-table child): Django's collector deletes those rows without calling
-    any code of the project but the signal's, so file clean-up and counters
-    must live there; model signals without a
+    multi-table child) or that has a `FileField`/`ImageField` (file
+    clean-up): Django's collector and queryset deletes remove those rows
+    without calling any code of the project but the signal's, so file
+    clean-up and counters must live there; model signals without a
     `sender` (a cross-cutting concern over every model, such as an audit
     log); senders backlint cannot resolve. Test files are not checked.
 
@@ -150,8 +151,12 @@ class DjangoSignalReceiver(Rule):
         if app_package(model.qualname.rsplit(".", 1)[0]) != app_package(self.ctx.module):
             return  # another app's model: a signal is how one app hooks another
         signal_names = {n.rsplit(".", 1)[1] for n in model_signals}
-        if signal_names <= _DELETE_SIGNALS and querysets(self.ctx).models.cascade_deleted(model):
-            return  # cascades delete it without calling any code but the signal's
+        if signal_names <= _DELETE_SIGNALS and (
+            model.file_fields or querysets(self.ctx).models.cascade_deleted(model)
+        ):
+            # Cascades and queryset deletes remove the rows without calling any
+            # code but the signal's: file clean-up and counters belong there.
+            return
         signal = model_signals[0].rsplit(".", 1)[1]
         event = _EVENTS.get(signal.split("_", 1)[-1], "changed")
         self.report(call, signal=signal, model=model.name, event=event)

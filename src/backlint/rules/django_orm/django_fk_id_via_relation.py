@@ -75,10 +75,11 @@ class DjangoFkIdViaRelation(Rule):
     than their key (`f"{order.customer.name} #{order.customer.id}"`, `if
     order.customer:`), or assigns it before (`order.customer = c` puts the
     object in memory; a read in the value of that very assignment,
-    `order.customer = m[order.customer.pk]`, still loads the old one); reverse relations and many-to-many managers (no
-    `_id` attribute); ForeignKeys with `to_field=` (`<fk>_id` holds that
-    field, not the primary key); generic foreign keys; assignments
-    (`obj.customer.id = ...`); instances backlint cannot tell (missed alarms).
+    `order.customer = m[order.customer.pk]`, still loads the old one);
+    reverse relations and many-to-many managers (no `_id` attribute);
+    ForeignKeys with `to_field=` (`<fk>_id` holds that field, not the
+    primary key); generic foreign keys; assignments (`obj.customer.id =
+    ...`); instances backlint cannot tell (missed alarms).
     Test files and migrations are not checked.
 
     Fix:

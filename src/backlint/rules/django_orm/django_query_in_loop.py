@@ -7,7 +7,7 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, FileContext, ScopeKind
+from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKind
 from backlint.semantics.django import TRANSACTION_ATOMIC, QuerySet, querysets
 from backlint.semantics.facts import Attr, Const, Mapping, Ref, Seq, dotted
 from backlint.types import SourceFile
@@ -359,6 +359,8 @@ class DjangoQueryInLoop(Rule):
             if owner.kind is not ScopeKind.MODULE:
                 # `tracked = (("slug", RENAME),)` then `for attribute, action in tracked`.
                 local = bindings[0]
+                if isinstance(local, Imported):  # a function-level import of a constant
+                    return _literal_value(self.ctx.index.lookup(local.qualified))
                 return (
                     isinstance(local, Assigned)
                     and local.value is not None

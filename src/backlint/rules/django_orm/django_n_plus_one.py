@@ -12,6 +12,7 @@ from backlint.semantics.django import Model, QuerySet, querysets
 from backlint.semantics.tree import descendants
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_EXITS = (cst.Raise, cst.Return, cst.Break)
 # What a related manager answers from a prefetch cache; anything else
 # (`filter`, `exclude`, `last`, `values_list`, a custom queryset method)
 # builds a new query.
@@ -53,6 +54,27 @@ def _chain(node: cst.Attribute) -> tuple[str, list[cst.Attribute], list[str]] | 
         return None
     nodes.reverse()
     return current.value, nodes, [n.attr.value for n in nodes]
+
+
+def _per_row(root: cst.CSTNode, inner: bool = False) -> Iterator[cst.CSTNode]:
+    """The nodes below `root`, minus nested scopes and blocks that leave the
+    loop (`if not ok: raise ValidationError(f"... {x.rel}")`); in a loop
+    nested in the body (`inner`), a `break` leaves only that loop."""
+    prune = (*_NESTED_SCOPES, cst.IndentedBlock, cst.For, cst.While)
+    for node in descendants(root, prune=prune):
+        yield node
+        if isinstance(node, cst.For | cst.While):
+            yield from _per_row(node, inner=True)
+        elif isinstance(node, cst.IndentedBlock) and not _leaves(node, inner):
+            yield from _per_row(node, inner)
+
+
+def _leaves(block: cst.IndentedBlock, inner: bool) -> bool:
+    last = block.body[-1] if block.body else None
+    exits = _EXITS[:2] if inner else _EXITS
+    return isinstance(last, cst.SimpleStatementLine) and any(
+        isinstance(small, exits) for small in last.body
+    )
 
 
 class DjangoNPlusOne(LoopRule["_Loop"]):
@@ -113,7 +135,9 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     ```
 
     Not flagged:
-    Querysets of `values()`/`values_list()`; `<fk>_id` attributes; concrete
+    Reads in a block on the way out of the loop (ending with `raise`,
+    `return`, or `break` of this loop: they run once); querysets of
+    `values()`/`values_list()`; `<fk>_id` attributes; concrete
     (non-relation) fields; relations loaded by the chain; reads in a nested
     `def` or `lambda` in the loop; loops in async functions (BKL106 reports
     those, as `SynchronousOnlyOperation`); `.filter()` and friends on a
@@ -241,12 +265,14 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             self.report(nodes[depth - 1], expr=expr, advice=advice)
 
     def _attributes(self, roots: Sequence[cst.CSTNode]) -> Iterator[cst.Attribute]:
-        """Attributes read in `roots` (assignment and `del` targets are writes)."""
+        """Attributes read in `roots` (assignment and `del` targets are writes),
+        not in a block on the way out of the loop (ending with `raise`,
+        `return` or `break`: it runs once, not once per row)."""
         written: set[int] = set()
         for root in roots:
             if isinstance(root, cst.Attribute):
                 yield root
-            for node in descendants(root, prune=_NESTED_SCOPES):
+            for node in _per_row(root):
                 if isinstance(node, cst.AssignTarget | cst.AugAssign | cst.AnnAssign | cst.Del):
                     written.add(id(node.target))
                 elif isinstance(node, cst.Attribute) and id(node) not in written:

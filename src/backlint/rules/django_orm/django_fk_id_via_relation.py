@@ -123,6 +123,18 @@ class DjangoFkIdViaRelation(Rule):
     def _leave_comprehension(self, node: cst.CSTNode) -> None:
         self.comprehension_targets.pop()
 
+    def visit_For(self, node: cst.For) -> None:
+        # The loop's own iterable says what its variable is, even when the
+        # function binds the same name in another loop (`for imv in A...`,
+        # then `for imv in B...`).
+        names: dict[str, cst.BaseExpression] = {}
+        if node.asynchronous is None and isinstance(node.target, cst.Name):
+            names[node.target.value] = node.iter
+        self.comprehension_targets.append(names)
+
+    def leave_For(self, node: cst.For) -> None:
+        self.comprehension_targets.pop()
+
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
     leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comprehension
 
@@ -196,7 +208,8 @@ class DjangoFkIdViaRelation(Rule):
             iterable = self._comprehension_iterable(expr.value)
             if iterable is not None:
                 qs = qsets.queryset(iterable)
-                return qs.model if qs is not None and not qs.values and not qs.is_manager else None
+                if qs is not None:
+                    return None if qs.values or qs.is_manager else qs.model
             return qsets.instance(expr)
         if isinstance(expr, cst.Attribute) and depth < 4:
             owner = self._model_of(expr.value, depth + 1)
@@ -227,8 +240,9 @@ class DjangoFkIdViaRelation(Rule):
     def _fetching_queryset(self, name: cst.Name) -> QuerySet | None:
         qsets = querysets(self.ctx)
         iterable = self._comprehension_iterable(name.value)
-        if iterable is not None:
-            return qsets.queryset(iterable)
+        found = qsets.queryset(iterable) if iterable is not None else None
+        if found is not None:
+            return found
         owner, bindings = self.ctx.bindings(name.value)
         if owner is None or len(bindings) != 1:
             return None

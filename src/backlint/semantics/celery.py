@@ -72,6 +72,11 @@ class CeleryProject:
     apps: frozenset[str] = frozenset()
     tasks: frozenset[str] = frozenset()
     app_classes: frozenset[str] = field(default=APP_CLASSES)
+    # Tasks whose `base=` class (a project class, or one of its project
+    # bases) overrides `apply_async`/`delay`: how they are sent is the
+    # project's own (pretix's `TransactionAwareTask` defers it to
+    # `transaction.on_commit`), so backlint cannot tell when they reach the broker.
+    custom_send: frozenset[str] = frozenset()
 
 
 @index_view
@@ -95,11 +100,37 @@ def celery_project(index: ProjectIndex) -> CeleryProject:
                 apps.add(f"{facts.module}.{name}")
     project = CeleryProject(frozenset(apps), frozenset(), frozenset(classes))
     tasks: set[str] = set()
+    custom_send: set[str] = set()
     for facts in index.modules.values():
         for fn in facts.functions.values():
-            if any(_is_task_decorator_value(index, project, d) for d in fn.decorators):
+            decorators = [d for d in fn.decorators if _is_task_decorator_value(index, project, d)]
+            if decorators:
                 tasks.add(f"{facts.module}.{fn.name}")
-    return CeleryProject(frozenset(apps), frozenset(tasks), frozenset(classes))
+                if any(_sends_its_own_way(index, d) for d in decorators):
+                    custom_send.add(f"{facts.module}.{fn.name}")
+    return CeleryProject(
+        frozenset(apps), frozenset(tasks), frozenset(classes), frozenset(custom_send)
+    )
+
+
+def _sends_its_own_way(index: ProjectIndex, decorator: Value) -> bool:
+    """`@app.task(base=TransactionAwareTask)` where the project's base class
+    (or a project class above it) defines `apply_async` or `delay`."""
+    base = decorator.kwarg("base") if isinstance(decorator, Call) else None
+    name = dotted(base) if base is not None else None
+    todo, seen = [index.canonical(name)] if name else [], set()
+    while todo:
+        qualname = todo.pop()
+        if qualname in seen:
+            continue
+        seen.add(qualname)
+        cls = index.find_class(qualname)
+        if cls is None:
+            continue
+        if any(cls.method(method) is not None for method in ENQUEUE_METHODS):
+            return True
+        todo += [index.canonical(b) for b in map(dotted, cls.bases) if b]
+    return False
 
 
 def _makes_app(index: ProjectIndex, value: Value, classes: frozenset[str], depth: int) -> bool:
@@ -190,6 +221,8 @@ class Enqueue:
     call: cst.Call
     method: str  # delay / apply_async / send_task
     shown: str  # what is enqueued, for messages: `send_email.delay`
+    # The task's class sends it its own way (`CeleryProject.custom_send`).
+    custom_send: bool = False
 
 
 def enqueue(ctx: FileContext, call: cst.Call) -> Enqueue | None:
@@ -209,17 +242,18 @@ def enqueue(ctx: FileContext, call: cst.Call) -> Enqueue | None:
         return None
     if method not in ENQUEUE_METHODS:
         return None
+    custom = celery(ctx).custom_send
     task = task_name(ctx, receiver)
     if task is not None:
-        return Enqueue(call, method, f"{dotted_tail(task)}.{method}")
+        return Enqueue(call, method, f"{dotted_tail(task)}.{method}", task in custom)
     if isinstance(receiver, cst.Call):
         inner = receiver.func
         if isinstance(inner, cst.Attribute) and inner.attr.value in SIGNATURE_METHODS:
             task = task_name(ctx, inner.value)
             if task is not None:
-                return Enqueue(
-                    call, method, f"{dotted_tail(task)}.{inner.attr.value}(...).{method}"
-                )
+                # A signature's `apply_async()` goes through the task's own.
+                shown = f"{dotted_tail(task)}.{inner.attr.value}(...).{method}"
+                return Enqueue(call, method, shown, task in custom)
         name = ctx.qualified_name(inner)
         if name in CANVAS:
             return Enqueue(call, method, f"{dotted_tail(name)}(...).{method}")

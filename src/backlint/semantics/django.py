@@ -64,6 +64,9 @@ MODEL_BASES = frozenset(
     }
 )
 
+# A database transaction, as a context manager or a decorator.
+TRANSACTION_ATOMIC = frozenset({"django.db.transaction.atomic"})
+
 RelationKind = Literal[
     "fk", "o2o", "m2m", "generic_fk", "reverse_fk", "reverse_o2o", "reverse_m2m", "generic_rel"
 ]
@@ -169,6 +172,7 @@ class Model:
     app_label: str
     abstract: bool
     fields: set[str] = field(default_factory=set)  # concrete fields, `<fk>_id` included
+    file_fields: set[str] = field(default_factory=set)  # FileField, ImageField and kin
     relations: dict[str, Relation] = field(default_factory=dict)
     managers: set[str] = field(default_factory=lambda: {"objects"})
     manager_classes: set[str] = field(default_factory=set)  # project manager/queryset classes
@@ -176,6 +180,17 @@ class Model:
 
     def relation(self, name: str) -> Relation | None:
         return self.relations.get(name)
+
+
+def app_package(module: str) -> str:
+    """The Django app package a module belongs to: the package holding
+    `models` (`shop.models`, `shop.models.order`), else the module's package
+    (`shop.signals`)."""
+    parts = module.split(".")
+    package = (
+        ".".join(parts[: parts.index("models")]) if "models" in parts else ".".join(parts[:-1])
+    )
+    return package or parts[0]
 
 
 _PLACEHOLDER = re.compile(r"%\((class|app_label)\)s")
@@ -218,12 +233,7 @@ class DjangoModels:
         explicit = const_str(meta.attribute("app_label")) if meta else None
         if explicit:
             return explicit
-        parts = module.split(".")
-        # The app is the package holding `models` (shop.models, shop.models.order).
-        package = (
-            ".".join(parts[: parts.index("models")]) if "models" in parts else ".".join(parts[:-1])
-        )
-        package = package or parts[0]
+        package = app_package(module)
         return self._labels.get(package, package.rsplit(".", 1)[-1])
 
     def _is_model_class(self, cls: ClassFacts, seen: set[str]) -> bool:
@@ -265,6 +275,8 @@ class DjangoModels:
                     model.manager_classes.update(self._manager_classes(value))
                 elif func.startswith("django.db.models.") or func.endswith("Field"):
                     model.fields.add(attr)
+                    if func.endswith(("FileField", "ImageField")):
+                        model.file_fields.add(attr)
             self._raw_fields[cls.qualname] = raw
             self.models[cls.qualname] = model
 
@@ -325,6 +337,7 @@ class DjangoModels:
                     continue
                 visit(parent.qualname)
                 model.fields |= parent.fields
+                model.file_fields |= parent.file_fields
                 model.managers |= parent.managers
                 model.manager_classes |= parent.manager_classes
                 inherited = self._raw_fields.get(parent.qualname, [])
@@ -430,6 +443,27 @@ class DjangoModels:
         if qualname is None:
             return None
         return self.models.get(qualname) or self.models.get(self.index.canonical(qualname))
+
+    def cascade_deleted(self, model: Model) -> bool:
+        """Whether deleting another row may delete rows of `model` through
+        Django's collector (which sends `pre_delete`/`post_delete` for them but
+        never calls their `delete()`): a ForeignKey or OneToOneField with
+        `on_delete=CASCADE` (or one backlint cannot read), a GenericForeignKey
+        (a `GenericRelation` on its target cascades), a multi-table parent."""
+        for _, call, kind in self._raw_fields.get(model.qualname, ()):
+            if kind == "generic_fk":
+                return True
+            if kind in ("fk", "o2o"):
+                on_delete = call.kwarg("on_delete") or (
+                    call.args[1] if len(call.args) > 1 else None
+                )
+                name = dotted(on_delete) if on_delete is not None else None
+                if name is None or name.rsplit(".", 1)[-1] == "CASCADE":
+                    return True
+        return any(
+            relation.kind == "o2o" and name.endswith("_ptr")
+            for name, relation in model.relations.items()
+        )
 
     def relation_field(self, model: Model, name: str) -> Call | None:
         """The field call declaring a relation of `model` (inherited ones

@@ -32,6 +32,7 @@ from backlint.semantics.facts import (
     FunctionFacts,
     Local,
     Mapping,
+    ModuleFacts,
     Ref,
     Seq,
     Subscript,
@@ -217,6 +218,11 @@ class RestFrameworkSettings:
     nothing can be said. Split settings (`settings/base.py` star-imported by
     `settings/production.py`) are read module by module: a key set in any of
     them counts as set, so a setting is never missed for being in the base.
+    When no production module sets REST_FRAMEWORK at all, a key that a
+    dev/local/test settings module sets cannot be told either
+    (`devproject/settings.py` of an app whose own `settings.py` only lists its
+    `INSTALLED_APPS` for the deployer to import): the configuration the
+    project is run with sets it, and the deployed one is not in the tree.
     """
 
     found: bool
@@ -227,6 +233,8 @@ class RestFrameworkSettings:
     # Some module builds REST_FRAMEWORK in a way that cannot be read
     # (`REST_FRAMEWORK = load_from_env()`, `REST_FRAMEWORK.update(x)`).
     opaque: bool = False
+    # Keys set by the REST_FRAMEWORK of a non-production settings module.
+    elsewhere: frozenset[str] = frozenset()
 
     def values(self, key: str) -> list[Value]:
         return [value for k, value in self.entries if k == key]
@@ -235,7 +243,7 @@ class RestFrameworkSettings:
         """Whether the project sets `key`; None when it cannot be told."""
         if self.values(key):
             return True
-        if not self.found or self.opaque:
+        if not self.found or self.opaque or (key in self.elsewhere and not self.entries):
             return None
         return False
 
@@ -321,9 +329,19 @@ def rest_framework_settings(index: ProjectIndex) -> RestFrameworkSettings:
     modules: list[str] = []
     entries: list[tuple[str, Value]] = []
     opaque = False
+    elsewhere: set[str] = set()
     for facts in index.modules.values():
         names = [*facts.assignments, *(name for name, _, _ in facts.item_assignments)]
         if not is_settings_module(facts.module, names, facts.path, facts.is_package):
+            if "REST_FRAMEWORK" in names and _is_other_settings_module(facts):
+                value = facts.assignments.get("REST_FRAMEWORK")
+                items = _settings_items(value, index) if value is not None else None
+                elsewhere |= {key for key, _ in items or ()}
+                elsewhere |= {
+                    text
+                    for name, key, _ in facts.item_assignments
+                    if name == "REST_FRAMEWORK" and (text := const_str(key)) is not None
+                }
             continue
         modules.append(facts.module)
         value = facts.assignments.get("REST_FRAMEWORK")
@@ -342,7 +360,23 @@ def rest_framework_settings(index: ProjectIndex) -> RestFrameworkSettings:
             else:
                 entries.append((text, item))
     return RestFrameworkSettings(
-        found=bool(modules), modules=tuple(modules), entries=tuple(entries), opaque=opaque
+        found=bool(modules),
+        modules=tuple(modules),
+        entries=tuple(entries),
+        opaque=opaque,
+        elsewhere=frozenset(elsewhere),
+    )
+
+
+def _is_other_settings_module(facts: ModuleFacts) -> bool:
+    """A dev, local or test Django settings module (not a template, not a
+    test module's own `REST_FRAMEWORK = {...}` override fixture)."""
+    names = {*facts.assignments, *(name for name, _, _ in facts.item_assignments)}
+    kind = settings_kind(
+        facts.path or facts.module.replace(".", "/") + ".py", facts.module, facts.is_package, names
+    )
+    return kind == "non-production" and bool(
+        SETTINGS_NAMES.intersection(names) - {"REST_FRAMEWORK"}
     )
 
 
@@ -1153,7 +1187,7 @@ def view_permissions(classes: DrfClasses, view: str) -> Permissions | None:
         found = classes.lookup(view, name)
         if not (isinstance(found, Member) and found.value is None):
             return None
-    if _guarded_by_decorator(classes, view):
+    if _guarded_by_decorator(classes, view) or _filters_by_permission(classes, view):
         return None
     found = classes.lookup(view, "permission_classes")
     if not isinstance(found, Member):
@@ -1185,6 +1219,26 @@ def _guarded_by_decorator(classes: DrfClasses, view: str) -> bool:
             if any(word in name.lower() for name in _names_in(decorator) for word in _GUARD_WORDS):
                 return True
     return False
+
+
+def _filters_by_permission(classes: DrfClasses, view: str) -> bool:
+    """`filter_backends` with an object-permission filter (django-guardian's
+    `ObjectPermissionsFilter`, a project's `MayanObjectPermissionsFilter`):
+    the queryset is restricted to the rows the caller may see, per object,
+    in place of a `permission_classes` check; the view or the project's
+    `DEFAULT_FILTER_BACKENDS`."""
+    found = classes.lookup(view, "filter_backends")
+    values: list[Value] = []
+    if isinstance(found, Member) and found.value is not None:
+        if not isinstance(found.value, FunctionFacts):
+            values.append(found.value)
+    elif found is None or isinstance(found, Member):
+        values += rest_framework_settings(classes.index).values("DEFAULT_FILTER_BACKENDS")
+    return any(
+        "permission" in name.rsplit(".", 1)[-1].lower()
+        for value in values
+        for name in _names_in(value)
+    )
 
 
 def _names_in(value: Value) -> Iterator[str]:

@@ -71,9 +71,12 @@ class CeleryEnqueueInTransaction(Rule):
     Calls wrapped in `transaction.on_commit(...)` (`on_commit(task.delay)`,
     `on_commit(lambda: ...)`), Celery's `delay_on_commit` /
     `apply_async_on_commit`, calls after the `atomic` block closed, calls in
-    a nested function or lambda. Transactions opened by a caller, by
-    `ATOMIC_REQUESTS` or by middleware are not seen (missed alarm), nor tasks
-    whose definition is not in the project.
+    a nested function or lambda; tasks whose `base=` class of the project
+    overrides `apply_async()` or `delay()` (a transaction-aware task class
+    that sends on commit itself: how it sends is the project's own).
+    Transactions opened by a caller, by `ATOMIC_REQUESTS` or by middleware
+    are not seen (missed alarm), nor tasks whose definition is not in the
+    project.
 
     Fix:
     Wraps a call used as a statement in `transaction.on_commit(lambda: ...)`
@@ -139,8 +142,8 @@ class CeleryEnqueueInTransaction(Rule):
         if not atomic:
             return
         found = enqueue(self.ctx, node)
-        if found is None:
-            return
+        if found is None or found.custom_send:
+            return  # the task's class may defer sending (`transaction.on_commit`)
         replacement = None
         if spelling is not None and self._fixable(node):
             replacement = cst.parse_expression(f"{spelling}(lambda: None)")

@@ -73,10 +73,13 @@ class DjangoFkIdViaRelation(Rule):
     comes from a queryset that selected them: reading the key from the loaded
     object costs nothing), or loads anyway by reading them for something else
     than their key (`f"{order.customer.name} #{order.customer.id}"`, `if
-    order.customer:`); reverse relations and many-to-many managers (no
-    `_id` attribute); ForeignKeys with `to_field=` (`<fk>_id` holds that
-    field, not the primary key); generic foreign keys; assignments
-    (`obj.customer.id = ...`); instances backlint cannot tell (missed alarms).
+    order.customer:`), or assigns it before (`order.customer = c` puts the
+    object in memory; a read in the value of that very assignment,
+    `order.customer = m[order.customer.pk]`, still loads the old one);
+    reverse relations and many-to-many managers (no `_id` attribute);
+    ForeignKeys with `to_field=` (`<fk>_id` holds that field, not the
+    primary key); generic foreign keys; assignments (`obj.customer.id =
+    ...`); instances backlint cannot tell (missed alarms).
     Test files and migrations are not checked.
 
     Fix:
@@ -104,7 +107,7 @@ class DjangoFkIdViaRelation(Rule):
         # Comprehension variables in scope: name -> the iterable they range over.
         self.comprehension_targets: list[dict[str, cst.BaseExpression]] = []
         # Per function: the attribute chains it reads other than for their key.
-        self.loaded_chains: dict[int, set[str]] = {}
+        self.loaded_chains: dict[int, tuple[set[str], set[str]]] = {}
 
     def _visit_comprehension(
         self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
@@ -118,6 +121,18 @@ class DjangoFkIdViaRelation(Rule):
         self.comprehension_targets.append(names)
 
     def _leave_comprehension(self, node: cst.CSTNode) -> None:
+        self.comprehension_targets.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        # The loop's own iterable says what its variable is, even when the
+        # function binds the same name in another loop (`for imv in A...`,
+        # then `for imv in B...`).
+        names: dict[str, cst.BaseExpression] = {}
+        if node.asynchronous is None and isinstance(node.target, cst.Name):
+            names[node.target.value] = node.iter
+        self.comprehension_targets.append(names)
+
+    def leave_For(self, node: cst.For) -> None:
         self.comprehension_targets.pop()
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
@@ -141,7 +156,7 @@ class DjangoFkIdViaRelation(Rule):
         declared = models.relation_field(owner, fk)
         if declared is None or declared.kwarg("to_field") is not None:
             return
-        if self._loaded(relation_node.value, fk) or self._read_elsewhere(relation_node):
+        if self._loaded(relation_node.value, fk) or self._read_elsewhere(relation_node, node):
             return
         fixed = node.with_changes(value=relation_node.value, attr=cst.Name(f"{fk}_id"))
         fixed_code = f"{_code(relation_node.value)}.{fk}_id"
@@ -153,7 +168,7 @@ class DjangoFkIdViaRelation(Rule):
             replacement=fixed,
         )
 
-    def _read_elsewhere(self, relation: cst.Attribute) -> bool:
+    def _read_elsewhere(self, relation: cst.Attribute, read: cst.Attribute) -> bool:
         """Whether the function loads the related object anyway: `self.user` is
         read for something other than its key (`self.user.username`,
         `str(self.user)`, `if self.user:`), so reading its key costs nothing."""
@@ -162,11 +177,28 @@ class DjangoFkIdViaRelation(Rule):
         if name is None or function is None:
             return False
         key = id(function.node)
-        loaded = self.loaded_chains.get(key)
-        if loaded is None:
-            loaded = _loaded_chains(function.node)
-            self.loaded_chains[key] = loaded
-        return name in loaded
+        found = self.loaded_chains.get(key)
+        if found is None:
+            found = _loaded_chains(function.node)
+            self.loaded_chains[key] = found
+        loaded, assigned = found
+        if name in loaded:
+            return True
+        # `obj.customer = c` puts the object in memory, except for a read in the
+        # value of that very assignment (`imv.item = item_map[imv.item.pk]`),
+        # which runs first.
+        return name in assigned and not self._assigned_by_own_statement(read, name)
+
+    def _assigned_by_own_statement(self, node: cst.CSTNode, name: str) -> bool:
+        for ancestor in self.ctx.ancestors(node):
+            if isinstance(ancestor, cst.Assign):
+                return any(
+                    isinstance(t.target, cst.Attribute) and dotted_name(t.target) == name
+                    for t in ancestor.targets
+                )
+            if isinstance(ancestor, cst.BaseStatement):
+                return False
+        return False
 
     # Instances ------------------------------------------------------------------
 
@@ -176,7 +208,8 @@ class DjangoFkIdViaRelation(Rule):
             iterable = self._comprehension_iterable(expr.value)
             if iterable is not None:
                 qs = qsets.queryset(iterable)
-                return qs.model if qs is not None and not qs.values and not qs.is_manager else None
+                if qs is not None:
+                    return None if qs.values or qs.is_manager else qs.model
             return qsets.instance(expr)
         if isinstance(expr, cst.Attribute) and depth < 4:
             owner = self._model_of(expr.value, depth + 1)
@@ -207,8 +240,9 @@ class DjangoFkIdViaRelation(Rule):
     def _fetching_queryset(self, name: cst.Name) -> QuerySet | None:
         qsets = querysets(self.ctx)
         iterable = self._comprehension_iterable(name.value)
-        if iterable is not None:
-            return qsets.queryset(iterable)
+        found = qsets.queryset(iterable) if iterable is not None else None
+        if found is not None:
+            return found
         owner, bindings = self.ctx.bindings(name.value)
         if owner is None or len(bindings) != 1:
             return None
@@ -225,19 +259,27 @@ class DjangoFkIdViaRelation(Rule):
         return None
 
 
-def _loaded_chains(function: cst.CSTNode) -> set[str]:
+def _loaded_chains(function: cst.CSTNode) -> tuple[set[str], set[str]]:
     """Dotted chains (`self.user`) the function uses as objects: read for an
-    attribute other than `id`/`pk`, or used whole (passed, compared, tested)."""
+    attribute other than `id`/`pk`, or used whole (passed, compared, tested);
+    and the chains it assigns (`obj.customer = c`: then in memory)."""
     key_reads: set[int] = set()
     chains: list[tuple[int, str]] = []
+    assigned: set[int] = set()
+    assigned_chains: set[str] = set()
     for node in descendants(function, prune=_NESTED):
-        if isinstance(node, cst.Attribute):
+        if isinstance(node, cst.AssignTarget | cst.AnnAssign | cst.Del):
+            assigned.add(id(node.target))
+            name = dotted_name(node.target) if isinstance(node.target, cst.Attribute) else None
+            if name is not None:
+                assigned_chains.add(name)
+        elif isinstance(node, cst.Attribute) and id(node) not in assigned:
             if node.attr.value in ("id", "pk"):
                 key_reads.add(id(node.value))
             name = dotted_name(node)
             if name is not None and "." in name:
                 chains.append((id(node), name))
-    return {name for node_id, name in chains if node_id not in key_reads}
+    return {name for node_id, name in chains if node_id not in key_reads}, assigned_chains
 
 
 def _code(node: cst.CSTNode) -> str:

@@ -12,6 +12,11 @@ from backlint.semantics.django import Model, QuerySet, querysets
 from backlint.semantics.tree import descendants
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_EXITS = (cst.Raise, cst.Return, cst.Break)
+# What a related manager answers from a prefetch cache; anything else
+# (`filter`, `exclude`, `last`, `values_list`, a custom queryset method)
+# builds a new query.
+_CACHE_SERVED = frozenset({"all", "count", "exists"})
 # Writes through a related manager: a query per row, but no prefetch avoids it.
 _MANAGER_WRITES = frozenset(
     {
@@ -51,6 +56,27 @@ def _chain(node: cst.Attribute) -> tuple[str, list[cst.Attribute], list[str]] | 
     return current.value, nodes, [n.attr.value for n in nodes]
 
 
+def _per_row(root: cst.CSTNode, inner: bool = False) -> Iterator[cst.CSTNode]:
+    """The nodes below `root`, minus nested scopes and blocks that leave the
+    loop (`if not ok: raise ValidationError(f"... {x.rel}")`); in a loop
+    nested in the body (`inner`), a `break` leaves only that loop."""
+    prune = (*_NESTED_SCOPES, cst.IndentedBlock, cst.For, cst.While)
+    for node in descendants(root, prune=prune):
+        yield node
+        if isinstance(node, cst.For | cst.While):
+            yield from _per_row(node, inner=True)
+        elif isinstance(node, cst.IndentedBlock) and not _leaves(node, inner):
+            yield from _per_row(node, inner)
+
+
+def _leaves(block: cst.IndentedBlock, inner: bool) -> bool:
+    last = block.body[-1] if block.body else None
+    exits = _EXITS[:2] if inner else _EXITS
+    return isinstance(last, cst.SimpleStatementLine) and any(
+        isinstance(small, exits) for small in last.body
+    )
+
+
 class DjangoNPlusOne(LoopRule["_Loop"]):
     """A relation read in a loop over a queryset that did not load it (N+1 queries).
 
@@ -63,7 +89,12 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     reverse or many-to-many manager used in any way (`order.items.all()`,
     `order.tags.count()`), or a relation one step further than what was
     loaded (`order.customer.address` after `select_related("customer")`).
-    Reported once per loop and relation, where it is first read.
+    Reported once per loop and relation, where it is first read. A related
+    manager used through a method no prefetch cache serves
+    (`x.items.last()`, `.exclude(...)`, `.values_list(...)`, a custom
+    queryset method: anything but `all()`, `count()`, `exists()`) is still a
+    query per row, and the message says so: the cure is a `Prefetch(...)`
+    with that query, or an annotation, not a plain `prefetch_related`.
 
     Why:
     Each read runs one query per row: a page of 100 orders makes 101 queries.
@@ -104,13 +135,16 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     ```
 
     Not flagged:
-    Querysets of `values()`/`values_list()`; `<fk>_id` attributes; concrete
+    Reads in a block on the way out of the loop (ending with `raise`,
+    `return`, or `break` of this loop: they run once); querysets of
+    `values()`/`values_list()`; `<fk>_id` attributes; concrete
     (non-relation) fields; relations loaded by the chain; reads in a nested
     `def` or `lambda` in the loop; loops in async functions (BKL106 reports
     those, as `SynchronousOnlyOperation`); `.filter()` and friends on a
     prefetched manager (BKL304); writes through a relation (`x.tags.add()`,
     `x.items.create()`, assigning `x.author = ...`), which no prefetch avoids;
-    test files (an N+1 in a test costs nothing in production). Relations read
+    test files (an N+1 in a test costs nothing in production) and
+    migrations (run once). Relations read
     inside model methods or properties called in the loop, and querysets whose
     model backlint cannot resolve, are not seen (missed alarms). When a
     variable is assigned several querysets, a relation any of them loads
@@ -123,10 +157,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
 
     code = "BKL301"
     name = "django-n-plus-one"
-    message = (
-        '`{expr}` queries the database once per row of the loop: add `{method}("{path}")` '
-        "to the queryset"
-    )
+    message = "`{expr}` queries the database once per row of the loop: {advice}"
     frameworks = frozenset({"django"})
     # A loop over a queryset names a manager, a queryset method or a relation.
     markers = (
@@ -141,6 +172,8 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     )
     # An N+1 in a test costs nothing in production: tests are not reported.
     skip_tests = True
+    # Migrations run once, at deploy time.
+    skip_migrations = True
 
     def loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> _Loop | None:
         if self.ctx.in_async_function:
@@ -209,7 +242,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             problem = self._first_unloaded(loop.qs, steps)
             if problem is None:
                 continue
-            depth, path, joinable = problem
+            depth, path, joinable, manager = problem
             if path in reported or path.split("__")[0] in written:
                 continue
             reported.add(path)
@@ -218,23 +251,37 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
                 method, path = "prefetch_related", f"{loop.qs.prefix}__{path}"
             else:
                 method = "select_related" if joinable else "prefetch_related"
-            self.report(nodes[depth - 1], expr=expr, method=method, path=path)
+            after = steps[depth] if depth < len(steps) else None
+            if manager and after is not None and after not in _CACHE_SERVED:
+                # `x.items.last()`, `x.items.exclude(...)`: a prefetch cache never
+                # serves those; the cure is a filtered Prefetch or one query for all rows.
+                expr = f"{expr}.{after}()"
+                advice = (
+                    f"a prefetch does not serve `.{after}()`: load them for every row at once "
+                    f'(`Prefetch("{path}", queryset=...)` with that query, or an annotation)'
+                )
+            else:
+                advice = f'add `{method}("{path}")` to the queryset'
+            self.report(nodes[depth - 1], expr=expr, advice=advice)
 
     def _attributes(self, roots: Sequence[cst.CSTNode]) -> Iterator[cst.Attribute]:
-        """Attributes read in `roots` (assignment and `del` targets are writes)."""
+        """Attributes read in `roots` (assignment and `del` targets are writes),
+        not in a block on the way out of the loop (ending with `raise`,
+        `return` or `break`: it runs once, not once per row)."""
         written: set[int] = set()
         for root in roots:
             if isinstance(root, cst.Attribute):
                 yield root
-            for node in descendants(root, prune=_NESTED_SCOPES):
+            for node in _per_row(root):
                 if isinstance(node, cst.AssignTarget | cst.AugAssign | cst.AnnAssign | cst.Del):
                     written.add(id(node.target))
                 elif isinstance(node, cst.Attribute) and id(node) not in written:
                     yield node
 
-    def _first_unloaded(self, qs: QuerySet, steps: list[str]) -> tuple[int, str, bool] | None:
-        """(steps up to the read, `__` path, `select_related` can load it) of
-        the first relation step of the chain that the queryset did not load."""
+    def _first_unloaded(self, qs: QuerySet, steps: list[str]) -> tuple[int, str, bool, bool] | None:
+        """(steps up to the read, `__` path, `select_related` can load it, a
+        related manager) of the first relation step of the chain that the
+        queryset did not load."""
         models = querysets(self.ctx).models
         model: Model | None = qs.model
         path = ""
@@ -245,10 +292,10 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             path = f"{path}__{step}" if path else step
             if relation.single:
                 if not qs.covers(path, single=True):
-                    return i + 1, path, relation.joinable
+                    return i + 1, path, relation.joinable, False
                 model = models.get(relation.target)
                 continue
             if i == len(steps) - 1 or _MANAGER_WRITES.intersection(steps[i + 1 :]):
                 return None  # the manager itself, not used here; or a write through it
-            return None if qs.covers(path, single=False) else (i + 1, path, False)
+            return None if qs.covers(path, single=False) else (i + 1, path, False, True)
         return None

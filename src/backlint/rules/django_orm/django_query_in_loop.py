@@ -7,9 +7,9 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, FileContext, ScopeKind
-from backlint.semantics.django import QuerySet, querysets
-from backlint.semantics.facts import Const, Mapping, Seq, dotted
+from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKind
+from backlint.semantics.django import TRANSACTION_ATOMIC, QuerySet, querysets
+from backlint.semantics.facts import Attr, Const, Mapping, Ref, Seq, dotted
 from backlint.types import SourceFile
 
 # Queryset and manager methods that run a query, with the cure to suggest.
@@ -46,6 +46,20 @@ _METHODS = frozenset(QUERY_METHODS) | frozenset(INSTANCE_METHODS)
 # Instance deletes: a queryset `delete()` does not call the model's own
 # `delete()`, so when the project overrides it the loop is the only way.
 _DELETES = frozenset({"delete", "adelete"})
+# Saves, one row at a time: `bulk_create()`/`bulk_update()` do not call the
+# model's own `save()`, so when the project overrides it the loop is the way.
+_SAVES = frozenset(
+    {
+        "save",
+        "create",
+        "get_or_create",
+        "update_or_create",
+        "asave",
+        "acreate",
+        "aget_or_create",
+        "aupdate_or_create",
+    }
+)
 
 _SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
@@ -53,6 +67,10 @@ _LITERALS = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.SimpleString, cst.Conca
 # Wrappers that keep an iterable as short as it was.
 _SAME_LENGTH = frozenset({"builtins.enumerate", "builtins.sorted", "builtins.reversed"})
 _EXITS = (cst.Break, cst.Return, cst.Raise)
+# Collections built from an iterable, as short as it.
+_COLLECTIONS = frozenset({"builtins.tuple", "builtins.list", "builtins.set", "builtins.frozenset"})
+# Django's settings object: its UPPER_CASE attributes are configuration.
+_SETTINGS = "django.conf.settings."
 # Words naming a loop over batches of rows.
 _BATCH_WORDS = ("batch", "chunk")
 
@@ -121,11 +139,18 @@ class DjangoQueryInLoop(Rule):
 
     Not flagged:
     The loop's own iterable (evaluated once); loops over literal lists,
-    tuples, sets, strings, `range(<literal>)` and module-level constants
-    bound to such literals, in the module or imported from another module
-    of the project (short by construction); an instance's `delete()` when
-    the model (or a project base of it) overrides `delete()`, which the
-    one-query `filter(pk__in=...).delete()` would skip; batch queries
+    tuples, sets, strings, `range(<literal>)`, slices with a literal bound
+    (`qs[:3]`), `zip()` with one such argument, Django settings
+    (`settings.AVATAR_SIZES`), comprehensions and `tuple()`/`list()` over
+    such iterables, and names bound to any of these: local
+    variables, module-level constants in the module or imported from another
+    module of the project (short by construction); an instance's `delete()`
+    when the model (or a project base of it) overrides `delete()`, which the
+    one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
+    `get_or_create()`, `update_or_create()` when the model overrides
+    `save()`, which `bulk_create()`/`bulk_update()` would skip; queries in a
+    `with transaction.atomic():` block opened once per item (one row per
+    transaction on purpose, so that a failure leaves the others done); batch queries
     (`filter(pk__in=chunk)` with an `__in` lookup, `bulk_create`,
     `bulk_update`); a query on the way out of the loop (in a `return`, or in a
     block that ends with `break`, `return` or `raise`: it runs once); building
@@ -173,12 +198,16 @@ class DjangoQueryInLoop(Rule):
         if method in QUERY_METHODS:
             qs = qsets.queryset(func.value)
             if qs is not None and self._counts(qs, func.value, loop_targets):
+                if method in _SAVES and self._overrides(qs.model.qualname, "save"):
+                    return  # `bulk_create()` would skip the model's save()
                 cure = QUERY_METHODS[method]
         if cure is None and method in INSTANCE_METHODS:
             model = qsets.instance(func.value)
             if model is not None:
                 if method in _DELETES and self._overrides(model.qualname, "delete"):
                     return  # `filter(pk__in=...).delete()` would skip the model's delete()
+                if method in _SAVES and self._overrides(model.qualname, "save"):
+                    return  # `bulk_update()` would skip the model's save()
                 cure = INSTANCE_METHODS[method]
         if cure is None or _batch(node) or id(node) in self.covered:
             return
@@ -233,6 +262,8 @@ class DjangoQueryInLoop(Rule):
                 break  # a `return` leaves every loop above it: they do not repeat it
             if isinstance(parent, cst.Assign):
                 assigned |= {n for t in parent.targets for n in _names(t.target)}
+            if not counts and isinstance(parent, cst.With) and self._atomic(parent):
+                return None  # a transaction per item: one row at a time on purpose
             if (
                 not counts
                 and isinstance(parent, cst.If)
@@ -272,6 +303,14 @@ class DjangoQueryInLoop(Rule):
             child = parent
         return targets if counts else None
 
+    def _atomic(self, node: cst.With) -> bool:
+        """`with transaction.atomic():` (called or not)."""
+        for item in node.items:
+            expr = item.item.func if isinstance(item.item, cst.Call) else item.item
+            if self.ctx.qualified_name(expr) in TRANSACTION_ATOMIC:
+                return True
+        return False
+
     def _loop_facts(self, loop: cst.For | cst.CompFor) -> tuple[set[str], bool]:
         found = self.loop_facts.get(id(loop))
         if found is None:
@@ -281,10 +320,20 @@ class DjangoQueryInLoop(Rule):
         return found
 
     def _short(self, iterable: cst.BaseExpression, depth: int = 0) -> bool:
-        """A literal display, `range(<literal>)`, or a module-level name bound to
-        one: bounded by what is written in the code."""
+        """A literal display, `range(<literal>)`, a slice with a literal bound
+        (`qs[:3]`), a Django setting, or a name bound once to one of these:
+        bounded by what is written in the code."""
         if isinstance(iterable, _LITERALS):
             return True
+        if isinstance(iterable, _COMPREHENSIONS):
+            # `tuple(f"ai_{c}" for c in CATEGORIES)`: as long as what it ranges over.
+            return iterable.for_in.inner_for_in is None and self._short(iterable.for_in.iter, depth)
+        if isinstance(iterable, cst.Subscript):
+            return _literal_slice(iterable)
+        if isinstance(iterable, cst.Attribute):
+            # `settings.AVATAR_SIZES`: configuration, as long as the deploy makes it.
+            name = self.ctx.qualified_name(iterable)
+            return name is not None and name.startswith(_SETTINGS) and iterable.attr.value.isupper()
         if isinstance(iterable, cst.Call):
             func = iterable.func
             if (
@@ -298,13 +347,26 @@ class DjangoQueryInLoop(Rule):
                 return bool(iterable.args) and all(
                     isinstance(a.value, cst.Integer) for a in iterable.args
                 )
-            if name in _SAME_LENGTH and iterable.args:
+            if (name in _SAME_LENGTH or name in _COLLECTIONS) and iterable.args:
                 return self._short(iterable.args[0].value, depth)
+            if name == "builtins.zip":  # as long as its shortest argument
+                return any(self._short(a.value, depth) for a in iterable.args if not a.star)
             return False
         if isinstance(iterable, cst.Name) and depth < 3:
             owner, bindings = self.ctx.bindings(iterable.value)
-            if owner is None or owner.kind is not ScopeKind.MODULE or len(bindings) != 1:
+            if owner is None or len(bindings) != 1:
                 return False
+            if owner.kind is not ScopeKind.MODULE:
+                # `tracked = (("slug", RENAME),)` then `for attribute, action in tracked`.
+                local = bindings[0]
+                if isinstance(local, Imported):  # a function-level import of a constant
+                    return _literal_value(self.ctx.index.lookup(local.qualified))
+                return (
+                    isinstance(local, Assigned)
+                    and local.value is not None
+                    and isinstance(local.value, _LITERALS)
+                    and not _empty(local.value)
+                )
             binding = bindings[0]
             if not isinstance(binding, Assigned):
                 # `from shop.choices import STATUSES`: a literal in another module.
@@ -316,12 +378,27 @@ class DjangoQueryInLoop(Rule):
         return False
 
 
+def _literal_slice(node: cst.Subscript) -> bool:
+    """`rows[:3]`, `rows[2:5]`: at most a literal number of items."""
+    if len(node.slice) != 1:
+        return False
+    index = node.slice[0].slice
+    return (
+        isinstance(index, cst.Slice)
+        and isinstance(index.upper, cst.Integer)
+        and (index.lower is None or isinstance(index.lower, cst.Integer))
+    )
+
+
 def _literal_value(value: object) -> bool:
-    """A module-level value of the index written as a non-empty literal display."""
+    """A module-level value of the index written as a non-empty literal display
+    (of constants, names or attributes: `MODELS = (Order, Invoice)`)."""
     if isinstance(value, Const):
         return isinstance(value.value, str)
     if isinstance(value, Seq):
-        return bool(value.items) and all(isinstance(item, Const) for item in value.items)
+        return bool(value.items) and all(
+            isinstance(item, Const | Ref | Attr | Seq) for item in value.items
+        )
     if isinstance(value, Mapping):
         return bool(value.items) and all(isinstance(key, Const) for key, _ in value.items)
     return False

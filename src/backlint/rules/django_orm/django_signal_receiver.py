@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.django import Model, querysets
+from backlint.semantics.django import Model, app_package, querysets
 
 # Django's model signals: their `sender` is a model class.
 MODEL_SIGNALS = frozenset(
@@ -20,6 +20,8 @@ MODEL_SIGNALS = frozenset(
         "m2m_changed",
     )
 )
+# Sent for every row Django's collector deletes, cascades included.
+_DELETE_SIGNALS = frozenset({"pre_delete", "post_delete"})
 # What happens to the model when each kind of signal is sent.
 _EVENTS = {"save": "saved", "delete": "deleted", "init": "created", "changed": "changed"}
 RECEIVER_DECORATORS = frozenset({"django.dispatch.receiver", "django.dispatch.dispatcher.receiver"})
@@ -80,7 +82,16 @@ class DjangoSignalReceiver(Rule):
     Receivers for models the project does not own (`django.contrib.auth`'s
     `User`, third-party apps' models): a signal is the only hook into their
     saves; receivers of other signals (`user_logged_in`, `request_finished`,
-    `post_migrate`, the project's own `Signal()`s); model signals without a
+    `post_migrate`, the project's own `Signal()`s); receivers in another
+    app of the project than the model's (`metrics/` hooking `trans`'s
+    `Project`, a plugin app hooking the core's models: a signal is how one
+    app hooks another without the other calling it); `pre_delete` /
+    `post_delete` receivers for a model that cascades delete (a ForeignKey or
+    OneToOneField with `on_delete=CASCADE`, a generic foreign key, a
+    multi-table child) or that has a `FileField`/`ImageField` (file
+    clean-up): Django's collector and queryset deletes remove those rows
+    without calling any code of the project but the signal's, so file
+    clean-up and counters must live there; model signals without a
     `sender` (a cross-cutting concern over every model, such as an audit
     log); senders backlint cannot resolve. Test files are not checked.
 
@@ -135,10 +146,20 @@ class DjangoSignalReceiver(Rule):
             None,
         )
         model = self._own_model(sender) if sender is not None else None
-        if model is not None:
-            signal = model_signals[0].rsplit(".", 1)[1]
-            event = _EVENTS.get(signal.split("_", 1)[-1], "changed")
-            self.report(call, signal=signal, model=model.name, event=event)
+        if model is None:
+            return
+        if app_package(model.qualname.rsplit(".", 1)[0]) != app_package(self.ctx.module):
+            return  # another app's model: a signal is how one app hooks another
+        signal_names = {n.rsplit(".", 1)[1] for n in model_signals}
+        if signal_names <= _DELETE_SIGNALS and (
+            model.file_fields or querysets(self.ctx).models.cascade_deleted(model)
+        ):
+            # Cascades and queryset deletes remove the rows without calling any
+            # code but the signal's: file clean-up and counters belong there.
+            return
+        signal = model_signals[0].rsplit(".", 1)[1]
+        event = _EVENTS.get(signal.split("_", 1)[-1], "changed")
+        self.report(call, signal=signal, model=model.name, event=event)
 
     def _own_model(self, sender: cst.BaseExpression) -> Model | None:
         """The project model a `sender=` names, if any."""

@@ -1,0 +1,184 @@
+"""The findings cache: a warm run gives exactly what a run without cache
+gives, on every fixture, and whatever changed since the cache was written
+(the file, a fact of another file, the configuration, a rule option,
+backlint's version, a deleted file, a corrupted cache)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import write_tree
+from harness import Fixture, discover_fixtures, prepare
+
+from backlint.config import load_config
+from backlint.engine import findings_cache
+from backlint.engine.cache_store import CACHE_DIR
+from backlint.engine.check import check, settings_for
+from backlint.types import Finding
+
+MODELS = (
+    "from django.db import models\n\n\n"
+    "class Customer(models.Model):\n"
+    "    name = models.CharField(max_length=10)\n\n\n"
+    "class Order(models.Model):\n"
+    "    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)\n"
+)
+VIEWS = (
+    "from shop.models import Order\n\n\n"
+    "def names(request):\n"
+    "    return [o.customer.name for o in Order.objects.all()]\n"
+)
+PROJECT = {
+    "pyproject.toml": '[tool.backlint]\nselect = ["ALL"]\n',
+    "shop/__init__.py": "",
+    "shop/models.py": MODELS,
+    "shop/views.py": VIEWS,
+    "shop/other.py": "def helper(x):\n    return x\n",
+}
+
+
+def run(root: Path, *, cache: bool = True, jobs: int = 1) -> list[Finding]:
+    config = load_config(root)
+    settings = settings_for(config)
+    return check([root], config, settings, cwd=root, jobs=jobs, use_cache=cache).findings
+
+
+def same(a: list[Finding], b: list[Finding]) -> bool:
+    return [(f, f.message, f.fix) for f in a] == [(f, f.message, f.fix) for f in b]
+
+
+def codes(findings: list[Finding]) -> list[tuple[str, int, str]]:
+    return [(f.path, f.line, f.code) for f in findings]
+
+
+@pytest.mark.parametrize("fixture", discover_fixtures(), ids=lambda f: f.id)
+def test_warm_runs_equal_runs_without_cache_on_every_fixture(
+    fixture: Fixture, tmp_path: Path
+) -> None:
+    project = prepare(fixture, tmp_path)
+    root = project.root
+    expected = run(root, cache=False)
+    assert not (root / CACHE_DIR).exists()
+    cold = run(root)
+    warm = run(root)
+    assert same(cold, expected) and same(warm, expected)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    root = write_tree(tmp_path / "shop-project", PROJECT)
+    run(root)  # the cache is written
+    return root
+
+
+def test_an_unchanged_tree_is_answered_without_the_index(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backlint.engine import check as check_module
+
+    expected = run(shop, cache=False)
+
+    def no_index(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the index was built on a fully warm run")
+
+    monkeypatch.setattr(check_module, "build_index", no_index)
+    assert same(run(shop), expected)
+
+
+def test_a_changed_file(shop: Path) -> None:
+    (shop / "shop/other.py").write_text("def helper(x: int) -> int:\n    return x\n")
+    assert same(run(shop), run(shop, cache=False))
+    assert "shop/other.py" not in {f.path for f in run(shop)}
+
+
+def test_a_body_edit_elsewhere_relints_only_that_file(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backlint.engine import check as check_module
+
+    linted: list[str] = []
+    real = check_module.lint_many
+
+    def spy(files: list[object], *args: object) -> object:
+        linted.extend(str(f.display) for f in files)  # type: ignore[attr-defined]
+        return real(files, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check_module, "lint_many", spy)
+    (shop / "shop/other.py").write_text("def helper(x):\n    # why\n\n    print(x)\n    return x\n")
+    warm = run(shop)
+    assert linted == ["shop/other.py"]
+    assert same(warm, run(shop, cache=False))
+    linted.clear()
+    run(shop)  # warm again: nothing linted
+    assert linted == []
+
+
+def test_a_changed_fact_in_another_file(shop: Path) -> None:
+    before = codes(run(shop))
+    assert ("shop/views.py", 5, "BKL301") in before
+    # customer is no longer a relation: views.py's finding goes, though
+    # views.py did not change.
+    (shop / "shop/models.py").write_text(
+        MODELS.replace(
+            "models.ForeignKey(Customer, on_delete=models.CASCADE)",
+            "models.CharField(max_length=5)",
+        )
+    )
+    after = run(shop)
+    assert same(after, run(shop, cache=False))
+    assert ("shop/views.py", 5, "BKL301") not in codes(after)
+
+
+def test_a_changed_configuration(shop: Path) -> None:
+    (shop / "pyproject.toml").write_text('[tool.backlint]\nselect = ["BKL3"]\n')
+    findings = run(shop)
+    assert same(findings, run(shop, cache=False))
+    assert {f.code for f in findings} == {"BKL301"}
+
+
+def test_a_changed_rule_option(shop: Path) -> None:
+    # By default BKL801 judges entry points only; "public" adds the helper.
+    assert ("shop/other.py", 1, "BKL801") not in codes(run(shop))
+    (shop / "pyproject.toml").write_text(
+        '[tool.backlint]\nselect = ["ALL"]\n\n'
+        '[tool.backlint.missing-param-annotation]\nscope = "public"\n'
+    )
+    findings = run(shop)
+    assert same(findings, run(shop, cache=False))
+    assert ("shop/other.py", 1, "BKL801") in codes(findings)
+
+
+def test_a_new_backlint_version(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = {p.name for p in (shop / CACHE_DIR).glob("findings-*")}
+    monkeypatch.setattr(findings_cache, "__version__", "99.0.0")
+    findings = run(shop)
+    assert same(findings, run(shop, cache=False))
+    assert {p.name for p in (shop / CACHE_DIR).glob("findings-*")} - stored  # a new file
+
+
+def test_a_deleted_file(shop: Path) -> None:
+    (shop / "shop/models.py").unlink()
+    findings = run(shop)
+    assert same(findings, run(shop, cache=False))
+    assert "shop/models.py" not in {f.path for f in findings}
+    assert ("shop/views.py", 5, "BKL301") not in codes(findings)
+
+
+def test_a_corrupted_cache(shop: Path) -> None:
+    for path in (shop / CACHE_DIR).glob("*-*.json"):
+        data = json.loads(path.read_text())
+        # Every entry made wrong in shape: digests of the right files, garbage findings.
+        files = data["payload"].get("files")
+        if isinstance(files, dict):
+            for key in files:
+                files[key] = [files[key][0], files[key][1], [["not", "a", "finding"]]]
+        path.write_text(json.dumps(data))
+    assert same(run(shop), run(shop, cache=False))
+
+
+def test_parallel_and_serial_runs_share_the_cache(shop: Path) -> None:
+    expected = run(shop, cache=False)
+    assert same(run(shop, jobs=2), expected)
+    assert same(run(shop, jobs=1), expected)

@@ -200,13 +200,17 @@ def check(
                 cached[str(file.path)] = hit
         to_lint = [f for f in files if str(f.path) not in cached]
     index.prepare()
-    walker.warm_up()
+    serial = not (jobs > 1 and len(to_lint) >= _PARALLEL_THRESHOLD)
+    if not serial:
+        # Workers inherit the generated getters; a serial run (pre-commit's
+        # few files) generates only those of the nodes it meets.
+        walker.warm_up()
     # The index lives until the end: keep the cyclic GC from re-scanning it at
     # every collection (and forked workers from touching its pages).
     gc.freeze()
 
     fixes: list[FileFix] = []
-    if not (jobs > 1 and len(to_lint) >= _PARALLEL_THRESHOLD):
+    if serial:
         if fix is None:
             findings = lint_many(to_lint, settings, index, tables)
         else:

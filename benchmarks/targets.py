@@ -93,7 +93,7 @@ def measure(
     bl = str(backlint)
     rows = []
     with tempfile.TemporaryDirectory(prefix="backlint-targets-") as scratch:
-        copy = Path(scratch) / name
+        copy = Path(scratch) / tree.name
         shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".backlint_cache"))
         (copy / "pyproject.toml").write_text(CONFIG, encoding="utf-8")
 
@@ -114,7 +114,7 @@ def measure(
         )
         rows.append(("warm / ruff ALL cold", "<= 1.5", a, b, r, ""))
 
-        chosen = one or ONE_FILE.get(name)
+        chosen = one or ONE_FILE.get(tree.name)
         target = Path(chosen) if chosen else largest_file(copy)
         if not (copy / target).is_file():
             target = largest_file(copy)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.semantics.context import FileContext, Scope
+from backlint.semantics.facts import dotted
 from backlint.semantics.flow import (
     MAX_DEPTH,
     except_handler,
@@ -139,13 +140,58 @@ _REMOTE_WORDS = frozenset(
 )
 
 
+# Pydantic's model classes: building one from the client's data can only fail
+# with a validation error about that data.
+_PYDANTIC_MODELS = frozenset({"pydantic.BaseModel", "pydantic.main.BaseModel", "sqlmodel.SQLModel"})
+_VALIDATING_METHODS = frozenset({"model_validate", "parse_obj", "model_validate_json"})
+
+
+def _is_pydantic_model(ctx: FileContext, name: str, depth: int = 0) -> bool:
+    """A project class that derives (through project classes) from Pydantic's."""
+    cls = ctx.index.find_class(name)
+    if cls is None or depth > 8:
+        return False
+    for base in cls.bases:
+        qualified = dotted(base)
+        if qualified is None:
+            continue
+        if qualified in _PYDANTIC_MODELS or _is_pydantic_model(ctx, qualified, depth + 1):
+            return True
+    return False
+
+
+def _only_validates(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
+    """The `try` body is one statement that builds a project Pydantic model
+    (`Form(**data)`, `Form.model_validate(data)`): what it raises describes
+    the data it was given (open-webui's `OpenAIChatCompletionForm(**form_data)`)."""
+    statements = body.body if isinstance(body, cst.IndentedBlock) else []
+    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+        return False
+    line = statements[0]
+    if len(line.body) != 1:
+        return False
+    small = line.body[0]
+    value = small.value if isinstance(small, (cst.Assign, cst.AnnAssign, cst.Expr)) else None
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    if isinstance(func, cst.Attribute) and func.attr.value in _VALIDATING_METHODS:
+        func = func.value
+    name = ctx.qualified_name(func, scope)
+    return name is not None and _is_pydantic_model(ctx, ctx.index.canonical(name))
+
+
 def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scope) -> bool:
     """Every caught class is an input error (see `_INPUT_ERROR_WORDS`) and the
     `try` body awaits nothing: it parsed what it was given (the client's
-    input), not the answer of another server."""
+    input), not the answer of another server. Or the `try` body only builds
+    a Pydantic model of the project from data (`_only_validates`)."""
     kind = handler.type
     if kind is None:
         return False
+    parent = ctx.parent(handler)
+    if isinstance(parent, cst.Try) and _only_validates(ctx, parent.body, scope):
+        return True
     types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
     for expr in types:
         name = ctx.qualified_name(expr, scope)

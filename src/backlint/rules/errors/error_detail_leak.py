@@ -84,7 +84,10 @@ class ErrorDetailLeak(Rule):
     input (`etree.ParseError`, `netaddr.AddrFormatError`,
     `json.JSONDecodeError`, `*Invalid*`) raised by a `try` body that awaits
     nothing but the request's own body: they describe the input the code was given, the client's own
-    (parsing the answer of an awaited remote call is flagged);
+    (parsing the answer of an awaited remote call is flagged); any error of a
+    `try` whose one statement builds a Pydantic model of the project from the
+    client's data (`Form(**data)`, `Form.model_validate(data)`: the error is
+    about that data);
     `str(e) if isinstance(e, ValueError) else "..."` and responses inside
     `if isinstance(e, AppError):`; details shown under `settings.DEBUG`
     only, or under a setting named for them (`expose_stacktrace`, `SHOW_TRACEBACKS`), also

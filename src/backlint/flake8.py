@@ -3,7 +3,9 @@
 flake8 hands over the file's lines and `ast` tree; the file is re-parsed with
 LibCST from those lines (so editors' unsaved buffers work), the statement
 positions come from flake8's tree, and the project index is built once per
-process (from the on-disk cache when it is current). A file outside any
+process (from the on-disk cache when it is current), only when a file is
+not answered from the findings cache the CLI uses too (keyed here by the
+text flake8 read; each worker process merges its entries at exit). A file outside any
 project, or read from stdin, gets an index of itself only, marked incomplete,
 so that cross-file rules stay silent rather than guess.
 """

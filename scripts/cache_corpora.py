@@ -10,13 +10,14 @@ function), each compared with a run without cache of the edited tree.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fix_corpora import corpus_trees  # (beside this script)
 
 
 def _findings(tree: Path, *extra: str) -> tuple[str, float]:
@@ -59,18 +60,11 @@ def check_tree(tree: Path, work: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpora", type=Path)
-    parser.add_argument("trees", nargs="*")
-    args = parser.parse_args()
-    names = args.trees or sorted(
-        p.name for p in args.corpora.iterdir() if p.is_dir() and not p.name.startswith(".")
-    )
     failed = False
     with tempfile.TemporaryDirectory(prefix="backlint-cache-corpora-") as tmp:
-        for name in names:
-            print(f"{name}:", flush=True)
-            problems = check_tree(args.corpora / name, Path(tmp))
+        for tree in corpus_trees(__doc__):
+            print(f"{tree.name}:", flush=True)
+            problems = check_tree(tree, Path(tmp))
             print(f"  {'same findings: ok' if not problems else 'FAILED'}", flush=True)
             for problem in problems:
                 print(f"  {problem}")

@@ -110,18 +110,25 @@ def fix_tree(tree: Path, workdir: Path) -> tuple[int, int, int, list[str]]:
     return len(before), len(changed), applied, problems
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def corpus_trees(description: str) -> list[Path]:
+    """The trees named on the command line (`CORPORA [TREE...]`; every tree
+    of CORPORA when none is named), for this script and its siblings."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("corpora", type=Path)
     parser.add_argument("trees", nargs="*")
     args = parser.parse_args()
     names = args.trees or sorted(
         p.name for p in args.corpora.iterdir() if p.is_dir() and not p.name.startswith(".")
     )
+    return [args.corpora / name for name in names]
+
+
+def main() -> int:
     failed = False
     with tempfile.TemporaryDirectory(prefix="backlint-fix-corpora-") as tmp:
-        for name in names:
-            files, changed, applied, problems = fix_tree(args.corpora / name, Path(tmp))
+        for tree in corpus_trees(__doc__):
+            name = tree.name
+            files, changed, applied, problems = fix_tree(tree, Path(tmp))
             status = "ok" if not problems else "FAILED"
             print(
                 f"{name}: {files} files, {applied} fixes applied in {changed} files, "

@@ -439,10 +439,31 @@ def run_engine(project: Project) -> list[Seen]:
 _FLAKE8_FORMAT = "%(path)s\t%(row)d\t%(col)d\t%(code)s\t%(text)s"
 
 
+def clean_env() -> dict[str, str]:
+    """The environment for a subprocess of backlint or flake8: no settings of
+    the caller's flake8 or Python (PYTHONPATH would hide the installed package)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("FLAKE8", "PYTHON"))}
+
+
+def run_module(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ARGS` in `cwd` (backlint or flake8, as users run them)."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=clean_env() if env is None else env,
+        check=False,
+        timeout=timeout,
+    )
+
+
 def run_flake8(project: Project) -> list[Seen]:
     """Lint the project with flake8 in a subprocess: the plugin is loaded from
     its `flake8.extension` entry point, as users get it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLAKE8", "PYTHON"))}
+    env = clean_env()
     completed = subprocess.run(
         [
             sys.executable,

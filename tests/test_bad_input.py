@@ -9,11 +9,11 @@ import dataclasses
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import keys, lint, pyproject, run_cli, write_tree
+from harness import run_module
 
 from backlint.engine import files as files_module
 from backlint.engine.source import MAX_SOURCE_BYTES
@@ -30,20 +30,8 @@ NOTS = "x = " + "not " * 5000 + "y\n"
 DEEP_NEWER = "type X = int\nx = " + "(" * 5000 + ")" * 5000 + "\n"
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("FLAKE8", "PYTHON"))}
-
-
 def _run(root: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        check=False,
-        timeout=180,
-    )
+    return run_module(root, *command)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import pyproject, write_tree
+from harness import clean_env, run_module
 
 from backlint.engine.cache_store import CACHE_DIR, MAX_CACHE_BYTES, read_json
 
@@ -43,32 +44,12 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("FLAKE8", "PYTHON"))}
-
-
 def _backlint(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "backlint", "check", ".", "-j1", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        check=False,
-        timeout=120,
-    )
+    return run_module(root, "backlint", "check", ".", "-j1", *args, timeout=120)
 
 
 def _flake8(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flake8", "--select", "BKL", "-j1", "."],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        check=False,
-        timeout=120,
-    )
+    return run_module(root, "flake8", "--select", "BKL", "-j1", ".", timeout=120)
 
 
 def _cache_files(root: Path) -> list[Path]:
@@ -225,7 +206,7 @@ def test_concurrent_runs_never_misread_the_cache(tmp_path: Path) -> None:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=_env(),
+                env=clean_env(),
             )
             for _ in range(2)
         ]

@@ -6,14 +6,13 @@ rule selected; and no process of the run opens a socket to anywhere."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import pyproject, write_tree
+from harness import clean_env, run_module
 
 # Imported by every module of the tree: creates the marker when it runs.
 _TRAP = textwrap.dedent(
@@ -74,17 +73,9 @@ def _run(root: Path, tmp: Path, *command: str) -> subprocess.CompletedProcess[st
     (site / "sitecustomize.py").write_text(
         _NO_NETWORK.format(log=str(tmp / "network.log")), encoding="utf-8"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLAKE8", "PYTHON"))}
+    env = clean_env()
     env["PYTHONPATH"] = str(site)
-    return subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=180,
-    )
+    return run_module(root, *command, env=env)
 
 
 @pytest.mark.parametrize(

@@ -34,8 +34,6 @@ from backlint.types import Finding
 if TYPE_CHECKING:  # (imported when fixing: a plain check does not load it)
     from backlint.engine.fixes import FileFix, FixMode
 
-_PARALLEL_THRESHOLD = PARALLEL_THRESHOLD
-
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -162,7 +160,7 @@ def check(
             project += [f for f in files if f.path not in known]
     else:
         project = files
-    parallel = jobs > 1 and len(project) >= _PARALLEL_THRESHOLD
+    parallel = jobs > 1 and len(project) >= PARALLEL_THRESHOLD
     cache = IndexCache(config.root) if use_cache else None
 
     # The findings cache (not when fixing: fixes are computed afresh).
@@ -172,7 +170,10 @@ def check(
     project_state = ""
     if use_cache and fix is None:
         found = FindingsCache(config.root, settings, cwd)
-        hashes = {str(f.path): file_hash(f) for f in [*project, *files]}
+        hashes = {}
+        for file in [*project, *files]:
+            if str(file.path) not in hashes:
+                hashes[str(file.path)] = file_hash(file)
         project_state = project_digest(hashes.items(), requirement_files(config.root))
         index_digest = found.index_digest_for(project_state)
         if index_digest is not None:
@@ -200,7 +201,7 @@ def check(
                 cached[str(file.path)] = hit
         to_lint = [f for f in files if str(f.path) not in cached]
     index.prepare()
-    serial = not (jobs > 1 and len(to_lint) >= _PARALLEL_THRESHOLD)
+    serial = not (jobs > 1 and len(to_lint) >= PARALLEL_THRESHOLD)
     if not serial:
         # Workers inherit the generated getters; a serial run (pre-commit's
         # few files) generates only those of the nodes it meets.

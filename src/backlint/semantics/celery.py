@@ -118,19 +118,11 @@ def _sends_its_own_way(index: ProjectIndex, decorator: Value) -> bool:
     (or a project class above it) defines `apply_async` or `delay`."""
     base = decorator.kwarg("base") if isinstance(decorator, Call) else None
     name = dotted(base) if base is not None else None
-    todo, seen = [index.canonical(name)] if name else [], set()
-    while todo:
-        qualname = todo.pop()
-        if qualname in seen:
-            continue
-        seen.add(qualname)
-        cls = index.find_class(qualname)
-        if cls is None:
-            continue
-        if any(cls.method(method) is not None for method in ENQUEUE_METHODS):
-            return True
-        todo += [index.canonical(b) for b in map(dotted, cls.bases) if b]
-    return False
+    return name is not None and any(
+        cls.method(method) is not None
+        for cls in index.ancestors(name)
+        for method in ENQUEUE_METHODS
+    )
 
 
 def _makes_app(index: ProjectIndex, value: Value, classes: frozenset[str], depth: int) -> bool:

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Final
 
+import libcst as cst
+
 from backlint.semantics.django import DjangoModels, Model, QuerySet, QuerySets, django_models
 from backlint.semantics.facts import (
     Attr,
@@ -42,6 +44,7 @@ from backlint.semantics.facts import (
 )
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.settings import settings_kind
+from backlint.semantics.tree import descendants
 
 # --------------------------------------------------------------------------
 # Tables.
@@ -1318,3 +1321,66 @@ __all__ = [
     "view_pagination",
     "view_permissions",
 ]
+
+
+# ---------------------------------------------------------------------------
+# A view's own code (its CST): what BKL403 reads besides the index.
+
+# Exceptions a handler raises to refuse the caller (DRF's and Django's).
+_REFUSALS = frozenset({"PermissionDenied", "NotAuthenticated", "AuthenticationFailed"})
+# Calls that check the caller's rights (DRF's view API, Django's user API).
+_CHECKS = frozenset(
+    {
+        "permission_denied",
+        "check_permissions",
+        "check_object_permissions",
+        "has_perm",
+        "has_perms",
+        "has_permission",
+        "has_object_permission",
+    }
+)
+# User attributes a handler tests to let the caller in.
+_USER_TESTS = frozenset({"is_authenticated", "is_anonymous", "is_staff", "is_superuser"})
+
+
+def checks_caller_in_methods(node: cst.ClassDef) -> bool:
+    """Whether a method of the class checks the caller itself: raises
+    `PermissionDenied`/`NotAuthenticated`, calls `self.permission_denied()`,
+    `check_object_permissions()`, `user.has_perm()` or a project check named
+    like one (`check_permission()`, `require_permission()`), or tests
+    `request.user.is_authenticated` / `is_staff` in an `if`."""
+    for stmt in node.body.body:
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        for inner in descendants(stmt.body):
+            if isinstance(inner, cst.Raise) and inner.exc is not None:
+                exc = inner.exc.func if isinstance(inner.exc, cst.Call) else inner.exc
+                if _last_name(exc) in _REFUSALS:
+                    return True
+            elif isinstance(inner, cst.Call):
+                called = _last_name(inner.func) or ""
+                if called in _CHECKS or "permission" in called.lower():
+                    return True
+            elif isinstance(inner, cst.If | cst.IfExp | cst.Assert) and any(
+                isinstance(test, cst.Attribute) and test.attr.value in _USER_TESTS
+                for test in (inner.test, *descendants(inner.test))
+            ):
+                return True
+    return False
+
+
+def takes_no_credentials(classes: DrfClasses, qualname: str) -> bool:
+    """`authentication_classes = ()`: the view takes no session or token at
+    all, so `AllowAny` is its design (a device pairing endpoint that checks a
+    one-time code in the body), not an omission."""
+    found = classes.lookup(qualname, "authentication_classes")
+    return isinstance(found, Member) and isinstance(found.value, Seq) and not found.value.items
+
+
+def _last_name(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return None

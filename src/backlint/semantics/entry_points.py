@@ -47,14 +47,11 @@ import libcst as cst
 from backlint.semantics.celery import is_task
 from backlint.semantics.context import FileContext, Scope, ScopeKind
 from backlint.semantics.drf import drf_classes
-from backlint.semantics.fastapi import is_app_instance, is_dependency, route_of
+from backlint.semantics.fastapi import WEBSOCKET_METHODS, app_decorated, is_dependency, route_of
 from backlint.semantics.python import decorator_names
 
 # DRF's decorator for function-based views.
 API_VIEW_DECORATORS = frozenset({"rest_framework.decorators.api_view"})
-# FastAPI/Starlette decorators of an app or router instance that make a
-# websocket endpoint (`semantics.fastapi.ROUTE_METHODS` holds the HTTP ones).
-WEBSOCKET_METHODS = frozenset({"websocket", "websocket_route"})
 # Django signal receivers: called by the dispatcher with `sender, **kwargs`,
 # never by the code that calls into the service layer.
 SIGNAL_RECEIVERS = frozenset({"django.dispatch.receiver", "django.dispatch.dispatcher.receiver"})
@@ -105,7 +102,9 @@ def entry_point(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> EntryP
 
 def _entry_point(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> EntryPoint | None:
     if node.decorators:
-        if route_of(ctx, node, scope) is not None or _is_websocket_route(ctx, node, scope):
+        if route_of(ctx, node, scope) is not None or app_decorated(
+            ctx, node, scope, WEBSOCKET_METHODS
+        ):
             return EntryPoint.ROUTE
         if is_task(ctx, node, scope):
             return EntryPoint.TASK
@@ -126,19 +125,6 @@ def _entry_point(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> Entry
     ):
         return EntryPoint.SERVICE
     return None
-
-
-def _is_websocket_route(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
-    for decorator in node.decorators:
-        call = decorator.decorator
-        if (
-            isinstance(call, cst.Call)
-            and isinstance(call.func, cst.Attribute)
-            and call.func.attr.value in WEBSOCKET_METHODS
-            and is_app_instance(ctx, call.func.value, scope)
-        ):
-            return True
-    return False
 
 
 def _module_class(scope: Scope) -> cst.ClassDef | None:

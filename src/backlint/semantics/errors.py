@@ -146,18 +146,11 @@ _PYDANTIC_MODELS = frozenset({"pydantic.BaseModel", "pydantic.main.BaseModel", "
 _VALIDATING_METHODS = frozenset({"model_validate", "parse_obj", "model_validate_json"})
 
 
-def _is_pydantic_model(ctx: FileContext, name: str, depth: int = 0) -> bool:
+def _is_pydantic_model(ctx: FileContext, name: str) -> bool:
     """A project class that derives (through project classes) from Pydantic's."""
-    cls = ctx.index.find_class(name)
-    if cls is None or depth > 8:
-        return False
-    for base in cls.bases:
-        qualified = dotted(base)
-        if qualified is None:
-            continue
-        if qualified in _PYDANTIC_MODELS or _is_pydantic_model(ctx, qualified, depth + 1):
-            return True
-    return False
+    return any(
+        dotted(base) in _PYDANTIC_MODELS for cls in ctx.index.ancestors(name) for base in cls.bases
+    )
 
 
 def _only_validates(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
@@ -178,7 +171,7 @@ def _only_validates(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool
     if isinstance(func, cst.Attribute) and func.attr.value in _VALIDATING_METHODS:
         func = func.value
     name = ctx.qualified_name(func, scope)
-    return name is not None and _is_pydantic_model(ctx, ctx.index.canonical(name))
+    return name is not None and _is_pydantic_model(ctx, name)
 
 
 def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scope) -> bool:

@@ -28,7 +28,6 @@ from backlint.semantics.facts import (
     Ref,
     Seq,
     Subscript,
-    Unknown,
     Value,
 )
 
@@ -314,7 +313,6 @@ def decode_module(data: Any) -> ModuleFacts:
 
 __all__ = [
     "CodecError",
-    "Unknown",
     "decode_module",
     "decode_value",
     "encode_module",

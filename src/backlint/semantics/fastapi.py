@@ -529,17 +529,31 @@ def is_lifespan_handler(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -
     return ctx.index.canonical(qualname) in ctx.index.view(fastapi_dependencies).lifespan
 
 
-def is_middleware(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
-    """`@app.middleware("http")`, or `dispatch` of a `BaseHTTPMiddleware` subclass."""
+# FastAPI/Starlette decorators of an app or router instance that make a
+# websocket endpoint (`ROUTE_METHODS` holds the HTTP ones).
+WEBSOCKET_METHODS = frozenset({"websocket", "websocket_route"})
+
+
+def app_decorated(
+    ctx: FileContext, node: cst.FunctionDef, scope: Scope, methods: frozenset[str]
+) -> bool:
+    """A decorator `@<app or router>.<one of methods>(...)` on `node`."""
     for decorator in node.decorators:
         call = decorator.decorator
         if (
             isinstance(call, cst.Call)
             and isinstance(call.func, cst.Attribute)
-            and call.func.attr.value == "middleware"
+            and call.func.attr.value in methods
             and is_app_instance(ctx, call.func.value, scope)
         ):
             return True
+    return False
+
+
+def is_middleware(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """`@app.middleware("http")`, or `dispatch` of a `BaseHTTPMiddleware` subclass."""
+    if app_decorated(ctx, node, scope, frozenset({"middleware"})):
+        return True
     if node.name.value != "dispatch" or scope.kind is not ScopeKind.CLASS:
         return False
     cls = scope.node

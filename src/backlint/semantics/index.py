@@ -8,10 +8,10 @@ parent process, before the workers start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from backlint.semantics.facts import ClassFacts, FunctionFacts, ModuleFacts, Value
+from backlint.semantics.facts import ClassFacts, FunctionFacts, ModuleFacts, Value, dotted
 
 T = TypeVar("T")
 
@@ -151,6 +151,23 @@ class ProjectIndex:
     def find_function(self, qualname: str) -> FunctionFacts | None:
         found = self.lookup(qualname)
         return found if isinstance(found, FunctionFacts) else None
+
+    def ancestors(self, qualname: str, limit: int = 16) -> Iterator[ClassFacts]:
+        """The project class `qualname` and its project bases, nearest first
+        (breadth first, each once, at most `limit`); bases outside the
+        project end the walk on their side (read them in `cls.bases`)."""
+        pending = [qualname]
+        seen: set[str] = set()
+        while pending and len(seen) < limit:
+            name = self.canonical(pending.pop(0))
+            if name in seen:
+                continue
+            seen.add(name)
+            cls = self.find_class(name)
+            if cls is None:
+                continue
+            yield cls
+            pending += [b for b in (dotted(base) for base in cls.bases) if b]
 
     def classes(self) -> Iterable[tuple[ModuleFacts, ClassFacts]]:
         for facts in self.modules.values():

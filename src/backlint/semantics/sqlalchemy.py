@@ -1560,18 +1560,8 @@ def _unbounded_statement(index: ProjectIndex, value: Value) -> bool:
 
 def find_method(index: ProjectIndex, class_name: str, method: str) -> FunctionFacts | None:
     """A method of a project class or of its project bases."""
-    pending = [class_name]
-    seen: set[str] = set()
-    while pending and len(seen) < 16:
-        name = index.canonical(pending.pop(0))
-        if name in seen:
-            continue
-        seen.add(name)
-        cls = index.find_class(name)
-        if cls is None:
-            continue
+    for cls in index.ancestors(class_name):
         found = cls.method(method)
         if found is not None:
             return found
-        pending += [b for b in (dotted(base) for base in cls.bases) if b]
     return None

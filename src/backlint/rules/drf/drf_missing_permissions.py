@@ -11,13 +11,12 @@ from backlint.semantics.drf import (
     UPDATE_MIXIN,
     WRITE_MIXINS,
     DrfClasses,
-    Member,
+    checks_caller_in_methods,
     is_anonymous_view,
     rest_framework_settings,
+    takes_no_credentials,
     view_permissions,
 )
-from backlint.semantics.facts import Seq
-from backlint.semantics.tree import descendants
 
 # The handler through which each write mixin persists, and what it calls to.
 _MIXIN_HANDLERS = {CREATE_MIXIN: "create", UPDATE_MIXIN: "update", DESTROY_MIXIN: "destroy"}
@@ -42,22 +41,6 @@ _PERSISTING = frozenset(
 _WRITE_WORDS = frozenset(
     {"save", "create", "update", "delete", "destroy", "bulk", "import", "add", "remove", "set"}
 )
-# Exceptions a handler raises to refuse the caller (DRF's and Django's).
-_REFUSALS = frozenset({"PermissionDenied", "NotAuthenticated", "AuthenticationFailed"})
-# Calls that check the caller's rights (DRF's view API, Django's user API).
-_CHECKS = frozenset(
-    {
-        "permission_denied",
-        "check_permissions",
-        "check_object_permissions",
-        "has_perm",
-        "has_perms",
-        "has_permission",
-        "has_object_permission",
-    }
-)
-# User attributes a handler tests to let the caller in.
-_USER_TESTS = frozenset({"is_authenticated", "is_anonymous", "is_staff", "is_superuser"})
 # Handlers a view may define that only dispatch to the mixin handlers.
 _DISPATCH = {"post": "create", "put": "update", "patch": "partial_update", "delete": "destroy"}
 
@@ -177,7 +160,7 @@ class DrfMissingPermissions(DrfClassRule):
         if permissions is None:
             return
         name = node.name.value
-        if _checks_in_handlers(node):
+        if checks_caller_in_methods(node):
             return  # the view decides who may call it in its own code
         if permissions.state == "default":
             settings = self.ctx.index.view(rest_framework_settings)
@@ -194,52 +177,10 @@ class DrfMissingPermissions(DrfClassRule):
             permissions.state == "allow_any"
             and classes.allows_writes(qualname)
             and not is_anonymous_view(name)
-            and not _unauthenticated(classes, qualname)
+            and not takes_no_credentials(classes, qualname)
             and not _writes_defeated(classes, qualname, node)
         ):
             self.report(node, view=name, problem="lets anyone write (`AllowAny`)")
-
-
-def _checks_in_handlers(node: cst.ClassDef) -> bool:
-    """Whether a method of the class checks the caller itself: raises
-    `PermissionDenied`/`NotAuthenticated`, calls `self.permission_denied()`,
-    `check_object_permissions()`, `user.has_perm()` or a project check named
-    like one (`check_permission()`, `require_permission()`), or tests
-    `request.user.is_authenticated` / `is_staff` in an `if`."""
-    for stmt in node.body.body:
-        if not isinstance(stmt, cst.FunctionDef):
-            continue
-        for inner in descendants(stmt.body):
-            if isinstance(inner, cst.Raise) and inner.exc is not None:
-                exc = inner.exc.func if isinstance(inner.exc, cst.Call) else inner.exc
-                if _last_name(exc) in _REFUSALS:
-                    return True
-            elif isinstance(inner, cst.Call):
-                called = _last_name(inner.func) or ""
-                if called in _CHECKS or "permission" in called.lower():
-                    return True
-            elif isinstance(inner, cst.If | cst.IfExp | cst.Assert) and any(
-                isinstance(test, cst.Attribute) and test.attr.value in _USER_TESTS
-                for test in (inner.test, *descendants(inner.test))
-            ):
-                return True
-    return False
-
-
-def _unauthenticated(classes: DrfClasses, qualname: str) -> bool:
-    """`authentication_classes = ()`: the view takes no session or token at
-    all, so `AllowAny` is its design (a device pairing endpoint that checks a
-    one-time code in the body), not an omission."""
-    found = classes.lookup(qualname, "authentication_classes")
-    return isinstance(found, Member) and isinstance(found.value, Seq) and not found.value.items
-
-
-def _last_name(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return expr.attr.value
-    return None
 
 
 def _writes_defeated(classes: DrfClasses, qualname: str, node: cst.ClassDef) -> bool:

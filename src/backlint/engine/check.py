@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import multiprocessing
 import os
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,35 @@ def check(
 
     With `fix`, each file's applicable fixes are applied in memory (see
     `engine.fixes`); writing them is the caller's choice."""
+    with few_collections():
+        return _check(targets, config, settings, cwd, jobs, use_cache, fix)
+
+
+@contextlib.contextmanager
+def few_collections() -> Iterator[None]:
+    """A run allocates millions of short-lived objects (parse trees, facts)
+    and makes few cycles: the cyclic GC's default (a collection every 700
+    allocations) costs a tenth of a run, and of decoding a cached index."""
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+GC_THRESHOLD = 50_000
+
+
+def _check(
+    targets: Sequence[Path],
+    config: Config,
+    settings: RunSettings,
+    cwd: Path,
+    jobs: int | None,
+    use_cache: bool,
+    fix: FixMode | None,
+) -> CheckResult:
     jobs = jobs or default_jobs()
     if fix is not None and not settings.want_edits:
         settings = dataclasses.replace(settings, want_edits=True)
@@ -200,11 +230,12 @@ def check(
             if hit is not None:
                 cached[str(file.path)] = hit
         to_lint = [f for f in files if str(f.path) not in cached]
-    index.prepare()
     serial = not (jobs > 1 and len(to_lint) >= PARALLEL_THRESHOLD)
     if not serial:
-        # Workers inherit the generated getters; a serial run (pre-commit's
-        # few files) generates only those of the nodes it meets.
+        # Workers inherit the views and the generated getters; a serial run
+        # (pre-commit's few files) computes only the views its rules ask for,
+        # and generates only the getters of the nodes it meets.
+        index.prepare()
         walker.warm_up()
     # The index lives until the end: keep the cyclic GC from re-scanning it at
     # every collection (and forked workers from touching its pages).

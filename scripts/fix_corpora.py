@@ -26,7 +26,8 @@ from pathlib import Path
 
 import libcst as cst
 
-from backlint.engine.source import SourceError, decode
+from backlint.engine.reading import SourceError
+from backlint.engine.source import decode
 
 
 def _valid(data: bytes) -> tuple[bool, bool]:

@@ -16,7 +16,7 @@ from conftest import keys, lint, pyproject, run_cli, write_tree
 from harness import run_module
 
 from backlint.engine import files as files_module
-from backlint.engine.source import MAX_SOURCE_BYTES
+from backlint.engine.reading import MAX_SOURCE_BYTES
 
 GOOD = "def load(pk):\n    return pk\n"  # BKL801 + BKL802 on line 1
 SELECT = pyproject('select = ["BKL8", "BKL0"]')

@@ -6,11 +6,13 @@ backlint's version, a deleted file, a corrupted cache)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import write_tree
-from harness import Fixture, discover_fixtures, prepare
+from harness import Fixture, clean_env, discover_fixtures, prepare, run_module
 
 from backlint.config import load_config
 from backlint.engine import findings_cache
@@ -76,15 +78,52 @@ def shop(tmp_path: Path) -> Path:
 def test_an_unchanged_tree_is_answered_without_the_index(
     shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backlint.engine import check as check_module
+    from backlint.engine import index as index_module
 
     expected = run(shop, cache=False)
 
     def no_index(*args: object, **kwargs: object) -> object:
         raise AssertionError("the index was built on a fully warm run")
 
-    monkeypatch.setattr(check_module, "build_index", no_index)
+    monkeypatch.setattr(index_module, "build_index", no_index)
     assert same(run(shop), expected)
+
+
+WHAT_WAS_IMPORTED = """
+import sys
+from backlint.cli import main
+try:
+    main(["check", "--exit-zero", "."])
+except SystemExit:
+    pass
+heavy = sorted(m for m in sys.modules if m == "libcst" or m.startswith("backlint.rules."))
+print("IMPORTED", ",".join(heavy) or "-")
+"""
+
+
+def _imported(root: Path) -> list[str]:
+    """LibCST and the rule modules a `backlint check .` in its own process imports."""
+    out = subprocess.run(
+        [sys.executable, "-c", WHAT_WAS_IMPORTED],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=True,
+        timeout=180,
+    ).stdout
+    return out.rsplit("IMPORTED ", 1)[1].split()[0].split(",")
+
+
+def test_a_fully_warm_run_imports_neither_libcst_nor_a_rule(shop: Path) -> None:
+    primed = run_module(shop, "backlint", "check", "--exit-zero", ".")
+    assert primed.returncode == 0, primed.stderr
+    assert _imported(shop) == ["-"]
+    # Not vacuous: with a file changed, the rules and LibCST are loaded.
+    (shop / "shop/other.py").write_text("def helper(x: int) -> int:\n    return x + 1\n")
+    imported = _imported(shop)
+    assert "libcst" in imported
+    assert any(m.startswith("backlint.rules.") for m in imported)
 
 
 def test_a_changed_file(shop: Path) -> None:
@@ -96,16 +135,16 @@ def test_a_changed_file(shop: Path) -> None:
 def test_a_body_edit_elsewhere_relints_only_that_file(
     shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backlint.engine import check as check_module
+    from backlint.engine import runner
 
     linted: list[str] = []
-    real = check_module.lint_many
+    real = runner.lint_many
 
     def spy(files: list[object], *args: object) -> object:
         linted.extend(str(f.display) for f in files)  # type: ignore[attr-defined]
         return real(files, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(check_module, "lint_many", spy)
+    monkeypatch.setattr(runner, "lint_many", spy)
     (shop / "shop/other.py").write_text("def helper(x):\n    # why\n\n    print(x)\n    return x\n")
     warm = run(shop)
     assert linted == ["shop/other.py"]

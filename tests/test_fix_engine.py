@@ -22,7 +22,8 @@ from backlint.engine.fixes import (
     fix_text,
     write_atomically,
 )
-from backlint.engine.runner import RunSettings, lint_text
+from backlint.engine.runner import lint_text
+from backlint.engine.settings import RunSettings
 from backlint.rule import Rule
 from backlint.semantics.index import ProjectIndex
 from backlint.types import Edit, FixKind

@@ -139,7 +139,7 @@ def test_index_gates_skip_modules_the_rule_cannot_fire_on(tmp_path: Path) -> Non
     def wants(code: str, name: str) -> bool:
         rule = rule_by_code(code)
         assert rule is not None
-        return rule.wants(index, files[name], sources[name])
+        return rule.wants(index, files[name], sources[name], rule.Options())
 
     assert wants("BKL403", "shop/views.py") and wants("BKL404", "shop/views.py")
     assert not wants("BKL403", "shop/forms.py") and not wants("BKL401", "shop/forms.py")

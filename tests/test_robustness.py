@@ -11,7 +11,8 @@ import pytest
 from conftest import keys, lint, pyproject, run_cli, write_tree
 
 from backlint.engine.files import source_file
-from backlint.engine.runner import RunSettings, lint_text
+from backlint.engine.runner import lint_text
+from backlint.engine.settings import RunSettings
 from backlint.rule import Rule
 from backlint.rules.type_hints.missing_param_annotation import MissingParamAnnotation
 from backlint.rules.type_hints.missing_return_annotation import MissingReturnAnnotation

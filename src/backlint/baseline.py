@@ -28,7 +28,8 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from backlint.engine.source import SourceError, decode
+from backlint.engine.reading import SourceError
+from backlint.engine.source import decode
 from backlint.types import Finding
 
 VERSION = 1

@@ -14,7 +14,6 @@ import click
 
 from backlint import __version__
 from backlint.config import Config, ConfigError, load_config
-from backlint.docs import render_engine_code, render_rule
 from backlint.engine.check import CheckResult, check, settings_for
 from backlint.registry import (
     ENGINE_CODES,
@@ -22,6 +21,7 @@ from backlint.registry import (
     all_rules,
     is_valid_selector,
     rule_by_code,
+    rule_by_name,
 )
 from backlint.reporters import FORMATS, Results, RuleInfo, reporter
 from backlint.reporters.text import plural
@@ -199,7 +199,7 @@ def check_command(
 
     findings = list(result.findings)
     external: dict[str, RuleInfo] = {}
-    selected = {r.code for r in settings.rules} | set(settings.engine_codes)
+    selected = set(settings.codes) | set(settings.engine_codes)
     ran_ruff = with_ruff if with_ruff is not None else config.ruff
     if ran_ruff:
         from backlint.ruff_support import RuffError, merge, run_ruff
@@ -400,12 +400,14 @@ def init_command(directory: Path | None, with_ruff: bool, pre_commit: bool) -> N
 @click.argument("code")
 def rule_command(code: str) -> None:
     """Print the documentation of rule CODE (or NAME)."""
+    from backlint.docs import render_engine_code, render_rule
+
     code = code.strip()
     for engine_code in ENGINE_CODES:
         if code.upper() == engine_code.code or code == engine_code.name:
             click.echo(render_engine_code(engine_code), nl=False)
             return
-    rule = rule_by_code(code.upper()) or next((r for r in all_rules() if r.name == code), None)
+    rule = rule_by_code(code.upper()) or rule_by_name(code)
     if rule is None:
         click.echo(f"backlint: unknown rule {code!r} (see `backlint rules`)", err=True)
         sys.exit(EXIT_ERROR)

@@ -9,11 +9,13 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backlint.engine.files import DEFAULT_EXCLUDE
 from backlint.registry import all_rules, is_valid_selector, rule_by_code, rule_by_name
-from backlint.rule import Rule
+
+if TYPE_CHECKING:
+    from backlint.rule import Rule
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from functools import cache
 from multiprocessing.util import Finalize
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backlint import __version__
 from backlint.config import Config, ConfigError, load_config
@@ -26,13 +26,14 @@ from backlint.engine.cache_store import content_hash
 from backlint.engine.check import requirement_files, settings_for
 from backlint.engine.files import Excluder, discover, source_file
 from backlint.engine.findings_cache import FindingsCache, project_digest
-from backlint.engine.index import IndexCache, IndexResult, build_index, file_hash
-from backlint.engine.positions import statement_table
-from backlint.engine.runner import lint_text
-from backlint.engine.source import MAX_SOURCE_BYTES
+from backlint.engine.reading import MAX_SOURCE_BYTES, file_hash
 from backlint.registry import PARSE_ERROR, RULE_ERROR
-from backlint.semantics.facts import summarise
-from backlint.semantics.index import ProjectIndex
+
+# The index builder and the runner (and LibCST with them) are imported when a
+# file is not answered from the findings cache: a warm flake8 run loads neither.
+if TYPE_CHECKING:
+    from backlint.engine.index import IndexResult
+    from backlint.semantics.index import ProjectIndex
 
 
 class _Project:
@@ -53,6 +54,8 @@ class _Project:
 
     def indexed(self) -> IndexResult:
         if self._indexed is None:
+            from backlint.engine.index import IndexCache, build_index
+
             built = build_index(
                 self.files, None, IndexCache(self.config.root), self.config.root, self.hashes
             )
@@ -133,6 +136,12 @@ class BacklintChecker:
             cached = (str(path), key, digest)
             index = project.index
         else:
+            from backlint.engine.index import load_semantics
+            from backlint.semantics.facts import summarise
+            from backlint.semantics.index import ProjectIndex
+
+            load_semantics()
+
             file = source_file(path, path.parent, cwd)
             settings = project.settings
             own = summarise(self.tree, file.module, str(path), file.is_package)
@@ -143,6 +152,9 @@ class BacklintChecker:
             mb = f"{size / 1048576:.1f} MB is over the {MAX_SOURCE_BYTES / 1048576:g} MB limit"
             yield 1, 0, f"{PARSE_ERROR.code} not linted: {mb}", type(self)
             return
+        from backlint.engine.positions import statement_table
+        from backlint.engine.runner import lint_text
+
         table = (
             statement_table(self.tree, len(source)) if isinstance(self.tree, ast.Module) else None
         )

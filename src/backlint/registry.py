@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, overload
 
-from backlint import rules as rules_package
-from backlint.rule import GROUPS, Rule
+from backlint.catalogue import GROUPS, RULES
 from backlint.types import FixKind
+
+if TYPE_CHECKING:
+    from backlint.rule import Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,10 @@ ENGINE_CODES: tuple[EngineCode, ...] = (PARSE_ERROR, RULE_ERROR, UNUSED_NOQA)
 
 @cache
 def all_rules() -> tuple[type[Rule], ...]:
-    """Every rule class under `backlint.rules`, sorted by code."""
+    """Every rule class under `backlint.rules`, sorted by code (imports them all)."""
+    from backlint import rules as rules_package
+    from backlint.rule import Rule
+
     prefix = rules_package.__name__ + "."
     for info in pkgutil.walk_packages(rules_package.__path__, prefix):
         importlib.import_module(info.name)
@@ -66,25 +72,91 @@ def all_rules() -> tuple[type[Rule], ...]:
     return tuple(found[code] for code in sorted(found))
 
 
+# The catalogue's rows by code and by name: selection, configuration and the
+# findings cache read these; a rule's module is imported only to run it.
+_BY_CODE = {row[0]: row for row in RULES}
+_BY_NAME = {row[1]: row for row in RULES}
+
+
+@cache
+def _load(code: str) -> type[Rule]:
+    _, _, _, module, name = _BY_CODE[code]
+    rule: type[Rule] = getattr(importlib.import_module(module), name)
+    return rule
+
+
 def rule_by_code(code: str) -> type[Rule] | None:
-    for rule in all_rules():
-        if rule.code == code:
-            return rule
-    return None
+    return _load(code) if code in _BY_CODE else None
 
 
 def rule_by_name(name: str) -> type[Rule] | None:
-    for rule in all_rules():
-        if rule.name == name:
-            return rule
-    return None
+    row = _BY_NAME.get(name)
+    return _load(row[0]) if row is not None else None
+
+
+def code_for(key: str) -> str | None:
+    """The code a rule's name or code names (option tables are keyed by either)."""
+    if key in _BY_CODE:
+        return key
+    row = _BY_NAME.get(key)
+    return row[0] if row is not None else None
 
 
 def all_codes() -> dict[str, str]:
     """code -> group, engine codes included."""
     codes = {c.code: c.group for c in ENGINE_CODES}
-    codes.update({r.code: r.group for r in all_rules()})
+    codes.update({row[0]: row[2] for row in RULES})
     return codes
+
+
+class SelectedRules(Sequence["type[Rule]"]):
+    """The rule classes of some codes, imported when first iterated: a fully
+    warm run knows its selection (and the findings cache its key) without
+    importing a rule, or LibCST."""
+
+    def __init__(self, codes: Iterable[str]) -> None:
+        self.codes = frozenset(codes)
+        self._rules: tuple[type[Rule], ...] | None = None
+
+    @property
+    def rules(self) -> tuple[type[Rule], ...]:
+        if self._rules is None:
+            self._rules = tuple(_load(code) for code in sorted(self.codes))
+        return self._rules
+
+    @overload
+    def __getitem__(self, index: int) -> type[Rule]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[type[Rule]]: ...
+    def __getitem__(self, index: int | slice) -> type[Rule] | Sequence[type[Rule]]:
+        return self.rules[index]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __iter__(self) -> Iterator[type[Rule]]:
+        return iter(self.rules)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SelectedRules):
+            return self.codes == other.codes
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self.codes)
+
+    def __reduce__(self) -> tuple[type[SelectedRules], tuple[tuple[str, ...]]]:
+        return SelectedRules, (tuple(sorted(self.codes)),)
+
+    def __repr__(self) -> str:
+        return f"SelectedRules({sorted(self.codes)})"
+
+
+def codes_of(rules: Sequence[type[Rule]]) -> frozenset[str]:
+    """The codes of a run's rules, without importing a lazy selection."""
+    if isinstance(rules, SelectedRules):
+        return rules.codes
+    return frozenset(rule.code for rule in rules)
 
 
 # ---------------------------------------------------------------------------

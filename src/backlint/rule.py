@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 
 import libcst as cst
 
+from backlint.catalogue import GROUPS
 from backlint.semantics.context import FileContext
 from backlint.semantics.index import ProjectIndex
 from backlint.types import Fix, FixKind, SourceFile
 
 CODE_RE = re.compile(r"^BKL\d{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-GROUPS = ("default", "strict")
 
 # The headings every rule's docstring carries, in this order.
 DOC_SECTIONS = ("What it flags", "Why", "Example", "Use instead", "Not flagged", "Fix")
@@ -113,10 +113,11 @@ class Rule:
         return not cls.markers or any(marker in source for marker in cls.markers)
 
     @classmethod
-    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str, options: Any) -> bool:
         """Test against the project index, after `applies` and still before
         parsing: a rule of DRF views skips modules that define none, BKL303
-        modules that name none of the models' managers or relations."""
+        modules that name none of the models' managers or relations, BKL801
+        modules that define no entry point."""
         return True
 
     # Reporting -----------------------------------------------------------------

@@ -16,24 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backlint.config import Config
-from backlint.engine import walker
 from backlint.engine.cache_store import content_hash
 from backlint.engine.files import SourceFile, discover
 from backlint.engine.findings_cache import FindingsCache, project_digest
-from backlint.engine.index import (
-    PARALLEL_THRESHOLD,
-    IndexCache,
-    build_index,
-    chunks,
-    file_hash,
-)
-from backlint.engine.runner import RunSettings, lint_many
-from backlint.registry import ENGINE_CODES, SelectionLayer, all_rules, resolve_selection
-from backlint.semantics.index import ProjectIndex
+from backlint.engine.reading import file_hash
+from backlint.engine.settings import RunSettings
+from backlint.registry import ENGINE_CODES, SelectedRules, SelectionLayer, resolve_selection
 from backlint.types import Finding
 
-if TYPE_CHECKING:  # (imported when fixing: a plain check does not load it)
+# The index, the runner and the walker (and LibCST with them) are imported
+# once a file must be linted: a fully warm run answers from the findings cache.
+if TYPE_CHECKING:
     from backlint.engine.fixes import FileFix, FixMode
+    from backlint.semantics.index import ProjectIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +50,7 @@ def settings_for(config: Config, cli: SelectionLayer | None = None) -> RunSettin
         layers.append(cli)
     selected = resolve_selection(layers)
     return RunSettings(
-        rules=tuple(r for r in all_rules() if r.code in selected),
+        rules=SelectedRules(selected - {c.code for c in ENGINE_CODES}),
         options=dict(config.rule_options),
         per_file_ignores=config.per_file_ignores,
         root=config.root,
@@ -87,12 +82,16 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(settings: RunSettings, index: ProjectIndex, fix: FixMode | None = None) -> None:
+    from backlint.engine import walker
+
     index.prepare()
     walker.warm_up()
     _WORKER.update(settings=settings, index=index, fix=fix)
 
 
 def _lint_chunk(task: tuple[Sequence[SourceFile], dict[str, array[int] | None]]) -> list[Finding]:
+    from backlint.engine.runner import lint_many
+
     files, tables = task
     return lint_many(files, _WORKER["settings"], _WORKER["index"], tables)
 
@@ -190,9 +189,6 @@ def _check(
             project += [f for f in files if f.path not in known]
     else:
         project = files
-    parallel = jobs > 1 and len(project) >= PARALLEL_THRESHOLD
-    cache = IndexCache(config.root) if use_cache else None
-
     # The findings cache (not when fixing: fixes are computed afresh).
     found: FindingsCache | None = None
     hashes: dict[str, str] | None = None
@@ -217,6 +213,12 @@ def _check(
                 findings.sort()
                 return CheckResult(findings, len(files), [], [f.path for f in files], skipped)
 
+    from backlint.engine import walker
+    from backlint.engine.index import PARALLEL_THRESHOLD, IndexCache, build_index, chunks
+    from backlint.engine.runner import lint_many
+
+    parallel = jobs > 1 and len(project) >= PARALLEL_THRESHOLD
+    cache = IndexCache(config.root) if use_cache else None
     indexed = build_index(
         project, (lambda: _pool(jobs)) if parallel else None, cache, config.root, hashes
     )

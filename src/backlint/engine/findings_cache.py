@@ -34,7 +34,7 @@ from backlint.engine.cache_store import CACHE_DIR, read_json, write_json
 from backlint.types import Edit, Finding, Fix, FixKind
 
 if TYPE_CHECKING:
-    from backlint.engine.runner import RunSettings
+    from backlint.engine.settings import RunSettings
 
 KIND = "backlint-findings"
 # Findings files kept for other settings (a pre-commit selection beside CI's).
@@ -80,7 +80,7 @@ def settings_digest(settings: RunSettings, cwd: Path, front: str = "cli") -> str
             _code_digest(),
             str(cwd),
             front,
-            sorted(rule.code for rule in settings.rules),
+            sorted(settings.codes),
             options,
             [list(pair) for pair in settings.per_file_ignores],
             str(settings.root),

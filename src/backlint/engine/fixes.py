@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backlint.engine.files import SourceFile
-from backlint.engine.runner import RunSettings, lint_path, lint_text
-from backlint.engine.source import SourceError, decode, parse
+from backlint.engine.reading import SourceError
+from backlint.engine.runner import lint_path, lint_text
+from backlint.engine.settings import RunSettings
+from backlint.engine.source import decode, parse
 from backlint.semantics.index import ProjectIndex
 from backlint.types import Edit, Finding, Fix, FixKind
 

@@ -18,12 +18,9 @@ from backlint import __version__
 from backlint.engine.cache_store import CACHE_DIR, content_hash, read_json, write_json
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import statement_table
-from backlint.engine.source import (
-    SourceError,
-    ast_parse_any,
-    decode,
-    read_source,
-)
+from backlint.engine.reading import SourceError, file_hash, read_source
+from backlint.engine.source import ast_parse_any, decode
+from backlint.registry import all_rules
 from backlint.semantics.facts import CALLS_OF_INTEREST, ModuleFacts, summarise
 from backlint.semantics.facts_codec import CodecError, decode_module, encode_module, facts_digest
 from backlint.semantics.index import ProjectIndex
@@ -47,11 +44,20 @@ def _cache_key() -> str:
     from backlint.semantics import facts as facts_module
     from backlint.semantics import facts_codec
 
+    load_semantics()
     digest = hashlib.sha256(f"{__version__} {sys.byteorder}".encode())
     for module in (facts_module, facts_codec, positions, source):
         digest.update(Path(module.__file__ or "").read_bytes())
     digest.update(",".join(sorted(CALLS_OF_INTEREST)).encode())
     return digest.hexdigest()[:16]
+
+
+def load_semantics() -> None:
+    """Import every rule, and with them every semantics module: importing one
+    adds what the index keeps (`CALLS_OF_INTEREST`: `include_router`, ...)
+    and the views it prepares. The index must not depend on the selection,
+    or on what happened to be imported first (a warm run imports nothing)."""
+    all_rules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +197,6 @@ class IndexResult:
     digest: str = ""
 
 
-def file_hash(file: SourceFile) -> str:
-    """The content hash of a file, "" when it cannot be read."""
-    try:
-        return content_hash(read_source(file.path))
-    except (OSError, SourceError):
-        return ""
-
-
 def build_index(
     files: Sequence[SourceFile],
     executor: Executor | Callable[[], Executor] | None,
@@ -210,6 +208,7 @@ def build_index(
     project `root`, the requirements it declares). `hashes`: the files'
     content hashes, when the caller has them already. `executor` may be a
     factory: a pool is then started only when enough files are not cached."""
+    load_semantics()
     results: dict[str, FileFacts] = {}
     todo: list[SourceFile] = []
     for file in files:

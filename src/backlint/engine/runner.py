@@ -9,22 +9,15 @@ import traceback
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import libcst as cst
 
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import Span, code_in_place, node_spans
-from backlint.engine.source import (
-    SourceError,
-    decode,
-    parse,
-    read_source,
-    too_deep,
-    too_deep_to_parse,
-)
+from backlint.engine.reading import SourceError, read_source
+from backlint.engine.settings import RunSettings
+from backlint.engine.source import decode, parse, too_deep, too_deep_to_parse
 from backlint.engine.suppression import PerFileIgnores, ignored, parse_noqa, unused_noqa
 from backlint.engine.walker import Dispatch, Walker
 from backlint.registry import PARSE_ERROR, RULE_ERROR, UNUSED_NOQA
@@ -32,26 +25,6 @@ from backlint.rule import Report, Rule
 from backlint.semantics.context import FileContext
 from backlint.semantics.index import ProjectIndex
 from backlint.types import Edit, Finding, Fix
-
-
-@dataclass(frozen=True, slots=True)
-class RunSettings:
-    """What every worker needs to lint a file (picklable: rules by reference)."""
-
-    rules: tuple[type[Rule], ...]
-    options: dict[str, Any] = field(default_factory=dict)  # code -> Options
-    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    root: Path = Path()
-    engine_codes: frozenset[str] = frozenset({PARSE_ERROR.code, RULE_ERROR.code})
-    # Compute fix edits (JSON output, --fix); text output only marks fixable findings.
-    want_edits: bool = False
-    # Seconds of lint one file may take before it is given up with a BKL002
-    # (0: no limit). A file within LibCST's limits takes well under a second.
-    time_budget: float = 30.0
-
-    def options_for(self, rule: type[Rule]) -> Any:
-        return self.options.get(rule.code) or rule.Options()
-
 
 _NO_TABLE = object()
 
@@ -184,7 +157,9 @@ def _lint(
             continue
         try:
             options = settings.options_for(rule)
-            if rule.applies(file, source, packages, options) and rule.wants(index, file, source):
+            if rule.applies(file, source, packages, options) and rule.wants(
+                index, file, source, options
+            ):
                 rules.append(rule)
         except Exception as exc:
             setup_failures.append((rule.code, exc))

@@ -5,32 +5,14 @@ from __future__ import annotations
 import ast
 import codecs
 import io
-import os
-import stat
 import tokenize
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import libcst as cst
 from libcst._nodes.base import CSTNode
 
-
-class SourceError(Exception):
-    """A file that cannot be decoded or parsed, with where the parser stopped."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
-
-
-# Larger files are not linted (one BKL001 says so): LibCST holds a file's whole
-# tree in memory, some 400 bytes per source byte, and takes seconds per
-# 100k lines. The largest file of 19 real applications is 0.35 MB; what is
-# larger is generated (protobuf modules, data dumps).
-MAX_SOURCE_BYTES = 1024 * 1024
+from backlint.engine.reading import SourceError
 
 # Past these, LibCST's native parser overflows its stack (nesting) or takes
 # time quadratic in the terms of one expression: such a file is a BKL001, and
@@ -47,32 +29,6 @@ _CPYTHON_LIMITS = (
     "too many levels of indentation",
     "too many statically nested blocks",
 )
-
-
-def read_source(path: Path) -> bytes:
-    """The bytes of a source file. Never blocks on a FIFO or a device named
-    `*.py` (OSError "not a regular file"); a file over `MAX_SOURCE_BYTES` is
-    a SourceError, read no further."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(0, "not a regular file", str(path))
-        if info.st_size > MAX_SOURCE_BYTES:
-            raise SourceError(
-                f"not linted: {info.st_size / 1048576:.1f} MB is over the "
-                f"{MAX_SOURCE_BYTES / 1048576:g} MB limit"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := os.read(fd, 1 << 20):
-            size += len(chunk)
-            if size > MAX_SOURCE_BYTES:  # grew while read
-                raise SourceError(f"not linted: over the {MAX_SOURCE_BYTES / 1048576:g} MB limit")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def too_deep_to_parse(text: str) -> SourceError | None:

@@ -47,8 +47,16 @@ import libcst as cst
 from backlint.semantics.celery import is_task
 from backlint.semantics.context import FileContext, Scope, ScopeKind
 from backlint.semantics.drf import drf_classes
-from backlint.semantics.fastapi import WEBSOCKET_METHODS, app_decorated, is_dependency, route_of
+from backlint.semantics.fastapi import (
+    WEBSOCKET_METHODS,
+    app_decorated,
+    fastapi_dependencies,
+    is_dependency,
+    route_of,
+)
+from backlint.semantics.index import ProjectIndex
 from backlint.semantics.python import decorator_names
+from backlint.types import SourceFile
 
 # DRF's decorator for function-based views.
 API_VIEW_DECORATORS = frozenset({"rest_framework.decorators.api_view"})
@@ -148,6 +156,36 @@ def _is_module_member(scope: Scope) -> bool:
             return False
         s = s.parent
     return s is not None and s.kind is ScopeKind.MODULE
+
+
+def may_define_entry_points(index: ProjectIndex, file: SourceFile, source: str) -> bool:
+    """Before parsing: False when the module certainly defines no entry point
+    (BKL801/BKL802 then need not parse it), True when it may. Routes and
+    tasks are decorated defs, wherever they are (`@` and, for a task, `task`
+    in the source); dependencies, DRF views and serializers are looked up in
+    the index by the module's own names."""
+    if is_service_module(file.module, file.display):
+        return True
+    facts = index.modules.get(file.module)
+    if facts is None or facts.path != str(file.path):
+        return True  # not in the index as this file: parse and see
+    if "@" in source and (
+        index.uses("fastapi")
+        or (index.uses("celery") and "task" in source)
+        or (index.uses("rest_framework") and "api_view" in source)
+    ):
+        return True
+    prefix = file.module + "."
+    if index.uses("fastapi"):
+        deps = index.view(fastapi_dependencies)
+        if any(name.startswith(prefix) for name in (*deps.callables, *deps.instances)):
+            return True
+    if index.uses("rest_framework"):
+        classes = index.view(drf_classes)
+        for name in facts.classes:
+            if classes.is_view(prefix + name) or classes.is_serializer(prefix + name):
+                return True
+    return False
 
 
 def is_service_module(module: str, path: str = "") -> bool:

@@ -99,7 +99,7 @@ class DjangoFkIdViaRelation(Rule):
     skip_migrations = True  # one-off historical code: not worth a change
 
     @classmethod
-    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str, options: Any) -> bool:
         return mentions_querysets(index, source)  # `.<fk>.id` names a relation
 
     def __init__(self, ctx: FileContext, options: Any = None) -> None:

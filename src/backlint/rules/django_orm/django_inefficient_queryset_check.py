@@ -126,7 +126,7 @@ class DjangoInefficientQuerysetCheck(Rule):
     skip_migrations = True  # one-off historical code: not worth a change
 
     @classmethod
-    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str, options: Any) -> bool:
         # Every flagged queryset comes from a manager or relation the module
         # names (`if ` alone is in nearly every module: walking them all costs).
         return mentions_querysets(index, source)

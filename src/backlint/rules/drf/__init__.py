@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 
@@ -26,7 +26,7 @@ class DrfClassRule(Rule):
     views_only: ClassVar[bool] = False
 
     @classmethod
-    def wants(cls, index: ProjectIndex, file: SourceFile, source: str) -> bool:
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str, options: Any) -> bool:
         if not cls.views_only:
             return True
         facts = index.modules.get(file.module)

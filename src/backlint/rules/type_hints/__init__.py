@@ -10,7 +10,8 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.entry_points import EntryPoint, entry_point
+from backlint.semantics.entry_points import EntryPoint, entry_point, may_define_entry_points
+from backlint.semantics.index import ProjectIndex
 from backlint.semantics.python import is_nested_in_function
 from backlint.types import SourceFile
 
@@ -77,6 +78,12 @@ class TypeHintRule(Rule):
         if is_vendored(file):
             return False
         return super().applies(file, source, packages, options)
+
+    @classmethod
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str, options: Any) -> bool:
+        # By default only entry points are judged: a module that can define
+        # none is not parsed for these rules (most of a Django tree).
+        return options.scope == PUBLIC or may_define_entry_points(index, file, source)
 
     def needs_hints(self, node: cst.FunctionDef, public: bool) -> EntryPoint | bool:
         """Whether the def is judged: an entry point (which one, for the

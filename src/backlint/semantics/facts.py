@@ -117,11 +117,20 @@ class Await:
 
 @_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
+class Comp:
+    """A comprehension with one `for` (`f"ai_{c}" for c in CATEGORIES`): the
+    iterable it ranges over, which bounds how many items it makes."""
+
+    iter: Value
+
+
+@_pickles_by_constructor
+@dataclass(frozen=True, slots=True)
 class Unknown:
     pass
 
 
-Value = Ref | Local | Attr | Call | Const | Seq | Mapping | Subscript | Await | Unknown
+Value = Ref | Local | Attr | Call | Const | Seq | Mapping | Subscript | Await | Comp | Unknown
 UNKNOWN = Unknown()
 
 # Method names whose calls, as statements anywhere in a module, are kept in
@@ -314,6 +323,12 @@ class _Summariser:
             )
         if isinstance(node, ast.Await):
             return Await(self.value(node.value, local))
+        if (
+            isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
+            and len(node.generators) == 1
+        ):
+            # The first iterable is evaluated in the enclosing scope.
+            return Comp(self.value(node.generators[0].iter, local))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             # `X | None` annotations: keep the non-None side.
             left, right = self.value(node.left, local), self.value(node.right, local)

@@ -20,6 +20,7 @@ from backlint.semantics.facts import (
     Await,
     Call,
     ClassFacts,
+    Comp,
     Const,
     FunctionFacts,
     Local,
@@ -67,6 +68,8 @@ def encode_value(value: Value) -> Any:
         return ["X", encode_value(value.value), [encode_value(i) for i in value.index]]
     if isinstance(value, Await):
         return ["W", encode_value(value.value)]
+    if isinstance(value, Comp):
+        return ["G", encode_value(value.iter)]
     return ["U"]
 
 
@@ -205,6 +208,8 @@ def decode_value(data: Any, depth: int = 0) -> Value:
         )
     if tag == "W" and len(data) == 2:
         return Await(decode_value(data[1], d))
+    if tag == "G" and len(data) == 2:
+        return Comp(decode_value(data[1], d))
     if tag == "U" and len(data) == 1:
         return UNKNOWN
     raise _fail(f"unknown value tag {tag!r}")

@@ -121,6 +121,7 @@ def encode_module(facts: ModuleFacts, lines: bool = True) -> list[Any]:
         [encode_value(c) for c in facts.calls],
         [[n, encode_value(k), encode_value(v)] for n, k, v in facts.item_assignments],
         [[n, encode_value(v)] for n, v in facts.rebinds],
+        list(facts.in_memory_calls),
     ]
 
 
@@ -288,7 +289,8 @@ def decode_module(data: Any) -> ModuleFacts:
         calls,
         item_assignments,
         rebinds,
-    ) = _list(data, 11)
+        in_memory_calls,
+    ) = _list(data, 12)
     if type(imports) is not dict or not all(type(v) is str for v in imports.values()):
         raise _fail("imports")
     out_calls = []
@@ -313,6 +315,7 @@ def decode_module(data: Any) -> ModuleFacts:
         tuple(out_calls),
         tuple(out_items),
         tuple(_pair(item, 0) for item in _list(rebinds)),
+        tuple(_str(name) for name in _list(in_memory_calls)),
     )
 
 

@@ -145,7 +145,9 @@ class DjangoQueryInLoop(Rule):
     (`settings.AVATAR_SIZES`), comprehensions and `tuple()`/`list()` over
     such iterables, and names bound to any of these: local
     variables, module-level constants in the module or imported from another
-    module of the project (short by construction); an instance's `delete()`
+    module of the project, there written as a literal or built from one by a
+    comprehension (`AI_CHECKS = tuple(f"ai_{c}" for c in CATEGORIES)`) (short
+    by construction); an instance's `delete()`
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides

@@ -82,12 +82,20 @@ class DrfMissingPagination(DrfClassRule):
     Not flagged:
     Views whose `list()` is their own (paging by hand, or returning something
     else; a `list()` that only returns `super().list(...)` is not), or that
-    override `paginate_queryset()`; views that are not list views (a
-    `GenericAPIView` with its own `get()`); base classes the project
-    subclasses (their subclasses are judged). backlint stays silent when it
-    cannot tell: no production settings module in the project (a reusable
-    app), a `REST_FRAMEWORK` it cannot read, a base class outside the project
-    and DRF (it may paginate). Test files are not checked.
+    override `paginate_queryset()`; child lists, whose `get_queryset()` (or
+    `filter_queryset()`, their own or a project base's) returns only the rows
+    of one parent object the request names (`filter(project_id=<a query
+    parameter>)`, `filter(task_id=self.kwargs["pk"])`,
+    `filter(shelf=get_object_or_404(...))`, `get_object_or_404(...).items`:
+    one project's storages, one task's drafts), while a tenant's rows
+    (`filter(project__organization=request.user.organization)`) and a filter
+    on a field (`filter(status=<a query parameter>)`) are still flagged;
+    views that are not list views (a `GenericAPIView` with its own `get()`);
+    base classes the project subclasses (their subclasses are judged).
+    backlint stays silent when it cannot tell: no production settings module
+    in the project (a reusable app), a `REST_FRAMEWORK` it cannot read, a
+    base class outside the project and DRF (it may paginate). Test files are
+    not checked.
 
     Fix:
     None: set `pagination_class` on the view, or `DEFAULT_PAGINATION_CLASS`
@@ -129,8 +137,10 @@ class DrfMissingPagination(DrfClassRule):
         child list, as long as one project's storages or one task's drafts."""
         for name in _ROW_METHODS:
             method = find_method(self.ctx.index, qualname, name)
-            if method is not None and method.returned and all(
-                _of_one_parent(value) for value in method.returned
+            if (
+                method is not None
+                and method.returned
+                and all(_of_one_parent(value) for value in method.returned)
             ):
                 return True
         return False
@@ -143,10 +153,11 @@ def _of_one_parent(value: Value) -> bool:
     while True:
         if isinstance(current, Call):
             func = current.func
-            if isinstance(func, Attr) and func.attr == "filter":
-                if any(_parent_lookup(key, arg) for key, arg in current.kwargs):
-                    return True
-            if _one_row(current):
+            if (
+                isinstance(func, Attr)
+                and func.attr == "filter"
+                and any(_parent_lookup(key, arg) for key, arg in current.kwargs)
+            ) or _one_row(current):
                 return True
             current = func
         elif isinstance(current, Attr | Subscript):
@@ -174,7 +185,9 @@ def _fetched_object(value: Value) -> bool:
     """`get_object_or_404(...)`, `self.get_object()`, `self.parent_object`."""
     if isinstance(value, Call):
         return _one_row(value)
-    return isinstance(value, Attr) and value.attr == "parent_object" and value.value == Local("self")
+    return (
+        isinstance(value, Attr) and value.attr == "parent_object" and value.value == Local("self")
+    )
 
 
 def _one_row(call: Call) -> bool:

@@ -172,7 +172,10 @@ def test_module_names_and_test_files(project: Path) -> None:
             "shop/conftest.py": CODE,
             "shop/views_test.py": CODE,
             "shop/tests.py": CODE,  # a Django app's test module
-            "shop/testing.py": CODE,
+            "shop/testing.py": CODE,  # a module named testing: production
+            "shop/test/factories.py": CODE,  # test helper packages outside tests/
+            "shop/core/testing/mixins.py": CODE,
+            "shop/contest/views.py": CODE,
         },
     )
     assert module_name(project / "shop/api/views.py") == ("shop.api.views", False)
@@ -188,6 +191,9 @@ def test_module_names_and_test_files(project: Path) -> None:
         "shop/api/__init__.py": False,
         "shop/api/views.py": False,
         "shop/conftest.py": True,
+        "shop/contest/views.py": False,
+        "shop/core/testing/mixins.py": True,
+        "shop/test/factories.py": True,
         "shop/testing.py": False,
         "shop/tests/test_views.py": True,
         "shop/tests.py": True,

@@ -302,3 +302,46 @@ def test_fastapi_dependencies(index: ProjectIndex) -> None:
     } <= deps.callables
     assert deps.instances == {"app.api.Checker"}
     assert deps.lifespan == {"app.api.lifespan", "app.api.on_start"}
+
+
+def test_facts_keep_comprehensions_and_in_memory_calls() -> None:
+    import ast
+
+    from backlint.semantics.facts import Call, Comp, Ref, summarise
+    from backlint.semantics.facts_codec import decode_module, encode_module
+
+    source = """\
+import asyncio
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.models import init_models
+
+NAMES = ("a", "b")
+CHECKS = tuple(f"check_{n}" for n in NAMES)
+PAIRS = [(a, b) for a in NAMES for b in NAMES]
+
+
+def _init_memory(engine):
+    asyncio.run(init_models(engine))
+
+
+def open_engine(url):
+    engine = create_async_engine(url)
+    if url.endswith(":memory:"):
+        _init_memory(engine)
+    else:
+        migrate(engine)
+    return engine
+"""
+    facts = summarise(ast.parse(source), "app.engines", "app/engines.py", False)
+    assert facts.assignments["CHECKS"] == Call(
+        Ref("builtins.tuple"), (Comp(Ref("app.engines.NAMES")),)
+    )
+    assert not isinstance(facts.assignments["PAIRS"], Comp)  # two `for`s: no single bound
+    # Called under the `:memory:` test, and what that helper calls in turn;
+    # not `migrate` (the `else` branch).
+    assert facts.in_memory_calls == ("app.engines._init_memory", "app.models.init_models")
+    assert decode_module(encode_module(facts)) == facts
+    plain = summarise(ast.parse(source.replace("sqlalchemy", "other")), "m", "m.py", False)
+    assert plain.in_memory_calls == ()  # only modules that open SQLAlchemy databases

@@ -62,7 +62,8 @@ class Rule:
     # bodies: its handlers run there only, and the walker may skip the rest.
     only_in_async: ClassVar[bool] = False
     # Test files (RULES.md: tests/, test_*.py, *_test.py, conftest.py; and
-    # tests.py, a Django app's test module).
+    # tests.py, a Django app's test module, and files under a `test/` or
+    # `testing/` directory, test helper packages: `engine.files.is_test_path`).
     skip_tests: ClassVar[bool] = False
     # Migrations (Django migrations, Alembic revisions): generated, run once.
     skip_migrations: ClassVar[bool] = False

@@ -87,5 +87,7 @@ class SourceFile:
     display: str  # relative to the working directory when below it
     module: str
     is_package: bool  # an __init__.py
-    is_test: bool  # RULES.md: tests/, test_*.py, *_test.py, conftest.py
+    # RULES.md: tests/, test_*.py, *_test.py, conftest.py; also tests.py,
+    # test/ and testing/ (`engine.files.is_test_path`)
+    is_test: bool
     is_migration: bool = False  # Django migrations, Alembic revisions and env.py

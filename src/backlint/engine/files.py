@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pathspec
 
+from backlint.semantics.settings import NON_PRODUCTION_PACKAGES
 from backlint.types import SourceFile
 
 __all__ = ["Skipped", "SourceFile", "discover", "source_file"]
@@ -107,11 +108,13 @@ def module_name(
 
 def is_test_path(relative: PurePosixPath) -> bool:
     """Tests, as RULES.md defines them, plus `tests.py`: the test module of
-    every Django app (`startapp` writes it; Django's runner finds it)."""
+    every Django app (`startapp` writes it; Django's runner finds it), and
+    the test helper packages a project ships outside `tests/` (`oscar/test/`,
+    `nautobot/core/testing/`: test cases, factories and fixtures)."""
     name = relative.name
     if name in ("conftest.py", "tests.py") or name.startswith("test_") or name.endswith("_test.py"):
         return True
-    return "tests" in relative.parts[:-1]
+    return not NON_PRODUCTION_PACKAGES.isdisjoint(relative.parts[:-1])
 
 
 def is_migration_path(relative: PurePosixPath) -> bool:

@@ -117,11 +117,20 @@ class Await:
 
 @_pickles_by_constructor
 @dataclass(frozen=True, slots=True)
+class Comp:
+    """A comprehension with one `for` (`f"ai_{c}" for c in CATEGORIES`): the
+    iterable it ranges over, which bounds how many items it makes."""
+
+    iter: Value
+
+
+@_pickles_by_constructor
+@dataclass(frozen=True, slots=True)
 class Unknown:
     pass
 
 
-Value = Ref | Local | Attr | Call | Const | Seq | Mapping | Subscript | Await | Unknown
+Value = Ref | Local | Attr | Call | Const | Seq | Mapping | Subscript | Await | Comp | Unknown
 UNKNOWN = Unknown()
 
 # Method names whose calls, as statements anywhere in a module, are kept in
@@ -229,6 +238,10 @@ class ModuleFacts:
     # Module-level values `assignments` does not keep: those of `name = ...`
     # later rebound, and of `name += ...` (`urlpatterns += [...]`).
     rebinds: tuple[tuple[str, Value], ...] = ()
+    # Functions the module calls to serve an in-memory SQLite database (see
+    # `_in_memory_calls`), by qualified name: kept for modules that import
+    # SQLAlchemy or SQLModel, empty elsewhere.
+    in_memory_calls: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -314,6 +327,12 @@ class _Summariser:
             )
         if isinstance(node, ast.Await):
             return Await(self.value(node.value, local))
+        if (
+            isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
+            and len(node.generators) == 1
+        ):
+            # The first iterable is evaluated in the enclosing scope.
+            return Comp(self.value(node.generators[0].iter, local))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             # `X | None` annotations: keep the non-None side.
             left, right = self.value(node.left, local), self.value(node.right, local)
@@ -514,7 +533,66 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
         calls=tuple(s.calls),
         item_assignments=_item_assignments(s, statements),
         rebinds=tuple(rebinds),
+        in_memory_calls=_in_memory_calls(s, tree),
     )
+
+
+# The name SQLite gives a database that lives in memory, for one connection.
+IN_MEMORY_DATABASE = ":memory:"
+# Packages whose modules open databases (the only ones `_in_memory_calls` reads).
+_DATABASE_PACKAGES = frozenset({"sqlalchemy", "sqlmodel"})
+
+
+def _in_memory_calls(s: _Summariser, tree: ast.Module) -> tuple[str, ...]:
+    """The functions called in the body of an `if` whose test names
+    `":memory:"` (`if database.startswith(":memory:"): init_memory(engine)`),
+    in a module-level function, and what the module's own functions called
+    there call in turn (`init_memory` runs `asyncio.run(init_models(engine))`):
+    a fresh in-memory database has no schema to migrate."""
+    if s.packages.isdisjoint(_DATABASE_PACKAGES):
+        return ()
+    found: set[str] = set()
+    calls: dict[str, set[str]] = {}
+    for stmt in tree.body:
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        own: set[str] = set()
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.If) and _names_in_memory(node.test):
+                for sub in node.body:
+                    found |= _called(s, sub)
+            elif isinstance(node, ast.Call):
+                own |= _called(s, node, deep=False)
+        calls[f"{s.module}.{stmt.name}"] = own
+    pending = list(found)
+    while pending:
+        for callee in calls.get(pending.pop(), ()):
+            if callee not in found:
+                found.add(callee)
+                pending.append(callee)
+    return tuple(sorted(found))
+
+
+def _names_in_memory(test: ast.expr) -> bool:
+    return any(
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and IN_MEMORY_DATABASE in node.value
+        for node in ast.walk(test)
+    )
+
+
+def _called(s: _Summariser, node: ast.AST, deep: bool = True) -> set[str]:
+    """Qualified names of the module-level or imported functions called by
+    name in `node` (or by the call `node` itself, when not `deep`)."""
+    names: set[str] = set()
+    for child in ast.walk(node) if deep else (node,):
+        func = child.func if isinstance(child, ast.Call) else None
+        if isinstance(func, ast.Name):
+            value = s.name(func.id, None)
+            if isinstance(value, Ref) and not value.name.startswith("builtins."):
+                names.add(value.name)
+    return names
 
 
 # ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from backlint.semantics.facts import (
     Await,
     Call,
     ClassFacts,
+    Comp,
     Const,
     FunctionFacts,
     Local,
@@ -67,6 +68,8 @@ def encode_value(value: Value) -> Any:
         return ["X", encode_value(value.value), [encode_value(i) for i in value.index]]
     if isinstance(value, Await):
         return ["W", encode_value(value.value)]
+    if isinstance(value, Comp):
+        return ["G", encode_value(value.iter)]
     return ["U"]
 
 
@@ -118,6 +121,7 @@ def encode_module(facts: ModuleFacts, lines: bool = True) -> list[Any]:
         [encode_value(c) for c in facts.calls],
         [[n, encode_value(k), encode_value(v)] for n, k, v in facts.item_assignments],
         [[n, encode_value(v)] for n, v in facts.rebinds],
+        list(facts.in_memory_calls),
     ]
 
 
@@ -205,6 +209,8 @@ def decode_value(data: Any, depth: int = 0) -> Value:
         )
     if tag == "W" and len(data) == 2:
         return Await(decode_value(data[1], d))
+    if tag == "G" and len(data) == 2:
+        return Comp(decode_value(data[1], d))
     if tag == "U" and len(data) == 1:
         return UNKNOWN
     raise _fail(f"unknown value tag {tag!r}")
@@ -283,7 +289,8 @@ def decode_module(data: Any) -> ModuleFacts:
         calls,
         item_assignments,
         rebinds,
-    ) = _list(data, 11)
+        in_memory_calls,
+    ) = _list(data, 12)
     if type(imports) is not dict or not all(type(v) is str for v in imports.values()):
         raise _fail("imports")
     out_calls = []
@@ -308,6 +315,7 @@ def decode_module(data: Any) -> ModuleFacts:
         tuple(out_calls),
         tuple(out_items),
         tuple(_pair(item, 0) for item in _list(rebinds)),
+        tuple(_str(name) for name in _list(in_memory_calls)),
     )
 
 

@@ -53,7 +53,8 @@ NON_PRODUCTION_WORDS = frozenset(
         "docs",
     }
 )
-# Packages whose settings modules serve tests, not a deployment.
+# Packages of tests and test helpers: their settings modules serve tests, not a
+# deployment, and their files are test files (`engine.files.is_test_path`).
 NON_PRODUCTION_PACKAGES = frozenset({"test", "tests", "testing"})
 # File names of the shared module of split settings.
 BASE_NAMES = frozenset({"base", "common", "defaults", "default", "shared", "core", "__init__"})
@@ -159,7 +160,7 @@ def _is_test_path(path: str) -> bool:
     parts = PurePath(path).parts
     name = parts[-1] if parts else ""
     return (
-        any(p in ("tests", "test") for p in parts[:-1])
+        not NON_PRODUCTION_PACKAGES.isdisjoint(parts[:-1])
         or name.startswith("test_")
         or name.endswith("_test.py")
         or name == "conftest.py"

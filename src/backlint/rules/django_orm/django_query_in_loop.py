@@ -9,7 +9,8 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKind
 from backlint.semantics.django import TRANSACTION_ATOMIC, QuerySet, querysets
-from backlint.semantics.facts import Attr, Const, Mapping, Ref, Seq, dotted
+from backlint.semantics.facts import Attr, Call, Comp, Const, Mapping, Ref, Seq, dotted
+from backlint.semantics.index import ProjectIndex
 from backlint.types import SourceFile
 
 # Queryset and manager methods that run a query, with the cure to suggest.
@@ -144,7 +145,9 @@ class DjangoQueryInLoop(Rule):
     (`settings.AVATAR_SIZES`), comprehensions and `tuple()`/`list()` over
     such iterables, and names bound to any of these: local
     variables, module-level constants in the module or imported from another
-    module of the project (short by construction); an instance's `delete()`
+    module of the project, there written as a literal or built from one by a
+    comprehension (`AI_CHECKS = tuple(f"ai_{c}" for c in CATEGORIES)`) (short
+    by construction); an instance's `delete()`
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides
@@ -360,7 +363,7 @@ class DjangoQueryInLoop(Rule):
                 # `tracked = (("slug", RENAME),)` then `for attribute, action in tracked`.
                 local = bindings[0]
                 if isinstance(local, Imported):  # a function-level import of a constant
-                    return _literal_value(self.ctx.index.lookup(local.qualified))
+                    return _literal_value(self.ctx.index, self.ctx.index.lookup(local.qualified))
                 return (
                     isinstance(local, Assigned)
                     and local.value is not None
@@ -371,7 +374,9 @@ class DjangoQueryInLoop(Rule):
             if not isinstance(binding, Assigned):
                 # `from shop.choices import STATUSES`: a literal in another module.
                 name = self.ctx.qualified_name(iterable)
-                return name is not None and _literal_value(self.ctx.index.lookup(name))
+                return name is not None and _literal_value(
+                    self.ctx.index, self.ctx.index.lookup(name)
+                )
             value = binding.value
             # `REGISTRY = []` filled in elsewhere (`REGISTRY.append(...)`) is not short.
             return value is not None and not _empty(value) and self._short(value, depth + 1)
@@ -390,9 +395,11 @@ def _literal_slice(node: cst.Subscript) -> bool:
     )
 
 
-def _literal_value(value: object) -> bool:
+def _literal_value(index: ProjectIndex, value: object, depth: int = 0) -> bool:
     """A module-level value of the index written as a non-empty literal display
-    (of constants, names or attributes: `MODELS = (Order, Invoice)`)."""
+    (of constants, names or attributes: `MODELS = (Order, Invoice)`), or built
+    from one by a comprehension (`tuple(f"ai_{c}" for c in CATEGORIES)`), or a
+    collection or another constant of the project made from such a value."""
     if isinstance(value, Const):
         return isinstance(value.value, str)
     if isinstance(value, Seq):
@@ -401,6 +408,18 @@ def _literal_value(value: object) -> bool:
         )
     if isinstance(value, Mapping):
         return bool(value.items) and all(isinstance(key, Const) for key, _ in value.items)
+    if depth >= 3:
+        return False
+    if isinstance(value, Comp):  # as long as what it ranges over, at most
+        return _literal_value(index, value.iter, depth + 1)
+    if isinstance(value, Call) and len(value.args) == 1 and not value.kwargs:
+        # `tuple(...)`, `sorted(...)` of a short value.
+        func = dotted(value.func)
+        return (func in _COLLECTIONS or func in _SAME_LENGTH) and _literal_value(
+            index, value.args[0], depth + 1
+        )
+    if isinstance(value, Ref):  # `AI_CHECKS = tuple(... for c in AI_CATEGORIES)`
+        return _literal_value(index, index.lookup(value.name), depth + 1)
     return False
 
 

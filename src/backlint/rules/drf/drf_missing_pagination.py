@@ -6,6 +6,15 @@ import libcst as cst
 
 from backlint.rules.drf import DrfClassRule
 from backlint.semantics.drf import rest_framework_settings, view_pagination
+from backlint.semantics.facts import Attr, Call, Local, Ref, Subscript, Value
+from backlint.semantics.sqlalchemy import find_method
+
+# The methods that choose a view's rows.
+_ROW_METHODS = ("get_queryset", "filter_queryset")
+# Where a request names one object: `self.kwargs[...]`, `self.request.query_params`.
+_REQUEST_PARTS = frozenset({"query_params", "GET"})
+# One-row lookups whose result is the parent object.
+_SELF_LOOKUPS = frozenset({"get_object", "get_parent_object"})
 
 
 class DrfMissingPagination(DrfClassRule):
@@ -73,12 +82,20 @@ class DrfMissingPagination(DrfClassRule):
     Not flagged:
     Views whose `list()` is their own (paging by hand, or returning something
     else; a `list()` that only returns `super().list(...)` is not), or that
-    override `paginate_queryset()`; views that are not list views (a
-    `GenericAPIView` with its own `get()`); base classes the project
-    subclasses (their subclasses are judged). backlint stays silent when it
-    cannot tell: no production settings module in the project (a reusable
-    app), a `REST_FRAMEWORK` it cannot read, a base class outside the project
-    and DRF (it may paginate). Test files are not checked.
+    override `paginate_queryset()`; child lists, whose `get_queryset()` (or
+    `filter_queryset()`, their own or a project base's) returns only the rows
+    of one parent object the request names (`filter(project_id=<a query
+    parameter>)`, `filter(task_id=self.kwargs["pk"])`,
+    `filter(shelf=get_object_or_404(...))`, `get_object_or_404(...).items`:
+    one project's storages, one task's drafts), while a tenant's rows
+    (`filter(project__organization=request.user.organization)`) and a filter
+    on a field (`filter(status=<a query parameter>)`) are still flagged;
+    views that are not list views (a `GenericAPIView` with its own `get()`);
+    base classes the project subclasses (their subclasses are judged).
+    backlint stays silent when it cannot tell: no production settings module
+    in the project (a reusable app), a `REST_FRAMEWORK` it cannot read, a
+    base class outside the project and DRF (it may paginate). Test files are
+    not checked.
 
     Fix:
     None: set `pagination_class` on the view, or `DEFAULT_PAGINATION_CLASS`
@@ -105,10 +122,103 @@ class DrfMissingPagination(DrfClassRule):
             self.report(node, view=name, why=f"(`pagination_class = None`{where})")
         elif pagination.state == "default":
             settings = self.ctx.index.view(rest_framework_settings)
-            if settings.pagination_missing():
+            if settings.pagination_missing() and not self._one_parents_rows(qualname):
                 self.report(
                     node,
                     view=name,
                     why="(no `pagination_class`, and REST_FRAMEWORK sets no "
                     "`DEFAULT_PAGINATION_CLASS`)",
                 )
+
+    def _one_parents_rows(self, qualname: str) -> bool:
+        """`get_queryset()` (or `filter_queryset()`) returns only the rows of one
+        parent object the request names (`filter(project_id=<query param>)`,
+        `filter(task_id=self.kwargs["pk"])`, `get_object_or_404(...).items`): a
+        child list, as long as one project's storages or one task's drafts."""
+        for name in _ROW_METHODS:
+            method = find_method(self.ctx.index, qualname, name)
+            if (
+                method is not None
+                and method.returned
+                and all(_of_one_parent(value) for value in method.returned)
+            ):
+                return True
+        return False
+
+
+def _of_one_parent(value: Value) -> bool:
+    """A queryset chain filtered on a direct relation to an object named by the
+    request, or reached from such an object."""
+    current: Value = value
+    while True:
+        if isinstance(current, Call):
+            func = current.func
+            if (
+                isinstance(func, Attr)
+                and func.attr == "filter"
+                and any(_parent_lookup(key, arg) for key, arg in current.kwargs)
+            ) or _one_row(current):
+                return True
+            current = func
+        elif isinstance(current, Attr | Subscript):
+            current = current.value
+        else:
+            return False
+
+
+def _parent_lookup(key: str, value: Value) -> bool:
+    """`project_id=<named by the request>`, `task__pk=...`, or
+    `project=<an object fetched by one-row lookup>`: one hop to one parent.
+    Not `project__organization=...` (a tenant's rows, as many as it has) nor
+    `status=<query param>` (a filter on a field, not a parent)."""
+    parts = key.split("__")
+    if len(parts) == 2 and parts[1] in ("id", "pk"):
+        return _names_one_object(value)
+    if len(parts) != 1:
+        return False
+    if key.endswith("_id"):
+        return _names_one_object(value)
+    return _fetched_object(value)
+
+
+def _fetched_object(value: Value) -> bool:
+    """`get_object_or_404(...)`, `self.get_object()`, `self.parent_object`."""
+    if isinstance(value, Call):
+        return _one_row(value)
+    return (
+        isinstance(value, Attr) and value.attr == "parent_object" and value.value == Local("self")
+    )
+
+
+def _one_row(call: Call) -> bool:
+    """`get_object_or_404(...)`, `self.get_object()`, `self.get_parent_object()`."""
+    func = call.func
+    if isinstance(func, Ref):
+        return func.name.rsplit(".", 1)[-1] == "get_object_or_404"
+    if not isinstance(func, Attr):
+        return False
+    return func.attr == "get_object_or_404" or (
+        func.attr in _SELF_LOOKUPS and func.value == Local("self")
+    )
+
+
+def _names_one_object(value: Value) -> bool:
+    """A value taken from the request's path or query (`self.kwargs["pk"]`,
+    `self.request.query_params.get("project")`), or an object fetched by it."""
+    if isinstance(value, Attr):
+        if value.attr == "kwargs" and value.value == Local("self"):
+            return True
+        if (
+            value.attr in _REQUEST_PARTS
+            and isinstance(value.value, Attr)
+            and value.value.attr == "request"
+        ):
+            return True
+        if value.attr == "parent_object" and value.value == Local("self"):
+            return True  # `self.parent_object`
+        return _names_one_object(value.value)
+    if isinstance(value, Subscript):
+        return _names_one_object(value.value)
+    if isinstance(value, Call):
+        return _one_row(value) or _names_one_object(value.func)
+    return False

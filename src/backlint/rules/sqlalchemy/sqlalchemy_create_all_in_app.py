@@ -6,10 +6,13 @@ import libcst as cst
 
 from backlint.rules.sqlalchemy import SQLAlchemyRule
 from backlint.semantics.context import Assigned, Scope, ScopeKind
-from backlint.semantics.facts import Call, FunctionFacts, dotted
+from backlint.semantics.facts import IN_MEMORY_DATABASE, Call, Const, FunctionFacts, dotted
+from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.sqlalchemy import (
+    ASYNC_FACTORY_CALLS,
     METADATA_CLASSES,
     SQLMODEL_BASES,
+    SYNC_FACTORY_CALLS,
     TABLE_CLASSES,
     sqlalchemy_models,
 )
@@ -20,6 +23,14 @@ CLI_PACKAGES = ("click.", "typer.")
 # pytest fixtures build a throw-away schema, wherever the module lives
 # (`myapp/testing/conf.py` is test code that is not under `tests/`).
 FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture"})
+_ENGINE_CALLS = SYNC_FACTORY_CALLS | ASYNC_FACTORY_CALLS
+
+
+@index_view
+def in_memory_functions(index: ProjectIndex) -> frozenset[str]:
+    """Functions some module of the project calls to set up an in-memory
+    SQLite database (`ModuleFacts.in_memory_calls`)."""
+    return frozenset(name for facts in index.modules.values() for name in facts.in_memory_calls)
 
 
 class SqlalchemyCreateAllInApp(SQLAlchemyRule):
@@ -75,6 +86,11 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
     function that also drives Alembic (Alembic's documented bootstrap of a
     fresh database: `create_all` then `command.stamp(cfg, "head")`, or a
     project wrapper's `self.alembic.stamp("head")`);
+    an in-memory SQLite database, which starts empty every time: `create_all`
+    on an engine made by `create_engine("sqlite://")` (or a `:memory:` URL),
+    in the body of an `if` that tests for `":memory:"`, or in a module-level
+    function the project calls in such an `if` (directly or through its own
+    helpers: `if url.database == ":memory:": init_memory_models(engine)`);
     `drop_all`; a function's own `MetaData()` whose tables get computed names
     (`Table(table_name, metadata, *columns)`: a data table made on demand, such
     as an export target, not the application's schema); metadata whose origin
@@ -105,7 +121,7 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
                 call = self.ctx.parent(parent)
             elif not (isinstance(parent, cst.Call) and parent.func is child):
                 continue
-            if not isinstance(call, cst.Call) or self._exempt(node):
+            if not isinstance(call, cst.Call) or self._exempt(node) or self._in_memory_bind(call):
                 continue
             self.report(call, expr=self.ctx.tree.code_for_node(child))
 
@@ -162,9 +178,16 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
     # Scripts ---------------------------------------------------------------------
 
     def _exempt(self, statement: cst.CSTNode) -> bool:
+        child = statement
         for ancestor in self.ctx.ancestors(statement):
-            if isinstance(ancestor, cst.If) and _is_main_guard(ancestor.test):
+            if isinstance(ancestor, cst.If) and (
+                _is_main_guard(ancestor.test)
+                or (child is ancestor.body and self._names_in_memory(ancestor.test))
+            ):
                 return True
+            child = ancestor
+        if self._serves_in_memory():
+            return True
         scope: Scope | None = self.ctx.scope
         while scope is not None:
             node = scope.node
@@ -180,6 +203,62 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
                 return True
             scope = scope.parent
         return False
+
+    def _in_memory_bind(self, call: cst.Call) -> bool:
+        """`create_all(engine)` (or `bind=engine`) where `engine` is
+        `create_engine("sqlite://")` (or a `:memory:` URL): this module's, a
+        local one, or one imported from another module of the project."""
+        bind = next((a.value for a in call.args if a.keyword is None and not a.star), None)
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "bind":
+                bind = arg.value
+        if not isinstance(bind, cst.Name):
+            return False
+        _, bindings = self.ctx.bindings(bind.value)
+        if len(bindings) != 1:
+            return False
+        binding = bindings[0]
+        canonical = self.ctx.index.canonical
+        if isinstance(binding, Assigned):
+            value = binding.value
+            return (
+                isinstance(value, cst.Call)
+                and canonical(self.ctx.qualified_name(value.func) or "") in _ENGINE_CALLS
+                and bool(value.args)
+                and isinstance(value.args[0].value, cst.SimpleString)
+                and _in_memory_url(str(value.args[0].value.evaluated_value))
+            )
+        name = self.ctx.qualified_name(bind)
+        found = self.ctx.index.lookup(name) if name is not None else None
+        return (
+            isinstance(found, Call)
+            and canonical(dotted(found.func) or "") in _ENGINE_CALLS
+            and bool(found.args)
+            and isinstance(found.args[0], Const)
+            and isinstance(found.args[0].value, str)
+            and _in_memory_url(found.args[0].value)
+        )
+
+    def _names_in_memory(self, test: cst.BaseExpression) -> bool:
+        """`if url.database == ":memory:":`, `if ":memory:" in dsn:`."""
+        return any(
+            isinstance(child, cst.SimpleString) and IN_MEMORY_DATABASE in str(child.evaluated_value)
+            for child in descendants(test)
+        )
+
+    def _serves_in_memory(self) -> bool:
+        """The module-level function around the call is one the project calls
+        to set up an in-memory SQLite database (in an `if` that tests for
+        `":memory:"`, directly or through the caller's own helpers): a new
+        empty database each time, with no schema to migrate."""
+        scope: Scope | None = self.ctx.scope
+        outer: Scope | None = None
+        while scope is not None and scope.kind is not ScopeKind.MODULE:
+            outer, scope = scope, scope.parent
+        if outer is None or not isinstance(outer.node, cst.FunctionDef):
+            return False
+        qualname = f"{self.ctx.module}.{outer.node.name.value}"
+        return qualname in self.ctx.index.view(in_memory_functions)
 
     def _is_command(self, node: cst.FunctionDef, enclosing: Scope | None) -> bool:
         for decorator in node.decorators:
@@ -237,6 +316,14 @@ class SqlalchemyCreateAllInApp(SQLAlchemyRule):
                 if name is not None and name.startswith("alembic."):
                     return True
         return False
+
+
+def _in_memory_url(url: str) -> bool:
+    """`sqlite://`, `sqlite+aiosqlite://`, `sqlite:///:memory:`: SQLite in memory."""
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+", 1)[0] != "sqlite":
+        return False
+    return rest in ("", "/") or IN_MEMORY_DATABASE in rest
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from backlint.semantics.context import FileContext, Scope
+from backlint.semantics.context import FileContext, Parameter, Scope
 from backlint.semantics.facts import dotted
 from backlint.semantics.flow import (
     MAX_DEPTH,
@@ -132,6 +132,11 @@ _INPUT_ERROR_WORDS = frozenset(
         "invalid",
         "malformed",
         "yaml",
+        # File formats read from the client's upload: pypdf's `PdfReadError`,
+        # `zipfile.BadZipFile`, Pillow's `UnidentifiedImageError`.
+        "pdf",
+        "zip",
+        "unidentified",
     }
 )
 # ... unless the exception is about a connection or a remote answer.
@@ -200,9 +205,39 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         return False
     prune = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
     return not any(
-        isinstance(n, cst.Await) and not is_request_data(ctx, n, scope)
+        isinstance(n, cst.Await)
+        and not is_request_data(ctx, n, scope)
+        and not _reads_upload(ctx, n, scope)
         for n in descendants(body.body, prune=prune)
     )  # `await request.body()` reads the client's input, not a remote answer
+
+
+UPLOAD_FILES = frozenset(
+    {
+        "fastapi.UploadFile",
+        "fastapi.datastructures.UploadFile",
+        "starlette.datastructures.UploadFile",
+    }
+)
+
+
+def _reads_upload(ctx: FileContext, node: cst.Await, scope: Scope) -> bool:
+    """`await file.read()` on an `UploadFile` parameter: the client's own file."""
+    call = node.expression
+    if not (
+        isinstance(call, cst.Call)
+        and isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "read"
+        and isinstance(call.func.value, cst.Name)
+    ):
+        return False
+    owner, bindings = ctx.bindings(call.func.value.value, scope)
+    if owner is None or len(bindings) != 1 or not isinstance(bindings[0], Parameter):
+        return False
+    annotation = bindings[0].param.annotation
+    if annotation is None:
+        return False
+    return ctx.qualified_name(annotation.annotation, owner) in UPLOAD_FILES
 
 
 def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) -> bool:

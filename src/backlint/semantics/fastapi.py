@@ -18,6 +18,7 @@ from backlint.semantics.context import Assigned, FileContext, Parameter, Scope, 
 from backlint.semantics.facts import (
     CALLS_OF_INTEREST,
     Attr,
+    Await,
     Call,
     Const,
     FunctionFacts,
@@ -658,29 +659,38 @@ def declares_response(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> 
     return is_response_class(ctx.index.canonical(declared) if declared else None, ctx.index)
 
 
+# Methods of libraries whose result is a Response: Jinja2Templates'
+# `TemplateResponse(...)` (an HTML page), Authlib's Starlette client
+# `authorize_redirect(...)` (a RedirectResponse to the provider).
+RESPONSE_METHODS = frozenset({"TemplateResponse", "authorize_redirect"})
+# How many project functions deep a returned call is followed.
+_HELPER_DEPTH = 3
+
+
 def is_response_value(
     ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int = 0
 ) -> bool:
     """`value` (returned from a def whose body scope is `scope`) is a Response
     object: a Response class (or a project subclass) called, a Jinja2
-    `TemplateResponse(...)`, a project function or method declared to return
-    one (`backend.login(...)` with `backend: AuthenticationBackend`), or a
-    local name bound only to such values."""
+    `TemplateResponse(...)`, a call of a project function or method (of a
+    parameter, `backend.login(...)` with `backend: AuthenticationBackend`, or
+    of a module-level instance, `manager.handle_callback(...)` with
+    `manager = OAuthManager(app)`) that returns one (`returns_response_facts`),
+    or a local name bound only to such values."""
     if isinstance(value, cst.Await):
         value = value.expression
     index = ctx.index
     if isinstance(value, cst.Call):
         func = value.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "TemplateResponse":
-            return True  # Jinja2Templates(...).TemplateResponse: an HTML page
+        if isinstance(func, cst.Attribute) and func.attr.value in RESPONSE_METHODS:
+            return True
         name = ctx.qualified_name(func, scope)
         if name is not None:
             name = index.canonical(name)
             if is_response_class(name, index):
                 return True
-        fn = index.find_function(name) if name else _parameter_method(ctx, func, scope)
-        returns = dotted(fn.returns) if fn is not None and fn.returns is not None else None
-        return is_response_class(index.canonical(returns) if returns else None, index)
+        fn = _project_callee(index, name) if name else _parameter_method(ctx, func, scope)
+        return fn is not None and returns_response_facts(index, fn)
     if isinstance(value, cst.Name) and depth < 3:
         owner, bindings = ctx.bindings(value.value, scope)
         return (
@@ -694,6 +704,58 @@ def is_response_value(
             )
         )
     return False
+
+
+def returns_response_facts(index: ProjectIndex, fn: FunctionFacts, depth: int = 0) -> bool:
+    """A project function hands back a Response: its return annotation is a
+    Response class, or (unannotated) some value it returns is one: a Response
+    class called, `TemplateResponse(...)`, or a call of a project function that
+    returns one, followed `_HELPER_DEPTH` deep (`send_request(...)` returning a
+    `StreamingResponse` of the upstream's answer on one path)."""
+    if fn.returns is not None:
+        returns = dotted(fn.returns)
+        return is_response_class(index.canonical(returns) if returns else None, index)
+    return depth < _HELPER_DEPTH and any(
+        _is_response_fact(index, value, depth) for value in fn.returned
+    )
+
+
+def _is_response_fact(index: ProjectIndex, value: Value, depth: int) -> bool:
+    if isinstance(value, Await):
+        value = value.value
+    if not isinstance(value, Call):
+        return False
+    if isinstance(value.func, Attr) and value.func.attr in RESPONSE_METHODS:
+        return True
+    name = dotted(value.func)
+    if name is None:
+        return False
+    name = index.canonical(name)
+    if is_response_class(name, index):
+        return True
+    fn = _project_callee(index, name)
+    return fn is not None and returns_response_facts(index, fn, depth + 1)
+
+
+def _project_callee(index: ProjectIndex, name: str) -> FunctionFacts | None:
+    """The project function `name` calls: a function, a class's method, or the
+    method of a module-level instance (`manager.handle` with
+    `manager = Manager(app)` at module level), its class's bases included."""
+    fn = index.find_function(name)
+    if fn is not None:
+        return fn
+    owner, _, method = name.rpartition(".")
+    instance = index.lookup(owner) if owner else None
+    if not isinstance(instance, Call):
+        return None
+    cls_name = dotted(instance.func)
+    if cls_name is None:
+        return None
+    for cls in index.ancestors(cls_name):
+        found = cls.method(method)
+        if found is not None:
+            return found
+    return None
 
 
 def _parameter_method(

@@ -82,9 +82,12 @@ class ErrorDetailLeak(Rule):
     messages for the caller (`ValueError`, `KeyError`, `TypeError`,
     `PermissionError`, `AssertionError`); library errors about malformed
     input (`etree.ParseError`, `netaddr.AddrFormatError`,
-    `json.JSONDecodeError`, `*Invalid*`) raised by a `try` body that awaits
-    nothing but the request's own body: they describe the input the code was given, the client's own
-    (parsing the answer of an awaited remote call is flagged); any error of a
+    `json.JSONDecodeError`, `*Invalid*`) or an unreadable file (pypdf's
+    `PdfReadError`, `zipfile.BadZipFile`, Pillow's `UnidentifiedImageError`)
+    raised by a `try` body that awaits nothing but the request's own body or
+    an `UploadFile` parameter's `read()`: they describe the input the code
+    was given, the client's own (parsing the answer of an awaited remote
+    call is flagged; a connection's `ReadError` is not a file's); any error of a
     `try` whose one statement builds a Pydantic model of the project from the
     client's data (`Form(**data)`, `Form.model_validate(data)`: the error is
     about that data);

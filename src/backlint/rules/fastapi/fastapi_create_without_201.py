@@ -93,7 +93,10 @@ class FastapiCreateWithout201(FastAPIRule):
     Routes that set `status_code` (any value: `202 Accepted` for queued work
     is a choice); routes that return a `Response` object (the status is
     theirs: a `Response` return annotation, a `Response(...)` or a project
-    subclass of one, or a project function declared to return one) or set
+    subclass of one, or a call of a project function or method declared to
+    return one or, unannotated, returning one on some path, followed three
+    functions deep: `return await send_request(...)` that relays an
+    upstream's answer as a `StreamingResponse`) or set
     `response.status_code`; routes that create nothing (`preview`,
     `dry-run`, `validate`, `simulate` or `estimate` in the name or the path);
     create-or-update routes (`create_or_update_x`, a body calling

@@ -120,7 +120,13 @@ class FastapiMissingResponseModel(Rule):
     `include_in_schema=False`; `response_class=` a non-JSON response
     (`HTMLResponse`, `RedirectResponse`, `StreamingResponse`, ...); a return
     annotation that is a `Response` class; a route whose every `return` hands
-    back a `Response` object (FastAPI sends those untouched); routes that
+    back a `Response` object (FastAPI sends those untouched), the result of a
+    project function or method declared to return one, or of an unannotated
+    one that returns one on some path (`return await send_request(...)` where
+    the helper answers with a `StreamingResponse` of an upstream's answer or
+    its JSON; followed three project functions deep; a method of a
+    module-level instance, `oauth_manager.handle_callback(...)`, included);
+    Authlib's `authorize_redirect(...)`; routes that
     relay another service's answer, by name (`forward_get`, `proxy`,
     `passthrough`, `relay`); websocket routes;
     Flask and other frameworks' routes.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext
 from backlint.semantics.flow import literal_value, local_values
-from backlint.semantics.security import JWT_DECODE
+from backlint.semantics.security import JWT_DECODE, name_words
 from backlint.semantics.tree import descendants
 
 
@@ -51,7 +53,14 @@ class JwtVerificationDisabled(Rule):
     unverified header to pick a key (`jwt.get_unverified_header`); unverified
     claims read only for the issuer, key id or expiry (`.get("iss")` to pick
     the provider before a verified decode, `["exp"]` of a token the server
-    stored), directly or through a local used for nothing else; options
+    stored), directly or through a local used for nothing else; a token
+    someone else vouches for: a decode in the branch of a setting that says
+    tokens come verified (`if settings.EXTERNAL_AUTH_TRUSTED_JWT_DECODE:`,
+    not negated, not its `else`), or a token that earlier in the same
+    function went to a call that checks it (the issuer's
+    `await client.userinfo(token={"access_token": token})`, an
+    `introspect`/`verify`/`validate` function, a verified `jwt.decode` of
+    it), directly or in a local holding it; options
     built elsewhere than in the function (a parameter, a module constant);
     test files.
 
@@ -76,11 +85,12 @@ class JwtVerificationDisabled(Rule):
                 continue
             key = arg.keyword.value
             if key == "options" and self._signature_off(arg.value):
-                if not self._reads_routing_claims_only(node):
+                if not self._reads_routing_claims_only(node) and not self._vouched_for(node):
                     self.report(node, func=name, what="skips the signature check")
                 return
             if key == "verify" and _is_false(arg.value):
-                self.report(node, func=name, what="skips the signature check (`verify=False`)")
+                if not self._vouched_for(node):
+                    self.report(node, func=name, what="skips the signature check (`verify=False`)")
                 return
             if key == "algorithms" and self._allows_none(arg.value):
                 self.report(node, func=name, what='accepts the unsigned `"none"` algorithm')
@@ -107,6 +117,72 @@ class JwtVerificationDisabled(Rule):
             if isinstance(n, cst.Name) and n.value == target.value and n is not target
         ]
         return bool(uses) and all(_claim_read(ctx, n) for n in uses)
+
+    def _vouched_for(self, node: cst.Call) -> bool:
+        """Someone else checked the token: the decode sits in the branch of a
+        setting that says so (`if settings.TRUSTED_JWT_DECODE:`, a proxy in
+        front verified it), or the same token went, earlier in the function,
+        to a call that checks it (`await client.userinfo(token=...)`: the
+        issuer accepted it; `verify_token(token)`)."""
+        return self._in_trusted_branch(node) or self._checked_before(node)
+
+    def _in_trusted_branch(self, node: cst.Call) -> bool:
+        ctx = self.ctx
+        child: cst.CSTNode = node
+        parent = ctx.parent(child)
+        while parent is not None and not isinstance(parent, cst.FunctionDef | cst.Module):
+            if isinstance(parent, cst.If) and child is parent.body and _names_trust(parent.test):
+                return True
+            child, parent = parent, ctx.parent(parent)
+        return False
+
+    def _checked_before(self, node: cst.Call) -> bool:
+        token = next((a.value for a in node.args if a.keyword is None), None)
+        function = self.ctx.scope.function()
+        if not isinstance(token, cst.Name | cst.Attribute) or function is None:
+            return False
+        code = self.ctx.tree.code_for_node(token)
+        for found in descendants(function.node):
+            if found is node:
+                return False
+            if (
+                isinstance(found, cst.Call)
+                and (_checks_tokens(found.func) or self._verified_decode(found))
+                and any(self._carries(arg.value, code) for arg in found.args)
+            ):
+                return True
+        return False
+
+    def _verified_decode(self, call: cst.Call) -> bool:
+        """`jwt.decode(token, key, ...)` with the signature checked."""
+        if self.ctx.qualified_name(call.func) not in JWT_DECODE:
+            return False
+        positional = [a for a in call.args if a.keyword is None]
+        has_key = len(positional) > 1 or any(
+            a.keyword is not None and a.keyword.value == "key" for a in call.args
+        )
+        return has_key and not any(
+            a.keyword is not None
+            and (
+                (a.keyword.value == "options" and self._signature_off(a.value))
+                or (a.keyword.value == "verify" and _is_false(a.value))
+                or (a.keyword.value == "algorithms" and self._allows_none(a.value))
+            )
+            for a in call.args
+        )
+
+    def _carries(self, expr: cst.BaseExpression, code: str) -> bool:
+        """`expr` is the token, holds it (`{"access_token": token}`), or is a
+        local bound to such a value."""
+        values = [expr]
+        if isinstance(expr, cst.Name):
+            values += self._resolve(expr)
+        tree = self.ctx.tree
+        return any(
+            isinstance(n, cst.Name | cst.Attribute) and tree.code_for_node(n) == code
+            for value in values
+            for n in (value, *descendants(value))
+        )
 
     def _resolve(self, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
         if isinstance(expr, cst.Name):
@@ -168,6 +244,34 @@ def _claim_read(ctx: FileContext, node: cst.CSTNode) -> bool:
         index = parent.slice[0].slice
         return isinstance(index, cst.Index) and _string(index.value) in ROUTING_CLAIMS
     return False
+
+
+# A setting that says tokens come already verified (langflow's
+# `EXTERNAL_AUTH_TRUSTED_JWT_DECODE`, behind a proxy that checks them).
+TRUST_WORDS = frozenset({"trusted", "preverified", "preauthenticated"})
+# Calls that check a token: the issuer's userinfo or introspection endpoint,
+# or a verifying function of the project.
+CHECK_WORDS = frozenset({"userinfo", "introspect", "introspection", "verify", "validate"})
+
+
+def _names_trust(test: cst.BaseExpression) -> bool:
+    """`if settings.TRUSTED_JWT_DECODE:` or `if trusted and ...` (not negated)."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _names_trust(test.left) or _names_trust(test.right)
+    if isinstance(test, cst.Attribute):
+        return bool(TRUST_WORDS & set(name_words(test.attr.value)))
+    if isinstance(test, cst.Name):
+        return bool(TRUST_WORDS & set(name_words(test.value)))
+    return False
+
+
+def _checks_tokens(func: cst.BaseExpression) -> bool:
+    name = func.attr.value if isinstance(func, cst.Attribute) else None
+    if isinstance(func, cst.Name):
+        name = func.value
+    words = name_words(name) if name else []
+    pairs = {f"{a}{b}" for a, b in itertools.pairwise(words)}
+    return bool(CHECK_WORDS & (set(words) | pairs))
 
 
 def _string(expr: cst.BaseExpression) -> str | None:

@@ -79,6 +79,12 @@ class Finding:
         }
 
 
+# Packages of tests and test helpers (`oscar/test/`, `nautobot/core/testing/`):
+# their files are test files (`engine.files.is_test_path`), and their settings
+# modules serve tests, not a deployment.
+NON_PRODUCTION_PACKAGES = frozenset({"test", "tests", "testing"})
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """A file to lint: where it is, how to show it, and what kind of file it is."""

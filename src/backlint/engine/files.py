@@ -10,8 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pathspec
 
-from backlint.semantics.settings import NON_PRODUCTION_PACKAGES
-from backlint.types import SourceFile
+from backlint.types import NON_PRODUCTION_PACKAGES, SourceFile
 
 __all__ = ["Skipped", "SourceFile", "discover", "source_file"]
 

@@ -26,6 +26,7 @@ import libcst as cst
 from backlint.semantics.context import FileContext, Imported, Scope
 from backlint.semantics.facts import ModuleFacts, Seq, Value, const_str, dotted
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.types import NON_PRODUCTION_PACKAGES
 
 # Names a module assigns that make it a Django settings module whatever its name.
 DJANGO_SETTINGS_NAMES = frozenset(
@@ -53,9 +54,6 @@ NON_PRODUCTION_WORDS = frozenset(
         "docs",
     }
 )
-# Packages of tests and test helpers: their settings modules serve tests, not a
-# deployment, and their files are test files (`engine.files.is_test_path`).
-NON_PRODUCTION_PACKAGES = frozenset({"test", "tests", "testing"})
 # File names of the shared module of split settings.
 BASE_NAMES = frozenset({"base", "common", "defaults", "default", "shared", "core", "__init__"})
 # Calls that read the environment: os, django-environ, python-decouple, pydantic.

@@ -762,11 +762,20 @@ _VALUE_TAIL = re.compile(
 )
 
 
+# The text of an open quoted literal that is a JSON path so far (`'$.{key}'`,
+# `'$.meta."{key}"'`, `'$[{i}]'`, `'lax $.{key}'`): member names and indexes
+# only, no filter (`? (@.name == "{v}")`), which holds values.
+_JSON_PATH = re.compile(r"""^(?:(?:strict|lax)\s+)?\$[.\[][\w.?"\[\]*-]*$""", re.IGNORECASE)
+
+
 def value_position(before: str) -> bool:
     """Whether SQL text continues with a value after `before`: inside a quoted
-    string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`."""
-    if before.replace("''", "").count("'") % 2 == 1:
-        return True
+    string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`.
+    A quoted JSON path (`JSON_VALUE(doc, '$.{key}')`) takes a member name
+    there, not a value: a name position (Oracle needs the path literal)."""
+    unquoted = before.replace("''", "")
+    if unquoted.count("'") % 2 == 1:
+        return not _JSON_PATH.match(unquoted[unquoted.rindex("'") + 1 :])
     return bool(_VALUE_TAIL.search(before.rstrip()))
 
 

@@ -892,6 +892,45 @@ def is_secret_text(value: object) -> bool:
     return not text.lower().endswith((".pem", ".key", ".crt", ".json", ".txt"))
 
 
+# Words a placeholder value is made of (`testpassword`, `changeme`,
+# `default-password`, `dev_secret`): a value that says it is not a secret.
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "change",
+    "default",
+    "development",
+    "dev",
+    "dummy",
+    "example",
+    "fake",
+    "insecure",
+    "local",
+    "me",
+    "placeholder",
+    "sample",
+    "testing",
+    "test",
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "your",
+    "here",
+    "xxx",
+)
+_PLACEHOLDER = re.compile(r"^(?:(?:" + "|".join(PLACEHOLDER_WORDS) + r")[-_ .]?)+$", re.IGNORECASE)
+
+
+def is_placeholder_text(value: object) -> bool:
+    """A value made only of placeholder words, run together or not
+    (`testpassword`, `defaultpassword`, `change-me`), one of which is not
+    `password`/`secret` (a bare `"password"` may be a real, weak one)."""
+    if not isinstance(value, str) or not _PLACEHOLDER.match(value.strip()):
+        return False
+    rest = re.sub(r"password|passwd|pass|secret|[-_ .]", "", value.lower())
+    return bool(rest)
+
+
 # --------------------------------------------------------------------------
 # Passwords and hashes.
 

@@ -10,12 +10,14 @@ dependencies (fastapi-limiter's `RateLimiter`), a limiter middleware
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import libcst as cst
 
-from backlint.semantics.context import FileContext, Scope
+from backlint.semantics.context import Assigned, FileContext, Scope
 from backlint.semantics.facts import CALLS_OF_INTEREST, Attr, Call, Mapping, Ref, Seq, Value, dotted
+from backlint.semantics.fastapi import DEPENDS
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
@@ -449,3 +451,253 @@ def module_imports_limiter(index: ProjectIndex, module: str) -> bool:
         mentions_limit(local) or mentions_limit(qualified)
         for local, qualified in facts.imports.items()
     )
+
+
+# --------------------------------------------------------------------------
+# Limiters called in a view's body.
+
+_LIMITER_WORDS = frozenset({"limiter", "ratelimit", "ratelimiter", "throttle", "throttled"})
+
+
+def _callee_segments(func: cst.BaseExpression) -> list[str]:
+    """`select(User).where(x).limit` -> ["select", "where", "limit"];
+    `signin_rate_limiter.is_limited` -> ["signin_rate_limiter", "is_limited"]."""
+    out: list[str] = []
+    expr: cst.BaseExpression = func
+    for _ in range(16):
+        if isinstance(expr, cst.Attribute):
+            out.append(expr.attr.value)
+            expr = expr.value
+        elif isinstance(expr, cst.Call):
+            expr = expr.func
+        elif isinstance(expr, cst.Subscript):
+            expr = expr.value
+        else:
+            break
+    if isinstance(expr, cst.Name):
+        out.append(expr.value)
+    return list(reversed(out))
+
+
+def is_limiter_call(ctx: FileContext, call: cst.Call, scope: Scope) -> bool:
+    """A call that checks a rate: named for it (`check_rate_limit(...)`,
+    `signin_rate_limiter.is_limited(...)`, `request.app.state.limiter.hit(...)`),
+    or a method of a module-level limiter instance (`guard = RateLimiter(...)`,
+    then `guard.hit(key)`). A query's `.limit(n)` is not one."""
+    segments = _callee_segments(call.func)
+    if not segments:
+        return False
+    *receivers, last = segments
+    if any(mentions_limit(r) for r in receivers):
+        return True
+    if mentions_limit(last) and last.lower() not in ("limit", "limits"):
+        return True
+    if not receivers or not isinstance(call.func, cst.Attribute):
+        return False
+    root = call.func.value
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    if not isinstance(root, cst.Name):
+        return False
+    owner, bindings = ctx.bindings(root.value, scope)
+    return owner is not None and any(
+        isinstance(b, Assigned)
+        and isinstance(b.value, cst.Call)
+        and any(
+            set(name_words(s)) & _LIMITER_WORDS or mentions_limit(s)
+            for s in _callee_segments(b.value.func)
+        )
+        for b in bindings
+    )
+
+
+def calls_limiter(ctx: FileContext, body: cst.CSTNode, scope: Scope) -> bool:
+    """A limiter called anywhere in a body (see `is_limiter_call`)."""
+    return any(
+        isinstance(child, cst.Call) and is_limiter_call(ctx, child, scope)
+        for child in descendants(body, prune=(cst.Lambda, cst.ClassDef))
+    )
+
+
+# --------------------------------------------------------------------------
+# OAuth token endpoints without a password grant.
+
+# Grants of an OAuth/OIDC token endpoint that take no user password.
+GRANT_TYPES = frozenset(
+    {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    }
+)
+# django-oauth-toolkit's token endpoint: the grants are the registered
+# applications' (`authorization_grant_type`).
+OAUTH_TOKEN_VIEWS = frozenset(
+    {"oauth2_provider.views.TokenView", "oauth2_provider.views.base.TokenView"}
+)
+_CREDENTIAL_FIELDS = frozenset({"username", "password", "email", "passwd"})
+
+
+def _strings(node: cst.CSTNode) -> set[str]:
+    out: set[str] = set()
+    for child in descendants(node):
+        if isinstance(child, cst.SimpleString):
+            value = child.evaluated_value
+            if isinstance(value, str):
+                out.add(value.lower())
+    return out
+
+
+def _function_params(node: cst.CSTNode) -> Iterator[cst.Param]:
+    for child in (node, *descendants(node, prune=(cst.Lambda,))):
+        if isinstance(child, cst.FunctionDef):
+            params = child.params
+            yield from (*params.posonly_params, *params.params, *params.kwonly_params)
+
+
+def grants_without_password(
+    ctx: FileContext, node: cst.FunctionDef | cst.ClassDef, scope: Scope
+) -> bool:
+    """An OAuth/OIDC token endpoint that grants only by code, refresh token or
+    client credentials: it names a grant type (`grant_type`, a
+    `"authorization_code"` literal, a parameter or dependency taking
+    `grant_type`) and takes no password grant (no `"password"`/`"username"`
+    literal, no `OAuth2PasswordRequestForm`, no `username`/`password`
+    parameter here or in a dependency)."""
+    code = ctx.tree.code_for_node(node)
+    if "PasswordRequestForm" in code or "GRANT_PASSWORD" in code:
+        return False
+    strings = _strings(node)
+    if strings & {"password", "username"}:
+        return False
+    evidence = bool(strings & GRANT_TYPES) or "grant_type" in strings
+    for param in _function_params(node):
+        name = param.name.value
+        if name in _CREDENTIAL_FIELDS:
+            return False
+        evidence = evidence or name == "grant_type"
+        dependency = _dependency_params(ctx, param, scope)
+        if dependency & _CREDENTIAL_FIELDS:
+            return False
+        evidence = evidence or "grant_type" in dependency
+    return evidence
+
+
+def _dependency_params(ctx: FileContext, param: cst.Param, scope: Scope) -> set[str]:
+    """Parameter names of the project function of a `Depends(f)` default."""
+    default = param.default
+    if not (isinstance(default, cst.Call) and default.args):
+        return set()
+    if ctx.qualified_name(default.func, scope) not in DEPENDS:
+        return set()
+    name = ctx.qualified_name(default.args[0].value, scope)
+    found = ctx.index.find_function(name) if name is not None else None
+    return {p[0] for p in found.params} if found is not None else set()
+
+
+@index_view
+def names_password_grant(index: ProjectIndex) -> bool:
+    """Some module- or class-level value names django-oauth-toolkit's
+    password grant (`Application.GRANT_PASSWORD`)."""
+    for facts in index.modules.values():
+        values = [*facts.assignments.values()]
+        for cls in facts.classes.values():
+            values.extend(v for _, v in cls.attributes)
+        for value in values:
+            if any(n.endswith("GRANT_PASSWORD") for n in _value_names(value)):
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# Password reset confirmations by a signed token.
+
+# Reset confirmation views of libraries that check Django's
+# `default_token_generator` (an HMAC of the user's state and SECRET_KEY).
+SIGNED_RESET_VIEWS = frozenset(
+    {
+        "django.contrib.auth.views.PasswordResetConfirmView",
+        "dj_rest_auth.views.PasswordResetConfirmView",
+    }
+)
+# Packages of signatures and keyed hashes: a token they check is unguessable.
+SIGNING_PACKAGES = (
+    "jwt",
+    "jose",
+    "jwcrypto",
+    "authlib.jose",
+    "itsdangerous",
+    "django.core.signing",
+    "django.contrib.auth.tokens",
+    "hmac",
+)
+
+
+def _signing_module(index: ProjectIndex, module: str) -> bool:
+    """A project module that imports a signing package, or hashes with the
+    project's SECRET_KEY (`hashlib` and `django.conf.settings`)."""
+    facts = index.modules.get(module)
+    if facts is None:
+        return False
+    imported = set(facts.imports.values())
+    if any(q == p or q.startswith(p + ".") for q in imported for p in SIGNING_PACKAGES):
+        return True
+    return any(q.startswith("hashlib") for q in imported) and "django.conf.settings" in imported
+
+
+def checks_signed_token(
+    ctx: FileContext, node: cst.FunctionDef | cst.ClassDef, scope: Scope
+) -> bool:
+    """A reset confirmation (it receives a token: a parameter or request
+    field named for it, and makes none) that checks its token by a
+    signature or keyed hash: a call given the token (an argument named for it: `token`,
+    `form.token.data`) that is a signing library's (`jwt.decode`,
+    `signing.loads`, `default_token_generator.check_token`, a signer's
+    `unsign`), or a function or method of a project module that imports
+    one (`is_password_change_token_valid`, `user_manager.reset_password`
+    with `user_manager: UserManager`)."""
+    index = ctx.index
+    params = [p.name.value for p in _function_params(node)]
+    received = any("token" in name_words(p) for p in params) or "token" in _strings(node)
+    if not received or "make_token" in ctx.tree.code_for_node(node):
+        return False  # not a confirmation: it makes the token (and mails it)
+    annotations: dict[str, str] = {}
+    for param in _function_params(node):
+        if param.annotation is not None:
+            annotated = ctx.qualified_name(param.annotation.annotation, scope)
+            if annotated is not None:
+                annotations[param.name.value] = index.canonical(annotated)
+    for child in descendants(node, prune=(cst.Lambda,)):
+        if not isinstance(child, cst.Call):
+            continue
+        if not any("token" in name_words(ctx.tree.code_for_node(a.value)) for a in child.args):
+            continue
+        segments = _callee_segments(child.func)
+        if not segments:
+            continue
+        last = segments[-1]
+        receivers = {w for s in segments[:-1] for w in name_words(s)}
+        if last == "check_token" and "generator" in receivers:
+            return True
+        if last in ("unsign", "unsign_object", "loads") and receivers & {
+            "signer",
+            "signing",
+            "serializer",
+        }:
+            return True
+        name = ctx.qualified_name(child.func, scope)
+        module = None
+        if name is not None:
+            name = index.canonical(name)
+            if any(name == p or name.startswith(p + ".") for p in SIGNING_PACKAGES):
+                return True
+            module = name.rpartition(".")[0]
+        elif isinstance(child.func, cst.Attribute) and isinstance(child.func.value, cst.Name):
+            owner = annotations.get(child.func.value.value)
+            module = owner.rpartition(".")[0] if owner is not None else None
+        if module is not None and _signing_module(index, module):
+            return True
+    return False

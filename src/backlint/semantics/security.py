@@ -24,7 +24,7 @@ from backlint.semantics.context import (
     Scope,
     ScopeKind,
 )
-from backlint.semantics.facts import Const
+from backlint.semantics.facts import Attr, Call, ClassFacts, Const, Seq, const_str, dotted
 from backlint.semantics.fastapi import DEPENDS, parameters, route_of
 from backlint.semantics.flow import (
     MAX_DEPTH,
@@ -33,6 +33,7 @@ from backlint.semantics.flow import (
     local_values,
     module_constant,
 )
+from backlint.semantics.index import ProjectIndex
 from backlint.semantics.tree import descendants
 
 # --------------------------------------------------------------------------
@@ -762,11 +763,20 @@ _VALUE_TAIL = re.compile(
 )
 
 
+# The text of an open quoted literal that is a JSON path so far (`'$.{key}'`,
+# `'$.meta."{key}"'`, `'$[{i}]'`, `'lax $.{key}'`): member names and indexes
+# only, no filter (`? (@.name == "{v}")`), which holds values.
+_JSON_PATH = re.compile(r"""^(?:(?:strict|lax)\s+)?\$[.\[][\w.?"\[\]*-]*$""", re.IGNORECASE)
+
+
 def value_position(before: str) -> bool:
     """Whether SQL text continues with a value after `before`: inside a quoted
-    string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`."""
-    if before.replace("''", "").count("'") % 2 == 1:
-        return True
+    string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`.
+    A quoted JSON path (`JSON_VALUE(doc, '$.{key}')`) takes a member name
+    there, not a value: a name position (Oracle needs the path literal)."""
+    unquoted = before.replace("''", "")
+    if unquoted.count("'") % 2 == 1:
+        return not _JSON_PATH.match(unquoted[unquoted.rindex("'") + 1 :])
     return bool(_VALUE_TAIL.search(before.rstrip()))
 
 
@@ -880,6 +890,45 @@ def is_secret_text(value: object) -> bool:
     if text.startswith(("${", "{{", "$(", "<", "/", "./", "~/", "file:")):
         return False
     return not text.lower().endswith((".pem", ".key", ".crt", ".json", ".txt"))
+
+
+# Words a placeholder value is made of (`testpassword`, `changeme`,
+# `default-password`, `dev_secret`): a value that says it is not a secret.
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "change",
+    "default",
+    "development",
+    "dev",
+    "dummy",
+    "example",
+    "fake",
+    "insecure",
+    "local",
+    "me",
+    "placeholder",
+    "sample",
+    "testing",
+    "test",
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "your",
+    "here",
+    "xxx",
+)
+_PLACEHOLDER = re.compile(r"^(?:(?:" + "|".join(PLACEHOLDER_WORDS) + r")[-_ .]?)+$", re.IGNORECASE)
+
+
+def is_placeholder_text(value: object) -> bool:
+    """A value made only of placeholder words, run together or not
+    (`testpassword`, `defaultpassword`, `change-me`), one of which is not
+    `password`/`secret` (a bare `"password"` may be a real, weak one)."""
+    if not isinstance(value, str) or not _PLACEHOLDER.match(value.strip()):
+        return False
+    rest = re.sub(r"password|passwd|pass|secret|[-_ .]", "", value.lower())
+    return bool(rest)
 
 
 # --------------------------------------------------------------------------
@@ -1141,6 +1190,93 @@ def _view_parameter(ctx: FileContext, owner: Scope, param: cst.Param) -> bool:
 
 CSRF_EXEMPT = frozenset({"django.views.decorators.csrf.csrf_exempt"})
 METHOD_DECORATOR = frozenset({"django.utils.decorators.method_decorator"})
+# Django class-based views that answer only safe methods (GET, HEAD,
+# OPTIONS), and mixins that add no handler: a view made only of these and of
+# project classes without a write handler never meets a CSRF check.
+# (`RedirectView` is left out: its `post()` redirects like `get()`.)
+SAFE_VIEW_BASES = frozenset(
+    {
+        "builtins.object",
+        "django.views.View",
+        "django.views.generic.View",
+        "django.views.generic.base.View",
+        "django.views.generic.TemplateView",
+        "django.views.generic.base.TemplateView",
+        "django.views.generic.base.ContextMixin",
+        "django.views.generic.base.TemplateResponseMixin",
+        "django.views.generic.DetailView",
+        "django.views.generic.detail.DetailView",
+        "django.views.generic.detail.SingleObjectMixin",
+        "django.views.generic.detail.SingleObjectTemplateResponseMixin",
+        "django.views.generic.ListView",
+        "django.views.generic.list.ListView",
+        "django.views.generic.list.MultipleObjectMixin",
+        "django.views.generic.list.MultipleObjectTemplateResponseMixin",
+        "django.contrib.auth.mixins.LoginRequiredMixin",
+        "django.contrib.auth.mixins.PermissionRequiredMixin",
+        "django.contrib.auth.mixins.UserPassesTestMixin",
+        "django.contrib.auth.mixins.AccessMixin",
+    }
+)
+# HTTP methods Django's CSRF check never applies to.
+SAFE_HTTP_METHODS = frozenset({"get", "head", "options", "trace"})
+_WRITE_HANDLERS = frozenset({"post", "put", "patch", "delete"})
+
+
+def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
+    """Whether the class-based view `qualname` (a project class) answers only
+    GET/HEAD/OPTIONS: `http_method_names` holds only those, or no class of
+    its MRO defines `post`/`put`/`patch`/`delete` and every class outside
+    the project is a safe Django view (`View`, `TemplateView`, ...). A
+    `dispatch` of the project must return `super().dispatch(...)` only (it
+    could answer a POST itself). Unknown (a base outside the project and
+    Django's safe views, a class not in the index) says no."""
+    if not index.complete:
+        return False
+    classes = list(index.ancestors(qualname))
+    if not classes or classes[0].qualname != index.canonical(qualname):
+        return False
+    for cls in classes:
+        methods = cls.attribute("http_method_names")
+        if isinstance(methods, Seq):
+            verbs = {const_str(v) for v in methods.items}
+            if None not in verbs:
+                return {v.lower() for v in verbs if v} <= SAFE_HTTP_METHODS
+            return False
+    known = {cls.qualname for cls in classes}
+    for cls in classes:
+        if not _safe_view_class(cls):
+            return False
+        for base in cls.bases:
+            name = dotted(base)
+            if name is None:
+                return False
+            if index.canonical(name) not in known and name not in SAFE_VIEW_BASES:
+                return False
+    return True
+
+
+def _safe_view_class(cls: ClassFacts) -> bool:
+    for method in cls.methods:
+        if method.name in _WRITE_HANDLERS:
+            return False
+        if method.name == "dispatch" and not (
+            method.returned and all(_is_super_dispatch(v) for v in method.returned)
+        ):
+            return False
+    return True
+
+
+def _is_super_dispatch(value: object) -> bool:
+    return (
+        isinstance(value, Call)
+        and isinstance(value.func, Attr)
+        and value.func.attr == "dispatch"
+        and isinstance(value.func.value, Call)
+        and dotted(value.func.value.func) == "builtins.super"
+    )
+
+
 # Words of a view, class, module or URL path that make it a webhook: called by
 # another server, authenticated by a signature, never by a browser session.
 WEBHOOK_WORDS = frozenset({"webhook", "webhooks", "hook", "hooks", "ipn"})

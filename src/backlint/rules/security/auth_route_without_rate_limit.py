@@ -22,12 +22,18 @@ from backlint.semantics.ratelimit import (
     AUTH_VIEWS,
     AUTHENTICATED_BASES,
     AUTHENTICATED_DECORATORS,
+    OAUTH_TOKEN_VIEWS,
     RATELIMIT_DECORATORS,
+    SIGNED_RESET_VIEWS,
     auth_kind,
+    calls_limiter,
+    checks_signed_token,
     class_ancestry,
+    grants_without_password,
     is_current_user_dependency,
     mentions_limit,
     module_imports_limiter,
+    names_password_grant,
     rate_limits,
     requires_login,
     routed_views,
@@ -130,8 +136,24 @@ class AuthRouteWithoutRateLimit(Rule):
     (its `clean()` checks the rate); token
     refresh, verification and revocation; OAuth redirects and callbacks;
     reset "done"/"complete" pages; FastAPI GET routes; private helpers;
-    views that call a limiter themselves (`check_rate_limit(...)` in the
-    body, or a form class from a module that imports one); projects with a
+    views and routes that call a limiter themselves (`check_rate_limit(...)`
+    or `signin_rate_limiter.is_limited(...)` in the body, a method of an
+    instance made by a limiter class: `guard = RateLimiter(...)`, then
+    `guard.hit(key)`; not a query's `.limit(1)`), or make a form class from
+    a module that imports one; OAuth/OIDC token endpoints that grant only by
+    code, refresh token or client credentials (the endpoint or a dependency
+    of it takes `grant_type`, or it names such a grant, and nothing names a
+    `"password"` grant, `OAuth2PasswordRequestForm` or a
+    `username`/`password` parameter; django-oauth-toolkit's `TokenView`
+    unless some class or module value names `GRANT_PASSWORD`): the secrets
+    they check are generated, not chosen; password reset confirmations
+    whose token is signed or a keyed hash (Django's
+    `PasswordResetConfirmView`, `default_token_generator.check_token`,
+    `signing.loads`, `jwt.decode` of the token, or a project function or
+    method, given the token, from a module that imports a signing library
+    or hashes with `django.conf.settings`): guessing it is infeasible. A
+    short reset code (OTP, PIN) checked elsewhere stays flagged, but a code
+    checked by a module that also signs is a missed alarm. Projects with a
     global limiter (as listed above); routes of an `APIRouter()` made and
     returned by a function (a library's router factory: the code including
     it may add a limiter dependency); Django views of a project that deploys
@@ -193,6 +215,8 @@ class AuthRouteWithoutRateLimit(Rule):
                 return  # a plain `View` that renders or redirects only
         if kind is None:
             return
+        if self._not_guessable(node, kind, ctx.scope, ancestry):
+            return
         drf = any(a.startswith(_DRF_PACKAGES) for a in ancestry)
         if self._class_limited(node, drf):
             return
@@ -225,6 +249,8 @@ class AuthRouteWithoutRateLimit(Rule):
             return  # `/users/{id}/access-token`: an action on a resource, by its owner
         ctx = self.ctx
         if self._factory_router(route, scope):
+            return
+        if self._not_guessable(node, kind, scope) or calls_limiter(ctx, node.body, scope):
             return
         if ctx.index.view(rate_limits).covers(ctx.index, route.instance):
             return
@@ -295,7 +321,9 @@ class AuthRouteWithoutRateLimit(Rule):
             return
         if decorators & _DRF_FUNCTION_DECORATORS and _drf_default_throttles(ctx.index):
             return
-        if self._calls_limiter(node.body) or self._uses_limited_class(node.body):
+        if calls_limiter(ctx, node.body, scope) or self._uses_limited_class(node.body):
+            return
+        if self._not_guessable(node, kind, scope):
             return
         if not takes_credentials(ctx, node.body):
             return  # renders or redirects only: the credentials go elsewhere
@@ -309,13 +337,25 @@ class AuthRouteWithoutRateLimit(Rule):
                 return True
         return False
 
-    def _calls_limiter(self, body: cst.CSTNode) -> bool:
-        """A call named like a limiter in a body (`check_rate_limit(...)`)."""
-        for child in descendants(body, prune=(cst.Lambda, cst.ClassDef)):
-            if isinstance(child, cst.Call) and mentions_limit(
-                self.ctx.tree.code_for_node(child.func)
-            ):
+    def _not_guessable(
+        self,
+        node: cst.FunctionDef | cst.ClassDef,
+        kind: str,
+        scope: Scope,
+        ancestry: set[str] | None = None,
+    ) -> bool:
+        """Nothing to try by brute force: an OAuth token endpoint granting by
+        code, refresh token or client credentials only (no password grant),
+        or a reset confirmation whose token is signed (Django's token
+        generator, a JWT, `signing.loads`)."""
+        ctx = self.ctx
+        ancestry = ancestry or set()
+        if kind == "token":
+            if ancestry & OAUTH_TOKEN_VIEWS and not ctx.index.view(names_password_grant):
                 return True
+            return grants_without_password(ctx, node, scope)
+        if kind == "password reset":
+            return bool(ancestry & SIGNED_RESET_VIEWS) or checks_signed_token(ctx, node, scope)
         return False
 
     def _class_limited(self, node: cst.ClassDef, drf: bool) -> bool:
@@ -335,7 +375,7 @@ class AuthRouteWithoutRateLimit(Rule):
                     return True
                 if stmt.name.value in ("get_throttles", "throttle"):
                     return True
-                if self._calls_limiter(stmt.body):
+                if calls_limiter(ctx, stmt.body, self.ctx.scope):
                     return True
             elif isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:

@@ -7,10 +7,12 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import FileContext
+from backlint.semantics.context import FileContext, ScopeKind
 from backlint.semantics.security import (
     CSRF_EXEMPT,
     METHOD_DECORATOR,
+    SAFE_HTTP_METHODS,
+    answers_safe_methods_only,
     is_inert_view,
     marks_webhook,
 )
@@ -63,9 +65,21 @@ class CsrfExemptView(Rule):
     such a decorator: `@social_auth_view`, python-social-auth's `@psa`);
     views that read the `Authorization` header themselves (HTTP Basic, API
     tokens); view functions that change nothing (they read the request, log
-    and answer: CSP and error report sinks, a metrics no-op); test files.
+    and answer: CSP and error report sinks, a metrics no-op); class-based
+    views that answer only safe methods, where Django's CSRF check never
+    applies (an exempt `get()`; a view, exempt by its `dispatch` or in a
+    URLconf as `csrf_exempt(View.as_view())`, whose project classes define
+    no `post`/`put`/`patch`/`delete`, whose other bases are Django's
+    `View`/`TemplateView`/`DetailView`/`ListView` or auth mixins, and whose
+    own `dispatch` only returns `super().dispatch(...)`; or whose
+    `http_method_names` lists only safe methods); test files.
     Other ways an exempt view authenticates without the session are not
-    seen: such views are flagged, add a `# noqa` with the reason.
+    seen: a secret posted in the body (a session key handed over across
+    domains) or an unguessable part of the URL (a widget's random cart
+    namespace) looks like any other request field or URL capture, and a view
+    that reads none of `request.user`/`request.session` may still reach
+    them through helpers. Such views are flagged: add a `# noqa` with the
+    reason.
 
     Fix:
     None: remove the exemption and send the CSRF token (Django's
@@ -96,6 +110,7 @@ class CsrfExemptView(Rule):
             and not self._marked_by_decorators(node)
             and not _reads_authorization(node)
             and not (node.name.value != "dispatch" and is_inert_view(self.ctx, node))
+            and not self._safe_method(node)
         ):
             self.report(node, view=node.name.value)
 
@@ -111,8 +126,49 @@ class CsrfExemptView(Rule):
         return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if self._exempted(node) and not self._webhook(node.name.value):
+        if (
+            self._exempted(node)
+            and not self._webhook(node.name.value)
+            and not self._safe_class(self._class_name(node))
+        ):
             self.report(node, view=node.name.value)
+
+    def _class_name(self, node: cst.ClassDef) -> str | None:
+        """The qualified name of a module-level class."""
+        if self.ctx.scope.kind is not ScopeKind.MODULE:
+            return None
+        return f"{self.ctx.module}.{node.name.value}"
+
+    def _safe_class(self, qualname: str | None) -> bool:
+        """A class-based view that answers only GET/HEAD/OPTIONS: Django's
+        CSRF check never applies to it, the exemption changes nothing."""
+        return qualname is not None and answers_safe_methods_only(self.ctx.index, qualname)
+
+    def _safe_method(self, node: cst.FunctionDef) -> bool:
+        """An exempt `get()` (CSRF never checks a safe method), or an exempt
+        `dispatch` of a view that answers only safe methods."""
+        owner = self.ctx.scope.node
+        if not isinstance(owner, cst.ClassDef):
+            return False
+        if node.name.value in SAFE_HTTP_METHODS:
+            return True
+        return node.name.value == "dispatch" and self._safe_class(self._owner_name(owner))
+
+    def _owner_name(self, owner: cst.ClassDef) -> str | None:
+        parent = self.ctx.scope.parent
+        if parent is not None and parent.kind is ScopeKind.MODULE:
+            return f"{self.ctx.module}.{owner.name.value}"
+        return None
+
+    def _as_view_class(self, expr: cst.BaseExpression) -> str | None:
+        """`views.CartCreate.as_view(...)` -> the qualified name of the class."""
+        if (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value == "as_view"
+        ):
+            return self.ctx.qualified_name(expr.func.value)
+        return None
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if not self._calls or self._webhook_module:
@@ -131,13 +187,17 @@ class CsrfExemptView(Rule):
                 strings = [_text(self.ctx, a.value) for a in child.args]
                 for call in inner:
                     seen.add(id(call))
+                    if call.args and self._safe_class(self._as_view_class(call.args[0].value)):
+                        continue
                     if not any(self._webhook(s) for s in strings):
                         self.report(
                             call, view=_text(self.ctx, call.args[0].value) if call.args else "view"
                         )
             elif self._is_csrf_exempt(child.func) and child.args:
                 view = _text(self.ctx, child.args[0].value)
-                if not self._webhook(view):
+                if not self._webhook(view) and not self._safe_class(
+                    self._as_view_class(child.args[0].value)
+                ):
                     self.report(child, view=view)
 
     # ------------------------------------------------------------------

@@ -8,10 +8,13 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, ScopeKind
-from backlint.semantics.flow import module_constant
+from backlint.semantics.facts import Const
+from backlint.semantics.flow import literal_value, module_constant
 from backlint.semantics.security import (
     JWT_DECODE,
     JWT_ENCODE,
+    is_password_name,
+    is_placeholder_text,
     is_secret_literal,
     is_secret_name,
     is_secret_text,
@@ -88,7 +91,15 @@ class HardcodedSecret(Rule):
     `access_token_expire_minutes`, `password_min_length`); dev, local and
     test settings modules, build-only settings (`_build_settings.py`, used to
     build a wheel or the docs) and the defaults of a module dynaconf loads
-    (`DjangoDynaconf(__name__)`); test files. Secrets in other places (a literal
+    (`DjangoDynaconf(__name__)`); the placeholder default of a password
+    field in a settings class for a connection (a class that also has a
+    `host`/`server`/`port`/`url` field) when the value says it is one
+    (`testpassword`, `defaultpassword`, `change-me`: only words such as
+    test, default, dev, change, me, example, dummy beside password/secret):
+    it is the client's password for a server the deployer sets up with its
+    own, so it hides nothing; keys and tokens the application signs or
+    encrypts with (`encryption_key = "test_encryption_key"`) stay flagged,
+    as do a bare `"password"` and other values; test files. Secrets in other places (a literal
     password passed to a database driver in application code) are not seen.
 
     Fix:
@@ -152,23 +163,33 @@ class HardcodedSecret(Rule):
                     target, value = small.targets[0].target, small.value
                 if not isinstance(target, cst.Name) or value is None:
                     continue
-                if is_secret_name(target.value) and self._literal_default(value):
-                    self.report(small, what=f"`{target.value}` (settings field default)")
+                default = self._literal_default(value)
+                if default is None or not is_secret_name(target.value):
+                    continue
+                if (
+                    is_password_name(target.value)
+                    and _connects(node)
+                    and is_placeholder_text(default.value)
+                ):
+                    continue  # a dev default of a server's password, not a secret
+                self.report(small, what=f"`{target.value}` (settings field default)")
 
     # ------------------------------------------------------------------
 
-    def _literal_default(self, value: cst.BaseExpression) -> bool:
+    def _literal_default(self, value: cst.BaseExpression) -> Const | None:
+        """The literal secret default of a field, bare or through
+        `Field(...)`/`SecretStr(...)`."""
         if is_secret_literal(value):
-            return True
+            return literal_value(value)
         if isinstance(value, cst.Call):
             name = self.ctx.qualified_name(value.func)
             if name in _SECRET_WRAPPERS and value.args:
-                return is_secret_literal(value.args[0].value)
+                return self._literal_default(value.args[0].value)
             if name in _FIELD_CALLS:
                 for arg in value.args:
                     if arg.keyword is None or arg.keyword.value == "default":
-                        return is_secret_literal(arg.value)
-        return False
+                        return literal_value(arg.value) if is_secret_literal(arg.value) else None
+        return None
 
     def _setting(self, stmt: cst.Assign | cst.AnnAssign) -> None:
         targets = (
@@ -250,3 +271,26 @@ class HardcodedSecret(Rule):
         const = module_constant(ctx, key)
         if const is not None and is_secret_text(const.value):
             self.report(call, what=f"key passed to `{name}`")
+
+
+# Fields of a settings class that say it configures a connection to a server.
+_CONNECTION_FIELDS = frozenset(
+    {"host", "hostname", "server", "port", "url", "uri", "dsn", "address", "endpoint"}
+)
+
+
+def _connects(node: cst.ClassDef) -> bool:
+    """A settings class for a connection: it also has a host, server, port
+    or URL field (`RedisSettings.host`, `DatabaseSettings.server`)."""
+    if not isinstance(node.body, cst.IndentedBlock):
+        return False
+    for stmt in node.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (
+                    isinstance(small, cst.AnnAssign)
+                    and isinstance(small.target, cst.Name)
+                    and small.target.value.lower() in _CONNECTION_FIELDS
+                ):
+                    return True
+    return False

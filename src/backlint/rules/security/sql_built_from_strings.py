@@ -98,7 +98,10 @@ class SqlBuiltFromStrings(Rule):
     `CREATE TABLE ... VECTOR({self.dim})`, `DO $$...$$`), where values can
     only be formatted in, unless the value is client data; migrations and
     test files. Names and clauses put where SQL takes a name (`FROM {table}`,
-    `SELECT {columns}`, `WHERE {clause}`) are judged only for client data: a
+    `SELECT {columns}`, `WHERE {clause}`, a member of a quoted JSON path:
+    `JSON_VALUE(doc, '$.{key}')`, which Oracle needs literal; a JSON path
+    filter such as `'$[*] ? (@ == "{v}")'` holds a value and is judged as
+    one) are judged only for client data: a
     name passed down from a view to a helper's parameter is a missed alarm,
     as is text that comes whole from elsewhere (a parameter, another
     function's result) or items appended to a list later joined into SQL.

@@ -114,6 +114,8 @@ def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
     HTTP exceptions are meant for clients; unresolved names are not judged."""
     if handler.type is None or not types_are_leaky(ctx, handler.type, scope):
         return False
+    if _in_drf_parser(ctx, handler):
+        return False
     return not _about_local_input(ctx, handler, scope)
 
 
@@ -188,7 +190,9 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
     if kind is None:
         return False
     parent = ctx.parent(handler)
-    if isinstance(parent, cst.Try) and _only_validates(ctx, parent.body, scope):
+    if isinstance(parent, cst.Try) and (
+        _only_validates(ctx, parent.body, scope) or _only_parses(ctx, parent.body, scope)
+    ):
         return True
     types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
     for expr in types:
@@ -210,6 +214,120 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         and not _reads_upload(ctx, n, scope)
         for n in descendants(body.body, prune=prune)
     )  # `await request.body()` reads the client's input, not a remote answer
+
+
+# Calls of a `try` body that only converts data it was given (the request's
+# own values): builtins other than these...
+_IMPURE_BUILTINS = frozenset(
+    f"builtins.{name}" for name in ("open", "eval", "exec", "compile", "__import__", "input")
+)
+# ... methods of strings, dicts and lists, and of Pydantic models...
+_DATA_METHODS = frozenset(
+    {
+        "get", "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "items",
+        "keys", "values", "startswith", "endswith", "replace", "format", "encode",
+        "decode", "join", "copy", "append", "extend", "pop", "setdefault", "isdigit",
+        "isnumeric", "model_dump", "dict", "count", "index", "splitlines", "casefold",
+    }
+)  # fmt: skip
+# ... and functions named for parsing or converting (`json.loads`,
+# `bolt11.decode`, `SpanQuery.from_dict`, `cast_bool_from_str`, `int_or_none`).
+_PARSE_WORDS = frozenset(
+    {
+        "parse", "parser", "decode", "loads", "cast", "convert", "from", "fromisoformat",
+        "fromhex", "fromtimestamp", "deserialize", "unmarshal", "validate", "unquote",
+        "literal", "eval", "b64decode", "urlsafe", "normalize", "coerce",
+    }
+)  # fmt: skip
+# Words of a function that reaches something else (a server, a file, a database).
+_IO_WORDS = frozenset(
+    {
+        "fetch", "load", "read", "open", "save", "send", "request", "query", "execute",
+        "download", "upload", "connect", "call", "post", "put", "delete", "create",
+        "update", "insert", "write", "commit", "resolve", "lookup", "get", "find",
+        "urlopen", "run", "invoke", "refresh", "sync", "import",
+    }
+)  # fmt: skip
+_NOT_RUN = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
+    """The `try` body only converts values it was given: it awaits nothing
+    but the request's body or an upload, enters no context manager, and every
+    call is a builtin conversion (`int(value)`), a string/dict method, a
+    response being built, or a function named for parsing (`json.loads`,
+    `bolt11.decode`, `SpanQuery.from_dict(query.model_dump())`): whatever it
+    raises, even caught as `Exception`, is about that input (label-studio's
+    `int_from_request`, phoenix's span query DSL)."""
+    for node in descendants(body, prune=_NOT_RUN):
+        if isinstance(node, cst.Await):
+            if not (is_request_data(ctx, node, scope) or _reads_upload(ctx, node, scope)):
+                return False
+        elif isinstance(node, cst.With) or (
+            isinstance(node, cst.For) and node.asynchronous is not None
+        ):
+            return False  # a context manager may open a connection or a file
+        elif isinstance(node, cst.Call) and not _converts(ctx, node, scope):
+            return False
+    return True
+
+
+def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool:
+    """One call of `_only_parses`."""
+    func = call.func
+    if isinstance(func, cst.Await):
+        return False
+    name = ctx.qualified_name(func, scope)
+    if name is not None and name.startswith("builtins."):
+        return name not in _IMPURE_BUILTINS
+    if is_response(ctx, name):
+        return True
+    if isinstance(func, cst.Attribute):
+        last = func.attr.value
+    elif isinstance(func, cst.Name):
+        last = func.value
+    else:
+        return False
+    words = set(name_words(last))
+    if words & _IO_WORDS:
+        # `value.get(key)` of a local dict, not `requests.get(url)`.
+        return last in _DATA_METHODS and name is None
+    if words & _PARSE_WORDS:
+        return True
+    return isinstance(func, cst.Attribute) and last in _DATA_METHODS and name is None
+
+
+# DRF's parsers: `parse()` turns the request's body into data, and its errors
+# (`ParseError`) describe that body, as DRF's own `JSONParser` does.
+_DRF_PARSERS = "rest_framework.parsers."
+
+
+def _in_drf_parser(ctx: FileContext, handler: cst.ExceptHandler) -> bool:
+    """The handler is in the `parse()` method of a DRF parser class."""
+    function: cst.FunctionDef | None = None
+    for ancestor in ctx.ancestors(handler):
+        if isinstance(ancestor, cst.FunctionDef):
+            if function is not None:
+                return False  # a nested function
+            function = ancestor
+        elif isinstance(ancestor, cst.ClassDef):
+            if function is None or function.name.value != "parse":
+                return False
+            return _is_drf_parser(ctx, ancestor)
+    return False
+
+
+def _is_drf_parser(ctx: FileContext, cls: cst.ClassDef) -> bool:
+    for base in cls.bases:
+        name = ctx.qualified_name(base.value, ctx.module_scope)
+        if name is None:
+            continue
+        if name.startswith(_DRF_PARSERS):
+            return True
+        for ancestor in ctx.index.ancestors(name):
+            if any((dotted(b) or "").startswith(_DRF_PARSERS) for b in ancestor.bases):
+                return True
+    return False
 
 
 UPLOAD_FILES = frozenset(

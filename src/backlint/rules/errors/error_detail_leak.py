@@ -90,7 +90,15 @@ class ErrorDetailLeak(Rule):
     call is flagged; a connection's `ReadError` is not a file's); any error of a
     `try` whose one statement builds a Pydantic model of the project from the
     client's data (`Form(**data)`, `Form.model_validate(data)`: the error is
-    about that data);
+    about that data); any error, even caught as `Exception`, of a `try`
+    that only converts values it was given: it awaits nothing but the
+    request's body or an upload, enters no `with`, and calls only builtin
+    conversions (`int(value)`), string and dict methods, responses, and
+    functions named for parsing (`json.loads`, `bolt11.decode`,
+    `SpanQuery.from_dict`, `cast_bool_from_str`; a name with `get`, `load`,
+    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged); errors
+    caught in the `parse()` method of a DRF parser class (DRF's own design:
+    what a parser raises describes the request's body, as `ParseError`);
     `str(e) if isinstance(e, ValueError) else "..."` and responses inside
     `if isinstance(e, AppError):`; details shown under `settings.DEBUG`
     only, or under a setting named for them (`expose_stacktrace`, `SHOW_TRACEBACKS`), also

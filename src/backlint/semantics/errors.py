@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.semantics.context import FileContext, Parameter, Scope
-from backlint.semantics.facts import dotted
+from backlint.semantics.facts import Call, FunctionFacts, dotted
 from backlint.semantics.flow import (
     MAX_DEPTH,
     except_handler,
@@ -191,7 +191,9 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         return False
     parent = ctx.parent(handler)
     if isinstance(parent, cst.Try) and (
-        _only_validates(ctx, parent.body, scope) or _only_parses(ctx, parent.body, scope)
+        _only_validates(ctx, parent.body, scope)
+        or _only_parses(ctx, parent.body, scope)
+        or _raised_by_callee(ctx, parent.body, kind, scope)
     ):
         return True
     types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
@@ -295,6 +297,66 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool:
     if words & _PARSE_WORDS:
         return True
     return isinstance(func, cst.Attribute) and last in _DATA_METHODS and name is None
+
+
+def _raised_by_callee(
+    ctx: FileContext, body: cst.BaseSuite, kind: cst.BaseExpression, scope: Scope
+) -> bool:
+    """The `try` body is one call of a project function or method that raises
+    every caught class itself (mayan's `MetadataParser.get_class` raising
+    `ImproperlyConfigured` with a translated "Invalid parser" message): the
+    text is the project's own, written for that caller. Broad and builtin
+    classes are not judged so."""
+    statements = body.body if isinstance(body, cst.IndentedBlock) else []
+    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+        return False
+    line = statements[0]
+    if len(line.body) != 1:
+        return False
+    small = line.body[0]
+    value = (
+        small.value
+        if isinstance(small, cst.Assign | cst.AnnAssign | cst.Expr | cst.Return)
+        else None
+    )
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if not isinstance(value, cst.Call):
+        return False
+    name = ctx.qualified_name(value.func, scope)
+    callee = _project_function(ctx, name) if name is not None else None
+    if callee is None or not callee.raised:
+        return False
+    raised = set()
+    for exc in callee.raised:
+        target = dotted(exc.func) if isinstance(exc, Call) else dotted(exc)
+        if target is not None:
+            raised.add(ctx.index.canonical(target))
+    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    for expr in types:
+        caught = ctx.qualified_name(expr, scope)
+        if caught is None:
+            return False
+        caught = ctx.index.canonical(caught)
+        if caught.startswith("builtins.") or caught not in raised:
+            return False
+    return True
+
+
+def _project_function(ctx: FileContext, name: str) -> FunctionFacts | None:
+    """A project function, or a method found on a project class or its
+    project bases (`MetadataParser.get_class` defined on a base)."""
+    found = ctx.index.find_function(name)
+    if found is not None:
+        return found
+    owner, _, method = name.rpartition(".")
+    if not owner:
+        return None
+    for cls in ctx.index.ancestors(owner):
+        fn = cls.method(method)
+        if fn is not None:
+            return fn
+    return None
 
 
 # DRF's parsers: `parse()` turns the request's body into data, and its errors

@@ -99,8 +99,12 @@ class ErrorDetailLeak(Rule):
     conversions (`int(value)`), string and dict methods, responses, and
     functions named for parsing (`json.loads`, `bolt11.decode`,
     `SpanQuery.from_dict`, `cast_bool_from_str`; a name with `get`, `load`,
-    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged); errors
-    caught in the `parse()` method of a DRF parser class (DRF's own design:
+    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged); a
+    library class (not a builtin) caught around a `try` that is one call of
+    a project function or method which raises that class itself (mayan's
+    `MetadataParser.get_class` raising `ImproperlyConfigured` with a
+    translated "Invalid parser" message: the text is the project's own);
+    errors caught in the `parse()` method of a DRF parser class (DRF's own design:
     what a parser raises describes the request's body, as `ParseError`);
     `str(e) if isinstance(e, ValueError) else "..."` and responses inside
     `if isinstance(e, AppError):`; details shown under `settings.DEBUG`

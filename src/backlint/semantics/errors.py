@@ -251,6 +251,25 @@ _IO_WORDS = frozenset(
     }
 )  # fmt: skip
 _NOT_RUN = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# Builtins that convert a value (and fail on a malformed one).
+_CONVERSIONS = frozenset(
+    f"builtins.{name}"
+    for name in (
+        "int",
+        "float",
+        "bool",
+        "complex",
+        "bytes",
+        "bytearray",
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "ord",
+        "chr",
+    )
+)
 
 
 def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
@@ -261,6 +280,7 @@ def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
     `bolt11.decode`, `SpanQuery.from_dict(query.model_dump())`): whatever it
     raises, even caught as `Exception`, is about that input (label-studio's
     `int_from_request`, phoenix's span query DSL)."""
+    parses = False
     for node in descendants(body, prune=_NOT_RUN):
         if isinstance(node, cst.Await):
             if not (is_request_data(ctx, node, scope) or _reads_upload(ctx, node, scope)):
@@ -269,34 +289,40 @@ def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
             isinstance(node, cst.For) and node.asynchronous is not None
         ):
             return False  # a context manager may open a connection or a file
-        elif isinstance(node, cst.Call) and not _converts(ctx, node, scope):
-            return False
-    return True
+        elif isinstance(node, cst.Call):
+            kind = _converts(ctx, node, scope)
+            if kind is None:
+                return False
+            parses = parses or kind
+    return parses  # a `try` that converts nothing (reads a setting) is not about input
 
 
-def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool:
-    """One call of `_only_parses`."""
+def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
+    """One call of `_only_parses`: True for a conversion (`int(value)`,
+    `json.loads`, a parser), False for a call that only handles data (a
+    string method, a response being built), None for anything else."""
     func = call.func
-    if isinstance(func, cst.Await):
-        return False
     name = ctx.qualified_name(func, scope)
     if name is not None and name.startswith("builtins."):
-        return name not in _IMPURE_BUILTINS
+        if name in _IMPURE_BUILTINS:
+            return None
+        return name in _CONVERSIONS
     if is_response(ctx, name):
-        return True
+        return False
     if isinstance(func, cst.Attribute):
         last = func.attr.value
     elif isinstance(func, cst.Name):
         last = func.value
     else:
-        return False
+        return None
     words = set(name_words(last))
+    # `value.get(key)` of a local dict, not `requests.get(url)`.
+    data_method = isinstance(func, cst.Attribute) and last in _DATA_METHODS and name is None
     if words & _IO_WORDS:
-        # `value.get(key)` of a local dict, not `requests.get(url)`.
-        return last in _DATA_METHODS and name is None
+        return False if data_method else None
     if words & _PARSE_WORDS:
         return True
-    return isinstance(func, cst.Attribute) and last in _DATA_METHODS and name is None
+    return False if data_method else None
 
 
 def _raised_by_callee(

@@ -95,11 +95,12 @@ class ErrorDetailLeak(Rule):
     client's data (`Form(**data)`, `Form.model_validate(data)`: the error is
     about that data); any error, even caught as `Exception`, of a `try`
     that only converts values it was given: it awaits nothing but the
-    request's body or an upload, enters no `with`, and calls only builtin
-    conversions (`int(value)`), string and dict methods, responses, and
-    functions named for parsing (`json.loads`, `bolt11.decode`,
+    request's body or an upload, enters no `with`, converts something, and
+    calls only builtin conversions (`int(value)`), string and dict methods,
+    responses, and functions named for parsing (`json.loads`, `bolt11.decode`,
     `SpanQuery.from_dict`, `cast_bool_from_str`; a name with `get`, `load`,
-    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged); a
+    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged, and so
+    is a helper of the project named neutrally, whose body is not read); a
     library class (not a builtin) caught around a `try` that is one call of
     a project function or method which raises that class itself (mayan's
     `MetadataParser.get_class` raising `ImproperlyConfigured` with a

@@ -232,13 +232,14 @@ _DATA_METHODS = frozenset(
         "isnumeric", "model_dump", "dict", "count", "index", "splitlines", "casefold",
     }
 )  # fmt: skip
-# ... and functions named for parsing or converting (`json.loads`,
-# `bolt11.decode`, `SpanQuery.from_dict`, `cast_bool_from_str`, `int_or_none`).
+# ... and functions named for parsing (`json.loads`, `bolt11.decode`,
+# `SpanQuery.from_dict`, `cast_bool_from_str`): not `validate_*` or
+# `convert_*`, which may ask another server (`validate_provider_key`).
 _PARSE_WORDS = frozenset(
     {
-        "parse", "parser", "decode", "loads", "cast", "convert", "from", "fromisoformat",
-        "fromhex", "fromtimestamp", "deserialize", "unmarshal", "validate", "unquote",
-        "literal", "eval", "b64decode", "urlsafe", "normalize", "coerce",
+        "parse", "parser", "decode", "loads", "cast", "from", "fromisoformat", "fromhex",
+        "fromtimestamp", "deserialize", "unmarshal", "unquote", "literal", "b64decode",
+        "coerce",
     }
 )  # fmt: skip
 # Words of a function that reaches something else (a server, a file, a database).

@@ -245,6 +245,7 @@ def send_receipt(order_id: int) -> None:
 
 def place(order_id: int) -> None:
     with transaction.atomic():
+        mark_paid(order_id)
         send_receipt.delay(order_id)
         result = send_receipt.delay(order_id)
         for other in [1, 2]:
@@ -254,10 +255,15 @@ def place(order_id: int) -> None:
 
 @transaction.atomic
 def refund(order_id: int) -> None:
+    mark_paid(order_id)
     send_receipt.apply_async(
         args=[order_id],
         countdown=5,
     )
+
+
+def mark_paid(order_id: int) -> None:
+    print(order_id)
 """
 
 ENQUEUE_FIXED = """\
@@ -272,6 +278,7 @@ def send_receipt(order_id: int) -> None:
 
 def place(order_id: int) -> None:
     with transaction.atomic():
+        mark_paid(order_id)
         transaction.on_commit(lambda: send_receipt.delay(order_id))
         result = send_receipt.delay(order_id)
         for other in [1, 2]:
@@ -281,10 +288,15 @@ def place(order_id: int) -> None:
 
 @transaction.atomic
 def refund(order_id: int) -> None:
+    mark_paid(order_id)
     transaction.on_commit(lambda: send_receipt.apply_async(
         args=[order_id],
         countdown=5,
     ))
+
+
+def mark_paid(order_id: int) -> None:
+    print(order_id)
 """
 
 
@@ -293,10 +305,10 @@ def test_enqueue_is_wrapped_in_on_commit(tmp_path: Path) -> None:
     assert fixed == ENQUEUE_FIXED
     # Assigned (the value would change) and in a loop (late binding): no fix.
     assert [(f.line, f.fix is not None) for f in findings] == [
-        (12, True),
-        (13, False),
-        (15, False),
-        (21, True),
+        (13, True),
+        (14, False),
+        (16, False),
+        (23, True),
     ]
     assert all(f.fix.applicability.value == "unsafe" for f in findings if f.fix)
 

@@ -215,6 +215,8 @@ class Enqueue:
     shown: str  # what is enqueued, for messages: `send_email.delay`
     # The task's class sends it its own way (`CeleryProject.custom_send`).
     custom_send: bool = False
+    # The project task sent (qualified, canonical), when one is named.
+    task: str | None = None
 
 
 def enqueue(ctx: FileContext, call: cst.Call) -> Enqueue | None:
@@ -237,7 +239,7 @@ def enqueue(ctx: FileContext, call: cst.Call) -> Enqueue | None:
     custom = celery(ctx).custom_send
     task = task_name(ctx, receiver)
     if task is not None:
-        return Enqueue(call, method, f"{dotted_tail(task)}.{method}", task in custom)
+        return Enqueue(call, method, f"{dotted_tail(task)}.{method}", task in custom, task)
     if isinstance(receiver, cst.Call):
         inner = receiver.func
         if isinstance(inner, cst.Attribute) and inner.attr.value in SIGNATURE_METHODS:
@@ -245,7 +247,7 @@ def enqueue(ctx: FileContext, call: cst.Call) -> Enqueue | None:
             if task is not None:
                 # A signature's `apply_async()` goes through the task's own.
                 shown = f"{dotted_tail(task)}.{inner.attr.value}(...).{method}"
-                return Enqueue(call, method, shown, task in custom)
+                return Enqueue(call, method, shown, task in custom, task)
         name = ctx.qualified_name(inner)
         if name in CANVAS:
             return Enqueue(call, method, f"{dotted_tail(name)}(...).{method}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.semantics.context import FileContext, Parameter, Scope
-from backlint.semantics.facts import dotted
+from backlint.semantics.facts import Call, FunctionFacts, dotted
 from backlint.semantics.flow import (
     MAX_DEPTH,
     except_handler,
@@ -114,6 +114,8 @@ def exception_is_leaky(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
     HTTP exceptions are meant for clients; unresolved names are not judged."""
     if handler.type is None or not types_are_leaky(ctx, handler.type, scope):
         return False
+    if _in_drf_parser(ctx, handler):
+        return False
     return not _about_local_input(ctx, handler, scope)
 
 
@@ -188,7 +190,11 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
     if kind is None:
         return False
     parent = ctx.parent(handler)
-    if isinstance(parent, cst.Try) and _only_validates(ctx, parent.body, scope):
+    if isinstance(parent, cst.Try) and (
+        _only_validates(ctx, parent.body, scope)
+        or _only_parses(ctx, parent.body, scope)
+        or _raised_by_callee(ctx, parent.body, kind, scope)
+    ):
         return True
     types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
     for expr in types:
@@ -210,6 +216,207 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         and not _reads_upload(ctx, n, scope)
         for n in descendants(body.body, prune=prune)
     )  # `await request.body()` reads the client's input, not a remote answer
+
+
+# Calls of a `try` body that only converts data it was given (the request's
+# own values): builtins other than these...
+_IMPURE_BUILTINS = frozenset(
+    f"builtins.{name}" for name in ("open", "eval", "exec", "compile", "__import__", "input")
+)
+# ... methods of strings, dicts and lists, and of Pydantic models...
+_DATA_METHODS = frozenset(
+    {
+        "get", "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "items",
+        "keys", "values", "startswith", "endswith", "replace", "format", "encode",
+        "decode", "join", "copy", "append", "extend", "pop", "setdefault", "isdigit",
+        "isnumeric", "model_dump", "dict", "count", "index", "splitlines", "casefold",
+    }
+)  # fmt: skip
+# ... and functions named for parsing (`json.loads`, `bolt11.decode`,
+# `SpanQuery.from_dict`, `cast_bool_from_str`): not `validate_*` or
+# `convert_*`, which may ask another server (`validate_provider_key`).
+_PARSE_WORDS = frozenset(
+    {
+        "parse", "parser", "decode", "loads", "cast", "from", "fromisoformat", "fromhex",
+        "fromtimestamp", "deserialize", "unmarshal", "unquote", "literal", "b64decode",
+        "coerce",
+    }
+)  # fmt: skip
+# Words of a function that reaches something else (a server, a file, a database).
+_IO_WORDS = frozenset(
+    {
+        "fetch", "load", "read", "open", "save", "send", "request", "query", "execute",
+        "download", "upload", "connect", "call", "post", "put", "delete", "create",
+        "update", "insert", "write", "commit", "resolve", "lookup", "get", "find",
+        "urlopen", "run", "invoke", "refresh", "sync", "import",
+    }
+)  # fmt: skip
+_NOT_RUN = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# Builtins that convert a value (and fail on a malformed one).
+_CONVERSIONS = frozenset(
+    f"builtins.{name}"
+    for name in (
+        "int",
+        "float",
+        "bool",
+        "complex",
+        "bytes",
+        "bytearray",
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "ord",
+        "chr",
+    )
+)
+
+
+def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
+    """The `try` body only converts values it was given: it awaits nothing
+    but the request's body or an upload, enters no context manager, and every
+    call is a builtin conversion (`int(value)`), a string/dict method, a
+    response being built, or a function named for parsing (`json.loads`,
+    `bolt11.decode`, `SpanQuery.from_dict(query.model_dump())`): whatever it
+    raises, even caught as `Exception`, is about that input (label-studio's
+    `int_from_request`, phoenix's span query DSL)."""
+    parses = False
+    for node in descendants(body, prune=_NOT_RUN):
+        if isinstance(node, cst.Await):
+            if not (is_request_data(ctx, node, scope) or _reads_upload(ctx, node, scope)):
+                return False
+        elif isinstance(node, cst.With) or (
+            isinstance(node, cst.For) and node.asynchronous is not None
+        ):
+            return False  # a context manager may open a connection or a file
+        elif isinstance(node, cst.Call):
+            kind = _converts(ctx, node, scope)
+            if kind is None:
+                return False
+            parses = parses or kind
+    return parses  # a `try` that converts nothing (reads a setting) is not about input
+
+
+def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
+    """One call of `_only_parses`: True for a conversion (`int(value)`,
+    `json.loads`, a parser), False for a call that only handles data (a
+    string method, a response being built), None for anything else."""
+    func = call.func
+    name = ctx.qualified_name(func, scope)
+    if name is not None and name.startswith("builtins."):
+        if name in _IMPURE_BUILTINS:
+            return None
+        return name in _CONVERSIONS
+    if is_response(ctx, name):
+        return False
+    if isinstance(func, cst.Attribute):
+        last = func.attr.value
+    elif isinstance(func, cst.Name):
+        last = func.value
+    else:
+        return None
+    words = set(name_words(last))
+    # `value.get(key)` of a local dict, not `requests.get(url)`.
+    data_method = isinstance(func, cst.Attribute) and last in _DATA_METHODS and name is None
+    if words & _IO_WORDS:
+        return False if data_method else None
+    if words & _PARSE_WORDS:
+        return True
+    return False if data_method else None
+
+
+def _raised_by_callee(
+    ctx: FileContext, body: cst.BaseSuite, kind: cst.BaseExpression, scope: Scope
+) -> bool:
+    """The `try` body is one call of a project function or method that raises
+    every caught class itself (mayan's `MetadataParser.get_class` raising
+    `ImproperlyConfigured` with a translated "Invalid parser" message): the
+    text is the project's own, written for that caller. Broad and builtin
+    classes are not judged so."""
+    statements = body.body if isinstance(body, cst.IndentedBlock) else []
+    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+        return False
+    line = statements[0]
+    if len(line.body) != 1:
+        return False
+    small = line.body[0]
+    value = (
+        small.value
+        if isinstance(small, cst.Assign | cst.AnnAssign | cst.Expr | cst.Return)
+        else None
+    )
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if not isinstance(value, cst.Call):
+        return False
+    name = ctx.qualified_name(value.func, scope)
+    callee = _project_function(ctx, name) if name is not None else None
+    if callee is None or not callee.raised:
+        return False
+    raised = set()
+    for exc in callee.raised:
+        target = dotted(exc.func) if isinstance(exc, Call) else dotted(exc)
+        if target is not None:
+            raised.add(ctx.index.canonical(target))
+    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    for expr in types:
+        caught = ctx.qualified_name(expr, scope)
+        if caught is None:
+            return False
+        caught = ctx.index.canonical(caught)
+        if caught.startswith("builtins.") or caught not in raised:
+            return False
+    return True
+
+
+def _project_function(ctx: FileContext, name: str) -> FunctionFacts | None:
+    """A project function, or a method found on a project class or its
+    project bases (`MetadataParser.get_class` defined on a base)."""
+    found = ctx.index.find_function(name)
+    if found is not None:
+        return found
+    owner, _, method = name.rpartition(".")
+    if not owner:
+        return None
+    for cls in ctx.index.ancestors(owner):
+        fn = cls.method(method)
+        if fn is not None:
+            return fn
+    return None
+
+
+# DRF's parsers: `parse()` turns the request's body into data, and its errors
+# (`ParseError`) describe that body, as DRF's own `JSONParser` does.
+_DRF_PARSERS = "rest_framework.parsers."
+
+
+def _in_drf_parser(ctx: FileContext, handler: cst.ExceptHandler) -> bool:
+    """The handler is in the `parse()` method of a DRF parser class."""
+    function: cst.FunctionDef | None = None
+    for ancestor in ctx.ancestors(handler):
+        if isinstance(ancestor, cst.FunctionDef):
+            if function is not None:
+                return False  # a nested function
+            function = ancestor
+        elif isinstance(ancestor, cst.ClassDef):
+            if function is None or function.name.value != "parse":
+                return False
+            return _is_drf_parser(ctx, ancestor)
+    return False
+
+
+def _is_drf_parser(ctx: FileContext, cls: cst.ClassDef) -> bool:
+    for base in cls.bases:
+        name = ctx.qualified_name(base.value, ctx.module_scope)
+        if name is None:
+            continue
+        if name.startswith(_DRF_PARSERS):
+            return True
+        for ancestor in ctx.index.ancestors(name):
+            if any((dotted(b) or "").startswith(_DRF_PARSERS) for b in ancestor.bases):
+                return True
+    return False
 
 
 UPLOAD_FILES = frozenset(

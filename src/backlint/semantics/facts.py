@@ -181,6 +181,9 @@ class FunctionFacts:
     # DRF serializers (`_wants_param_reads`), the one place it is read: walking
     # every function body of a project would cost the index pass a second walk.
     param_reads: tuple[tuple[int, str], ...] = ()
+    # What the body raises itself (`raise ImproperlyConfigured(...)`), locals
+    # followed: tells an exception class the project raises with its own text.
+    raised: tuple[Value, ...] = ()
 
 
 @_pickles_by_constructor
@@ -347,6 +350,7 @@ class _Summariser:
         local: dict[str, Value] = {}
         yields: list[Value] = []
         returned: list[Value] = []
+        raised: list[Value] = []
         args = node.args
         positional = [*args.posonlyargs, *args.args]
         defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
@@ -369,7 +373,7 @@ class _Summariser:
             )
         for name, _, _ in params:
             local[name] = Local(name)
-        self._body(node.body, local, yields, returned)
+        self._body(node.body, local, yields, returned, raised)
         return FunctionFacts(
             name=node.name,
             is_async=isinstance(node, ast.AsyncFunctionDef),
@@ -382,6 +386,7 @@ class _Summariser:
             param_reads=_param_reads(node, [name for name, _, _ in params[:2]])
             if param_reads
             else (),
+            raised=tuple(raised),
         )
 
     def _body(
@@ -390,6 +395,7 @@ class _Summariser:
         local: dict[str, Value],
         yields: list[Value],
         returned: list[Value],
+        raised: list[Value],
     ) -> None:
         """Follow simple local assignments, then record yielded and returned values."""
         for stmt in body:
@@ -413,6 +419,8 @@ class _Summariser:
                         local[item.optional_vars.id] = self.value(item.context_expr, local)
             elif isinstance(stmt, ast.Return) and stmt.value is not None:
                 returned.append(self.value(stmt.value, local))
+            elif isinstance(stmt, ast.Raise) and stmt.exc is not None:
+                raised.append(self.value(stmt.exc, local))
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 self.note_call(stmt, local)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.Yield, ast.Await)):
@@ -420,7 +428,7 @@ class _Summariser:
                 if isinstance(inner, ast.Yield) and inner.value is not None:
                     yields.append(self.value(inner.value, local))
             for child in _sub_bodies(stmt):
-                self._body(child, local, yields, returned)
+                self._body(child, local, yields, returned, raised)
 
     def cls(self, node: ast.ClassDef, prefix: str) -> ClassFacts:
         attributes: list[tuple[str, Value]] = []

@@ -88,6 +88,7 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         [encode_value(v) for v in fn.returned],
         fn.line if lines else 0,
         [[position, chain] for position, chain in fn.param_reads],
+        [encode_value(v) for v in fn.raised],
     ]
 
 
@@ -226,7 +227,9 @@ def _opt_value(data: Any, depth: int) -> Value | None:
 
 
 def decode_function(data: Any) -> FunctionFacts:
-    name, is_async, decorators, params, returns, yields, returned, line, reads = _list(data, 9)
+    name, is_async, decorators, params, returns, yields, returned, line, reads, raised = _list(
+        data, 10
+    )
     out_params = []
     for item in _list(params):
         pname, ann, default = _list(item, 3)
@@ -245,6 +248,7 @@ def decode_function(data: Any) -> FunctionFacts:
         tuple(decode_value(v) for v in _list(returned)),
         _int(line),
         tuple(out_reads),
+        tuple(decode_value(v) for v in _list(raised)),
     )
 
 

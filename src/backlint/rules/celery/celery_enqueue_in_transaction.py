@@ -7,14 +7,176 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.celery import enqueue
+from backlint.semantics.celery import Enqueue, enqueue, is_task
 from backlint.semantics.context import FileContext, Imported, Scope
+from backlint.semantics.security import name_words
+from backlint.semantics.tree import descendants
 from backlint.types import FixKind, SourceFile
 
 ATOMIC = frozenset({"django.db.transaction.atomic"})
 TRANSACTION_MODULE = "django.db.transaction"
 ON_COMMIT = "django.db.transaction.on_commit"
 _LOOPS = (cst.For, cst.While, cst.CompFor)
+# Keywords of `apply_async` that send the task later.
+_DELAYS = frozenset({"countdown", "eta"})
+_NOT_RUN = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+# Calls that read or build, not write: first words of method and function
+# names (`get_billing`, `is_valid`, `has_perm`, `parse_path`, `show_errors`)...
+_READ_VERBS = frozenset(
+    """
+    get is has can should parse show render redirect reverse check validate find
+    lookup format read fetch list count filter select compute calculate resolve
+    build to as serialize describe display escape quote encode decode dumps
+    loads match search split join strip exists prefetch values iter copy keys
+    items lower upper startswith endswith replace append extend setdefault on
+    gettext ngettext pgettext info debug warning error exception success
+    """.split()  # noqa: SIM905 - a word list
+)
+# ... and queryset methods that only read (`select_for_update()` locks).
+_READ_METHODS = frozenset(
+    """
+    all exclude first last only defer annotate aggregate order_by distinct using
+    latest earliest none in_bulk iterator select_related prefetch_related
+    select_for_update values_list union intersection difference reverse
+    """.split()  # noqa: SIM905 - a word list
+)
+# Library modules whose calls write nothing to the project's database.
+_NO_DB_PREFIXES = (
+    "builtins.",
+    "logging.",
+    "django.contrib.messages.",
+    "django.utils.",
+    "django.urls.",
+    "django.shortcuts.",
+    "django.http.",
+    "django.conf.",
+)
+
+
+def writes_before(ctx: FileContext, call: cst.Call, atomic: cst.CSTNode, scope: Scope) -> bool:
+    """Whether the transaction may have written something when `call` runs:
+    a call that may write (see `_may_write`) in the `atomic` block (or
+    function) on the path before it: earlier statements of each enclosing
+    block, the tests of enclosing `if`s, the bodies of enclosing loops
+    (earlier iterations) and of a `try` whose handler it is in, and its own
+    arguments (context managers entered are not judged). Branches that
+    exclude it (`elif` siblings) do not count."""
+    before: list[cst.CSTNode] = [*call.args]
+    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+    if isinstance(receiver, cst.Call):
+        before.extend(receiver.args)  # `task.s(order.save()).delay()`
+    child: cst.CSTNode = call
+    for parent in ctx.ancestors(call):
+        if parent is atomic:
+            break
+        if isinstance(
+            parent, (cst.IndentedBlock, cst.SimpleStatementLine, cst.SimpleStatementSuite)
+        ):
+            for statement in parent.body:
+                if statement is child:
+                    break
+                before.extend(_on_the_way(statement))
+        elif isinstance(parent, cst.If):
+            before.append(parent.test)
+        elif isinstance(parent, (cst.For, cst.While)):
+            before.append(parent.iter if isinstance(parent, cst.For) else parent.test)
+            before.append(parent.body)
+        elif isinstance(parent, cst.Try) and child is not parent.body:
+            before.append(parent.body)
+        child = parent
+    for root in before:
+        nodes = (root, *descendants(root, prune=_NOT_RUN))
+        if any(isinstance(n, cst.Call) and _may_write(ctx, n, scope) for n in nodes):
+            return True
+    return False
+
+
+_LEAVES = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+def _on_the_way(statement: cst.BaseStatement | cst.BaseSmallStatement) -> list[cst.CSTNode]:
+    """What of an earlier statement runs on the way to a later one: all of
+    it, but of an `if` whose branch ends in `return`/`raise` only the test and
+    the other branches (that branch never reaches the enqueue)."""
+    if not isinstance(statement, cst.If):
+        return [statement]
+    parts: list[cst.CSTNode] = [statement.test]
+    if not _leaves(statement.body):
+        parts.append(statement.body)
+    orelse = statement.orelse
+    if isinstance(orelse, cst.If):
+        parts.extend(_on_the_way(orelse))
+    elif isinstance(orelse, cst.Else) and not _leaves(orelse.body):
+        parts.append(orelse.body)
+    return parts
+
+
+def _leaves(body: cst.BaseSuite) -> bool:
+    """The block's last statement returns, raises or leaves the loop."""
+    statements = body.body if isinstance(body, cst.IndentedBlock) else []
+    if isinstance(body, cst.SimpleStatementSuite):
+        return bool(body.body) and isinstance(body.body[-1], _LEAVES)
+    if not statements or not isinstance(statements[-1], cst.SimpleStatementLine):
+        return False
+    last = statements[-1].body
+    return bool(last) and isinstance(last[-1], _LEAVES)
+
+
+def _may_write(ctx: FileContext, call: cst.Call, scope: Scope) -> bool:
+    """A call that may write to the database: a method call (`order.save()`,
+    `Order.objects.create()`, `thread.merge()`, `super().form_valid(form)`) or
+    a project function, unless its name reads (`_READ_VERBS`,
+    `_READ_METHODS`); not a library call outside `django.db` (`requests.post`,
+    `messages.success`), another enqueue, nor a plain constructor."""
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        name = func.attr.value
+    elif isinstance(func, cst.Name):
+        name = func.value
+    else:
+        return True
+    if name in _READ_METHODS or enqueue(ctx, call) is not None:
+        return False
+    words = name_words(name)
+    if words and words[0] in _READ_VERBS:
+        return False
+    qualified = ctx.qualified_name(func, scope)
+    if qualified is not None and qualified.startswith(_NO_DB_PREFIXES):
+        return False
+    if isinstance(func, cst.Name):
+        # A plain name: a project function may write; a class only builds.
+        if qualified is None:
+            return False
+        return ctx.index.find_function(ctx.index.canonical(qualified)) is not None
+    if qualified is not None and not qualified.startswith("django.db"):
+        root = qualified.split(".", 1)[0]
+        if root not in _project_roots(ctx) and ctx.index.lookup(qualified) is None:
+            return False  # a library function (`requests.post`, `os.unlink`)
+    return True
+
+
+def _project_roots(ctx: FileContext) -> set[str]:
+    key = ("celery.roots", 0)
+    if key not in ctx.cache:
+        ctx.cache[key] = {m.split(".", 1)[0] for m in ctx.index.modules} | {
+            ctx.module.split(".", 1)[0]
+        }
+    roots: set[str] = ctx.cache[key]
+    return roots
+
+
+def _locks_skipping(expr: cst.BaseExpression) -> bool:
+    """`Model.objects.select_for_update(skip_locked=...)` somewhere in `expr`."""
+    for n in (expr, *descendants(expr)):
+        if (
+            isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value == "select_for_update"
+            and any(a.keyword is not None and a.keyword.value == "skip_locked" for a in n.args)
+        ):
+            return True
+    return False
 
 
 class CeleryEnqueueInTransaction(Rule):
@@ -23,7 +185,18 @@ class CeleryEnqueueInTransaction(Rule):
     What it flags:
     `.delay()`, `.apply_async()` (on a task, a signature or a canvas) or
     `app.send_task()` inside `with transaction.atomic():` or in a function
-    decorated with `@transaction.atomic`, in the same function body.
+    decorated with `@transaction.atomic`, in the same function body, when
+    the transaction may already have written something: a call that may
+    write (a method call such as `order.save()`, `Order.objects.create()`,
+    `thread.merge()`, `super().form_valid(form)`, or a function of the
+    project) runs in the block on the path before the enqueue (earlier
+    statements, the tests of enclosing `if`s, earlier iterations of an
+    enclosing loop, the enqueue's own arguments). Calls whose names read
+    (`get_*`, `is_*`, `has_*`, `parse_*`, `filter()`, `select_for_update()`...),
+    library calls outside `django.db` and constructors are not writes. In a
+    loop over `select_for_update(skip_locked=...)` rows (a dispatcher that
+    enqueues, then advances or deletes each row) the message says what is at
+    stake there: a rollback sends the task again.
 
     Why:
     The message reaches the broker at once, while the transaction is still
@@ -68,7 +241,12 @@ class CeleryEnqueueInTransaction(Rule):
     ```
 
     Not flagged:
-    Calls wrapped in `transaction.on_commit(...)` (`on_commit(task.delay)`,
+    An enqueue before anything is written in the block (a view that checks
+    permissions and a form, then schedules the removal of an existing row:
+    the task reads only committed data); a task that enqueues itself again
+    with `countdown=` or `eta=` (a retry of its own work, due after the
+    transaction is over, and wanted whatever it becomes);
+    calls wrapped in `transaction.on_commit(...)` (`on_commit(task.delay)`,
     `on_commit(lambda: ...)`), Celery's `delay_on_commit` /
     `apply_async_on_commit`, calls after the `atomic` block closed, calls in
     a nested function or lambda; tasks whose `base=` class of the project
@@ -76,7 +254,12 @@ class CeleryEnqueueInTransaction(Rule):
     that sends on commit itself: how it sends is the project's own).
     Transactions opened by a caller, by `ATOMIC_REQUESTS` or by middleware
     are not seen (missed alarm), nor tasks whose definition is not in the
-    project.
+    project. Writes after the enqueue are not weighed (a rollback then
+    undoes them but not the task's run), and a function of the project
+    named neutrally is taken to write (its body is not read). A task that
+    locks the same rows with `select_for_update()` waits for the commit
+    anyway: backlint does not read the task's body, so that case is still
+    flagged.
 
     Fix:
     Wraps a call used as a statement in `transaction.on_commit(lambda: ...)`
@@ -106,8 +289,8 @@ class CeleryEnqueueInTransaction(Rule):
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)
         # Open `with` blocks: (the scope they are in, atomic?, how `on_commit`
-        # is spelled there).
-        self.blocks: list[tuple[Scope, bool, str | None]] = []
+        # is spelled there, the `with` node).
+        self.blocks: list[tuple[Scope, bool, str | None, cst.With]] = []
         # Functions decorated with @transaction.atomic: id(scope node) -> on_commit spelling.
         self.atomic_functions: dict[int, str | None] = {}
 
@@ -115,9 +298,9 @@ class CeleryEnqueueInTransaction(Rule):
         for item in node.items:
             expr = item.item.func if isinstance(item.item, cst.Call) else item.item
             if self.ctx.qualified_name(expr) in ATOMIC:
-                self.blocks.append((self.ctx.scope, True, self._on_commit(expr)))
+                self.blocks.append((self.ctx.scope, True, self._on_commit(expr), node))
                 return
-        self.blocks.append((self.ctx.scope, False, None))
+        self.blocks.append((self.ctx.scope, False, None, node))
 
     def leave_With(self, node: cst.With) -> None:
         self.blocks.pop()
@@ -131,19 +314,23 @@ class CeleryEnqueueInTransaction(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         scope = self.ctx.scope
-        atomic = False
+        atomic: cst.CSTNode | None = None
         spelling: str | None = None
-        for block_scope, is_atomic, block_spelling in reversed(self.blocks):
+        for block_scope, is_atomic, block_spelling, block in reversed(self.blocks):
             if block_scope is scope and is_atomic:
-                atomic, spelling = True, block_spelling
+                atomic, spelling = block, block_spelling
                 break
-        if not atomic and id(scope.node) in self.atomic_functions:
-            atomic, spelling = True, self.atomic_functions[id(scope.node)]
-        if not atomic:
+        if atomic is None and id(scope.node) in self.atomic_functions:
+            atomic, spelling = scope.node, self.atomic_functions[id(scope.node)]
+        if atomic is None:
             return
         found = enqueue(self.ctx, node)
         if found is None or found.custom_send:
             return  # the task's class may defer sending (`transaction.on_commit`)
+        if not writes_before(self.ctx, node, atomic, scope):
+            return  # the transaction holds no new data yet: nothing to wait for
+        if self._retries_itself(node, found, scope):
+            return
         replacement = None
         if spelling is not None and self._fixable(node):
             replacement = cst.parse_expression(f"{spelling}(lambda: None)")
@@ -153,7 +340,44 @@ class CeleryEnqueueInTransaction(Rule):
             replacement = replacement.with_changes(
                 args=[replacement.args[0].with_changes(value=lambda_.with_changes(body=node))]
             )
+        if self._dispatches_locked_rows(node, atomic):
+            self.report(
+                node,
+                f"`{found.shown}()` inside `transaction.atomic`, for rows locked with "
+                "`select_for_update(skip_locked=...)`: a rollback after the enqueue sends the "
+                "task again; if the task reads what this transaction writes, enqueue it in "
+                "`transaction.on_commit(lambda: ...)`",
+                replacement=replacement,
+            )
+            return
         self.report(node, call=found.shown, replacement=replacement)
+
+    def _retries_itself(self, node: cst.Call, found: Enqueue, scope: Scope) -> bool:
+        """A task enqueuing itself again later (`send_webhook.apply_async(...,
+        countdown=30)` inside `send_webhook`): a retry of its own work, which
+        must happen whatever this transaction becomes, and which runs after the
+        delay, when the transaction is long over."""
+        function = scope.node
+        if not isinstance(function, cst.FunctionDef) or found.task is None:
+            return False
+        if not any(a.keyword is not None and a.keyword.value in _DELAYS for a in node.args):
+            return False
+        parent = scope.parent
+        if parent is None or not is_task(self.ctx, function, parent):
+            return False
+        own = self.ctx.qualified_name(function.name, parent)
+        return own is not None and self.ctx.index.canonical(own) == found.task
+
+    def _dispatches_locked_rows(self, node: cst.Call, atomic: cst.CSTNode) -> bool:
+        """In a loop over `select_for_update(skip_locked=...)` rows (a periodic
+        dispatcher that enqueues, then advances or deletes each row): enqueuing
+        before the commit is at-least-once delivery, `on_commit` at-most-once."""
+        for ancestor in self.ctx.ancestors(node):
+            if ancestor is atomic:
+                return False
+            if isinstance(ancestor, cst.For) and _locks_skipping(ancestor.iter):
+                return True
+        return False
 
     def _on_commit(self, atomic: cst.BaseExpression) -> str | None:
         """How to spell `transaction.on_commit` where `atomic` was written."""

@@ -20,6 +20,7 @@ MODEL_SIGNALS = frozenset(
         "m2m_changed",
     )
 )
+_M2M_CHANGED = "django.db.models.signals.m2m_changed"
 # Sent for every row Django's collector deletes, cascades included.
 _DELETE_SIGNALS = frozenset({"pre_delete", "post_delete"})
 # What happens to the model when each kind of signal is sent.
@@ -34,13 +35,14 @@ class DjangoSignalReceiver(Rule):
 
     What it flags:
     A receiver of a Django model signal (`pre_save`, `post_save`,
-    `pre_delete`, `post_delete`, `m2m_changed`, `pre_init`, `post_init`)
+    `pre_delete`, `post_delete`, `pre_init`, `post_init`)
     whose `sender` is one of the project's own models, connected with
     `@receiver(post_save, sender=Order)` (lists of signals too) or
     `post_save.connect(handler, sender=Order)`; the sender may be the class,
     a `"app_label.Model"` string, `settings.AUTH_USER_MODEL` or
     `get_user_model()` when the user model is the project's, or an M2M
-    field's `through` model. Reported at the `receiver(...)` or `connect(...)`
+    field's `through` model (for the other signals of a list that also
+    holds `m2m_changed`). Reported at the `receiver(...)` or `connect(...)`
     call. A strict rule: select it explicitly.
 
     Why:
@@ -91,9 +93,16 @@ class DjangoSignalReceiver(Rule):
     multi-table child) or that has a `FileField`/`ImageField` (file
     clean-up): Django's collector and queryset deletes remove those rows
     without calling any code of the project but the signal's, so file
-    clean-up and counters must live there; model signals without a
+    clean-up and counters must live there; `m2m_changed` receivers
+    (`RelatedManager.add()`/`remove()`/`set()`, a ModelForm's `save_m2m()`
+    and the admin change a relation without calling any code of the
+    project: the signal is the only hook); model signals without a
     `sender` (a cross-cutting concern over every model, such as an audit
     log); senders backlint cannot resolve. Test files are not checked.
+    What it does not see: whether the project is a reusable library whose
+    models its users save in their own code (wagtail's `Site` and `Locale`):
+    there a receiver is the only hook and the finding is a false alarm;
+    such projects leave this strict rule off, or ignore it per file.
 
     Fix:
     None: move the receiver's work into the service function that saves the
@@ -138,7 +147,10 @@ class DjangoSignalReceiver(Rule):
             else [signals]
         )
         names = [self.ctx.qualified_name(item) for item in items]
-        model_signals = [n for n in names if n in MODEL_SIGNALS]
+        # `m2m_changed`: `RelatedManager.add()/remove()/set()`, a ModelForm's
+        # `save_m2m()` and the admin call no code of the project, so the signal
+        # is the only hook into a relation's changes (as for cascade deletes).
+        model_signals = [n for n in names if n in MODEL_SIGNALS and n != _M2M_CHANGED]
         if not model_signals:
             return
         sender = next(

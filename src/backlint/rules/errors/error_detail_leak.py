@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import FileContext, ScopeKind
+from backlint.semantics.context import FileContext, Scope, ScopeKind
 from backlint.semantics.errors import ExceptionText, in_debug_branch, is_response
 from backlint.semantics.fastapi import route_of
+from backlint.semantics.security import name_words
+from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
 
 _SINK_WORDS = ("Response", "HTTPException", "rest_framework")
@@ -90,11 +93,34 @@ class ErrorDetailLeak(Rule):
     call is flagged; a connection's `ReadError` is not a file's); any error of a
     `try` whose one statement builds a Pydantic model of the project from the
     client's data (`Form(**data)`, `Form.model_validate(data)`: the error is
-    about that data);
+    about that data); any error, even caught as `Exception`, of a `try`
+    that only converts values it was given: it awaits nothing but the
+    request's body or an upload, enters no `with`, converts something, and
+    calls only builtin conversions (`int(value)`), string and dict methods,
+    responses, and functions named for parsing (`json.loads`, `bolt11.decode`,
+    `SpanQuery.from_dict`, `cast_bool_from_str`; a name with `get`, `load`,
+    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged, and so
+    is a helper of the project named neutrally, whose body is not read); a
+    library class (not a builtin) caught around a `try` that is one call of
+    a project function or method which raises that class itself (mayan's
+    `MetadataParser.get_class` raising `ImproperlyConfigured` with a
+    translated "Invalid parser" message: the text is the project's own);
+    errors caught in the `parse()` method of a DRF parser class (DRF's own design:
+    what a parser raises describes the request's body, as `ParseError`);
     `str(e) if isinstance(e, ValueError) else "..."` and responses inside
     `if isinstance(e, AppError):`; details shown under `settings.DEBUG`
     only, or under a setting named for them (`expose_stacktrace`, `SHOW_TRACEBACKS`), also
-    through a local given the text only in that branch; exception names
+    through a local given the text only in that branch; views and routes
+    only site administrators reach, who hold the configuration and the logs
+    the text talks about: a FastAPI dependency named for them
+    (`user=Depends(get_admin_user)`, `dependencies=[Depends(get_current_active_superuser)]`;
+    not a name with `key`, `token`, `owner` or `or`: lnbits' wallet
+    `require_admin_key`), `@staff_member_required`,
+    `@user_passes_test(lambda u: u.is_superuser)`, DRF's `IsAdminUser` in
+    `permission_classes`, a class-based view whose base gates on them
+    (`AdministratorPermissionRequiredMixin`, `SuperuserRequiredMixin`; a
+    mixin of an admin UI that gates nothing, such as `AdminTemplateMixin`,
+    does not count); exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.
 
@@ -120,6 +146,7 @@ class ErrorDetailLeak(Rule):
     def __init__(self, ctx: FileContext, options: Any = None) -> None:
         super().__init__(ctx, options)
         self._routes: dict[int, bool] = {}
+        self._admin: dict[int, bool] = {}
         self._fastapi = ctx.index.uses("fastapi")
 
     # Statement-level visits only: a response is made in a `return`, a
@@ -157,7 +184,11 @@ class ErrorDetailLeak(Rule):
             self._routes[key] = (
                 scope.parent is not None and route_of(self.ctx, function, scope.parent) is not None
             )
-        if self._routes[key] and ExceptionText(self.ctx, node).leaks(value, scope):
+        if (
+            self._routes[key]
+            and ExceptionText(self.ctx, node).leaks(value, scope)
+            and not self._for_admins()
+        ):
             self.report(node, what="the exception's text, returned by a route,")
 
     def _sink(self, value: cst.BaseExpression) -> cst.Call | None:
@@ -179,10 +210,137 @@ class ErrorDetailLeak(Rule):
         text = ExceptionText(ctx, statement)
         for arg in call.args:
             if arg.star == "" and text.leaks(arg.value, ctx.scope):
-                if not self._in_debug_branch(statement):
+                if not self._in_debug_branch(statement) and not self._for_admins():
                     self.report(call, what="the exception's text")
                 return True
         return True
 
     def _in_debug_branch(self, node: cst.CSTNode) -> bool:
         return in_debug_branch(self.ctx, node)
+
+    def _for_admins(self) -> bool:
+        """Whether the enclosing view or route is reached by site
+        administrators only (see `admin_only`)."""
+        scope: Scope | None = self.ctx.scope
+        while scope is not None and scope.kind is not ScopeKind.MODULE:
+            node = scope.node
+            key = id(node)
+            if key not in self._admin:
+                self._admin[key] = admin_only(self.ctx, node, scope)
+            if self._admin[key]:
+                return True
+            scope = scope.parent
+        return False
+
+
+# Words of a name that gates on site administrators (`get_admin_user`,
+# `staff_member_required`, `IsAdminUser`, `AdministratorPermissionRequiredMixin`,
+# `get_current_active_superuser`)...
+_ADMIN_WORDS = frozenset(
+    {"admin", "administrator", "superuser", "superadmin", "staff", "staffuser", "sysadmin"}
+)
+# ... unless it is about something else (lnbits' `require_admin_key` is a
+# wallet's key, which every user holds) or lets others in (`IsAdminOrReadOnly`).
+_NOT_ADMIN_WORDS = frozenset({"key", "wallet", "token", "or", "optional", "owner"})
+# A class base that gates (`...PermissionRequiredMixin`), not one that is merely
+# part of an admin UI (`WagtailAdminTemplateMixin`, for any editor).
+_GATE_WORDS = frozenset({"required", "permission", "only"})
+_PASSES_TEST = ("user_passes_test", "permission_classes", "method_decorator")
+_ADMIN_FLAGS = frozenset({"is_superuser", "is_staff"})
+
+
+def _admin_name(name: str, gate: bool = False) -> bool:
+    words = name_words(name)
+    found = set(words)
+    admin = bool(found & _ADMIN_WORDS) or any(pair == ("super", "user") for pair in pairwise(words))
+    if not admin or found & _NOT_ADMIN_WORDS:
+        return False
+    return not gate or bool(found & _GATE_WORDS)
+
+
+def _names(node: cst.CSTNode) -> list[str]:
+    """The identifiers of an expression (the last part of dotted names)."""
+    found: list[str] = []
+    for n in (node, *descendants(node, prune=(cst.SimpleString,))):
+        if isinstance(n, cst.Name):
+            found.append(n.value)
+    return found
+
+
+def _depends_args(expr: cst.CSTNode) -> list[str]:
+    """Names handed to `Depends(...)`/`Security(...)` in an expression."""
+    found: list[str] = []
+    for n in (expr, *descendants(expr)):
+        if (
+            isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Name | cst.Attribute)
+            and (n.func.value if isinstance(n.func, cst.Name) else n.func.attr.value)
+            in ("Depends", "Security")
+            and n.args
+        ):
+            found.extend(_names(n.args[0].value))
+    return found
+
+
+def _gates_on_admins(decorator: cst.BaseExpression) -> bool:
+    """`@staff_member_required`, `@superuser_required`,
+    `@user_passes_test(lambda u: u.is_superuser)`, `@permission_classes([IsAdminUser])`,
+    `@router.get(..., dependencies=[Depends(get_admin_user)])`."""
+    func = decorator.func if isinstance(decorator, cst.Call) else decorator
+    last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    if isinstance(last, str) and _admin_name(last, gate=True):
+        return True
+    if not isinstance(decorator, cst.Call):
+        return False
+    if last in _PASSES_TEST:
+        return any(
+            name in _ADMIN_FLAGS or _admin_name(name) for a in decorator.args for name in _names(a)
+        )
+    return any(_admin_name(name) for name in _depends_args(decorator))
+
+
+def admin_only(ctx: FileContext, node: cst.CSTNode, scope: Scope) -> bool:
+    """A view or route reached only by site administrators: a FastAPI
+    dependency named for them (`user=Depends(get_admin_user)`, in the
+    parameters or the decorator's `dependencies=`), a Django decorator
+    (`staff_member_required`, `user_passes_test(lambda u: u.is_superuser)`),
+    DRF's `IsAdminUser` (`permission_classes`), or a class-based view whose
+    base gates on them (`AdministratorPermissionRequiredMixin`,
+    `SuperuserRequiredMixin`). Administrators hold the configuration and the
+    logs that the exception's text talks about."""
+    if isinstance(node, cst.FunctionDef):
+        if any(_gates_on_admins(d.decorator) for d in node.decorators):
+            return True
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            parts: list[cst.CSTNode] = []
+            if param.default is not None:
+                parts.append(param.default)
+            if param.annotation is not None:
+                parts.append(param.annotation.annotation)
+            if any(_admin_name(name) for part in parts for name in _depends_args(part)):
+                return True
+        return False
+    if isinstance(node, cst.ClassDef):
+        if any(_gates_on_admins(d.decorator) for d in node.decorators):
+            return True
+        for base in node.bases:
+            names = _names(base.value)
+            if names and _admin_name(names[-1], gate=True):
+                return True
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        for statement in body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and any(
+                        isinstance(t.target, cst.Name) and t.target.value == "permission_classes"
+                        for t in small.targets
+                    )
+                    and isinstance(small.value, cst.List | cst.Tuple)
+                    and any(_admin_name(n) for n in _names(small.value))
+                ):
+                    return True
+    return False

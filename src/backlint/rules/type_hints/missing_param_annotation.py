@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rules.type_hints import TypeHintRule
+from backlint.semantics.tree import descendants
 
 _EXEMPT = frozenset({"self", "cls"})
 
@@ -25,7 +26,10 @@ class MissingParamAnnotation(TypeHintRule):
     `usecases`, `interactors`, or ending in `_<one of them>`:
     `order_services.py`, `user_repository.py`; not under a `models` package,
     where `repository.py` holds a model of that name). `*args` and `**kwargs`
-    count.
+    count, unless the body only hands them on unchanged (`super().send(request,
+    *args, **kwargs)`: an override forwarding what it does not read, such as
+    an `httpx.AsyncClient.send` override in a `services/` package; their
+    types are the callee's).
     One finding per function, on its `def` line, naming every such parameter.
     With `scope = "public"`, every public function and method (a name not
     starting with `_`, or `__init__`) is judged, as before.
@@ -104,6 +108,25 @@ class MissingParamAnnotation(TypeHintRule):
         ):
             for param in group:
                 if param.annotation is None and param.name.value not in _EXEMPT:
+                    if prefix and _only_passed_on(node, param.name.value, prefix):
+                        continue  # `*args` handed on as is: its types are the callee's
                     missing.append(f"`{prefix}{param.name.value}`")
         if missing:
             self.report(node, function=name, params=", ".join(missing))
+
+
+def _only_passed_on(node: cst.FunctionDef, name: str, star: str) -> bool:
+    """Every use of `*args` (`**kwargs`) in the body unpacks it, unchanged, into
+    a call (`super().send(request, *args, **kwargs)`): an override forwarding
+    what it does not read, whose types are the callee's. Unused ones are
+    still flagged."""
+    passed = uses = 0
+    for child in descendants(node.body):
+        if isinstance(child, cst.Arg) and isinstance(child.value, cst.Name):
+            if child.value.value == name:
+                if child.star != star:
+                    return False
+                passed += 1
+        elif isinstance(child, cst.Name) and child.value == name:
+            uses += 1
+    return passed > 0 and uses == passed

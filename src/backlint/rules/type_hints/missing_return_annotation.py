@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 
-from backlint.rules.type_hints import ENTRY_POINTS, TypeHintRule
+from backlint.rules.type_hints import ENTRY_POINTS, TypeHintOptions, TypeHintRule
 from backlint.semantics.entry_points import EntryPoint
 from backlint.semantics.fastapi import returns_response, route_of
 from backlint.semantics.python import (
@@ -16,6 +18,14 @@ from backlint.semantics.python import (
     returns_value_or_yields,
 )
 from backlint.types import Fix, FixKind
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnHintOptions(TypeHintOptions):
+    # An `__init__` with an annotated parameter needs no `-> None`: mypy then
+    # checks it and takes it as returning None (ruff's flake8-annotations
+    # `mypy-init-return`).
+    mypy_init_return: bool = True
 
 
 class MissingReturnAnnotation(TypeHintRule):
@@ -30,7 +40,8 @@ class MissingReturnAnnotation(TypeHintRule):
     module named `services`, `service`, `repositories`, `repository`,
     `repos`, `crud`, `selectors`, `use_cases`, `usecases`, `interactors`, or
     ending in `_<one of them>`, not under a `models` package). Dunder
-    methods such as `__init__` are public; generators, async functions,
+    methods such as `__init__` are public (an `__init__` only when none of its
+    parameters is annotated); generators, async functions,
     properties and abstract methods need an annotation too. With
     `scope = "public"`, every public function and method is judged, as
     before.
@@ -82,7 +93,10 @@ class MissingReturnAnnotation(TypeHintRule):
     sent as is, with no model to build); in service modules and DRF classes,
     private names (`_helper`), methods of private classes and Django signal
     receivers (routes, dependencies and tasks are judged whatever their
-    name); lambdas; functions nested in another function's body, except
+    name); an `__init__` with at least one annotated parameter (mypy then
+    checks it and takes it as `-> None`, so nothing is `Any`; ruff's
+    `mypy-init-return`: set `mypy-init-return = false` to flag it too);
+    lambdas; functions nested in another function's body, except
     routes defined in an app factory; vendored code (`_vendor/`, `vendor/`,
     `vendored/`, `third_party/`); test files unless the `include-tests`
     option is set; migrations (Django `migrations/`, Alembic `versions/` and
@@ -100,11 +114,14 @@ class MissingReturnAnnotation(TypeHintRule):
     name = "missing-return-annotation"
     message = "`{function}` has no return annotation"
     fix_kind = FixKind.SAFE
+    Options = ReturnHintOptions
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if node.returns is not None:
             return
         name = node.name.value
+        if name == "__init__" and self.options.mypy_init_return and _has_annotated_param(node):
+            return  # mypy takes it as `-> None`
         judged = self.needs_hints(node, public=is_public_name(name))
         if not judged:
             return
@@ -139,6 +156,19 @@ class MissingReturnAnnotation(TypeHintRule):
         if _is_stub(node) or is_abstract(self.ctx, node, self.ctx.scope):
             return False
         return not returns_value_or_yields(self.ctx, node)
+
+
+def _has_annotated_param(node: cst.FunctionDef) -> bool:
+    """A parameter other than `self` carries an annotation: mypy checks the
+    `__init__` and takes its return type as `None`."""
+    params = node.params
+    every = (
+        *params.posonly_params,
+        *params.params,
+        *params.kwonly_params,
+        *(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)),
+    )
+    return any(p.annotation is not None for p in every)
 
 
 def _is_stub(node: cst.FunctionDef) -> bool:

@@ -195,9 +195,13 @@ class FastapiCreateWithout201(FastAPIRule):
                 callee = func.value
             if callee is not None and (UPSERT.search(callee) or callee in UPSERT_CALLS):
                 return True
-            if callee == "merge" and isinstance(func, cst.Attribute) and len(call.args) == 1:
-                if self._is_session(func.value, inner):
-                    return True
+            if (
+                callee == "merge"
+                and isinstance(func, cst.Attribute)
+                and len(call.args) == 1
+                and self._is_session(func.value, inner)
+            ):
+                return True
         for param in (*node.params.params, *node.params.kwonly_params):
             declared = param_type(self.ctx, param, scope).annotation
             if declared is not None and UPSERT.search(declared.rpartition(".")[2]):

@@ -143,8 +143,9 @@ class FastapiUntypedBody(FastAPIRule):
     they do: the body, or a copy of it (`payload = {**body}`), handed whole
     to an outgoing send (`json=`/`data=`/`content=` of an HTTP client call)
     or to a converter (a function whose name has the word `convert`,
-    `passthrough`, `forward`, `proxy`, `relay`, `translate` or `transform`) while at most two fixed keys are read (the
-    routing ones, `model`): a third-party API's payload (an OpenAI or
+    `passthrough`, `forward`, `proxy`, `relay`, `translate` or
+    `transform`) while at most two fixed keys are read (the routing ones,
+    `model`): a third-party API's payload (an OpenAI or
     Anthropic-compatible endpoint); a body validated by hand with a
     Pydantic model (`Form(**body)`, `Form.model_validate(body)`) in a `try`
     whose handler raises an `HTTPException` (the route answers 400 itself,

@@ -846,9 +846,16 @@ def is_outgoing_response(ctx: FileContext, expr: cst.BaseExpression, scope: Scop
     owner, bindings = ctx.bindings(expr.value, scope)
     if owner is not scope or not bindings:
         return False
-    return all(
-        (isinstance(b, Assigned) and _is_send_call(b.value))
+    sends = [
+        b
+        for b in bindings
+        if (isinstance(b, Assigned) and _is_send_call(b.value))
         or (isinstance(b, WithTarget) and _is_send_call(b.item.item))
+    ]
+    # `response = None` before the `async with ... as response` is no other value.
+    return bool(sends) and all(
+        b in sends
+        or (isinstance(b, Assigned) and isinstance(b.value, cst.Name) and b.value.value == "None")
         for b in bindings
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, Parameter, Scope
+from backlint.semantics.context import Assigned, OtherBinding, Parameter, Scope
 from backlint.semantics.fastapi import (
     JSON_RESPONSES,
     Route,
@@ -150,11 +150,12 @@ class FastapiMissingResponseModel(Rule):
     Routes whose every `return` (annotated untyped or not) is one of:
     an acknowledgement, a dict literal of string keys whose values are
     constants, f-strings, comparisons, module constants (`VERSION`,
-    `__version__`), echoed path or scalar parameters, or locals bound only
-    to those (`{"status": "ok"}`, `{"message": f"{name} deleted"}`); the
+    `__version__`), echoed path or scalar parameters, or locals bound (or
+    built up with `+=`) only from those (`{"status": "ok"}`, `{"message": f"{name} deleted"}`); the
     JSON of another service's answer, `resp.json()` / `await resp.json()`
     of an outgoing HTTP request (httpx, requests, aiohttp: a `get`/`post`/
-    `send`... call, or a local or `async with` target bound to one), a local
+    `send`... call, or a local or `async with` target bound to one, after a
+    `response = None`), a local
     bound to it, `{**data}` of it, or a project function that returns such
     a `.json()` on some path (three deep); a Pydantic model's dump,
     `x.model_dump(...)`, or `x.dict()` of a parameter or local known to be
@@ -288,6 +289,12 @@ class FastapiMissingResponseModel(Rule):
                         declared is None
                         or self.ctx.qualified_name(declared.annotation, owner.parent or owner)
                         not in SCALARS
+                    ):
+                        return False
+                elif isinstance(binding, OtherBinding) and isinstance(binding.node, cst.AugAssign):
+                    # `message += f" with {auth_type}"`: a message built up.
+                    if owner is not scope or not self._constant(
+                        binding.node.value, scope, echoed, depth + 1
                     ):
                         return False
                 elif isinstance(binding, Assigned) and binding.value is not None:

@@ -41,6 +41,11 @@ UPSERT = re.compile(r"(?:^|_)(?:upsert|or_update|or_replace)(?:_|$)|^Upsert", re
 UPSERT_CALLS = frozenset(
     {"insert_on_conflict", "on_conflict_do_update", "on_duplicate_key_update", "update_or_create"}
 )
+# A plain creation beside such an upsert: the upsert is of another row (a
+# side table's), the route still creates its resource.
+SESSION_ADDS = frozenset({"add", "add_all", "bulk_save_objects"})
+PLAIN_CREATES = frozenset({"create", "bulk_create", "bulk_insert_mappings"})
+PLAIN_PREFIXES = ("insert_", "create_")
 # Names a database session goes by when backlint cannot follow its type.
 SESSION_NAMES = frozenset({"session", "db", "db_session", "dbsession", "async_session"})
 _WORDS = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
@@ -114,7 +119,10 @@ class FastapiCreateWithout201(FastAPIRule):
     `upsert_x(...)`, an `Upsert...` use-case parameter, or an upsert by the
     database: `insert_on_conflict(...)`, `.on_conflict_do_update(...)`,
     `.on_duplicate_key_update(...)`, `update_or_create(...)`,
-    `session.merge(obj)`), which answer 200 for an update;
+    `session.merge(obj)`, when the route creates nothing else outright:
+    no `session.add(...)`, `.create(...)`, `insert_...(...)` or
+    `create_...(...)` beside it, which would make the upsert a side
+    table's), which answer 200 for an update;
     `response_class=` a non-JSON response (a form that redirects); routes
     issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
     verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
@@ -188,20 +196,28 @@ class FastapiCreateWithout201(FastAPIRule):
         """The body creates or updates: it calls an `upsert_*`/`*_or_update`
         function or method, or a parameter is an `Upsert...` use case."""
         inner = function_scope(node, scope)
+        by_database = False  # an upsert by the database
+        plain = False  # a plain creation beside it
         for call in body_calls(self.ctx, node):
             func = call.func
             callee = func.attr.value if isinstance(func, cst.Attribute) else None
             if isinstance(func, cst.Name):
                 callee = func.value
-            if callee is not None and (UPSERT.search(callee) or callee in UPSERT_CALLS):
+            if callee is None:
+                continue
+            if UPSERT.search(callee):
                 return True
-            if (
-                callee == "merge"
-                and isinstance(func, cst.Attribute)
-                and len(call.args) == 1
-                and self._is_session(func.value, inner)
-            ):
-                return True
+            if callee in UPSERT_CALLS:
+                by_database = True
+            elif isinstance(func, cst.Attribute) and self._is_session(func.value, inner):
+                if callee == "merge" and len(call.args) == 1:
+                    by_database = True
+                elif callee in SESSION_ADDS:
+                    plain = True
+            elif callee in PLAIN_CREATES or callee.startswith(PLAIN_PREFIXES):
+                plain = True
+        if by_database and not plain:
+            return True
         for param in (*node.params.params, *node.params.kwonly_params):
             declared = param_type(self.ctx, param, scope).annotation
             if declared is not None and UPSERT.search(declared.rpartition(".")[2]):

@@ -144,8 +144,9 @@ class FastapiUntypedBody(FastAPIRule):
     to an outgoing send (`json=`/`data=`/`content=` of an HTTP client call)
     or to a converter (a function whose name has the word `convert`,
     `passthrough`, `forward`, `proxy`, `relay`, `translate` or
-    `transform`) while at most two fixed keys are read (the routing ones,
-    `model`): a third-party API's payload (an OpenAI or
+    `transform`) while at most two fixed keys are read, none of them
+    opened further (the routing ones, `model`; `body["task"]["metadata"]`
+    reads a structure the route relies on): a third-party API's payload (an OpenAI or
     Anthropic-compatible endpoint); a body validated by hand with a
     Pydantic model (`Form(**body)`, `Form.model_validate(body)`) in a `try`
     whose handler raises an `HTTPException` (the route answers 400 itself,
@@ -430,6 +431,10 @@ class FastapiUntypedBody(FastAPIRule):
             parent = parents.get(id(use))
             if isinstance(parent, cst.Arg):
                 return False  # unpacked or validated into a class: its fields are read
+            if isinstance(parent, cst.Subscript) and isinstance(
+                parents.get(id(parent)), cst.Subscript
+            ):
+                return False  # `body["task"]["metadata"]`: the route reads its structure
             key = _read_key(use, parent, parents)
             keys.add(key if key is not None else "?")
         if len(keys) > PASS_ON_KEYS:

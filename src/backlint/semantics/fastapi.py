@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from backlint.semantics.context import Assigned, FileContext, Parameter, Scope, ScopeKind
+from backlint.semantics.context import (
+    Assigned,
+    FileContext,
+    Parameter,
+    Scope,
+    ScopeKind,
+    WithTarget,
+)
 from backlint.semantics.facts import (
     CALLS_OF_INTEREST,
     Attr,
@@ -22,6 +29,7 @@ from backlint.semantics.facts import (
     Call,
     Const,
     FunctionFacts,
+    Local,
     Mapping,
     Seq,
     Subscript,
@@ -776,3 +784,182 @@ def _parameter_method(
     cls_name = ctx.qualified_name(declared, owner)
     cls = ctx.index.find_class(cls_name) if cls_name else None
     return cls.method(func.attr.value) if cls is not None else None
+
+
+# --------------------------------------------------------------------------
+# What a route returns: typed data, another service's JSON.
+
+# Pydantic's model classes (SQLModel's are Pydantic models too).
+PYDANTIC_BASES = frozenset(
+    {"pydantic.BaseModel", "pydantic.main.BaseModel", "sqlmodel.SQLModel", "sqlmodel.main.SQLModel"}
+)
+
+
+def is_pydantic_model(index: ProjectIndex, name: str | None) -> bool:
+    """`name` is Pydantic's `BaseModel` or a project class deriving from it
+    (through project classes)."""
+    if not name:
+        return False
+    name = index.canonical(name)
+    if name in PYDANTIC_BASES:
+        return True
+    return any(
+        index.canonical(dotted(base) or "") in PYDANTIC_BASES
+        for cls in index.ancestors(name)
+        for base in cls.bases
+    )
+
+
+# Methods of HTTP clients (httpx, requests, aiohttp) that send a request and
+# return its response: `client.get(url)`, `session.post(...)`, `client.send(req)`.
+HTTP_SEND_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "request", "send", "fetch"}
+)
+
+
+def _unwrap_await(expr: cst.BaseExpression) -> cst.BaseExpression:
+    return expr.expression if isinstance(expr, cst.Await) else expr
+
+
+def _is_send_call(expr: cst.BaseExpression | None) -> bool:
+    """`client.get(url)`, `await session.post(...)`, `requests.get(url)`."""
+    if expr is None:
+        return False
+    expr = _unwrap_await(expr)
+    return (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value in HTTP_SEND_METHODS
+        and bool(expr.args)
+    )
+
+
+def is_outgoing_response(ctx: FileContext, expr: cst.BaseExpression, scope: Scope) -> bool:
+    """`expr` is the response of an outgoing HTTP request: a send call itself,
+    or a local name bound only to one (`resp = await client.get(url)`, `async
+    with session.get(url) as resp`)."""
+    expr = _unwrap_await(expr)
+    if _is_send_call(expr):
+        return True
+    if not isinstance(expr, cst.Name):
+        return False
+    owner, bindings = ctx.bindings(expr.value, scope)
+    if owner is not scope or not bindings:
+        return False
+    sends = [
+        b
+        for b in bindings
+        if (isinstance(b, Assigned) and _is_send_call(b.value))
+        or (isinstance(b, WithTarget) and _is_send_call(b.item.item))
+    ]
+    # `response = None` before the `async with ... as response` is no other value.
+    return bool(sends) and all(
+        b in sends
+        or (isinstance(b, Assigned) and isinstance(b.value, cst.Name) and b.value.value == "None")
+        for b in bindings
+    )
+
+
+def is_relayed_json(
+    ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """`value` (returned from a def whose body scope is `scope`) is the JSON of
+    another service's answer: `resp.json()` / `await resp.json()` of an
+    outgoing request, a local name bound only to that, `{**data}` of it, or a
+    call of a project function some of whose returns are such a `.json()`."""
+    value = _unwrap_await(value)
+    if isinstance(value, cst.Call):
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "json" and not value.args:
+            return is_outgoing_response(ctx, func.value, scope)
+        name = ctx.qualified_name(func, scope)
+        fn = _project_callee(ctx.index, ctx.index.canonical(name)) if name else None
+        return fn is not None and _relays_json_facts(ctx.index, fn, 0)
+    if isinstance(value, cst.Dict) and len(value.elements) == 1:
+        element = value.elements[0]
+        return isinstance(element, cst.StarredDictElement) and is_relayed_json(
+            ctx, element.value, scope, depth + 1
+        )
+    if isinstance(value, cst.Name) and depth < 3:
+        owner, bindings = ctx.bindings(value.value, scope)
+        return (
+            owner is scope
+            and bool(bindings)
+            and all(
+                isinstance(b, Assigned)
+                and b.value is not None
+                and is_relayed_json(ctx, b.value, scope, depth + 1)
+                for b in bindings
+            )
+        )
+    return False
+
+
+def _relays_json_facts(index: ProjectIndex, fn: FunctionFacts, depth: int) -> bool:
+    """Some value a project function returns is `.json()` of an outgoing
+    request (`resp = await client.get(url)` followed), or a call of a project
+    function that does, `_HELPER_DEPTH` deep."""
+    params = {name for name, _, _ in fn.params}
+    for value in fn.returned:
+        if isinstance(value, Await):
+            value = value.value
+        if not isinstance(value, Call):
+            continue
+        func = value.func
+        if isinstance(func, Attr) and func.attr == "json" and not value.args:
+            receiver = func.value.value if isinstance(func.value, Await) else func.value
+            if isinstance(receiver, Call) and isinstance(receiver.func, Attr):
+                if receiver.func.attr in HTTP_SEND_METHODS and receiver.args:
+                    return True
+            elif isinstance(receiver, Local) and receiver.name not in params:
+                return True  # a response bound where the index does not follow it
+            continue
+        name = dotted(func)
+        callee = _project_callee(index, index.canonical(name)) if name else None
+        if (
+            callee is not None
+            and depth < _HELPER_DEPTH
+            and _relays_json_facts(index, callee, depth + 1)
+        ):
+            return True
+    return False
+
+
+def is_model_dump(ctx: FileContext, value: cst.BaseExpression, scope: Scope) -> bool:
+    """`x.model_dump(...)` (Pydantic v2's own method), or `x.dict(...)` of a
+    name known to hold a Pydantic model: a parameter annotated with one, or a
+    local bound to `Model(...)` / `Model.model_validate(...)`."""
+    value = _unwrap_await(value)
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)):
+        return False
+    method = value.func.attr.value
+    if method == "model_dump":
+        return True
+    if method != "dict":
+        return False
+    receiver = value.func.value
+    if not isinstance(receiver, cst.Name):
+        return False
+    owner, bindings = ctx.bindings(receiver.value, scope)
+    if owner is None or not bindings:
+        return False
+    index = ctx.index
+    for binding in bindings:
+        if isinstance(binding, Parameter):
+            declared = binding.param.annotation
+            if declared is None or not is_pydantic_model(
+                index, ctx.qualified_name(declared.annotation, owner.parent or owner)
+            ):
+                return False
+        elif isinstance(binding, Assigned) and isinstance(binding.value, cst.Call):
+            func = binding.value.func
+            if isinstance(func, cst.Attribute) and func.attr.value in (
+                "model_validate",
+                "parse_obj",
+            ):
+                func = func.value
+            if not is_pydantic_model(index, ctx.qualified_name(func, owner)):
+                return False
+        else:
+            return False
+    return True

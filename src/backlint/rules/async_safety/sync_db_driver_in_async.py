@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import libcst as cst
+
 from backlint.rules.async_safety import BlockingClientRule
 from backlint.semantics.async_clients import DB_PACKAGES
+from backlint.semantics.context import ScopeKind
+from backlint.semantics.tree import descendants
+
+# `asyncio.run(coro)`: it refuses to run inside a running event loop, so the
+# coroutine it is handed gets a loop of its own.
+ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
 
 
 class SyncDbDriverInAsync(BlockingClientRule):
@@ -62,6 +72,14 @@ class SyncDbDriverInAsync(BlockingClientRule):
     annotation, an attribute set outside its class) is not seen: missed alarm
     rather than guess.
 
+    An async function that only `asyncio.run(...)` ever runs: a module-level
+    coroutine whose every mention in its module is `asyncio.run(f(...))`
+    (a command-line tool's `main()`) and that no other module imports.
+    `asyncio.run` refuses to start inside a running loop, so the coroutine
+    has a loop of its own, shared with no server: blocking it delays nobody
+    else. Coroutines it awaits in turn are still flagged (they could be
+    awaited from elsewhere).
+
     Fix:
     None: the async driver has a different API. Use the one named in the
     message, or run the blocking code with `asyncio.to_thread`.
@@ -71,3 +89,58 @@ class SyncDbDriverInAsync(BlockingClientRule):
     name = "sync-db-driver-in-async"
     family = "db"
     packages = DB_PACKAGES
+
+    def report(self, node: cst.CSTNode, message: str | None = None, **kwargs: Any) -> None:
+        if self._own_loop():
+            return
+        super().report(node, message, **kwargs)
+
+    def _own_loop(self) -> bool:
+        """The innermost function is a module-level coroutine that only
+        `asyncio.run(...)` runs (see the docs)."""
+        scope = self.ctx.scope
+        node = scope.node
+        if not (
+            scope.kind is ScopeKind.FUNCTION
+            and isinstance(node, cst.FunctionDef)
+            and scope.parent is not None
+            and scope.parent.kind is ScopeKind.MODULE
+        ):
+            return False
+        key = ("BKL103.own_loop", id(node))
+        if key not in self.ctx.cache:
+            self.ctx.cache[key] = self._only_run_by_asyncio(node, scope.parent)
+        found: bool = self.ctx.cache[key]
+        return found
+
+    def _only_run_by_asyncio(self, node: cst.FunctionDef, module: Any) -> bool:
+        name = node.name.value
+        qualname = f"{self.ctx.module}.{name}"
+        for facts in self.ctx.index.modules.values():
+            if facts.module != self.ctx.module and qualname in facts.imports.values():
+                return False
+        parents: dict[int, cst.CSTNode] = {}
+        runs = 0
+        for child in descendants(self.ctx.tree, parents=parents):
+            if not (isinstance(child, cst.Name) and child.value == name):
+                continue
+            parent = parents.get(id(child))
+            if parent is node:
+                continue  # the def itself
+            call = parent
+            arg = parents.get(id(call)) if isinstance(call, cst.Call) else None
+            run = parents.get(id(arg)) if isinstance(arg, cst.Arg) else None
+            if not (
+                isinstance(call, cst.Call)
+                and call.func is child
+                and isinstance(arg, cst.Arg)
+                and isinstance(run, cst.Call)
+                and run.args
+                and run.args[0] is arg
+            ):
+                return False
+            runner = self.ctx.qualified_name(run.func, module)
+            if runner is None or self.ctx.index.canonical(runner) not in ASYNCIO_RUN:
+                return False
+            runs += 1
+        return runs > 0

@@ -11,6 +11,7 @@ from backlint.semantics.context import Scope
 from backlint.semantics.fastapi import (
     JSON_RESPONSES,
     Route,
+    function_scope,
     http_methods,
     is_response_class,
     param_type,
@@ -18,6 +19,7 @@ from backlint.semantics.fastapi import (
     route_of,
 )
 from backlint.semantics.python import body_calls, body_statements
+from backlint.semantics.sqlalchemy import session_kind
 from backlint.types import FixKind
 
 # RULES.md BKL205: the first word of the function name.
@@ -32,6 +34,20 @@ NO_CREATION_WORDS = frozenset(
 # Create-or-update: the status depends on which happened, 200 is right for an
 # update (`create_or_update_secret`, a body that calls `upsert_webhook(...)`).
 UPSERT = re.compile(r"(?:^|_)(?:upsert|or_update|or_replace)(?:_|$)|^Upsert", re.IGNORECASE)
+# Create-or-replace by the database: an insert that updates the row it
+# conflicts with (SQLAlchemy's PostgreSQL/SQLite `on_conflict_do_update`,
+# MySQL's `on_duplicate_key_update`, a project's `insert_on_conflict(...)`),
+# and Django's `update_or_create`.
+UPSERT_CALLS = frozenset(
+    {"insert_on_conflict", "on_conflict_do_update", "on_duplicate_key_update", "update_or_create"}
+)
+# A plain creation beside such an upsert: the upsert is of another row (a
+# side table's), the route still creates its resource.
+SESSION_ADDS = frozenset({"add", "add_all", "bulk_save_objects"})
+PLAIN_CREATES = frozenset({"create", "bulk_create", "bulk_insert_mappings"})
+PLAIN_PREFIXES = ("insert_", "create_")
+# Names a database session goes by when backlint cannot follow its type.
+SESSION_NAMES = frozenset({"session", "db", "db_session", "dbsession", "async_session"})
 _WORDS = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
 _FIRST_WORD = re.compile(r"^_*([a-z]+|[A-Z][a-z]*)")
 STATUS_MODULES = frozenset({"fastapi.status", "starlette.status"})
@@ -100,12 +116,23 @@ class FastapiCreateWithout201(FastAPIRule):
     `response.status_code`; routes that create nothing (`preview`,
     `dry-run`, `validate`, `simulate` or `estimate` in the name or the path);
     create-or-update routes (`create_or_update_x`, a body calling
-    `upsert_x(...)`, an `Upsert...` use-case parameter), which answer 200
-    for an update;
+    `upsert_x(...)`, an `Upsert...` use-case parameter, or an upsert by the
+    database: `insert_on_conflict(...)`, `.on_conflict_do_update(...)`,
+    `.on_duplicate_key_update(...)`, `update_or_create(...)`,
+    `session.merge(obj)`, when the route creates nothing else outright:
+    no `session.add(...)`, `.create(...)`, `insert_...(...)` or
+    `create_...(...)` beside it, which would make the upsert a side
+    table's), which answer 200 for an update;
     `response_class=` a non-JSON response (a form that redirects); routes
     issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
     verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
     and other methods. Test files and migrations are not linted.
+    What it does not see: a create-or-replace the code does not name (a
+    file overwritten in place), and internal RPC-style APIs whose paths end
+    in the verb (`POST /services/register` answering `OkResponse` to the
+    project's own client): a path ending in `/register` or `/add` is as
+    often a public creation (user sign-up) that should answer 201, so they
+    stay flagged; silence them with a `noqa` or a per-file ignore.
 
     Fix:
     Adds `status_code=201` to the decorator (`status.HTTP_201_CREATED` when
@@ -168,18 +195,44 @@ class FastapiCreateWithout201(FastAPIRule):
     def _upserts(self, node: cst.FunctionDef, scope: Scope) -> bool:
         """The body creates or updates: it calls an `upsert_*`/`*_or_update`
         function or method, or a parameter is an `Upsert...` use case."""
+        inner = function_scope(node, scope)
+        by_database = False  # an upsert by the database
+        plain = False  # a plain creation beside it
         for call in body_calls(self.ctx, node):
             func = call.func
             callee = func.attr.value if isinstance(func, cst.Attribute) else None
             if isinstance(func, cst.Name):
                 callee = func.value
-            if callee is not None and UPSERT.search(callee):
+            if callee is None:
+                continue
+            if UPSERT.search(callee):
                 return True
+            if callee in UPSERT_CALLS:
+                by_database = True
+            elif isinstance(func, cst.Attribute) and self._is_session(func.value, inner):
+                if callee == "merge" and len(call.args) == 1:
+                    by_database = True
+                elif callee in SESSION_ADDS:
+                    plain = True
+            elif callee in PLAIN_CREATES or callee.startswith(PLAIN_PREFIXES):
+                plain = True
+        if by_database and not plain:
+            return True
         for param in (*node.params.params, *node.params.kwonly_params):
             declared = param_type(self.ctx, param, scope).annotation
             if declared is not None and UPSERT.search(declared.rpartition(".")[2]):
                 return True
         return False
+
+    def _is_session(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """A SQLAlchemy session (`session.merge(obj)` inserts or updates by
+        primary key), or a name a session goes by (`db`, `session`)."""
+        if session_kind(self.ctx, expr, scope) is not None:
+            return True
+        name = expr.attr.value if isinstance(expr, cst.Attribute) else None
+        if isinstance(expr, cst.Name):
+            name = expr.value
+        return name is not None and name.lstrip("_").lower() in SESSION_NAMES
 
     def _sets_status(self, node: cst.FunctionDef, scope: Scope) -> bool:
         """`response.status_code = ...` on a `Response` parameter."""

@@ -5,14 +5,17 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Scope
+from backlint.semantics.context import Assigned, OtherBinding, Parameter, Scope
 from backlint.semantics.fastapi import (
     JSON_RESPONSES,
     Route,
     function_scope,
     is_forwarding_route,
     is_hidden_route,
+    is_model_dump,
+    is_relayed_json,
     is_response_value,
+    path_parameters,
     route_of,
 )
 from backlint.semantics.python import body_statements
@@ -64,6 +67,20 @@ CONTAINERS = frozenset(
 )
 OPTIONAL = frozenset({"typing.Optional", "typing.Union"})
 NO_CONTENT = frozenset({"204", "304"})
+# Parameter types an acknowledgement may echo (`{"sent": True, "data": data}`).
+SCALARS = frozenset(
+    {"builtins.str", "builtins.int", "builtins.float", "builtins.bool", "uuid.UUID"}
+)
+# Calls whose result is a scalar that says nothing of the data it was given.
+SCALAR_CALLS = frozenset({"builtins.bool", "builtins.len"})
+_CONSTANT_NODES = (
+    cst.SimpleString,
+    cst.ConcatenatedString,
+    cst.FormattedString,
+    cst.Integer,
+    cst.Float,
+    cst.Comparison,
+)
 
 
 class FastapiMissingResponseModel(Rule):
@@ -130,6 +147,22 @@ class FastapiMissingResponseModel(Rule):
     relay another service's answer, by name (`forward_get`, `proxy`,
     `passthrough`, `relay`); websocket routes;
     Flask and other frameworks' routes.
+    Routes whose every `return` (annotated untyped or not) is one of:
+    an acknowledgement, a dict literal of string keys whose values are
+    constants, f-strings, comparisons, module constants (`VERSION`,
+    `__version__`), echoed path or scalar parameters, or locals bound (or
+    built up with `+=`) only from those (`{"status": "ok"}`, `{"message": f"{name} deleted"}`); the
+    JSON of another service's answer, `resp.json()` / `await resp.json()`
+    of an outgoing HTTP request (httpx, requests, aiohttp: a `get`/`post`/
+    `send`... call, or a local or `async with` target bound to one, after a
+    `response = None`), a local
+    bound to it, `{**data}` of it, or a project function that returns such
+    a `.json()` on some path (three deep); a Pydantic model's dump,
+    `x.model_dump(...)`, or `x.dict()` of a parameter or local known to be
+    a Pydantic model (the shape is the model's, and a response model would
+    undo an `exclude=`). A dict with one value from elsewhere (a row, a
+    model, a `**` splat) is still flagged; so is a diagnostic status dict
+    of live attributes (missed nuance: backlint cannot tell who reads it).
 
     Fix:
     None: only the author knows the shape of the response.
@@ -145,6 +178,8 @@ class FastapiMissingResponseModel(Rule):
         scope = self.ctx.scope
         route = route_of(self.ctx, node, scope)
         if route is None or is_forwarding_route(node) or self._exempt(route, scope):
+            return
+        if self._returns_known_shapes(route, scope):
             return
         name = node.name.value
         if node.returns is None:
@@ -171,6 +206,106 @@ class FastapiMissingResponseModel(Rule):
             name = self.ctx.qualified_name(response_class, scope)
             # Unknown classes are given the benefit of the doubt.
             return name is None or name not in JSON_RESPONSES
+        return False
+
+    def _returns_known_shapes(self, route: Route, scope: Scope) -> bool:
+        """Every value the route returns is an acknowledgement (a dict literal
+        of fixed keys and constant values), the JSON of another service's
+        answer (`resp.json()` of an outgoing request), or a Pydantic model's
+        dump (`x.model_dump(...)`): nothing a response model would add."""
+        node = route.function
+        returns = [
+            s
+            for s in body_statements(node)
+            if isinstance(s, cst.Return) and s.value is not None and not _is_none(s.value)
+        ]
+        if not returns:
+            return False
+        inner = function_scope(node, scope)
+        echoed = path_parameters(self.ctx, route)
+        return all(
+            ret.value is not None
+            and (
+                self._ack(ret.value, inner, echoed, 0)
+                or is_relayed_json(self.ctx, ret.value, inner)
+                or is_model_dump(self.ctx, ret.value, inner)
+            )
+            for ret in returns
+        )
+
+    def _ack(
+        self, value: cst.BaseExpression, scope: Scope, echoed: frozenset[str], depth: int
+    ) -> bool:
+        """A dict literal whose keys are strings and whose values are constants
+        (`{"status": "ok"}`, `{"message": f"{name} deleted"}`,
+        `{"version": __version__}`, `{"sent": True, "data": data}` with `data`
+        a path or scalar parameter)."""
+        if not isinstance(value, cst.Dict) or not value.elements:
+            return False
+        return all(
+            isinstance(element, cst.DictElement)
+            and isinstance(element.key, cst.SimpleString)
+            and self._constant(element.value, scope, echoed, depth)
+            for element in value.elements
+        )
+
+    def _constant(
+        self, value: cst.BaseExpression, scope: Scope, echoed: frozenset[str], depth: int
+    ) -> bool:
+        if depth > 4:
+            return False
+        if isinstance(value, _CONSTANT_NODES):
+            return True
+        if isinstance(value, cst.IfExp):
+            return self._constant(value.body, scope, echoed, depth + 1) and self._constant(
+                value.orelse, scope, echoed, depth + 1
+            )
+        if isinstance(value, cst.UnaryOperation):
+            return self._constant(value.expression, scope, echoed, depth + 1)
+        if isinstance(value, cst.Dict):
+            return not value.elements or self._ack(value, scope, echoed, depth + 1)
+        if isinstance(value, cst.List | cst.Tuple):
+            return all(
+                isinstance(e, cst.Element) and self._constant(e.value, scope, echoed, depth + 1)
+                for e in value.elements
+            )
+        if isinstance(value, cst.Call):
+            name = self.ctx.qualified_name(value.func, scope)
+            return name in SCALAR_CALLS
+        if isinstance(value, cst.Attribute):
+            return _constant_name(value.attr.value)
+        if isinstance(value, cst.Name):
+            if value.value in ("True", "False", "None") or _constant_name(value.value):
+                return True
+            owner, bindings = self.ctx.bindings(value.value, scope)
+            if owner is None or not bindings:
+                return False
+            for binding in bindings:
+                if isinstance(binding, Parameter):
+                    if value.value in echoed:
+                        continue
+                    declared = binding.param.annotation
+                    if (
+                        declared is None
+                        or self.ctx.qualified_name(declared.annotation, owner.parent or owner)
+                        not in SCALARS
+                    ):
+                        return False
+                elif isinstance(binding, OtherBinding) and isinstance(binding.node, cst.AugAssign):
+                    # `message += f" with {auth_type}"`: a message built up.
+                    if owner is not scope or not self._constant(
+                        binding.node.value, scope, echoed, depth + 1
+                    ):
+                        return False
+                elif isinstance(binding, Assigned) and binding.value is not None:
+                    # A local of the route, or a module-level constant.
+                    if (owner is not scope and owner.parent is not None) or not self._constant(
+                        binding.value, owner, echoed, depth + 1
+                    ):
+                        return False
+                else:
+                    return False
+            return True
         return False
 
     def _untyped(self, annotation: cst.BaseExpression, scope: Scope) -> bool:
@@ -218,6 +353,14 @@ def _status_value(expr: cst.BaseExpression) -> str | None:
     if isinstance(expr, cst.Attribute) and expr.attr.value.startswith("HTTP_"):
         return expr.attr.value.split("_")[1]
     return None
+
+
+def _constant_name(name: str) -> bool:
+    """`VERSION`, `__version__`: a module's constant by convention."""
+    stripped = name.strip("_")
+    return (name.startswith("__") and name.endswith("__")) or (
+        stripped.isupper() and any(c.isalpha() for c in stripped)
+    )
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:

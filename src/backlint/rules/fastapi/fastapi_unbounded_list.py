@@ -6,10 +6,28 @@ import libcst as cst
 
 from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import Assigned, Parameter, Scope
-from backlint.semantics.facts import ClassFacts, FunctionFacts
-from backlint.semantics.fastapi import function_scope, http_methods, param_type, route_of
-from backlint.semantics.python import body_statements
+from backlint.semantics.facts import (
+    Attr,
+    Await,
+    Call,
+    ClassFacts,
+    FunctionFacts,
+    Mapping,
+    Seq,
+    Subscript,
+    Value,
+)
+from backlint.semantics.fastapi import (
+    Route,
+    function_scope,
+    http_methods,
+    param_type,
+    path_parameters,
+    route_of,
+)
+from backlint.semantics.python import body_calls, body_statements
 from backlint.semantics.sqlalchemy import ORM_PACKAGES, find_method, queries, returns_all_rows
+from backlint.semantics.tree import descendants
 
 # RULES.md BKL207: parameters that page a list (as words of the name:
 # `page_size`, `per_page`, `cursor`).
@@ -17,6 +35,31 @@ PAGING_WORDS = frozenset({"limit", "skip", "offset", "page", "size", "cursor", "
 # Calls that hand their argument on whole.
 WRAPPERS = frozenset({"builtins.list", "builtins.tuple", "builtins.sorted", "builtins.set"})
 _ROWS = ("query", "scalars", "list", "result")
+# Methods that filter a statement or queryset (SQLAlchemy, SQLModel, Django).
+FILTERS = frozenset({"where", "filter", "filter_by"})
+
+
+def _filters(value: Value, depth: int) -> bool:
+    """A summarised statement that calls `where`/`filter`/`filter_by` somewhere."""
+    if depth > 12:
+        return False
+    if isinstance(value, Await):
+        return _filters(value.value, depth + 1)
+    if isinstance(value, Attr):
+        return _filters(value.value, depth + 1)
+    if isinstance(value, Call):
+        if isinstance(value.func, Attr) and value.func.attr in FILTERS:
+            return True
+        return any(
+            _filters(v, depth + 1) for v in (value.func, *value.args, *(v for _, v in value.kwargs))
+        )
+    if isinstance(value, Seq):
+        return any(_filters(v, depth + 1) for v in value.items)
+    if isinstance(value, Subscript):
+        return _filters(value.value, depth + 1)
+    if isinstance(value, Mapping):
+        return any(_filters(v, depth + 1) for _, v in value.items)
+    return False
 
 
 def is_paging_name(name: str) -> bool:
@@ -82,6 +125,23 @@ class FastapiUnboundedList(FastAPIRule):
     (`await users_repo.get_users()`) are followed one call deep when every
     `return` of it is all the rows of a statement; deeper service layers are
     not (missed alarm).
+    The children of one parent: a route that filters a statement by
+    equality with a parent key (a path parameter, or a required parameter
+    named `id`/`..._id`), directly (`where(State.flow_run_id ==
+    flow_run_id)`, `filter_by(role_id=role_id)`), through an attribute or a
+    local loaded from one (`.filter(Item.order_id == order.id)` with
+    `order` fetched by the path's `order_ref`), or by handing such a key to
+    the project function or repository method that returns the rows when
+    that function filters its statement (`rbac_repo.get_role_privileges(
+    role_id)`): the state history of one run, the privileges of one role,
+    the members of one group are bounded by the domain. A parent with very
+    many children (the reviews of a popular product) is then a missed
+    alarm. A filter on a query parameter that is not a key, on an optional
+    key, or on the current user is still flagged.
+    What it does not see: small configuration tables (roles, pools, seeded
+    privileges, installed apps): their size is a fact of the deployment,
+    not of the code, so they are flagged like any table; silence them with
+    a `noqa` or a per-file ignore.
     Test files and migrations are not linted.
 
     Fix:
@@ -108,12 +168,118 @@ class FastapiUnboundedList(FastAPIRule):
         for stmt in body_statements(node):
             if isinstance(stmt, cst.Return) and stmt.value is not None:
                 found = self._unbounded(stmt.value, inner, 0)
+                if found is not None and self._children_of_one(route, found, inner):
+                    return
                 if found is not None:
                     shown = self.ctx.tree.code_for_node(found)
                     if len(shown) > 60 or "\n" in shown:
                         shown = shown.split("\n", 1)[0][:57] + "..."
                     self.report(node, function=node.name.value, query=shown)
                     return
+
+    # Children of one parent ---------------------------------------------------
+
+    def _children_of_one(self, route: Route, found: cst.BaseExpression, scope: Scope) -> bool:
+        """The rows are the children of one parent: the route filters a
+        statement by equality with a parent key (`where(State.run_id ==
+        run_id)`, `filter_by(role_id=role_id)`, `.filter(Item.parent ==
+        parent)` with `parent` loaded from one), or hands a parent key to the
+        project function that returns the rows and that function filters its
+        statement (`repo.get_role_privileges(role_id)`). A parent key is a
+        path parameter, or a required parameter named `id`/`..._id`."""
+        keys = self._parent_keys(route, scope)
+        if not keys:
+            return False
+        node = route.function
+        for call in body_calls(self.ctx, node):
+            func = call.func
+            if not (isinstance(func, cst.Attribute) and func.attr.value in FILTERS):
+                continue
+            for arg in call.args:
+                if arg.keyword is not None:
+                    if self._derives(arg.value, keys, scope, 0):
+                        return True
+                elif isinstance(arg.value, cst.Comparison) and self._equality_with(
+                    arg.value, keys, scope
+                ):
+                    return True
+        rows = found.expression if isinstance(found, cst.Await) else found
+        if not isinstance(rows, cst.Call) or not any(
+            self._derives(arg.value, keys, scope, 0) for arg in rows.args
+        ):
+            return False
+        fn = self._repository_function(rows, scope)
+        return fn is not None and any(_filters(v, 0) for v in fn.returned)
+
+    def _parent_keys(self, route: Route, scope: Scope) -> frozenset[str]:
+        keys = set(path_parameters(self.ctx, route))
+        params = route.function.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            name = param.name.value
+            if (
+                param.default is None
+                and (name == "id" or name.endswith("_id"))
+                and param_type(self.ctx, param, scope).dependency is None
+            ):
+                keys.add(name)
+        return frozenset(keys)
+
+    def _equality_with(
+        self, comparison: cst.Comparison, keys: frozenset[str], scope: Scope
+    ) -> bool:
+        """`Model.parent_id == parent_id` (either side), in a filter's arguments
+        (`and_(...)` is not opened)."""
+        left: cst.BaseExpression = comparison.left
+        for target in comparison.comparisons:
+            if isinstance(target.operator, cst.Equal) and (
+                self._derives(left, keys, scope, 0)
+                or self._derives(target.comparator, keys, scope, 0)
+            ):
+                return True
+            left = target.comparator
+        return False
+
+    def _derives(
+        self, expr: cst.BaseExpression, keys: frozenset[str], scope: Scope, depth: int
+    ) -> bool:
+        """`expr` is a parent key, an attribute of one (`parent.id`), or a local
+        bound only to an expression that uses one (`parent = await
+        load_parent(db, parent_id)`)."""
+        if depth > 2:
+            return False
+        if isinstance(expr, cst.Attribute):
+            return isinstance(expr.value, cst.Name) and self._derives(
+                expr.value, keys, scope, depth
+            )
+        if not isinstance(expr, cst.Name):
+            return False
+        owner, bindings = self.ctx.bindings(expr.value, scope)
+        if owner is not scope or not bindings:
+            return False
+        if expr.value in keys and all(isinstance(b, Parameter) for b in bindings):
+            return True
+        return all(
+            isinstance(b, Assigned)
+            and b.value is not None
+            and any(
+                isinstance(n, cst.Name) and self._derives(n, keys, scope, depth + 1)
+                for n in descendants(b.value)
+            )
+            for b in bindings
+        )
+
+    def _repository_function(self, call: cst.Call, scope: Scope) -> FunctionFacts | None:
+        index = self.ctx.index
+        name = self.ctx.qualified_name(call.func, scope)
+        if name is not None:
+            return index.find_function(index.canonical(name))
+        if isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name):
+            owner, bindings = self.ctx.bindings(call.func.value.value, scope)
+            if owner is not None and len(bindings) == 1 and isinstance(bindings[0], Parameter):
+                declared = param_type(self.ctx, bindings[0].param, owner.parent or owner)
+                if declared.annotation is not None:
+                    return find_method(index, declared.annotation, call.func.attr.value)
+        return None
 
     # Paging --------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from backlint.semantics.fastapi import (
     Route,
     function_scope,
     is_forwarding_route,
+    is_pydantic_model,
     param_type,
     route_of,
 )
@@ -60,6 +61,21 @@ KEY_METHODS = frozenset({"get", "pop", "setdefault"})
 # Validating a body by hand against a model: `Item.model_validate(body)`.
 VALIDATORS = frozenset({"model_validate", "parse_obj", "validate", "from_dict"})
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# A body passed on whole: the keywords of HTTP clients' sends (httpx,
+# requests, aiohttp) and the words of converters' names.
+SEND_KEYWORDS = frozenset({"json", "data", "content", "body", "payload"})
+PASS_ON_WORDS = frozenset(
+    {"convert", "passthrough", "forward", "proxy", "relay", "translate", "transform"}
+)
+# How many fixed keys a route may read of a body it passes on whole.
+PASS_ON_KEYS = 2
+HTTP_EXCEPTIONS = frozenset(
+    {
+        "fastapi.HTTPException",
+        "fastapi.exceptions.HTTPException",
+        "starlette.exceptions.HTTPException",
+    }
+)
 
 
 class FastapiUntypedBody(FastAPIRule):
@@ -123,7 +139,20 @@ class FastapiUntypedBody(FastAPIRule):
     without `Body()`, which FastAPI reads from the query string); routes
     that read the raw body (`await request.body()`, `request.stream()`),
     such as webhooks verifying a signature; routes that forward a body to
-    another service, by name (`forward_post`, `proxy_request`); `request.json()` outside routes
+    another service, by name (`forward_post`, `proxy_request`), or by what
+    they do: the body, or a copy of it (`payload = {**body}`), handed whole
+    to an outgoing send (`json=`/`data=`/`content=` of an HTTP client call)
+    or to a converter (a function whose name has the word `convert`,
+    `passthrough`, `forward`, `proxy`, `relay`, `translate` or
+    `transform`) while at most two fixed keys are read, none of them
+    opened further (the routing ones, `model`; `body["task"]["metadata"]`
+    reads a structure the route relies on): a third-party API's payload (an OpenAI or
+    Anthropic-compatible endpoint); a body validated by hand with a
+    Pydantic model (`Form(**body)`, `Form.model_validate(body)`) in a `try`
+    whose handler raises an `HTTPException` (the route answers 400 itself,
+    often because project code also calls it with dicts); `request.json()`
+    in a route that also declares a Pydantic model body parameter (the raw
+    body is read beside the validated one for legacy keys); `request.json()` outside routes
     (middleware, dependencies) and in nested functions. Type aliases defined
     in another module are not followed (missed alarm).
     Test files and migrations are not linted.
@@ -241,7 +270,7 @@ class FastapiUntypedBody(FastAPIRule):
     def _parsed_by_hand(self, route: Route, scope: Scope) -> None:
         node = route.function
         requests = self._request_params(node, scope)
-        if not requests:
+        if not requests or self._declares_model_body(node, scope):
             return
         parsed: list[tuple[cst.Call, str]] = []
         for child in body_calls(self.ctx, node):
@@ -262,6 +291,19 @@ class FastapiUntypedBody(FastAPIRule):
                 call,
                 problem=f"route `{node.name.value}` parses the request body by hand (`{shown}`)",
             )
+
+    def _declares_model_body(self, node: cst.FunctionDef, scope: Scope) -> bool:
+        """A parameter is a Pydantic model (not a dependency): FastAPI already
+        validates the body, and `request.json()` beside it reads raw or legacy
+        keys the model drops (phoenix's `result.metadata`)."""
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            declared = param_type(self.ctx, param, scope)
+            if declared.dependency is None and is_pydantic_model(
+                self.ctx.index, declared.annotation
+            ):
+                return True
+        return False
 
     def _parsed_shape(self, node: cst.FunctionDef, call: cst.Call, scope: Scope) -> bool:
         """The parsed body is read by fixed keys, directly or through the name
@@ -303,12 +345,121 @@ class FastapiUntypedBody(FastAPIRule):
                 and isinstance(child.target, cst.Name)
             ):
                 names.add(child.target.value)
-        return any(
-            isinstance(child, cst.Name)
+        keyed = [
+            child
+            for child in nodes
+            if isinstance(child, cst.Name)
             and child.value in names
             and self._keyed_use(child, parents.get(id(child)), scope, parents)
-            for child in nodes
-        )
+        ]
+        if not keyed:
+            return False
+        if self._validated_by_hand(node, name, nodes, parents, scope):
+            return False
+        return not self._passed_on_whole(name, keyed, nodes, parents)
+
+    def _validated_by_hand(
+        self,
+        node: cst.FunctionDef,
+        name: str,
+        nodes: list[cst.CSTNode],
+        parents: dict[int, cst.CSTNode],
+        scope: Scope,
+    ) -> bool:
+        """`Item(**body)` / `Item.model_validate(body)` with a Pydantic model, in
+        a `try` whose handler raises an `HTTPException`: the route validates
+        the body itself (open-webui's `GenerateChatCompletionForm(**form_data)`
+        answering 400), often because project code also calls it with dicts."""
+        for child in nodes:
+            if not (isinstance(child, cst.Name) and child.value == name):
+                continue
+            arg = parents.get(id(child))
+            call = parents.get(id(arg)) if isinstance(arg, cst.Arg) else None
+            if not (isinstance(arg, cst.Arg) and isinstance(call, cst.Call)):
+                continue
+            func = call.func
+            if arg.star == "**":
+                cls = func
+            elif isinstance(func, cst.Attribute) and func.attr.value in VALIDATORS:
+                cls = func.value
+            else:
+                continue
+            if not is_pydantic_model(self.ctx.index, self.ctx.qualified_name(cls, scope)):
+                continue
+            current: cst.CSTNode | None = call
+            while current is not None and current is not node:
+                up = parents.get(id(current))
+                if isinstance(up, cst.Try) and current is up.body and self._raises_http(up, scope):
+                    return True
+                current = up
+        return False
+
+    def _raises_http(self, node: cst.Try, scope: Scope) -> bool:
+        """Some handler of the `try` raises an `HTTPException` (or a project
+        subclass of one)."""
+        for handler in node.handlers:
+            for child in descendants(handler.body, prune=_NESTED_SCOPES):
+                if not (isinstance(child, cst.Raise) and isinstance(child.exc, cst.Call)):
+                    continue
+                name = self.ctx.qualified_name(child.exc.func, scope)
+                if name is None:
+                    continue
+                name = self.ctx.index.canonical(name)
+                if name in HTTP_EXCEPTIONS or any(
+                    self.ctx.index.canonical(dotted(base) or "") in HTTP_EXCEPTIONS
+                    for cls in self.ctx.index.ancestors(name)
+                    for base in cls.bases
+                ):
+                    return True
+        return False
+
+    def _passed_on_whole(
+        self,
+        name: str,
+        keyed: list[cst.Name],
+        nodes: list[cst.CSTNode],
+        parents: dict[int, cst.CSTNode],
+    ) -> bool:
+        """The body, or a copy of it (`payload = {**body}`, `body.copy()`,
+        `dict(body)`), is handed whole to an outgoing send (`json=body`,
+        `data=payload`) or a converter (`convert_to_openai(body)`,
+        `passthrough_messages(request, body)`), and the route reads at most
+        `PASS_ON_KEYS` fixed keys of it (the routing ones: `model`): a
+        third-party API's payload relayed, whose fields are not the route's."""
+        keys: set[str] = set()
+        for use in keyed:
+            parent = parents.get(id(use))
+            if isinstance(parent, cst.Arg):
+                return False  # unpacked or validated into a class: its fields are read
+            if isinstance(parent, cst.Subscript) and isinstance(
+                parents.get(id(parent)), cst.Subscript
+            ):
+                return False  # `body["task"]["metadata"]`: the route reads its structure
+            key = _read_key(use, parent, parents)
+            keys.add(key if key is not None else "?")
+        if len(keys) > PASS_ON_KEYS:
+            return False
+        aliases = {name}
+        for child in nodes:
+            if isinstance(child, cst.Assign) and len(child.targets) == 1:
+                target = child.targets[0].target
+                if isinstance(target, cst.Name) and _copies(child.value, aliases):
+                    aliases.add(target.value)
+        for child in nodes:
+            if not isinstance(child, cst.Call):
+                continue
+            callee = _callee_name(child.func)
+            converter = bool(PASS_ON_WORDS & set(callee.lower().split("_")))
+            for arg in child.args:
+                if not (isinstance(arg.value, cst.Name) and arg.value.value in aliases):
+                    continue
+                if arg.star:
+                    continue
+                if arg.keyword is not None and arg.keyword.value in SEND_KEYWORDS:
+                    return True
+                if converter:
+                    return True
+        return False
 
     def _keyed_use(
         self,
@@ -406,6 +557,64 @@ def _untyped_value_in_index(value: Value, ctx: FileContext, depth: int) -> bool:
     if isinstance(value, Ref) and ctx.index.canonical(value.name) in ANY:
         return True
     return _free_form_value(value, ctx, depth + 1)
+
+
+def _read_key(
+    use: cst.Name, parent: cst.CSTNode | None, parents: dict[int, cst.CSTNode]
+) -> str | None:
+    """The literal key a keyed use reads (`body["model"]`, `body.get("model")`,
+    `"model" in body`)."""
+    literal: cst.BaseExpression | None = None
+    if isinstance(parent, cst.Subscript) and isinstance(parent.slice[0].slice, cst.Index):
+        literal = parent.slice[0].slice.value
+    elif isinstance(parent, cst.Attribute):
+        call = parents.get(id(parent))
+        if isinstance(call, cst.Call) and call.args:
+            literal = call.args[0].value
+    elif isinstance(parent, cst.ComparisonTarget):
+        comparison = parents.get(id(parent))
+        if isinstance(comparison, cst.Comparison):
+            literal = comparison.left
+    if isinstance(literal, cst.SimpleString):
+        text = literal.evaluated_value
+        return text if isinstance(text, str) else None
+    return None
+
+
+def _copies(value: cst.BaseExpression, names: set[str]) -> bool:
+    """`{**body}` (with more keys or not), `body.copy()`, `dict(body)`,
+    `copy.deepcopy(body)`: a copy of one of `names`."""
+    if isinstance(value, cst.Dict):
+        return any(
+            isinstance(e, cst.StarredDictElement)
+            and isinstance(e.value, cst.Name)
+            and e.value.value in names
+            for e in value.elements
+        )
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    if (
+        isinstance(func, cst.Attribute)
+        and func.attr.value == "copy"
+        and isinstance(func.value, cst.Name)
+        and func.value.value in names
+    ):
+        return True
+    return (
+        _callee_name(func) in ("dict", "copy", "deepcopy")
+        and len(value.args) == 1
+        and isinstance(value.args[0].value, cst.Name)
+        and value.args[0].value.value in names
+    )
+
+
+def _callee_name(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    if isinstance(func, cst.Name):
+        return func.value
+    return ""
 
 
 def _is_literal_key(index: cst.BaseSlice) -> bool:

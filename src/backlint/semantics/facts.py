@@ -336,6 +336,10 @@ class _Summariser:
         ):
             # The first iterable is evaluated in the enclosing scope.
             return Comp(self.value(node.generators[0].iter, local))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
+            # `Q(task=t) & Q(done=False)`: what Python calls, `operator.and_(a, b)`.
+            left, right = self.value(node.left, local), self.value(node.right, local)
+            return Call(Ref("operator.and_"), (left, right))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             # `X | None` annotations: keep the non-None side.
             left, right = self.value(node.left, local), self.value(node.right, local)

@@ -73,7 +73,10 @@ class DjangoFkIdViaRelation(Rule):
     comes from a queryset that selected them: reading the key from the loaded
     object costs nothing), or loads anyway by reading them for something else
     than their key (`f"{order.customer.name} #{order.customer.id}"`, `if
-    order.customer:`), or assigns it before (`order.customer = c` puts the
+    order.customer:`), or whose method calls a method of the same class (in
+    the same file) that reads `self.<fk>` so (`for role in self.get_roles()`
+    where `get_roles()` tests `if self.rank:`: the object is cached on
+    `self`; one level of calls, `self` only), or assigns it before (`order.customer = c` puts the
     object in memory; a read in the value of that very assignment,
     `order.customer = m[order.customer.pk]`, still loads the old one);
     reverse relations and many-to-many managers (no `_id` attribute);
@@ -182,12 +185,44 @@ class DjangoFkIdViaRelation(Rule):
             found = _loaded_chains(function.node)
             self.loaded_chains[key] = found
         loaded, assigned = found
-        if name in loaded:
+        if name in loaded or self._loaded_by_own_method(function.node, name):
             return True
         # `obj.customer = c` puts the object in memory, except for a read in the
         # value of that very assignment (`imv.item = item_map[imv.item.pk]`),
         # which runs first.
         return name in assigned and not self._assigned_by_own_statement(read, name)
+
+    def _loaded_by_own_method(self, function: cst.CSTNode, name: str) -> bool:
+        """`self.get_roles()` called in the function, where `get_roles` is a
+        method of the same class (in this file) that reads `self.rank` for
+        something other than its key: the related object is then cached on
+        `self` (one level of calls, `self` only)."""
+        if not name.startswith("self.") or name.count(".") != 1:
+            return False
+        cls = next((a for a in self.ctx.ancestors(function) if isinstance(a, cst.ClassDef)), None)
+        if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+            return False
+        methods = {
+            stmt.name.value: stmt
+            for stmt in cls.body.body
+            if isinstance(stmt, cst.FunctionDef) and stmt is not function
+        }
+        for node in descendants(function, prune=_NESTED):
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and isinstance(node.func.value, cst.Name)
+                and node.func.value.value == "self"
+                and node.func.attr.value in methods
+            ):
+                method = methods[node.func.attr.value]
+                found = self.loaded_chains.get(id(method))
+                if found is None:
+                    found = _loaded_chains(method)
+                    self.loaded_chains[id(method)] = found
+                if name in found[0]:
+                    return True
+        return False
 
     def _assigned_by_own_statement(self, node: cst.CSTNode, name: str) -> bool:
         for ancestor in self.ctx.ancestors(node):

@@ -17,6 +17,25 @@ _EXITS = (cst.Raise, cst.Return, cst.Break)
 # (`filter`, `exclude`, `last`, `values_list`, a custom queryset method)
 # builds a new query.
 _CACHE_SERVED = frozenset({"all", "count", "exists"})
+# What makes a queryset the base of more work rather than rows to read:
+# refined, streamed, written through (BKL301 `_batch_base`).
+_BATCH_METHODS = frozenset(
+    {
+        "filter",
+        "exclude",
+        "annotate",
+        "alias",
+        "only",
+        "defer",
+        "order_by",
+        "distinct",
+        "select_related",
+        "prefetch_related",
+        "iterator",
+        "update",
+        "delete",
+    }
+)
 # Writes through a related manager: a query per row, but no prefetch avoids it.
 _MANAGER_WRITES = frozenset(
     {
@@ -54,6 +73,18 @@ def _chain(node: cst.Attribute) -> tuple[str, list[cst.Attribute], list[str]] | 
         return None
     nodes.reverse()
     return current.value, nodes, [n.attr.value for n in nodes]
+
+
+def _parent_map(roots: Sequence[cst.CSTNode]) -> dict[int, cst.CSTNode]:
+    """Child id -> parent, below `roots` (the walker has not visited them yet)."""
+    parents: dict[int, cst.CSTNode] = {}
+    todo = list(roots)
+    while todo:
+        node = todo.pop()
+        for child in node.children:
+            parents[id(child)] = node
+            todo.append(child)
+    return parents
 
 
 def _per_row(root: cst.CSTNode, inner: bool = False) -> Iterator[cst.CSTNode]:
@@ -143,10 +174,20 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     those, as `SynchronousOnlyOperation`); `.filter()` and friends on a
     prefetched manager (BKL304); writes through a relation (`x.tags.add()`,
     `x.items.create()`, assigning `x.author = ...`), which no prefetch avoids;
+    a related manager's queryset used as the base of per-row batch work
+    rather than read for its rows: handed to a function (`start_job(recount,
+    project.tasks.all())`; not a builtin such as `len()`, not a class such
+    as a serializer, not a method such as `list.extend()`), or assigned to a
+    name that the loop refines, streams or writes through (`qs =
+    category.threads.filter(...)`, then `qs.filter(...).iterator()`, `.update()`),
+    where a prefetch would load every row of every parent;
     test files (an N+1 in a test costs nothing in production) and
     migrations (run once). Relations read
     inside model methods or properties called in the loop, and querysets whose
-    model backlint cannot resolve, are not seen (missed alarms). When a
+    model backlint cannot resolve, are not seen (missed alarms); nor is a
+    prefetch made by the caller of a helper whose parameter the loop reads
+    (`_encode(invoice)` called only over `prefetch_related("lines__subevent")`):
+    the helper's loop is judged on its own (a false alarm). When a
     variable is assigned several querysets, a relation any of them loads
     counts as loaded.
 
@@ -238,6 +279,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             steps[0] for _, _, steps in chains if len(steps) > 1 and steps[1] in _MANAGER_WRITES
         }
         reported: set[str] = set()
+        parents: dict[int, cst.CSTNode] | None = None  # built when first needed
         for _, nodes, steps in chains:
             problem = self._first_unloaded(loop.qs, steps)
             if problem is None:
@@ -245,6 +287,11 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             depth, path, joinable, manager = problem
             if path in reported or path.split("__")[0] in written:
                 continue
+            if manager:
+                if parents is None:
+                    parents = _parent_map(roots)
+                if self._batch_base(nodes[-1], roots, parents):
+                    continue
             reported.add(path)
             expr = ".".join([loop.var, *steps[:depth]])
             if loop.qs.prefix:  # rows of a prefetched relation: extend the outer prefetch
@@ -263,6 +310,66 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             else:
                 advice = f'add `{method}("{path}")` to the queryset'
             self.report(nodes[depth - 1], expr=expr, advice=advice)
+
+    def _batch_base(
+        self, last: cst.Attribute, roots: Sequence[cst.CSTNode], parents: dict[int, cst.CSTNode]
+    ) -> bool:
+        """A related manager's queryset used as the base of per-row batch work,
+        not read for its rows: handed to a function (`start_job(recount,
+        project.tasks.all())`), or assigned to a name the loop then refines,
+        streams, writes through or hands on (`qs = category.threads.filter(...)`
+        then `qs.filter(...).iterator()`). A prefetch would load every row of
+        every parent for work that reads them in batches, or not at all."""
+        top: cst.BaseExpression = last
+        while True:
+            parent = parents.get(id(top))
+            if (
+                (isinstance(parent, cst.Call) and parent.func is top)
+                or (isinstance(parent, cst.Attribute) and parent.value is top)
+                or (isinstance(parent, cst.Subscript) and parent.value is top)
+            ):
+                top = parent
+                continue
+            break
+        if isinstance(parent, cst.Arg):
+            call = parents.get(id(parent))
+            return isinstance(call, cst.Call) and self._hands_on(call)
+        if not (
+            isinstance(parent, cst.Assign)
+            and len(parent.targets) == 1
+            and isinstance(parent.targets[0].target, cst.Name)
+        ):
+            return False
+        name = parent.targets[0].target.value
+        for root in roots:
+            for node in descendants(root):
+                if not (isinstance(node, cst.Name) and node.value == name):
+                    continue
+                above = parents.get(id(node))
+                if isinstance(above, cst.Attribute) and above.value is node:
+                    if above.attr.value in _BATCH_METHODS and isinstance(
+                        parents.get(id(above)), cst.Call
+                    ):
+                        return True
+                elif isinstance(above, cst.Arg):
+                    call = parents.get(id(above))
+                    if isinstance(call, cst.Call) and self._hands_on(call):
+                        return True
+        return False
+
+    def _hands_on(self, call: cst.Call) -> bool:
+        """A call of a project or library function (a job runner, a helper):
+        not a builtin that evaluates its argument (`len()`, `list()`), not a
+        class (a serializer renders the rows), not a method of an object."""
+        name = self.ctx.qualified_name(call.func)
+        if name is None or name.startswith("builtins."):
+            return False
+        if not isinstance(call.func, cst.Name | cst.Attribute):
+            return False
+        last = name.rsplit(".", 1)[-1]
+        if not last or last[0].isupper():
+            return False
+        return self.ctx.index.find_class(self.ctx.index.canonical(name)) is None
 
     def _attributes(self, roots: Sequence[cst.CSTNode]) -> Iterator[cst.Attribute]:
         """Attributes read in `roots` (assignment and `del` targets are writes),

@@ -11,6 +11,7 @@ from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKin
 from backlint.semantics.django import TRANSACTION_ATOMIC, QuerySet, querysets
 from backlint.semantics.facts import Attr, Call, Comp, Const, Mapping, Ref, Seq, dotted
 from backlint.semantics.index import ProjectIndex
+from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
 
 # Queryset and manager methods that run a query, with the cure to suggest.
@@ -72,6 +73,21 @@ _EXITS = (cst.Break, cst.Return, cst.Raise)
 _COLLECTIONS = frozenset({"builtins.tuple", "builtins.list", "builtins.set", "builtins.frozenset"})
 # Django's settings object: its UPPER_CASE attributes are configuration.
 _SETTINGS = "django.conf.settings."
+# Calls that change rows: a loop making them may re-fetch what it holds.
+_CHANGES = frozenset(
+    {
+        "save",
+        "asave",
+        "delete",
+        "adelete",
+        "update",
+        "aupdate",
+        "move_to",
+        "move_node",
+        "insert_node",
+        "insert_at",
+    }
+)
 # Words naming a loop over batches of rows.
 _BATCH_WORDS = ("batch", "chunk")
 
@@ -159,7 +175,16 @@ class DjangoQueryInLoop(Rule):
     block that ends with `break`, `return` or `raise`: it runs once); building
     a lazy queryset (`.filter()` runs no query); queries through a relation
     of the loop variable (`order.items.count()`: BKL301, or BKL304 when
-    prefetched); `while` loops (polling and batch loops); code in a nested
+    prefetched); a re-fetch of an instance in hand (`Category.objects.get(
+    pk=child.pk)`, a `pk`/`id` lookup of `<name>.pk`, not of another model's
+    instance) in a loop that changes rows (`save()`, `delete()`, `update()`,
+    MPTT's `move_to()`): reloaded on purpose, since an earlier iteration
+    changed the table under it and a fetch before the loop would be stale; a
+    row created and saved again in the same iteration with the item's
+    queries between (`status = Status.objects.create(...)`, the work,
+    `status.save()`: a status or progress row, or one that needs its own id
+    in its data), both writes (a `save()` right after the `create()` with no
+    query between is still flagged); `while` loops (polling and batch loops); code in a nested
     `def` or `lambda`. Calls on objects backlint cannot tell are model
     instances or querysets are not seen (missed alarms). Test files and
     migrations (run once) are not checked.
@@ -214,9 +239,105 @@ class DjangoQueryInLoop(Rule):
                 cure = INSTANCE_METHODS[method]
         if cure is None or _batch(node) or id(node) in self.covered:
             return
+        if method in ("get", "aget") and self._refetch(node):
+            return  # reloads a row the loop holds, after the loop changed rows
+        if self._written_twice(node, method):
+            return  # a row created, then saved again, in the same iteration
         # `Task.objects.get(...).items.update(...)`: one finding for the statement.
         self.covered |= _inner_calls(func.value)
         self.report(node, call=short(node), cure=cure)
+
+    def _loop_body(self, node: cst.CSTNode) -> cst.BaseSuite | None:
+        """The body of the innermost `for` loop running `node` (None in a
+        comprehension, or outside any loop of this scope)."""
+        child: cst.CSTNode = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, (*_SCOPES, *_COMPREHENSIONS)):
+                return None
+            if isinstance(parent, cst.For) and child is parent.body:
+                return parent.body
+            child = parent
+        return None
+
+    def _refetch(self, node: cst.Call) -> bool:
+        """`Category.objects.get(pk=child.pk)` in a loop that changes rows
+        (`child.move_to(...)`, `.save()`, `.update()`): the instance is already
+        in hand, reloaded on purpose because an earlier iteration changed the
+        table under it (an MPTT move rewrites every sibling's tree fields), so
+        fetching the rows once before the loop would use stale values."""
+        if node.args[1:] or len(node.args) != 1:
+            return False
+        arg = node.args[0]
+        if arg.keyword is None or arg.keyword.value not in ("pk", "id"):
+            return False
+        value = arg.value
+        if not (
+            isinstance(value, cst.Attribute)
+            and value.attr.value in ("pk", "id")
+            and isinstance(value.value, cst.Name)
+        ):
+            return False
+        assert isinstance(node.func, cst.Attribute)
+        qsets = querysets(self.ctx)
+        qs = qsets.queryset(node.func.value)
+        held = qsets.instance(value.value)
+        if qs is not None and held is not None and held.qualname != qs.model.qualname:
+            return False  # `Profile.objects.get(pk=user.pk)`: another model's row
+        body = self._loop_body(node)
+        return body is not None and any(
+            isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value in _CHANGES
+            for n in descendants(body, prune=_SCOPES)
+        )
+
+    def _written_twice(self, node: cst.Call, method: str) -> bool:
+        """`status = Status.objects.create(...)`, the item's queries, then
+        `status.save()` in the same iteration: a status or progress row
+        written before the work and again after it (or a row that needs its
+        own id in its data). Neither write can wait for a `bulk_create()` or
+        `bulk_update()` after the loop. (A `save()` right after the `create()`,
+        with no query between, is only a redundant write: still flagged.)"""
+        assert isinstance(node.func, cst.Attribute)
+        if method in ("create", "acreate"):
+            parent = self.ctx.parent(node)
+            name = _assigned_name(parent)
+            if name is None:
+                return False
+        elif method in ("save", "asave") and isinstance(node.func.value, cst.Name):
+            name = node.func.value.value
+        else:
+            return False
+        body = self._loop_body(node)
+        if body is None:
+            return False
+        # In source order: the create, then a query of the item's work, then the save.
+        state = 0
+        inside: set[int] = set()
+        for n in descendants(body, prune=_SCOPES):
+            if id(n) in inside:
+                continue
+            if (
+                isinstance(n, cst.Assign)
+                and _assigned_name(n) == name
+                and isinstance(n.value, cst.Call)
+                and isinstance(n.value.func, cst.Attribute)
+                and n.value.func.attr.value in ("create", "acreate")
+            ):
+                state = 1
+                inside = {id(d) for d in descendants(n)}
+            elif isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute):
+                attr = n.func.attr.value
+                if (
+                    attr in ("save", "asave")
+                    and isinstance(n.func.value, cst.Name)
+                    and n.func.value.value == name
+                ):
+                    if state == 2:
+                        return True
+                elif state == 1 and attr in _METHODS:
+                    state = 2
+        return False
 
     def _overrides(self, model: str, method: str) -> bool:
         """Whether a class of the model's hierarchy above Django's own (the
@@ -381,6 +502,17 @@ class DjangoQueryInLoop(Rule):
             # `REGISTRY = []` filled in elsewhere (`REGISTRY.append(...)`) is not short.
             return value is not None and not _empty(value) and self._short(value, depth + 1)
         return False
+
+
+def _assigned_name(node: cst.CSTNode | None) -> str | None:
+    """`name` of a `name = ...` statement with one plain target."""
+    if (
+        isinstance(node, cst.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0].target, cst.Name)
+    ):
+        return node.targets[0].target.value
+    return None
 
 
 def _literal_slice(node: cst.Subscript) -> bool:

@@ -86,10 +86,19 @@ class DrfMissingPagination(DrfClassRule):
     `filter_queryset()`, their own or a project base's) returns only the rows
     of one parent object the request names (`filter(project_id=<a query
     parameter>)`, `filter(task_id=self.kwargs["pk"])`,
-    `filter(shelf=get_object_or_404(...))`, `get_object_or_404(...).items`:
-    one project's storages, one task's drafts), while a tenant's rows
-    (`filter(project__organization=request.user.organization)`) and a filter
-    on a field (`filter(status=<a query parameter>)`) are still flagged;
+    `filter(shelf=get_object_or_404(...))`, `get_object_or_404(...).items`,
+    those lookups in `Q(...)` objects joined by `&`: one project's storages,
+    one task's drafts); the request user's own rows, the user being the
+    parent (`filter(owner=self.request.user)`, `request.user.shelves.all()`,
+    `filter(membership__in=request.user.memberships.filter(...))`: their
+    memberships, their organizations); while a tenant's rows
+    (`filter(project__organization=request.user.organization)`,
+    `filter(organization=request.user.active_organization)`,
+    `request.user.organization.items.all()`), `Q(...) | Q(...)`, and a filter
+    on a field (`filter(status=<a query parameter>)`) are still flagged, as
+    are small configuration tables that nothing in the code bounds (an
+    organization's webhooks, admin-defined ranks: suppress those with
+    `# noqa: BKL404`);
     views that are not list views (a `GenericAPIView` with its own `get()`);
     base classes the project subclasses (their subclasses are judged).
     backlint stays silent when it cannot tell: no production settings module
@@ -156,14 +165,61 @@ def _of_one_parent(value: Value) -> bool:
             if (
                 isinstance(func, Attr)
                 and func.attr == "filter"
-                and any(_parent_lookup(key, arg) for key, arg in current.kwargs)
+                and any(_parent_lookup(key, arg) for key, arg in _lookups(current))
             ) or _one_row(current):
                 return True
             current = func
         elif isinstance(current, Attr | Subscript):
+            if isinstance(current, Attr) and _request_user(current.value):
+                # `self.request.user.organizations.all()`: the user's own rows,
+                # one hop from the user (not `user.organization.tasks`).
+                return _called_above(value, current)
             current = current.value
         else:
             return False
+
+
+def _lookups(call: Call) -> list[tuple[str, Value]]:
+    """The keyword lookups of a `filter()` call, those of its `Q(...)`
+    arguments joined by `&` included (`filter(Q(task=t) & Q(done=False))`)."""
+    found = list(call.kwargs)
+    todo = list(call.args)
+    while todo:
+        arg = todo.pop()
+        if not isinstance(arg, Call) or not isinstance(arg.func, Ref):
+            continue
+        name = arg.func.name
+        if name == "operator.and_":
+            todo += arg.args
+        elif name.rsplit(".", 1)[-1] == "Q":
+            found += arg.kwargs
+    return found
+
+
+def _request_user(value: Value) -> bool:
+    """`self.request.user`, or `request.user` (a handler's parameter)."""
+    if not (isinstance(value, Attr) and value.attr == "user"):
+        return False
+    owner = value.value
+    return owner == Local("request") or (
+        isinstance(owner, Attr) and owner.attr == "request" and owner.value == Local("self")
+    )
+
+
+def _called_above(value: Value, relation: Attr) -> bool:
+    """Whether every attribute of the chain `value` above `relation` is a
+    method call (`.all()`, `.filter(...)`), not a further relation."""
+    current: Value = value
+    while current is not relation:
+        if isinstance(current, Call):
+            if not isinstance(current.func, Attr):
+                return False
+            current = current.func.value
+        elif isinstance(current, Subscript):
+            current = current.value
+        else:
+            return False  # an attribute read, not called: another hop
+    return True
 
 
 def _parent_lookup(key: str, value: Value) -> bool:
@@ -174,11 +230,24 @@ def _parent_lookup(key: str, value: Value) -> bool:
     parts = key.split("__")
     if len(parts) == 2 and parts[1] in ("id", "pk"):
         return _names_one_object(value)
+    if len(parts) == 2 and parts[1] == "in":
+        # `organizationmember__in=self.request.user.memberships.filter(...)`:
+        # the rows of the user's own memberships.
+        return _of_one_parent(value) and _rooted_at_user(value)
     if len(parts) != 1:
         return False
     if key.endswith("_id"):
         return _names_one_object(value)
-    return _fetched_object(value)
+    return _fetched_object(value) or _request_user(value)
+
+
+def _rooted_at_user(value: Value) -> bool:
+    current: Value = value
+    while isinstance(current, Call | Attr | Subscript):
+        if _request_user(current):
+            return True
+        current = current.func if isinstance(current, Call) else current.value
+    return False
 
 
 def _fetched_object(value: Value) -> bool:

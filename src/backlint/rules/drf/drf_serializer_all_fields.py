@@ -5,10 +5,14 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rules.drf import DrfClassRule
+from backlint.semantics.django import Model
 from backlint.semantics.drf import serializer_is_model_serializer
+from backlint.semantics.facts import const_str, dotted
 
 # `Meta.fields` values meaning every field of the model.
 _ALL_FIELDS_NAMES = frozenset({"rest_framework.serializers.ALL_FIELDS"})
+# Where DRF turns `Meta.fields` into the list of fields a serializer renders.
+_HOOK = "get_field_names"
 
 
 class DrfSerializerAllFields(DrfClassRule):
@@ -55,11 +59,23 @@ class DrfSerializerAllFields(DrfClassRule):
             fields = ["id", "name"]
     ```
 
+    A serializer whose `Meta` inherits `"__all__"` from a base serializer of
+    an abstract model (`class Meta(StorageSerializer.Meta): model =
+    S3Storage`) is reported too: the base is not (see below), and the
+    `"__all__"` takes effect in the subclass.
+
     Not flagged:
     Explicit field lists, `exclude = [...]`; Django `ModelForm`s and
     django-filter `FilterSet`s (not serializers); a subclass whose `Meta`
-    inherits `"__all__"` without restating it (the base is reported); classes
-    whose bases backlint cannot resolve; test files.
+    inherits `"__all__"` without restating it (the base is reported);
+    serializers whose `Meta.model` is an abstract model (DRF refuses to use
+    them: they are bases, and their concrete subclasses are judged);
+    serializers whose class or a project base overrides `get_field_names()`,
+    where DRF turns `"__all__"` into the field list: the project curates what
+    `"__all__"` means there (drops internal fields, adds its own), and
+    `"__all__"` is its convention (a denylist in `to_representation()` is
+    not that, and is still flagged); classes whose bases backlint cannot
+    resolve; test files.
 
     Fix:
     None: list the fields the API should expose.
@@ -72,41 +88,121 @@ class DrfSerializerAllFields(DrfClassRule):
     markers = ('"__all__"', "'__all__'", "ALL_FIELDS")
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if not self._all_fields(node):
+        meta = _meta(node)
+        if meta is None:
             return
         bases = []
         for arg in node.bases:
             name = self.ctx.qualified_name(arg.value)
             if name is None:
                 return
-            bases.append(name)
-        if serializer_is_model_serializer(self.classes, bases):
+            bases.append(self.ctx.index.canonical(name))
+        if not serializer_is_model_serializer(self.classes, bases):
+            return
+        model = self._model(meta)
+        if model is not None and model.abstract:
+            # DRF refuses a ModelSerializer of an abstract model: a base for
+            # serializers of its concrete subclasses, judged there.
+            return
+        if self._curated(node, bases):
+            return
+        if self._all_fields(meta) or (
+            model is not None and _sets(meta) == {"model"} and self._inherits_all(meta)
+        ):
             self.report(node, serializer=node.name.value)
 
-    def _all_fields(self, node: cst.ClassDef) -> bool:
-        """Whether the class's own `Meta` sets `fields = "__all__"`."""
+    def _model(self, meta: cst.ClassDef) -> Model | None:
+        value = _assigned(meta, "model")
+        if value is None:
+            return None
+        name = self.ctx.qualified_name(value)
+        return self.classes.models.get(self.ctx.index.canonical(name)) if name else None
+
+    def _curated(self, node: cst.ClassDef, bases: list[str]) -> bool:
+        """The class or a project base overrides `get_field_names()`, where DRF
+        turns `"__all__"` into the field list: the project decides there what
+        `"__all__"` means (drops internal fields, adds its own)."""
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
-        for stmt in body:
-            if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Meta":
-                inner = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ()
-                lines = [s for s in inner if isinstance(s, cst.SimpleStatementLine)]
-                if isinstance(stmt.body, cst.SimpleStatementSuite):
-                    smalls = list(stmt.body.body)
-                else:
-                    smalls = [small for line in lines for small in line.body]
-                for small in smalls:
-                    if (
-                        isinstance(small, cst.Assign)
-                        and any(
-                            isinstance(t.target, cst.Name) and t.target.value == "fields"
-                            for t in small.targets
-                        )
-                        and self._is_all(small.value)
-                    ):
-                        return True
+        if any(isinstance(s, cst.FunctionDef) and s.name.value == _HOOK for s in body):
+            return True
+        classes = self.classes
+        return any(
+            method.name == _HOOK for base in bases for _, method in classes.project_methods(base)
+        )
+
+    def _all_fields(self, meta: cst.ClassDef) -> bool:
+        """Whether this `Meta` sets `fields = "__all__"`."""
+        value = _assigned(meta, "fields")
+        return value is not None and self._is_all(value)
+
+    def _inherits_all(self, meta: cst.ClassDef) -> bool:
+        """`class Meta(BaseSerializer.Meta): model = Order` under a base whose
+        `Meta` sets `fields = "__all__"` for an abstract model (a base DRF cannot
+        use, not reported): the `"__all__"` takes effect here."""
+        for arg in meta.bases:
+            name = self.ctx.qualified_name(arg.value)
+            if name is None or not name.endswith(".Meta"):
+                continue
+            owner = self.ctx.index.canonical(name[: -len(".Meta")])
+            for cls_name in self.classes.mro(owner):
+                cls = self.classes.facts(cls_name)
+                base_meta = cls.inner_class("Meta") if cls is not None else None
+                if base_meta is None:
+                    continue
+                fields = base_meta.attribute("fields")
+                if fields is None:
+                    continue
+                model_value = base_meta.attribute("model")
+                model = self.classes.models.get(dotted(model_value)) if model_value else None
+                return (
+                    model is not None
+                    and model.abstract
+                    and (const_str(fields) == "__all__" or dotted(fields) in _ALL_FIELDS_NAMES)
+                )
         return False
 
     def _is_all(self, value: cst.BaseExpression) -> bool:
         if isinstance(value, cst.SimpleString):
             return value.evaluated_value == "__all__"
         return self.ctx.qualified_name(value) in _ALL_FIELDS_NAMES
+
+
+def _meta(node: cst.ClassDef) -> cst.ClassDef | None:
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Meta":
+            return stmt
+    return None
+
+
+def _smalls(meta: cst.ClassDef) -> list[cst.BaseSmallStatement]:
+    if isinstance(meta.body, cst.SimpleStatementSuite):
+        return list(meta.body.body)
+    return [
+        small
+        for line in meta.body.body
+        if isinstance(line, cst.SimpleStatementLine)
+        for small in line.body
+    ]
+
+
+def _assigned(meta: cst.ClassDef, name: str) -> cst.BaseExpression | None:
+    """The value of `name = ...` in the `Meta` body (the last one)."""
+    found = None
+    for small in _smalls(meta):
+        if isinstance(small, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets
+        ):
+            found = small.value
+    return found
+
+
+def _sets(meta: cst.ClassDef) -> set[str]:
+    """The names the `Meta` body assigns, among `model`, `fields`, `exclude`."""
+    return {
+        t.target.value
+        for small in _smalls(meta)
+        if isinstance(small, cst.Assign)
+        for t in small.targets
+        if isinstance(t.target, cst.Name) and t.target.value in ("model", "fields", "exclude")
+    }

@@ -100,6 +100,22 @@ TRACEBACK_TEXT = frozenset(
     }
 )
 _TEXT_FUNCTIONS = frozenset({"builtins.str", "builtins.repr"})
+# Builtins whose result is a number or a truth value: `len(errors)` tells how
+# many failed, never what they said.
+_NUMBER_FUNCTIONS = frozenset(
+    {
+        "builtins.len",
+        "builtins.bool",
+        "builtins.int",
+        "builtins.float",
+        "builtins.isinstance",
+        "builtins.any",
+        "builtins.all",
+        "builtins.sum",
+        "builtins.hash",
+        "builtins.id",
+    }
+)
 _TEXT_ATTRIBUTES = frozenset({"args", "message", "msg", "strerror"})
 
 
@@ -533,6 +549,8 @@ class ExceptionText:
                 return True
             if name in _TEXT_FUNCTIONS:
                 return any(self._exception_expr(a.value, scope) for a in expr.args)
+            if name in _NUMBER_FUNCTIONS:
+                return False
             if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "format":
                 return self.leaks(expr.func.value, scope, depth + 1) or any(
                     self._text_part(a.value, scope, depth) for a in expr.args

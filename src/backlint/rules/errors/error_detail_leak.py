@@ -78,7 +78,9 @@ class ErrorDetailLeak(Rule):
     ```
 
     Not flagged:
-    Logging the exception; exceptions whose text is written for clients:
+    Logging the exception; counting failures (`len(errors)`, `bool(errors)`
+    of a list of exception texts: a number carries none of them);
+    exceptions whose text is written for clients:
     the project's own exception classes, validation errors (pydantic,
     Django, DRF, marshmallow, and any library class named `*Validation*`),
     `HTTPException` and `Http404`; builtins that applications raise with

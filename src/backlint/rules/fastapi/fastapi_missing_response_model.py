@@ -151,7 +151,9 @@ class FastapiMissingResponseModel(Rule):
     an acknowledgement, a dict literal of string keys whose values are
     constants, f-strings, comparisons, module constants (`VERSION`,
     `__version__`), echoed path or scalar parameters, or locals bound (or
-    built up with `+=`) only from those (`{"status": "ok"}`, `{"message": f"{name} deleted"}`); the
+    built up with `+=`) only from those (`{"status": "ok"}`, `{"message": f"{name} deleted"}`),
+    or a comprehension giving each of its names a constant
+    (`{name: None for name in names}`, not `{row.name: ...}`); the
     JSON of another service's answer, `resp.json()` / `await resp.json()`
     of an outgoing HTTP request (httpx, requests, aiohttp: a `get`/`post`/
     `send`... call, or a local or `async with` target bound to one, after a
@@ -239,7 +241,10 @@ class FastapiMissingResponseModel(Rule):
         """A dict literal whose keys are strings and whose values are constants
         (`{"status": "ok"}`, `{"message": f"{name} deleted"}`,
         `{"version": __version__}`, `{"sent": True, "data": data}` with `data`
-        a path or scalar parameter)."""
+        a path or scalar parameter), or a comprehension giving each of its own
+        names a constant (`{name: None for name in names}`)."""
+        if isinstance(value, cst.DictComp):
+            return self._echo_comprehension(value, scope, echoed, depth)
         if not isinstance(value, cst.Dict) or not value.elements:
             return False
         return all(
@@ -248,6 +253,19 @@ class FastapiMissingResponseModel(Rule):
             and self._constant(element.value, scope, echoed, depth)
             for element in value.elements
         )
+
+    def _echo_comprehension(
+        self, value: cst.DictComp, scope: Scope, echoed: frozenset[str], depth: int
+    ) -> bool:
+        """`{name: <constant> for name in names}`: one `for`, no `if`, the loop's
+        own names as keys (`dict[str, None]`, a shape a model would not add to;
+        a key read off a row, `{row.name: ...}`, is not one)."""
+        loop = value.for_in
+        if loop.inner_for_in is not None or loop.ifs or not isinstance(loop.target, cst.Name):
+            return False
+        if not (isinstance(value.key, cst.Name) and value.key.value == loop.target.value):
+            return False
+        return self._constant(value.value, scope, echoed, depth + 1)
 
     def _constant(
         self, value: cst.BaseExpression, scope: Scope, echoed: frozenset[str], depth: int

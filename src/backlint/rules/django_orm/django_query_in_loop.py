@@ -11,6 +11,7 @@ from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKin
 from backlint.semantics.django import TRANSACTION_ATOMIC, QuerySet, querysets
 from backlint.semantics.facts import Attr, Call, Comp, Const, Mapping, Ref, Seq, dotted
 from backlint.semantics.index import ProjectIndex
+from backlint.semantics.names import dotted_name
 from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
 
@@ -155,7 +156,9 @@ class DjangoQueryInLoop(Rule):
     ```
 
     Not flagged:
-    The loop's own iterable (evaluated once); loops over literal lists,
+    The loop's own iterable (evaluated once); a query memoised per key
+    (`if key not in cache: cache[key] = <query>`: once per distinct key);
+    loops over literal lists,
     tuples, sets, strings, `range(<literal>)`, slices with a literal bound
     (`qs[:3]`), `zip()` with one such argument, Django settings
     (`settings.AVATAR_SIZES`), comprehensions and `tuple()`/`list()` over
@@ -243,6 +246,8 @@ class DjangoQueryInLoop(Rule):
             return  # reloads a row the loop holds, after the loop changed rows
         if self._written_twice(node, method):
             return  # a row created, then saved again, in the same iteration
+        if self._memoised(node):
+            return  # `if key not in cache: cache[key] = ...`: once per key
         # `Task.objects.get(...).items.update(...)`: one finding for the statement.
         self.covered |= _inner_calls(func.value)
         self.report(node, call=short(node), cure=cure)
@@ -258,6 +263,20 @@ class DjangoQueryInLoop(Rule):
                 return parent.body
             child = parent
         return None
+
+    def _memoised(self, node: cst.Call) -> bool:
+        """The query runs under `if key not in cache:` whose body stores
+        `cache[key] = ...`: once per distinct key, not once per row."""
+        child: cst.CSTNode = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, (*_SCOPES, *_COMPREHENSIONS, cst.For)):
+                return False
+            if isinstance(parent, cst.If) and child is parent.body:
+                memo = _memo_test(parent.test)
+                if memo is not None and _stores(parent.body, *memo):
+                    return True
+            child = parent
+        return False
 
     def _refetch(self, node: cst.Call) -> bool:
         """`Category.objects.get(pk=child.pk)` in a loop that changes rows
@@ -581,6 +600,40 @@ def _ending(block: cst.IndentedBlock) -> type[cst.CSTNode] | None:
             if isinstance(small, _EXITS):
                 return type(small)
     return None
+
+
+def _memo_test(test: cst.BaseExpression) -> tuple[str, str] | None:
+    """(key, cache) of `key not in cache` (the key a name or an attribute
+    chain, the cache a name)."""
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
+        return None
+    target = test.comparisons[0]
+    if not isinstance(target.operator, cst.NotIn) or not isinstance(target.comparator, cst.Name):
+        return None
+    key = dotted_name(test.left)
+    return (key, target.comparator.value) if key is not None else None
+
+
+def _stores(body: cst.BaseSuite, key: str, cache: str) -> bool:
+    """A statement of `body` assigns `cache[key] = ...`."""
+    for statement in body.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if not isinstance(small, cst.Assign):
+                continue
+            for target in small.targets:
+                sub = target.target
+                if (
+                    isinstance(sub, cst.Subscript)
+                    and isinstance(sub.value, cst.Name)
+                    and sub.value.value == cache
+                    and len(sub.slice) == 1
+                    and isinstance(sub.slice[0].slice, cst.Index)
+                    and dotted_name(sub.slice[0].slice.value) == key
+                ):
+                    return True
+    return False
 
 
 def _tests_unset(test: cst.BaseExpression, names: set[str]) -> bool:

@@ -145,6 +145,10 @@ def check(
         return _check(targets, config, settings, cwd, jobs, use_cache, fix)
 
 
+# Allocations between two collections of the youngest generation during a run.
+GC_THRESHOLD = 50_000
+
+
 @contextlib.contextmanager
 def few_collections() -> Iterator[None]:
     """A run allocates millions of short-lived objects (parse trees, facts)
@@ -156,9 +160,6 @@ def few_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-GC_THRESHOLD = 50_000
 
 
 def _check(

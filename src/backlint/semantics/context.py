@@ -317,6 +317,17 @@ class FileContext:
     def scope_facts(self, scope: Scope) -> ScopeFacts:
         return scope.facts(self.module, self.is_package)
 
+    def project_roots(self) -> set[str]:
+        """The top-level packages of the project (and of this file's module):
+        a qualified name starting with one is the project's own code."""
+        key = ("context.project_roots", 0)
+        if key not in self.cache:
+            self.cache[key] = {m.split(".", 1)[0] for m in self.index.modules} | {
+                self.module.split(".", 1)[0]
+            }
+        roots: set[str] = self.cache[key]
+        return roots
+
     # Names ---------------------------------------------------------------------
 
     def bindings(self, name: str, scope: Scope | None = None) -> tuple[Scope | None, list[Binding]]:

@@ -479,20 +479,10 @@ def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) ->
             if name in LEAKY_BUILTINS:
                 return True
             continue
-        if name.split(".", 1)[0] in _roots(ctx) or ctx.index.find_class(name) is not None:
+        if name.split(".", 1)[0] in ctx.project_roots() or ctx.index.find_class(name) is not None:
             continue  # the project's own exception
         return True  # a library's exception: database, parsing, network...
     return False
-
-
-def _roots(ctx: FileContext) -> set[str]:
-    key = ("errors.roots", 0)
-    if key not in ctx.cache:
-        ctx.cache[key] = {m.split(".", 1)[0] for m in ctx.index.modules} | {
-            ctx.module.split(".", 1)[0]
-        }
-    roots: set[str] = ctx.cache[key]
-    return roots
 
 
 class ExceptionText:

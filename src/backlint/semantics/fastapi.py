@@ -9,7 +9,7 @@ project (found through the index).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import libcst as cst
@@ -675,6 +675,22 @@ RESPONSE_METHODS = frozenset({"TemplateResponse", "authorize_redirect"})
 _HELPER_DEPTH = 3
 
 
+def _bound_only_to(
+    ctx: FileContext,
+    name: cst.Name,
+    scope: Scope,
+    test: Callable[[cst.BaseExpression], bool],
+) -> bool:
+    """`name` is a local of `scope` assigned only values that pass `test`
+    (`response = StreamingResponse(...)`, `data = r.json()`)."""
+    owner, bindings = ctx.bindings(name.value, scope)
+    return (
+        owner is scope
+        and bool(bindings)
+        and all(isinstance(b, Assigned) and b.value is not None and test(b.value) for b in bindings)
+    )
+
+
 def is_response_value(
     ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int = 0
 ) -> bool:
@@ -700,16 +716,8 @@ def is_response_value(
         fn = _project_callee(index, name) if name else _parameter_method(ctx, func, scope)
         return fn is not None and returns_response_facts(index, fn)
     if isinstance(value, cst.Name) and depth < 3:
-        owner, bindings = ctx.bindings(value.value, scope)
-        return (
-            owner is scope
-            and bool(bindings)
-            and all(
-                isinstance(b, Assigned)
-                and b.value is not None
-                and is_response_value(ctx, b.value, scope, depth + 1)
-                for b in bindings
-            )
+        return _bound_only_to(
+            ctx, value, scope, lambda v: is_response_value(ctx, v, scope, depth + 1)
         )
     return False
 
@@ -881,16 +889,8 @@ def is_relayed_json(
             ctx, element.value, scope, depth + 1
         )
     if isinstance(value, cst.Name) and depth < 3:
-        owner, bindings = ctx.bindings(value.value, scope)
-        return (
-            owner is scope
-            and bool(bindings)
-            and all(
-                isinstance(b, Assigned)
-                and b.value is not None
-                and is_relayed_json(ctx, b.value, scope, depth + 1)
-                for b in bindings
-            )
+        return _bound_only_to(
+            ctx, value, scope, lambda v: is_relayed_json(ctx, v, scope, depth + 1)
         )
     return False
 

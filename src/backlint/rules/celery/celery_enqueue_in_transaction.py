@@ -151,19 +151,9 @@ def _may_write(ctx: FileContext, call: cst.Call, scope: Scope) -> bool:
         return ctx.index.find_function(ctx.index.canonical(qualified)) is not None
     if qualified is not None and not qualified.startswith("django.db"):
         root = qualified.split(".", 1)[0]
-        if root not in _project_roots(ctx) and ctx.index.lookup(qualified) is None:
+        if root not in ctx.project_roots() and ctx.index.lookup(qualified) is None:
             return False  # a library function (`requests.post`, `os.unlink`)
     return True
-
-
-def _project_roots(ctx: FileContext) -> set[str]:
-    key = ("celery.roots", 0)
-    if key not in ctx.cache:
-        ctx.cache[key] = {m.split(".", 1)[0] for m in ctx.index.modules} | {
-            ctx.module.split(".", 1)[0]
-        }
-    roots: set[str] = ctx.cache[key]
-    return roots
 
 
 def _locks_skipping(expr: cst.BaseExpression) -> bool:

@@ -221,3 +221,91 @@ def test_parallel_and_serial_runs_share_the_cache(shop: Path) -> None:
     expected = run(shop, cache=False)
     assert same(run(shop, jobs=2), expected)
     assert same(run(shop, jobs=1), expected)
+
+
+# The index cache: a base file and a delta of the entries changed since -------
+
+
+def _summarised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the index pass summarises afresh (not taken from its cache)."""
+    from backlint.engine import index
+
+    done: list[str] = []
+    real = index.collect
+
+    def spy(file: object) -> object:
+        done.append(Path(str(file.path)).name)  # type: ignore[attr-defined]
+        return real(file)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index, "collect", spy)
+    return done
+
+
+def _index_files(root: Path) -> tuple[Path, Path]:
+    (base,) = (root / CACHE_DIR).glob("index-*.json")
+    return base, base.with_name(base.name.replace("index-", "indexdelta-"))
+
+
+def test_an_edit_writes_only_the_index_delta(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, delta = _index_files(shop)
+    written = base.read_bytes()
+    assert not delta.exists()
+    summarised = _summarised(monkeypatch)
+    (shop / "shop/other.py").write_text("def helper(x: int) -> int:\n    return x * 2\n")
+    warm = run(shop)
+    assert summarised == ["other.py"]
+    assert same(warm, run(shop, cache=False))
+    assert base.read_bytes() == written  # the megabytes of facts are not rewritten
+    payload = json.loads(delta.read_text())["payload"]
+    assert payload["base"] == json.loads(written)["payload"]["token"]
+    assert [Path(p).name for p in payload["files"]] == ["other.py"]
+    summarised.clear()
+    (shop / "shop/views.py").write_text(VIEWS + "\n\ndef more(request):\n    return None\n")
+    run(shop)  # the delta is read: only the newly edited file is summarised
+    assert summarised == ["views.py"]
+    assert sorted(Path(p).name for p in json.loads(delta.read_text())["payload"]["files"]) == [
+        "other.py",
+        "views.py",
+    ]
+
+
+def test_a_delta_of_another_base_is_ignored(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, delta = _index_files(shop)
+    (shop / "shop/other.py").write_text("def helper(x: int) -> int:\n    return x * 2\n")
+    run(shop)
+    data = json.loads(delta.read_text())
+    data["payload"]["base"] = "0" * 16  # as if a concurrent run had rewritten the base
+    delta.write_text(json.dumps(data))
+    summarised = _summarised(monkeypatch)
+    (shop / "shop/views.py").write_text(VIEWS + "\n# edited\n")  # the index is needed
+    warm = run(shop)
+    assert sorted(summarised) == ["other.py", "views.py"]  # other.py's entry was the delta's
+    assert same(warm, run(shop, cache=False))
+
+
+@pytest.mark.parametrize("crafted", ["garbage", "wrong-shape", "not-a-dict"])
+def test_a_crafted_delta_is_ignored(shop: Path, crafted: str) -> None:
+    _, delta = _index_files(shop)
+    (shop / "shop/other.py").write_text("def helper(x: int) -> int:\n    return x * 2\n")
+    run(shop)
+    data = json.loads(delta.read_text())
+    if crafted == "garbage":
+        delta.write_bytes(b"\x00\xff" * 100)
+    elif crafted == "not-a-dict":
+        delta.write_text("[1, 2, 3]")
+    else:
+        data["payload"]["files"] = {p: ["x", None, 1] for p in data["payload"]["files"]}
+        delta.write_text(json.dumps(data))
+    assert same(run(shop), run(shop, cache=False))
+
+
+def test_a_large_delta_rewrites_the_base(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backlint.engine.index import IndexCache
+
+    monkeypatch.setattr(IndexCache, "DELTA_MIN", 0)  # a delta of 4 files may hold none
+    base, delta = _index_files(shop)
+    token = json.loads(base.read_text())["payload"]["token"]
+    (shop / "shop/other.py").write_text("def helper(x: int) -> int:\n    return x * 2\n")
+    assert same(run(shop), run(shop, cache=False))
+    assert not delta.exists()
+    assert json.loads(base.read_text())["payload"]["token"] != token

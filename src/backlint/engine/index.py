@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import os
 import re
 import sys
 from array import array
@@ -137,22 +139,45 @@ def _decode_entry(path: str, raw: Any) -> FileFacts:
 
 class IndexCache:
     """Per-file facts from the last run, reused while a file's content hash is
-    unchanged. Stored as validated JSON (`cache_store`): never code."""
+    unchanged. Stored as validated JSON (`cache_store`): never code.
 
-    KIND = "backlint-index"
+    Two files: the base (`index-<key>.json`, every file's entry, and a token
+    naming this version of it) and a delta (`indexdelta-<key>.json`, the
+    entries changed since, and the token of the base they amend). A run that
+    re-summarised a few files writes only the delta: pre-commit's one edited
+    file no longer rewrites megabytes of facts. A delta of another base (a
+    concurrent run rewrote it) is ignored; once the delta grows past a
+    twentieth of the base, the base is rewritten and the delta dropped."""
+
+    KIND = "backlint-index-2"
+    DELTA_KIND = "backlint-index-delta"
+    # Entries a delta may hold before the base is rewritten: this, or a
+    # twentieth of the base, whichever is larger.
+    DELTA_MIN = 32
 
     def __init__(self, root: Path) -> None:
         self.directory = root / CACHE_DIR
         self.key = _cache_key()
         self.path = self.directory / f"index-{self.key}.json"
+        self.delta_path = self.directory / f"indexdelta-{self.key}.json"
         self._raw: dict[str, Any] | None = None  # read on first use
+        self._base: dict[str, Any] = {}  # the base's entries
+        self._delta: dict[str, Any] = {}  # the delta's entries (of this base)
+        self._token: str | None = None  # the base's token
         self.used: dict[str, Any] = {}  # path -> raw entry reused this run
 
     @property
     def raw(self) -> dict[str, Any]:
         if self._raw is None:
-            payload = read_json(self.path, self.KIND, self.key)
-            self._raw = payload if payload is not None else {}
+            payload = read_json(self.path, self.KIND, self.key) or {}
+            token, files = payload.get("token"), payload.get("files")
+            if type(token) is str and type(files) is dict:
+                self._token, self._base = token, files
+                delta = read_json(self.delta_path, self.DELTA_KIND, self.key) or {}
+                changed = delta.get("files")
+                if delta.get("base") == token and type(changed) is dict:
+                    self._delta = changed
+            self._raw = {**self._base, **self._delta}
         return self._raw
 
     def get(self, file: SourceFile, digest: str) -> FileFacts | None:
@@ -168,18 +193,40 @@ class IndexCache:
         return entry
 
     def save(self, entries: dict[str, FileFacts]) -> None:
-        if len(self.used) == len(entries) == len(self.raw):
+        raw = self.raw
+        if len(self.used) == len(entries) == len(raw):
             return  # every entry came from the cache: nothing to write
         payload: dict[str, Any] = {}
+        fresh: dict[str, Any] = {}
         for path, entry in entries.items():
             if not entry.digest:
                 continue
             reused = self.used.get(path)
+            if reused is not None:
+                payload[path] = reused
+                continue
             try:
-                payload[path] = reused if reused is not None else _encode_entry(entry)
+                payload[path] = fresh[path] = _encode_entry(entry)
             except RecursionError:
                 continue  # facts too deep to write: summarised again next time
-        write_json(self.directory, self.path.name, self.KIND, self.key, payload)
+        delta = {**{p: e for p, e in self._delta.items() if p in payload}, **fresh}
+        limit = max(self.DELTA_MIN, len(self._base) // 20)
+        if self._token is not None and len(delta) <= limit:
+            if delta != self._delta:
+                write_json(
+                    self.directory,
+                    self.delta_path.name,
+                    self.DELTA_KIND,
+                    self.key,
+                    {"base": self._token, "files": delta},
+                )
+            return
+        token = os.urandom(8).hex()
+        write_json(
+            self.directory, self.path.name, self.KIND, self.key, {"token": token, "files": payload}
+        )
+        with contextlib.suppress(OSError):
+            self.delta_path.unlink()
 
 
 def chunks(items: Sequence[SourceFile], size: int) -> list[Sequence[SourceFile]]:

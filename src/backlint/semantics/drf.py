@@ -1236,7 +1236,7 @@ def _filters_by_permission(classes: DrfClasses, view: str) -> bool:
         if not isinstance(found.value, FunctionFacts):
             values.append(found.value)
     elif found is None or isinstance(found, Member):
-        values += rest_framework_settings(classes.index).values("DEFAULT_FILTER_BACKENDS")
+        values += classes.index.view(rest_framework_settings).values("DEFAULT_FILTER_BACKENDS")
     return any(
         "permission" in name.rsplit(".", 1)[-1].lower()
         for value in values

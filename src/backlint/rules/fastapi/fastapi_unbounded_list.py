@@ -124,12 +124,12 @@ def _model_names(index: ProjectIndex, values: tuple[Value, ...]) -> frozenset[st
     """The ORM models the values list: the entity of a `select(M)` /
     `query(M)` (not the models of a join or a filter), or a Django model
     whose manager starts a chain (`M.objects...`)."""
-    sa = sqlalchemy_models(index)
+    sa = index.view(sqlalchemy_models)  # a view: built once per run, not per call
     dj = None
     if index.uses("django"):
         from backlint.semantics.django import django_models
 
-        dj = django_models(index)
+        dj = index.view(django_models)
     found: set[str] = set()
     for value in values:
         for node in _nodes(value):

@@ -199,8 +199,20 @@ def descendants(
     stack: list[Any] = []
     scratch: dict[int, Any] = {} if parents is None else parents
     FULL[type(root)](root, stack.append, scratch)
+    # isinstance() on LibCST's classes goes through ABCMeta: decide per type, once.
+    pruned = _PRUNED.get(prune)
+    if pruned is None:
+        pruned = _PRUNED[prune] = {}
     while stack:
         node = stack.pop()
         yield node
-        if not isinstance(node, prune):
-            FULL[type(node)](node, stack.append, scratch)
+        kind = type(node)
+        stop = pruned.get(kind)
+        if stop is None:
+            stop = pruned[kind] = issubclass(kind, prune)
+        if not stop:
+            FULL[kind](node, stack.append, scratch)
+
+
+# prune tuple -> node type -> whether `descendants` stops below it.
+_PRUNED: dict[tuple[type[cst.CSTNode], ...], dict[type, bool]] = {}

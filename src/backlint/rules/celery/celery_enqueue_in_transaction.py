@@ -54,14 +54,21 @@ _NO_DB_PREFIXES = (
 )
 
 
-def writes_before(ctx: FileContext, call: cst.Call, atomic: cst.CSTNode, scope: Scope) -> bool:
+def writes_before(
+    ctx: FileContext,
+    call: cst.Call,
+    atomic: cst.CSTNode,
+    scope: Scope,
+    exempt: frozenset[int] = frozenset(),
+) -> bool:
     """Whether the transaction may have written something when `call` runs:
     a call that may write (see `_may_write`) in the `atomic` block (or
     function) on the path before it: earlier statements of each enclosing
     block, the tests of enclosing `if`s, the bodies of enclosing loops
     (earlier iterations) and of a `try` whose handler it is in, and its own
     arguments (context managers entered are not judged). Branches that
-    exclude it (`elif` siblings) do not count."""
+    exclude it (`elif` siblings) do not count, nor the calls whose ids are in
+    `exempt`."""
     before: list[cst.CSTNode] = [*call.args]
     receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
     if isinstance(receiver, cst.Call):
@@ -87,7 +94,10 @@ def writes_before(ctx: FileContext, call: cst.Call, atomic: cst.CSTNode, scope: 
         child = parent
     for root in before:
         nodes = (root, *descendants(root, prune=_NOT_RUN))
-        if any(isinstance(n, cst.Call) and _may_write(ctx, n, scope) for n in nodes):
+        if any(
+            isinstance(n, cst.Call) and id(n) not in exempt and _may_write(ctx, n, scope)
+            for n in nodes
+        ):
             return True
     return False
 
@@ -154,6 +164,48 @@ def _may_write(ctx: FileContext, call: cst.Call, scope: Scope) -> bool:
         if root not in ctx.project_roots() and ctx.index.lookup(qualified) is None:
             return False  # a library function (`requests.post`, `os.unlink`)
     return True
+
+
+_ROW_KEYS = frozenset({"pk", "id"})
+
+
+def _row_deletes(loop: cst.For, row: str) -> frozenset[int]:
+    """The ids of the `row.delete()` calls of the loop body: a dispatcher
+    consuming its queue entries (a row it deletes is one no task can be meant
+    to read). Other calls on the row (`row.save()`, `row.mark_paid()`) write
+    what a task may read through other rows, and still count."""
+    return frozenset(
+        id(n)
+        for n in descendants(loop.body, prune=_NOT_RUN)
+        if isinstance(n, cst.Call)
+        and isinstance(n.func, cst.Attribute)
+        and isinstance(n.func.value, cst.Name)
+        and n.func.value.value == row
+        and n.func.attr.value == "delete"
+    )
+
+
+def _hands_over(call: cst.Call, row: str) -> bool:
+    """Whether the enqueue hands the task the row itself or its key (`row`,
+    `row.pk`, `row.id`), rather than only values copied from it
+    (`row.logentry_id`, `row.retry_count`)."""
+    roots: list[cst.CSTNode] = [*call.args]
+    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+    if isinstance(receiver, cst.Call):
+        roots.extend(receiver.args)  # `task.s(row.pk).delay()`
+    copied: set[int] = set()
+    for root in roots:
+        for n in (root, *descendants(root)):
+            if (
+                isinstance(n, cst.Attribute)
+                and isinstance(n.value, cst.Name)
+                and n.value.value == row
+                and n.attr.value not in _ROW_KEYS
+            ):
+                copied.add(id(n.value))
+            elif isinstance(n, cst.Name) and n.value == row and id(n) not in copied:
+                return True
+    return False
 
 
 def _locks_skipping(expr: cst.BaseExpression) -> bool:
@@ -233,7 +285,18 @@ class CeleryEnqueueInTransaction(Rule):
     Not flagged:
     An enqueue before anything is written in the block (a view that checks
     permissions and a form, then schedules the removal of an existing row:
-    the task reads only committed data); a task that enqueues itself again
+    the task reads only committed data); a queue dispatcher: an enqueue in a
+    loop over `select_for_update(skip_locked=...)` rows that hands the task
+    only values copied from the row (`row.logentry_id`, `row.attempt`; not
+    `row`, `row.pk` or `row.id`), when the only writes before it are
+    `row.delete()` calls of the loop (earlier entries consumed): what the
+    transaction writes is its queue entries, which the task is not given and
+    which are gone once it commits, so a worker reads the same data before
+    the commit as after it; a rollback dispatches the entry again, the
+    at-least-once delivery such a queue is for (`on_commit` would lose the
+    entry's task when the process dies between commit and send). A
+    dispatcher that advances its row instead (`row.save()`) or writes other
+    rows is still flagged, with the softer message; a task that enqueues itself again
     with `countdown=` or `eta=` (a retry of its own work, due after the
     transaction is over, and wanted whatever it becomes);
     calls wrapped in `transaction.on_commit(...)` (`on_commit(task.delay)`,
@@ -317,6 +380,18 @@ class CeleryEnqueueInTransaction(Rule):
         found = enqueue(self.ctx, node)
         if found is None or found.custom_send:
             return  # the task's class may defer sending (`transaction.on_commit`)
+        loop = self._dispatcher_loop(node, atomic)
+        row = loop.target.value if loop is not None and isinstance(loop.target, cst.Name) else None
+        if (
+            row is not None
+            and loop is not None
+            and not _hands_over(node, row)
+            and not writes_before(self.ctx, node, atomic, scope, _row_deletes(loop, row))
+        ):
+            # A queue dispatcher: it has written only the deletes of entries it
+            # consumed, which the task is not handed; rolled back, the entry is
+            # dispatched again (at-least-once, what such a queue is for).
+            return
         if not writes_before(self.ctx, node, atomic, scope):
             return  # the transaction holds no new data yet: nothing to wait for
         if self._retries_itself(node, found, scope):
@@ -330,7 +405,7 @@ class CeleryEnqueueInTransaction(Rule):
             replacement = replacement.with_changes(
                 args=[replacement.args[0].with_changes(value=lambda_.with_changes(body=node))]
             )
-        if self._dispatches_locked_rows(node, atomic):
+        if loop is not None:
             self.report(
                 node,
                 f"`{found.shown}()` inside `transaction.atomic`, for rows locked with "
@@ -358,16 +433,17 @@ class CeleryEnqueueInTransaction(Rule):
         own = self.ctx.qualified_name(function.name, parent)
         return own is not None and self.ctx.index.canonical(own) == found.task
 
-    def _dispatches_locked_rows(self, node: cst.Call, atomic: cst.CSTNode) -> bool:
-        """In a loop over `select_for_update(skip_locked=...)` rows (a periodic
-        dispatcher that enqueues, then advances or deletes each row): enqueuing
-        before the commit is at-least-once delivery, `on_commit` at-most-once."""
+    def _dispatcher_loop(self, node: cst.Call, atomic: cst.CSTNode) -> cst.For | None:
+        """The innermost loop over `select_for_update(skip_locked=...)` rows
+        around `node` (a periodic dispatcher that enqueues, then advances or
+        deletes each row): enqueuing before the commit is at-least-once
+        delivery, `on_commit` at-most-once."""
         for ancestor in self.ctx.ancestors(node):
             if ancestor is atomic:
-                return False
+                return None
             if isinstance(ancestor, cst.For) and _locks_skipping(ancestor.iter):
-                return True
-        return False
+                return ancestor
+        return None
 
     def _on_commit(self, atomic: cst.BaseExpression) -> str | None:
         """How to spell `transaction.on_commit` where `atomic` was written."""

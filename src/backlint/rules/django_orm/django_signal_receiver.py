@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
 
 from backlint.rule import Rule
+from backlint.semantics.context import FileContext
 from backlint.semantics.django import Model, app_package, querysets
+from backlint.semantics.settings import project_settings
+from backlint.semantics.tree import descendants
 
 # Django's model signals: their `sender` is a model class.
 MODEL_SIGNALS = frozenset(
@@ -58,6 +63,8 @@ class DjangoSignalReceiver(Rule):
     from django.db.models.signals import post_save
     from django.dispatch import receiver
 
+    ROOT_URLCONF = "shop.urls"  # from the site's settings: the project deploys it
+
     class Order(models.Model):
         total = models.IntegerField()
 
@@ -98,11 +105,20 @@ class DjangoSignalReceiver(Rule):
     and the admin change a relation without calling any code of the
     project: the signal is the only hook); model signals without a
     `sender` (a cross-cutting concern over every model, such as an audit
-    log); senders backlint cannot resolve. Test files are not checked.
-    What it does not see: whether the project is a reusable library whose
-    models its users save in their own code (wagtail's `Site` and `Locale`):
-    there a receiver is the only hook and the finding is a false alarm;
-    such projects leave this strict rule off, or ignore it per file.
+    log); senders backlint cannot resolve; a receiver function that also
+    receives `m2m_changed` for a relation of the same model
+    (`@receiver(m2m_changed, sender=Product.tags.through)` stacked on, or
+    connected to, the same function as its `post_save`/`post_delete`): it
+    keeps one invariant of the model and its relations (a cache, an index)
+    over every write path, and the relation's part can only be a signal, so
+    the saves' part belongs with it; projects that deploy no site, libraries
+    of reusable apps (wagtail, a CMS, a plugin): no settings module of the
+    project (a production or shared one, not the test suite's) sets
+    `ROOT_URLCONF` or lists `INSTALLED_APPS`/`MIDDLEWARE`, so the models are
+    saved by the projects that install the apps, in code the library cannot
+    call into, and a signal is its only hook (a project configured only by
+    classes, django-configurations' style, or whose settings live outside
+    the linted project, looks like a library: missed alarm). Test files are not checked.
 
     Fix:
     None: move the receiver's work into the service function that saves the
@@ -120,6 +136,12 @@ class DjangoSignalReceiver(Rule):
     markers = ("receiver", ".connect(")
     skip_tests = True
 
+    def __init__(self, ctx: FileContext, options: Any = None) -> None:
+        super().__init__(ctx, options)
+        # Handler name -> the models whose relations it receives `m2m_changed`
+        # of, in this file (computed when first needed).
+        self._m2m_handlers: dict[str, set[str]] | None = None
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         for decorator in node.decorators:
             call = decorator.decorator
@@ -129,7 +151,7 @@ class DjangoSignalReceiver(Rule):
                 and call.args
                 and call.args[0].keyword is None
             ):
-                self._check(call, call.args[0].value)
+                self._check(call, call.args[0].value, node.name.value)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
@@ -138,25 +160,30 @@ class DjangoSignalReceiver(Rule):
             and isinstance(call.func, cst.Attribute)
             and call.func.attr.value == "connect"
         ):
-            self._check(call, call.func.value)
+            self._check(call, call.func.value, _handler_name(call))
 
-    def _check(self, call: cst.Call, signals: cst.BaseExpression) -> None:
+    def _signal_names(self, signals: cst.BaseExpression) -> list[str | None]:
         items = (
             [el.value for el in signals.elements]
             if isinstance(signals, cst.List | cst.Tuple)
             else [signals]
         )
-        names = [self.ctx.qualified_name(item) for item in items]
+        return [self.ctx.qualified_name(item) for item in items]
+
+    def _check(self, call: cst.Call, signals: cst.BaseExpression, handler: str | None) -> None:
+        if not self.ctx.index.view(project_settings).deploys_django:
+            # A library of apps (no settings module configures a site): its
+            # models are saved by the projects that install it, in code it
+            # cannot call into; a signal is its only hook into those saves.
+            return
+        names = self._signal_names(signals)
         # `m2m_changed`: `RelatedManager.add()/remove()/set()`, a ModelForm's
         # `save_m2m()` and the admin call no code of the project, so the signal
         # is the only hook into a relation's changes (as for cascade deletes).
         model_signals = [n for n in names if n in MODEL_SIGNALS and n != _M2M_CHANGED]
         if not model_signals:
             return
-        sender = next(
-            (a.value for a in call.args if a.keyword is not None and a.keyword.value == "sender"),
-            None,
-        )
+        sender = _sender(call)
         model = self._own_model(sender) if sender is not None else None
         if model is None:
             return
@@ -169,9 +196,48 @@ class DjangoSignalReceiver(Rule):
             # Cascades and queryset deletes remove the rows without calling any
             # code but the signal's: file clean-up and counters belong there.
             return
+        if handler is not None and model.qualname in self._m2m_models(handler):
+            # The same function receives `m2m_changed` of the model's relations,
+            # which only a signal can: one invariant (a cache of the model and
+            # its relations) kept over every write path, saves included.
+            return
         signal = model_signals[0].rsplit(".", 1)[1]
         event = _EVENTS.get(signal.split("_", 1)[-1], "changed")
         self.report(call, signal=signal, model=model.name, event=event)
+
+    def _m2m_models(self, handler: str) -> set[str]:
+        """The models whose relations `handler` (a function of this file)
+        receives `m2m_changed` for: `@receiver(m2m_changed, sender=M.tags.through)`
+        on it, or `m2m_changed.connect(handler, sender=...)`."""
+        if self._m2m_handlers is None:
+            found: dict[str, set[str]] = {}
+            for node in descendants(self.ctx.tree, prune=(cst.Lambda,)):
+                pairs: list[tuple[str | None, cst.Call, cst.BaseExpression]] = []
+                if isinstance(node, cst.FunctionDef):
+                    for decorator in node.decorators:
+                        call = decorator.decorator
+                        if (
+                            isinstance(call, cst.Call)
+                            and self.ctx.qualified_name(call.func) in RECEIVER_DECORATORS
+                            and call.args
+                            and call.args[0].keyword is None
+                        ):
+                            pairs.append((node.name.value, call, call.args[0].value))
+                elif (
+                    isinstance(node, cst.Call)
+                    and isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value == "connect"
+                ):
+                    pairs.append((_handler_name(node), node, node.func.value))
+                for name, call, signals in pairs:
+                    if name is None or _M2M_CHANGED not in self._signal_names(signals):
+                        continue
+                    sender = _sender(call)
+                    model = self._own_model(sender) if sender is not None else None
+                    if model is not None:
+                        found.setdefault(name, set()).add(model.qualname)
+            self._m2m_handlers = found
+        return self._m2m_handlers.get(handler, set())
 
     def _own_model(self, sender: cst.BaseExpression) -> Model | None:
         """The project model a `sender=` names, if any."""
@@ -202,3 +268,20 @@ class DjangoSignalReceiver(Rule):
         if model is None or self.ctx.index.find_class(model.qualname) is None:
             return None  # not a class of the project
         return model
+
+
+def _sender(call: cst.Call) -> cst.BaseExpression | None:
+    return next(
+        (a.value for a in call.args if a.keyword is not None and a.keyword.value == "sender"),
+        None,
+    )
+
+
+def _handler_name(call: cst.Call) -> str | None:
+    """The function `signal.connect(handler, ...)` connects, by its name."""
+    first = call.args[0].value if call.args and call.args[0].keyword is None else None
+    if isinstance(first, cst.Name):
+        return first.value
+    if isinstance(first, cst.Attribute):
+        return first.attr.value
+    return None

@@ -78,8 +78,14 @@ class CsrfExemptView(Rule):
     domains) or an unguessable part of the URL (a widget's random cart
     namespace) looks like any other request field or URL capture, and a view
     that reads none of `request.user`/`request.session` may still reach
-    them through helpers. Such views are flagged: add a `# noqa` with the
-    reason.
+    them through helpers. Neither is a safe sign by itself: a view that
+    checks a posted secret and then writes to the browser's session can be
+    sent the attacker's own valid secret (login CSRF, what Django's CSRF
+    check on its login view prevents), and a fixed-length URL capture
+    (`[a-zA-Z0-9]{16}`) is as often a public identifier as a secret; whether
+    the exempt URL's state is apart from the user's (a cart namespace of its
+    own) is the view's design, not its code's shape. Such views are
+    flagged: add a `# noqa` with the reason.
 
     Fix:
     None: remove the exemption and send the CSRF token (Django's

@@ -115,6 +115,10 @@ BUILTIN_MODELS: dict[str, dict[str, tuple[RelationKind, str | None]]] = {
     },
 }
 
+# Model field classes that store a file through `pre_save()` (Django's
+# `FileField`, `ImageField`, and third-party kin named alike).
+_FILE_FIELD_SUFFIXES = ("FileField", "ImageField")
+
 MANAGER_BASES = frozenset({"django.db.models.Manager", "django.db.models.manager.Manager"})
 QUERYSET_BASES = frozenset({"django.db.models.QuerySet", "django.db.models.query.QuerySet"})
 
@@ -275,7 +279,7 @@ class DjangoModels:
                     model.manager_classes.update(self._manager_classes(value))
                 elif func.startswith("django.db.models.") or func.endswith("Field"):
                     model.fields.add(attr)
-                    if func.endswith(("FileField", "ImageField")):
+                    if self._is_file_field(func):
                         model.file_fields.add(attr)
             self._raw_fields[cls.qualname] = raw
             self.models[cls.qualname] = model
@@ -307,6 +311,16 @@ class DjangoModels:
             yield self.index.canonical(_base_name(self.index, func.func.value))
         else:
             yield self.index.canonical(_base_name(self.index, func))
+
+    def _is_file_field(self, func: str, depth: int = 0) -> bool:
+        """`models.FileField`, `ImageField` and kin, or a project field class
+        derived from one (`class ScreenshotField(ImageField)`)."""
+        if func.endswith(_FILE_FIELD_SUFFIXES):
+            return True
+        cls = self.index.find_class(func) if depth < 6 else None
+        return cls is not None and any(
+            self._is_file_field(_base_name(self.index, base), depth + 1) for base in cls.bases
+        )
 
     def _subclasses(self, cls: ClassFacts, bases: frozenset[str], depth: int = 0) -> bool:
         if depth > 8:

@@ -89,6 +89,22 @@ _CHANGES = frozenset(
         "insert_at",
     }
 )
+# Queries whose result measures the work done (rows updated, deleted or
+# counted): a status row of the item records them (`_recorded`).
+_MEASURES = frozenset(
+    {
+        "count",
+        "exists",
+        "aggregate",
+        "update",
+        "delete",
+        "acount",
+        "aexists",
+        "aaggregate",
+        "aupdate",
+        "adelete",
+    }
+)
 # Words naming a loop over batches of rows.
 _BATCH_WORDS = ("batch", "chunk")
 
@@ -170,7 +186,10 @@ class DjangoQueryInLoop(Rule):
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides
-    `save()`, which `bulk_create()`/`bulk_update()` would skip; queries in a
+    `save()`, which `bulk_create()`/`bulk_update()` would skip; an
+    instance's `save()` in an iteration that assigns one of its file fields
+    (`attachment.upload = File(...)`): `FileField.pre_save()` stores the file
+    in `save()`, which `bulk_update()` does not call; queries in a
     `with transaction.atomic():` block opened once per item (one row per
     transaction on purpose, so that a failure leaves the others done); batch queries
     (`filter(pk__in=chunk)` with an `__in` lookup, `bulk_create`,
@@ -187,7 +206,12 @@ class DjangoQueryInLoop(Rule):
     queries between (`status = Status.objects.create(...)`, the work,
     `status.save()`: a status or progress row, or one that needs its own id
     in its data), both writes (a `save()` right after the `create()` with no
-    query between is still flagged); `while` loops (polling and batch loops); code in a nested
+    query between is still flagged), and the queries between whose result
+    (rows updated or deleted, a count, an aggregate) is recorded on that row
+    before its `save()` (`done = qs.update(...)`, `status.meta = {"done":
+    done}`: the item's work, measured per item on purpose, as in a data
+    migration chunked per project; a lookup between that is not recorded is
+    still flagged); `while` loops (polling and batch loops); code in a nested
     `def` or `lambda`. Calls on objects backlint cannot tell are model
     instances or querysets are not seen (missed alarms). Test files and
     migrations (run once) are not checked.
@@ -239,6 +263,8 @@ class DjangoQueryInLoop(Rule):
                     return  # `filter(pk__in=...).delete()` would skip the model's delete()
                 if method in _SAVES and self._overrides(model.qualname, "save"):
                     return  # `bulk_update()` would skip the model's save()
+                if method in ("save", "asave") and self._stores_file(node, model.file_fields):
+                    return  # `bulk_update()` would not store the file
                 cure = INSTANCE_METHODS[method]
         if cure is None or _batch(node) or id(node) in self.covered:
             return
@@ -246,6 +272,8 @@ class DjangoQueryInLoop(Rule):
             return  # reloads a row the loop holds, after the loop changed rows
         if self._written_twice(node, method):
             return  # a row created, then saved again, in the same iteration
+        if method in _MEASURES and self._recorded(node):
+            return  # the item's work, its count recorded on the item's status row
         if self._memoised(node):
             return  # `if key not in cache: cache[key] = ...`: once per key
         # `Task.objects.get(...).items.update(...)`: one finding for the statement.
@@ -356,6 +384,84 @@ class DjangoQueryInLoop(Rule):
                         return True
                 elif state == 1 and attr in _METHODS:
                     state = 2
+        return False
+
+    def _recorded(self, node: cst.Call) -> bool:
+        """`status = Status.objects.create(...)`, then this query, its result
+        recorded on that row (`done = <query>` then `status.meta = {"done":
+        done}`, or the query in the recording itself), then `status.save()`,
+        all in the same iteration: the item's work, measured and recorded per
+        item on purpose (a data migration chunked per project, with a status
+        row per project); no query after the loop can record it."""
+        body = self._loop_body(node)
+        if body is None:
+            return False
+        created: set[str] = set()  # status rows created so far in the iteration
+        results: set[str] = set()  # names bound to this query's result
+        recorded: set[str] = set()  # rows this query's result was recorded on
+        inside: set[int] = set()  # nodes of the statement holding the query
+        for n in descendants(body, prune=_SCOPES):
+            if isinstance(n, cst.Assign):
+                name = _assigned_name(n)
+                value = n.value
+                if (
+                    name is not None
+                    and isinstance(value, cst.Call)
+                    and isinstance(value.func, cst.Attribute)
+                    and value.func.attr.value in ("create", "acreate")
+                ):
+                    created.add(name)
+                nodes = {id(d) for d in descendants(n)}
+                holds = id(node) in nodes
+                if holds:
+                    inside = nodes
+                mentions = holds or any(
+                    isinstance(d, cst.Name) and d.value in results for d in descendants(value)
+                )
+                if holds and name is not None:
+                    results.add(name)
+                if mentions:
+                    for target in n.targets:
+                        row = _recording_target(target.target)
+                        if row is not None and row in created:
+                            recorded.add(row)
+            elif (
+                id(n) not in inside
+                and isinstance(n, cst.Call)
+                and isinstance(n.func, cst.Attribute)
+                and n.func.attr.value in ("save", "asave")
+                and isinstance(n.func.value, cst.Name)
+                and n.func.value.value in recorded
+            ):
+                return True
+        return False
+
+    def _stores_file(self, node: cst.Call, file_fields: set[str]) -> bool:
+        """`x.image = File(...)` in the iteration that calls `x.save()`:
+        `FileField.pre_save()` stores the file in `save()`, which
+        `bulk_update()` does not call (it would write the name and lose the
+        file). (Renaming a stored file, `x.image.name = ...`, commits nothing:
+        still flagged.)"""
+        if not file_fields:
+            return False
+        assert isinstance(node.func, cst.Attribute)
+        receiver = node.func.value
+        if not isinstance(receiver, cst.Name):
+            return False
+        body = self._loop_body(node)
+        if body is None:
+            return False
+        for n in descendants(body, prune=_SCOPES):
+            if isinstance(n, cst.Assign | cst.AnnAssign):
+                targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
+                for target in targets:
+                    if (
+                        isinstance(target, cst.Attribute)
+                        and isinstance(target.value, cst.Name)
+                        and target.value.value == receiver.value
+                        and target.attr.value in file_fields
+                    ):
+                        return True
         return False
 
     def _overrides(self, model: str, method: str) -> bool:
@@ -531,6 +637,15 @@ def _assigned_name(node: cst.CSTNode | None) -> str | None:
         and isinstance(node.targets[0].target, cst.Name)
     ):
         return node.targets[0].target.value
+    return None
+
+
+def _recording_target(target: cst.BaseExpression) -> str | None:
+    """`row` of `row.attr = ...` or `row.attr[key] = ...`."""
+    if isinstance(target, cst.Subscript):
+        target = target.value
+    if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+        return target.value.value
     return None
 
 

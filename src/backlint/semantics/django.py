@@ -707,6 +707,15 @@ class QuerySets:
             return replace(qs, prefetch=qs.prefetch | paths)
         return qs
 
+    def prefetch_paths(self, expr: cst.BaseExpression, scope: Scope) -> set[str] | None:
+        """The paths one argument of `prefetch_related(...)` loads (a string or a
+        `Prefetch(...)` object); None when it cannot be read."""
+        if isinstance(expr, cst.SimpleString):
+            text = expr.evaluated_value
+            return {text} if isinstance(text, str) else None
+        found = self._prefetch_object(expr, scope)
+        return found if found or _is_prefetch_to_attr(expr) else None
+
     def _prefetch_object(self, expr: cst.BaseExpression, scope: Scope) -> set[str]:
         """`Prefetch("items", queryset=Item.objects.select_related("product"))`."""
         if not isinstance(expr, cst.Call) or self.ctx.qualified_name(expr.func, scope) not in (
@@ -1045,6 +1054,13 @@ class QuerySets:
         if inner is not None:
             out |= {f"{lookup}__{p}" for p in (*inner.select, *inner.prefetch)}
         return out
+
+
+def _is_prefetch_to_attr(expr: cst.BaseExpression) -> bool:
+    """`Prefetch(..., to_attr=...)`: loads nothing under the relation's name."""
+    return isinstance(expr, cst.Call) and any(
+        arg.keyword is not None and arg.keyword.value == "to_attr" for arg in expr.args
+    )
 
 
 def _first_param(fn: cst.FunctionDef) -> str | None:

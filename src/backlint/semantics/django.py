@@ -119,6 +119,27 @@ BUILTIN_MODELS: dict[str, dict[str, tuple[RelationKind, str | None]]] = {
 # `FileField`, `ImageField`, and third-party kin named alike).
 _FILE_FIELD_SUFFIXES = ("FileField", "ImageField")
 
+# Integer model fields: a position a person sets row by row, when named so.
+INTEGER_FIELDS = frozenset(
+    f"django.db.models.{kind}"
+    for kind in (
+        "IntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "BigIntegerField",
+        "PositiveBigIntegerField",
+    )
+) | frozenset(
+    f"django.db.models.fields.{kind}"
+    for kind in ("IntegerField", "PositiveIntegerField", "PositiveSmallIntegerField")
+)
+# Names of an integer field that holds a row's place in a hand-arranged list
+# (`order = models.IntegerField(default=0)`, shown as tabs, moved up and down).
+POSITION_FIELD_NAMES = frozenset(
+    {"order", "position", "sort_order", "ordering", "display_order", "sort_index"}
+)
+
 MANAGER_BASES = frozenset({"django.db.models.Manager", "django.db.models.manager.Manager"})
 QUERYSET_BASES = frozenset({"django.db.models.QuerySet", "django.db.models.query.QuerySet"})
 
@@ -486,6 +507,36 @@ class DjangoModels:
             if field_name == name:
                 return call
         return None
+
+    def field_class(self, model: Model, name: str, depth: int = 0) -> str | None:
+        """The qualified class of the field `name` declares on `model` (or on a
+        model parent or abstract base): `django.db.models.IntegerField`."""
+        cls = self.index.find_class(model.qualname)
+        value = cls.attribute(name) if cls is not None else None
+        if isinstance(value, Call):
+            return _base_name(self.index, value.func)
+        if depth > 8:
+            return None
+        for base in model.bases:
+            parent = self.get(base)
+            if parent is not None:
+                found = self.field_class(parent, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def hand_ordered_table(self, model: Model, ordering: Sequence[str]) -> bool:
+        """A table of its own (no ForeignKey, OneToOne or generic relation to a
+        parent: not one tenant's, user's or object's rows) listed in the order
+        of an integer position field (`order = models.IntegerField()`,
+        `order_by("order")`): rows a person arranges one by one, such as the
+        ranks an admin defines and shows as tabs. A configuration table."""
+        if not ordering or model.abstract:
+            return False
+        if any(r.single and r.kind != "reverse_o2o" for r in model.relations.values()):
+            return False
+        first = ordering[0].lstrip("-")
+        return first in POSITION_FIELD_NAMES and self.field_class(model, first) in INTEGER_FIELDS
 
     def meta_option(self, model: Model, name: str, depth: int = 0) -> Value | None:
         """An option of the model's `Meta` (`ordering`), from its class or,

@@ -105,6 +105,8 @@ _MEASURES = frozenset(
         "adelete",
     }
 )
+# Measuring queries that are the work itself: writes.
+_WRITES = frozenset({"update", "delete", "aupdate", "adelete"})
 # Words naming a loop over batches of rows.
 _BATCH_WORDS = ("batch", "chunk")
 
@@ -239,6 +241,8 @@ class DjangoQueryInLoop(Rule):
         self.covered: set[int] = set()
         # Per loop node: the names it binds, and whether it is short.
         self.loop_facts: dict[int, tuple[set[str], bool]] = {}
+        # Per loop body: the queries whose results its status rows record.
+        self.recorded: dict[int, set[int]] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -387,54 +391,23 @@ class DjangoQueryInLoop(Rule):
         return False
 
     def _recorded(self, node: cst.Call) -> bool:
-        """`status = Status.objects.create(...)`, then this query, its result
-        recorded on that row (`done = <query>` then `status.meta = {"done":
-        done}`, or the query in the recording itself), then `status.save()`,
-        all in the same iteration: the item's work, measured and recorded per
-        item on purpose (a data migration chunked per project, with a status
-        row per project); no query after the loop can record it."""
+        """`status = Status.objects.create(...)`, then the item's work, a
+        write whose result is recorded on that row (`done = qs.update(...)`,
+        `status.meta = {"done": done}`), then `status.save()`, all in the same
+        iteration: the work is measured and recorded per item on purpose (a
+        data migration chunked per project, with a status row per project),
+        and so are the counts recorded beside it (`"total": qs.count()`). No
+        query after the loop can record them. (A row that records only a
+        count is a per-item summary: an annotation does it, still flagged.)"""
         body = self._loop_body(node)
         if body is None:
             return False
-        created: set[str] = set()  # status rows created so far in the iteration
-        results: set[str] = set()  # names bound to this query's result
-        recorded: set[str] = set()  # rows this query's result was recorded on
-        inside: set[int] = set()  # nodes of the statement holding the query
-        for n in descendants(body, prune=_SCOPES):
-            if isinstance(n, cst.Assign):
-                name = _assigned_name(n)
-                value = n.value
-                if (
-                    name is not None
-                    and isinstance(value, cst.Call)
-                    and isinstance(value.func, cst.Attribute)
-                    and value.func.attr.value in ("create", "acreate")
-                ):
-                    created.add(name)
-                nodes = {id(d) for d in descendants(n)}
-                holds = id(node) in nodes
-                if holds:
-                    inside = nodes
-                mentions = holds or any(
-                    isinstance(d, cst.Name) and d.value in results for d in descendants(value)
-                )
-                if holds and name is not None:
-                    results.add(name)
-                if mentions:
-                    for target in n.targets:
-                        row = _recording_target(target.target)
-                        if row is not None and row in created:
-                            recorded.add(row)
-            elif (
-                id(n) not in inside
-                and isinstance(n, cst.Call)
-                and isinstance(n.func, cst.Attribute)
-                and n.func.attr.value in ("save", "asave")
-                and isinstance(n.func.value, cst.Name)
-                and n.func.value.value in recorded
-            ):
-                return True
-        return False
+        key = id(body)
+        found = self.recorded.get(key)
+        if found is None:
+            found = _recorded_queries(body)
+            self.recorded[key] = found
+        return id(node) in found
 
     def _stores_file(self, node: cst.Call, file_fields: set[str]) -> bool:
         """`x.image = File(...)` in the iteration that calls `x.save()`:
@@ -638,6 +611,57 @@ def _assigned_name(node: cst.CSTNode | None) -> str | None:
     ):
         return node.targets[0].target.value
     return None
+
+
+def _recorded_queries(body: cst.BaseSuite) -> set[int]:
+    """The measuring queries (`_MEASURES`) whose results a status row of the
+    iteration records (`BKL302._recorded`): created in `body`, given the
+    results, saved after; only rows that record a write's result count."""
+    created: set[str] = set()
+    methods: dict[int, str] = {}  # id of a measuring query -> its method
+    results: dict[str, set[int]] = {}  # name -> the queries its value holds
+    on_row: dict[str, set[int]] = {}  # status row -> the queries recorded on it
+    found: set[int] = set()
+    for n in descendants(body, prune=_SCOPES):
+        if isinstance(n, cst.Assign):
+            name = _assigned_name(n)
+            value = n.value
+            if (
+                name is not None
+                and isinstance(value, cst.Call)
+                and isinstance(value.func, cst.Attribute)
+                and value.func.attr.value in ("create", "acreate")
+            ):
+                created.add(name)
+            held: set[int] = set()
+            for d in (value, *descendants(value, prune=_SCOPES)):
+                if (
+                    isinstance(d, cst.Call)
+                    and isinstance(d.func, cst.Attribute)
+                    and d.func.attr.value in _MEASURES
+                ):
+                    methods[id(d)] = d.func.attr.value
+                    held.add(id(d))
+                elif isinstance(d, cst.Name) and d.value in results:
+                    held |= results[d.value]
+            if not held:
+                continue
+            if name is not None:
+                results[name] = held
+            for target in n.targets:
+                row = _recording_target(target.target)
+                if row is not None and row in created:
+                    on_row.setdefault(row, set()).update(held)
+        elif (
+            isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value in ("save", "asave")
+            and isinstance(n.func.value, cst.Name)
+        ):
+            queries = on_row.get(n.func.value.value, set())
+            if any(methods[q] in _WRITES for q in queries):
+                found |= queries
+    return found
 
 
 def _recording_target(target: cst.BaseExpression) -> str | None:

@@ -208,15 +208,16 @@ class DjangoQueryInLoop(Rule):
     queries between (`status = Status.objects.create(...)`, the work,
     `status.save()`: a status or progress row, or one that needs its own id
     in its data), both writes (a `save()` right after the `create()` with no
-    query between is still flagged), and the queries between whose result
-    (rows updated or deleted, a count, an aggregate) is recorded on that row
-    before its `save()` (`done = qs.update(...)`, `status.meta = {"done":
-    done}`: the item's work, measured per item on purpose, as in a data
-    migration chunked per project; a lookup between that is not recorded is
-    still flagged); `while` loops (polling and batch loops); code in a nested
-    `def` or `lambda`. Calls on objects backlint cannot tell are model
-    instances or querysets are not seen (missed alarms). Test files and
-    migrations (run once) are not checked.
+    query between is still flagged), and, on such a row that records the
+    result of a write between (`done = qs.update(...)`, `status.meta =
+    {"done": done}`: the item's work, measured per item on purpose, as in a
+    data migration chunked per project), that write and the counts recorded
+    beside it (`"total": qs.count()`); a lookup between that is not
+    recorded, and a row that records only a count (a per-item summary: an
+    annotation does it), are still flagged; `while` loops (polling and
+    batch loops); code in a nested `def` or `lambda`. Calls on objects
+    backlint cannot tell are model instances or querysets are not seen
+    (missed alarms). Test files and migrations (run once) are not checked.
 
     Fix:
     None: the batch form needs the loop restructured, as the message says.

@@ -115,6 +115,31 @@ BUILTIN_MODELS: dict[str, dict[str, tuple[RelationKind, str | None]]] = {
     },
 }
 
+# Model field classes that store a file through `pre_save()` (Django's
+# `FileField`, `ImageField`, and third-party kin named alike).
+_FILE_FIELD_SUFFIXES = ("FileField", "ImageField")
+
+# Integer model fields: a position a person sets row by row, when named so.
+INTEGER_FIELDS = frozenset(
+    f"django.db.models.{kind}"
+    for kind in (
+        "IntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "BigIntegerField",
+        "PositiveBigIntegerField",
+    )
+) | frozenset(
+    f"django.db.models.fields.{kind}"
+    for kind in ("IntegerField", "PositiveIntegerField", "PositiveSmallIntegerField")
+)
+# Names of an integer field that holds a row's place in a hand-arranged list
+# (`order = models.IntegerField(default=0)`, shown as tabs, moved up and down).
+POSITION_FIELD_NAMES = frozenset(
+    {"order", "position", "sort_order", "ordering", "display_order", "sort_index"}
+)
+
 MANAGER_BASES = frozenset({"django.db.models.Manager", "django.db.models.manager.Manager"})
 QUERYSET_BASES = frozenset({"django.db.models.QuerySet", "django.db.models.query.QuerySet"})
 
@@ -275,7 +300,7 @@ class DjangoModels:
                     model.manager_classes.update(self._manager_classes(value))
                 elif func.startswith("django.db.models.") or func.endswith("Field"):
                     model.fields.add(attr)
-                    if func.endswith(("FileField", "ImageField")):
+                    if self._is_file_field(func):
                         model.file_fields.add(attr)
             self._raw_fields[cls.qualname] = raw
             self.models[cls.qualname] = model
@@ -307,6 +332,16 @@ class DjangoModels:
             yield self.index.canonical(_base_name(self.index, func.func.value))
         else:
             yield self.index.canonical(_base_name(self.index, func))
+
+    def _is_file_field(self, func: str, depth: int = 0) -> bool:
+        """`models.FileField`, `ImageField` and kin, or a project field class
+        derived from one (`class ScreenshotField(ImageField)`)."""
+        if func.endswith(_FILE_FIELD_SUFFIXES):
+            return True
+        cls = self.index.find_class(func) if depth < 6 else None
+        return cls is not None and any(
+            self._is_file_field(_base_name(self.index, base), depth + 1) for base in cls.bases
+        )
 
     def _subclasses(self, cls: ClassFacts, bases: frozenset[str], depth: int = 0) -> bool:
         if depth > 8:
@@ -472,6 +507,36 @@ class DjangoModels:
             if field_name == name:
                 return call
         return None
+
+    def field_class(self, model: Model, name: str, depth: int = 0) -> str | None:
+        """The qualified class of the field `name` declares on `model` (or on a
+        model parent or abstract base): `django.db.models.IntegerField`."""
+        cls = self.index.find_class(model.qualname)
+        value = cls.attribute(name) if cls is not None else None
+        if isinstance(value, Call):
+            return _base_name(self.index, value.func)
+        if depth > 8:
+            return None
+        for base in model.bases:
+            parent = self.get(base)
+            if parent is not None:
+                found = self.field_class(parent, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def hand_ordered_table(self, model: Model, ordering: Sequence[str]) -> bool:
+        """A table of its own (no ForeignKey, OneToOne or generic relation to a
+        parent: not one tenant's, user's or object's rows) listed in the order
+        of an integer position field (`order = models.IntegerField()`,
+        `order_by("order")`): rows a person arranges one by one, such as the
+        ranks an admin defines and shows as tabs. A configuration table."""
+        if not ordering or model.abstract:
+            return False
+        if any(r.single and r.kind != "reverse_o2o" for r in model.relations.values()):
+            return False
+        first = ordering[0].lstrip("-")
+        return first in POSITION_FIELD_NAMES and self.field_class(model, first) in INTEGER_FIELDS
 
     def meta_option(self, model: Model, name: str, depth: int = 0) -> Value | None:
         """An option of the model's `Meta` (`ordering`), from its class or,
@@ -692,6 +757,15 @@ class QuerySets:
                 paths |= self._prefetch_object(arg.value, scope)
             return replace(qs, prefetch=qs.prefetch | paths)
         return qs
+
+    def prefetch_paths(self, expr: cst.BaseExpression, scope: Scope) -> set[str] | None:
+        """The paths one argument of `prefetch_related(...)` loads (a string or a
+        `Prefetch(...)` object); None when it cannot be read."""
+        if isinstance(expr, cst.SimpleString):
+            text = expr.evaluated_value
+            return {text} if isinstance(text, str) else None
+        found = self._prefetch_object(expr, scope)
+        return found if found or _is_prefetch_to_attr(expr) else None
 
     def _prefetch_object(self, expr: cst.BaseExpression, scope: Scope) -> set[str]:
         """`Prefetch("items", queryset=Item.objects.select_related("product"))`."""
@@ -1031,6 +1105,13 @@ class QuerySets:
         if inner is not None:
             out |= {f"{lookup}__{p}" for p in (*inner.select, *inner.prefetch)}
         return out
+
+
+def _is_prefetch_to_attr(expr: cst.BaseExpression) -> bool:
+    """`Prefetch(..., to_attr=...)`: loads nothing under the relation's name."""
+    return isinstance(expr, cst.Call) and any(
+        arg.keyword is not None and arg.keyword.value == "to_attr" for arg in expr.args
+    )
 
 
 def _first_param(fn: cst.FunctionDef) -> str | None:

@@ -16,14 +16,22 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from backlint.semantics.context import Assigned, FileContext, LoopTarget, Parameter, Scope
-from backlint.semantics.django import Model, QuerySet, querysets
+from backlint.semantics.context import (
+    Assigned,
+    FileContext,
+    LoopTarget,
+    Parameter,
+    Scope,
+    scope_of_node,
+)
+from backlint.semantics.django import LAZY_METHODS, Model, QuerySet, querysets
 from backlint.semantics.requirements import (
     DJANGO_ASYNC_ORM,
     DJANGO_ASYNC_RELATED,
     Version,
     has_version,
 )
+from backlint.semantics.tree import descendants
 
 # Queryset methods that fetch one instance, sync and async.
 FETCH_METHODS = frozenset({"get", "first", "last", "earliest", "latest"})
@@ -231,6 +239,216 @@ def _context_evaluation(ctx: FileContext, node: cst.BaseExpression) -> str | Non
         and all(isinstance(el.slice, cst.Index) for el in parent.slice)
     ):
         return "index"
+    return None
+
+
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+
+
+def callers_rows(
+    ctx: FileContext, fn: cst.FunctionDef, param: str, model: Model
+) -> list[QuerySet] | None:
+    """For a private helper of this module (`def _encode(self, invoice)`, a
+    module function or a method whose name starts with one underscore), the
+    queryset that fetched what each of its calls in the module passes for
+    `param` (`self._encode(i) for i in invoices.prefetch_related("lines")`).
+    None when there is no call, or when one call or reference cannot be read:
+    a name handed on uncalled (`map(self._encode, rows)`), an argument that
+    is not the row of a readable queryset; every caller must be known."""
+    name = fn.name.value
+    if not name.startswith("_") or name.startswith("__") or fn.decorators:
+        return None
+    key = (f"django_fetch.callers.{param}", id(fn))
+    if key in ctx.cache:
+        found: list[QuerySet] | None = ctx.cache[key]
+        return found
+    result = _callers_rows(ctx, fn, param, model)
+    ctx.cache[key] = result
+    return result
+
+
+def _callers_rows(
+    ctx: FileContext, fn: cst.FunctionDef, param: str, model: Model
+) -> list[QuerySet] | None:
+    name = fn.name.value
+    parents: dict[int, cst.CSTNode] = {}
+    positional = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+    if param not in positional:
+        return None
+    method = False
+    calls: list[cst.Call] = []
+    for node in descendants(ctx.tree, parents=parents):
+        if node is fn and isinstance(parents.get(id(fn)), cst.IndentedBlock):
+            holder = parents.get(id(parents[id(fn)]))
+            method = isinstance(holder, cst.ClassDef)
+        if not (isinstance(node, cst.Name) and node.value == name) or node is fn.name:
+            continue
+        above = parents.get(id(node))
+        expr: cst.CSTNode = node
+        if isinstance(above, cst.Attribute) and above.attr is node:
+            expr = above  # `self._encode`
+        call = parents.get(id(expr))
+        if not (isinstance(call, cst.Call) and call.func is expr):
+            return None  # handed on uncalled: its callers are out of sight
+        calls.append(call)
+    if not calls:
+        return None
+    index = positional.index(param) - (1 if method else 0)
+    found: list[QuerySet] = []
+    for call in calls:
+        value = _argument(call, param, index)
+        if value is None:
+            return None
+        qs = _rows_passed(ctx, value, call, parents, model)
+        if qs is None:
+            return None
+        found.append(qs)
+    return found
+
+
+def _argument(call: cst.Call, param: str, index: int) -> cst.BaseExpression | None:
+    if any(arg.star for arg in call.args):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == param:
+            return arg.value
+    positional = [arg for arg in call.args if arg.keyword is None]
+    return positional[index].value if 0 <= index < len(positional) else None
+
+
+def _rows_passed(
+    ctx: FileContext,
+    value: cst.BaseExpression,
+    call: cst.Call,
+    parents: dict[int, cst.CSTNode],
+    model: Model,
+) -> QuerySet | None:
+    """The queryset whose row `value` is: the loop variable of a `for` or a
+    comprehension clause over it, or a name fetched by it."""
+    chain: list[cst.CSTNode] = []
+    node: cst.CSTNode | None = call
+    while node is not None:
+        chain.append(node)
+        node = parents.get(id(node))
+    scope = ctx.module_scope
+    for ancestor in reversed(chain[1:]):
+        inner = scope_of_node(ancestor, scope)
+        if inner is not None:
+            scope = inner
+    if not isinstance(value, cst.Name):
+        return None
+    for ancestor in chain:
+        if isinstance(ancestor, _COMPREHENSIONS):
+            first = ancestor.for_in
+            if isinstance(first.target, cst.Name) and first.target.value == value.value:
+                return rows_of(ctx, first.iter, scope, model)
+            comp: cst.CompFor | None = first
+            while comp is not None:
+                if value.value in _target_names(comp.target):
+                    return None  # an inner clause's variable: not followed
+                comp = comp.inner_for_in
+        if (
+            isinstance(ancestor, cst.For)
+            and isinstance(ancestor.target, cst.Name)
+            and ancestor.target.value == value.value
+        ):
+            return rows_of(ctx, ancestor.iter, scope, model)
+        if isinstance(ancestor, cst.FunctionDef | cst.Lambda | cst.ClassDef):
+            break
+    found = fetched(ctx, value, scope)
+    if found is None or found.qs is None or found.model is not model:
+        return None
+    return found.qs
+
+
+def rows_of(
+    ctx: FileContext, expr: cst.BaseExpression, scope: Scope, model: Model, depth: int = 0
+) -> QuerySet | None:
+    """The queryset `expr` iterates, as rows of `model`: one backlint reads
+    whole, or, when its base is out of sight (`self.event.invoices`), what
+    the chain's `select_related()`/`prefetch_related()` load (the rows are
+    `model`'s: the helper's annotation says so). None when unknown."""
+    qsets = querysets(ctx)
+    qs = qsets.queryset(expr, scope)
+    if qs is not None:
+        if qs.values or qs.is_manager or qs.model is not model:
+            return None
+        return _effective(ctx, qs)
+    if isinstance(expr, cst.Name):
+        # `qs = <chain>`, then maybe `qs = qs.filter(...)` (which keeps the
+        # loads): what every other assignment loads.
+        owner, bindings = ctx.bindings(expr.value, scope)
+        if depth >= 3 or owner is None or not bindings:
+            return None
+        found: list[QuerySet] = []
+        for binding in bindings:
+            if not isinstance(binding, Assigned) or binding.value is None:
+                return None
+            if _refines(binding.value, expr.value):
+                continue
+            qs = rows_of(ctx, binding.value, owner, model, depth + 1)
+            if qs is None:
+                return None
+            found.append(qs)
+        if not found:
+            return None
+        return replace(
+            found[0],
+            select_all=all(q.select_all for q in found),
+            select=frozenset.intersection(*(q.select for q in found)),
+            prefetch=frozenset.intersection(*(q.prefetch for q in found)),
+            opaque=all(q.opaque for q in found),
+        )
+    select: set[str] = set()
+    prefetch: set[str] = set()
+    loads = False
+    current: cst.BaseExpression = expr
+    while isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
+        method = current.func.attr.value
+        if method in ("select_related", "prefetch_related"):
+            if not current.args or any(arg.keyword is not None for arg in current.args):
+                return None
+            for arg in current.args:
+                paths = (
+                    qsets.prefetch_paths(arg.value, scope)
+                    if method == "prefetch_related"
+                    else _string(arg.value)
+                )
+                if paths is None:
+                    return None
+                (select if method == "select_related" else prefetch).update(paths)
+            loads = True
+        elif method not in LAZY_METHODS:
+            return None
+        current = current.func.value
+    if not loads:
+        return None
+    return QuerySet(
+        model,
+        select=frozenset(select),
+        prefetch=frozenset(prefetch),
+        rooted_at_manager=False,
+    )
+
+
+def _refines(value: cst.BaseExpression, name: str) -> bool:
+    """`name.filter(...)...`: lazy methods on the name itself."""
+    current = value
+    while isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
+        if current.func.attr.value not in LAZY_METHODS:
+            return False
+        current = current.func.value
+    return current is not value and isinstance(current, cst.Name) and current.value == name
+
+
+def _target_names(target: cst.BaseExpression) -> set[str]:
+    return {n.value for n in (target, *descendants(target)) if isinstance(n, cst.Name)}
+
+
+def _string(expr: cst.BaseExpression) -> set[str] | None:
+    if isinstance(expr, cst.SimpleString):
+        text = expr.evaluated_value
+        return {text} if isinstance(text, str) else None
     return None
 
 

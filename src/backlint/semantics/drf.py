@@ -1012,6 +1012,64 @@ def _union(results: list[QuerySet | None]) -> QuerySet | None:
     )
 
 
+def lists_configuration_table(classes: DrfClasses, view: str, qs: QuerySets) -> bool:
+    """The view lists a hand-ordered table of its own (`DjangoModels.
+    hand_ordered_table`: admin-defined ranks, `order_by("order")`), in the
+    order of its position field: every `get_queryset()` return (or the
+    `queryset` attribute) orders by it, or the model's `Meta.ordering` does."""
+    found = classes.lookup(view, "get_queryset")
+    if not isinstance(found, Member):
+        return False
+    if found.value is None:
+        attribute = classes.lookup(view, "queryset")
+        values: tuple[Value, ...] = (
+            (attribute.value,)
+            if isinstance(attribute, Member) and isinstance(attribute.value, Attr | Call)
+            else ()
+        )
+    elif isinstance(found.value, FunctionFacts):
+        values = found.value.returned
+    else:
+        return False
+    if not values:
+        return False
+    models = classes.models
+    for value in values:
+        queryset = qs.queryset_of_value(value)
+        if queryset is None or queryset.values:
+            return False
+        ordering = _ordering(value)
+        if ordering is None:
+            meta = models.meta_option(queryset.model, "ordering")
+            ordering = _strings_of(meta) if meta is not None else []
+        if not models.hand_ordered_table(queryset.model, ordering):
+            return False
+    return True
+
+
+def _ordering(value: Value) -> list[str] | None:
+    """The fields of the last `order_by(...)` of a summarised chain (None
+    when there is none; an empty list when it cannot be read)."""
+    current: Value = value
+    while isinstance(current, Call | Attr):
+        if isinstance(current, Call):
+            func = current.func
+            if isinstance(func, Attr) and func.attr == "order_by":
+                names = [const_str(arg) for arg in current.args]
+                return [n for n in names if n is not None] if None not in names else []
+            current = func
+        else:
+            current = current.value
+    return None
+
+
+def _strings_of(value: Value) -> list[str]:
+    if isinstance(value, Seq):
+        names = [const_str(item) for item in value.items]
+        return [n for n in names if n is not None] if None not in names else []
+    return []
+
+
 def _serializer_classes(classes: DrfClasses, view: str) -> tuple[str, ...]:
     """`serializer_class`, or every class `get_serializer_class()` returns."""
     found = classes.lookup(view, "get_serializer_class")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
 from backlint.rules.loops import LoopRule
+from backlint.semantics.context import Parameter
 from backlint.semantics.django import Model, QuerySet, querysets
+from backlint.semantics.django_fetch import callers_rows
 from backlint.semantics.tree import descendants
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -57,6 +59,9 @@ _MANAGER_WRITES = frozenset(
 class _Loop:
     var: str
     qs: QuerySet
+    # A private helper's loop over a relation of its parameter, whose every
+    # caller prefetched that relation: the helper's name (the cure is theirs).
+    helper: str = ""
 
 
 def _chain(node: cst.Attribute) -> tuple[str, list[cst.Attribute], list[str]] | None:
@@ -184,10 +189,19 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     test files (an N+1 in a test costs nothing in production) and
     migrations (run once). Relations read
     inside model methods or properties called in the loop, and querysets whose
-    model backlint cannot resolve, are not seen (missed alarms); nor is a
-    prefetch made by the caller of a helper whose parameter the loop reads
-    (`_encode(invoice)` called only over `prefetch_related("lines__subevent")`):
-    the helper's loop is judged on its own (a false alarm). When a
+    model backlint cannot resolve, are not seen (missed alarms). A loop over
+    a relation of a parameter (`for line in invoice.lines.all()`) in a
+    private helper of the module (a function or method named `_encode`)
+    whose every call in the module passes a row of a queryset that
+    prefetched the relation (`self._encode(i) for i in
+    qs.prefetch_related("lines", "lines__subevent")`, the queryset's base
+    out of sight or not) reads from those caches: what all the callers
+    loaded under `lines__` counts as loaded, and a read none of them covers
+    is reported with the callers' cure. A helper handed on uncalled
+    (`map(_encode, rows)`), public helpers and model methods looping over
+    `self.<relation>` have callers backlint cannot see (other modules,
+    receivers of unknown type): their loops are judged on their own, and a
+    prefetch made by their callers is not seen (a false alarm). When a
     variable is assigned several querysets, a relation any of them loads
     counts as loaded.
 
@@ -234,7 +248,47 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
         qs = self._related_queryset(iterable) or querysets(self.ctx).queryset(iterable)
         if qs is None or qs.is_manager or qs.values:
             return None
-        return _Loop(var.value, qs)
+        return self._from_callers(var.value, iterable, qs) or _Loop(var.value, qs)
+
+    def _from_callers(self, var: str, iterable: cst.BaseExpression, qs: QuerySet) -> _Loop | None:
+        """`for line in invoice.lines.all()` in a private helper
+        `_encode(self, invoice)` whose every call in the module passes a row of
+        a queryset that prefetched `lines`: the lines come from those caches,
+        with what each caller loaded under `lines__` (what all of them did)."""
+        if not (
+            isinstance(iterable, cst.Call)
+            and isinstance(iterable.func, cst.Attribute)
+            and iterable.func.attr.value == "all"
+            and not iterable.args
+        ):
+            return None
+        manager = iterable.func.value
+        if not (isinstance(manager, cst.Attribute) and isinstance(manager.value, cst.Name)):
+            return None
+        param, relation_name = manager.value.value, manager.attr.value
+        function = self.ctx.scope.function()
+        if function is None or not isinstance(function.node, cst.FunctionDef):
+            return None
+        owner, bindings = self.ctx.bindings(param)
+        if owner is not function or not all(isinstance(b, Parameter) for b in bindings):
+            return None
+        qsets = querysets(self.ctx)
+        model = qsets.instance(manager.value)
+        relation = model.relation(relation_name) if model is not None else None
+        if model is None or relation is None or not relation.manager:
+            return None
+        rows = callers_rows(self.ctx, function.node, param, model)
+        if rows is None or not all(r.covers(relation_name, single=False) for r in rows):
+            return None
+        narrowed = [replace(r.narrowed(relation_name, qs.model), opaque=r.opaque) for r in rows]
+        loaded = replace(
+            narrowed[0],
+            select_all=all(n.select_all for n in narrowed),
+            select=frozenset.intersection(*(n.select for n in narrowed)),
+            prefetch=frozenset.intersection(*(n.prefetch for n in narrowed)),
+            opaque=all(n.opaque for n in narrowed),
+        )
+        return _Loop(var, loaded, helper=function.node.name.value)
 
     def _related_queryset(self, iterable: cst.BaseExpression) -> QuerySet | None:
         """`for item in order.items.all()` inside a loop over orders: the items
@@ -294,8 +348,11 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
                     continue
             reported.add(path)
             expr = ".".join([loop.var, *steps[:depth]])
+            where = "the queryset"
             if loop.qs.prefix:  # rows of a prefetched relation: extend the outer prefetch
                 method, path = "prefetch_related", f"{loop.qs.prefix}__{path}"
+                if loop.helper:
+                    where = f"the querysets of `{loop.helper}()`'s callers"
             else:
                 method = "select_related" if joinable else "prefetch_related"
             after = steps[depth] if depth < len(steps) else None
@@ -308,7 +365,7 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
                     f'(`Prefetch("{path}", queryset=...)` with that query, or an annotation)'
                 )
             else:
-                advice = f'add `{method}("{path}")` to the queryset'
+                advice = f'add `{method}("{path}")` to {where}'
             self.report(nodes[depth - 1], expr=expr, advice=advice)
 
     def _batch_base(

@@ -89,6 +89,24 @@ _CHANGES = frozenset(
         "insert_at",
     }
 )
+# Queries whose result measures the work done (rows updated, deleted or
+# counted): a status row of the item records them (`_recorded`).
+_MEASURES = frozenset(
+    {
+        "count",
+        "exists",
+        "aggregate",
+        "update",
+        "delete",
+        "acount",
+        "aexists",
+        "aaggregate",
+        "aupdate",
+        "adelete",
+    }
+)
+# Measuring queries that are the work itself: writes.
+_WRITES = frozenset({"update", "delete", "aupdate", "adelete"})
 # Words naming a loop over batches of rows.
 _BATCH_WORDS = ("batch", "chunk")
 
@@ -170,7 +188,10 @@ class DjangoQueryInLoop(Rule):
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides
-    `save()`, which `bulk_create()`/`bulk_update()` would skip; queries in a
+    `save()`, which `bulk_create()`/`bulk_update()` would skip; an
+    instance's `save()` in an iteration that assigns one of its file fields
+    (`attachment.upload = File(...)`): `FileField.pre_save()` stores the file
+    in `save()`, which `bulk_update()` does not call; queries in a
     `with transaction.atomic():` block opened once per item (one row per
     transaction on purpose, so that a failure leaves the others done); batch queries
     (`filter(pk__in=chunk)` with an `__in` lookup, `bulk_create`,
@@ -187,10 +208,16 @@ class DjangoQueryInLoop(Rule):
     queries between (`status = Status.objects.create(...)`, the work,
     `status.save()`: a status or progress row, or one that needs its own id
     in its data), both writes (a `save()` right after the `create()` with no
-    query between is still flagged); `while` loops (polling and batch loops); code in a nested
-    `def` or `lambda`. Calls on objects backlint cannot tell are model
-    instances or querysets are not seen (missed alarms). Test files and
-    migrations (run once) are not checked.
+    query between is still flagged), and, on such a row that records the
+    result of a write between (`done = qs.update(...)`, `status.meta =
+    {"done": done}`: the item's work, measured per item on purpose, as in a
+    data migration chunked per project), that write and the counts recorded
+    beside it (`"total": qs.count()`); a lookup between that is not
+    recorded, and a row that records only a count (a per-item summary: an
+    annotation does it), are still flagged; `while` loops (polling and
+    batch loops); code in a nested `def` or `lambda`. Calls on objects
+    backlint cannot tell are model instances or querysets are not seen
+    (missed alarms). Test files and migrations (run once) are not checked.
 
     Fix:
     None: the batch form needs the loop restructured, as the message says.
@@ -215,6 +242,8 @@ class DjangoQueryInLoop(Rule):
         self.covered: set[int] = set()
         # Per loop node: the names it binds, and whether it is short.
         self.loop_facts: dict[int, tuple[set[str], bool]] = {}
+        # Per loop body: the queries whose results its status rows record.
+        self.recorded: dict[int, set[int]] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -239,6 +268,8 @@ class DjangoQueryInLoop(Rule):
                     return  # `filter(pk__in=...).delete()` would skip the model's delete()
                 if method in _SAVES and self._overrides(model.qualname, "save"):
                     return  # `bulk_update()` would skip the model's save()
+                if method in ("save", "asave") and self._stores_file(node, model.file_fields):
+                    return  # `bulk_update()` would not store the file
                 cure = INSTANCE_METHODS[method]
         if cure is None or _batch(node) or id(node) in self.covered:
             return
@@ -246,6 +277,8 @@ class DjangoQueryInLoop(Rule):
             return  # reloads a row the loop holds, after the loop changed rows
         if self._written_twice(node, method):
             return  # a row created, then saved again, in the same iteration
+        if method in _MEASURES and self._recorded(node):
+            return  # the item's work, its count recorded on the item's status row
         if self._memoised(node):
             return  # `if key not in cache: cache[key] = ...`: once per key
         # `Task.objects.get(...).items.update(...)`: one finding for the statement.
@@ -356,6 +389,53 @@ class DjangoQueryInLoop(Rule):
                         return True
                 elif state == 1 and attr in _METHODS:
                     state = 2
+        return False
+
+    def _recorded(self, node: cst.Call) -> bool:
+        """`status = Status.objects.create(...)`, then the item's work, a
+        write whose result is recorded on that row (`done = qs.update(...)`,
+        `status.meta = {"done": done}`), then `status.save()`, all in the same
+        iteration: the work is measured and recorded per item on purpose (a
+        data migration chunked per project, with a status row per project),
+        and so are the counts recorded beside it (`"total": qs.count()`). No
+        query after the loop can record them. (A row that records only a
+        count is a per-item summary: an annotation does it, still flagged.)"""
+        body = self._loop_body(node)
+        if body is None:
+            return False
+        key = id(body)
+        found = self.recorded.get(key)
+        if found is None:
+            found = _recorded_queries(body)
+            self.recorded[key] = found
+        return id(node) in found
+
+    def _stores_file(self, node: cst.Call, file_fields: set[str]) -> bool:
+        """`x.image = File(...)` in the iteration that calls `x.save()`:
+        `FileField.pre_save()` stores the file in `save()`, which
+        `bulk_update()` does not call (it would write the name and lose the
+        file). (Renaming a stored file, `x.image.name = ...`, commits nothing:
+        still flagged.)"""
+        if not file_fields:
+            return False
+        assert isinstance(node.func, cst.Attribute)
+        receiver = node.func.value
+        if not isinstance(receiver, cst.Name):
+            return False
+        body = self._loop_body(node)
+        if body is None:
+            return False
+        for n in descendants(body, prune=_SCOPES):
+            if isinstance(n, cst.Assign | cst.AnnAssign):
+                targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
+                for target in targets:
+                    if (
+                        isinstance(target, cst.Attribute)
+                        and isinstance(target.value, cst.Name)
+                        and target.value.value == receiver.value
+                        and target.attr.value in file_fields
+                    ):
+                        return True
         return False
 
     def _overrides(self, model: str, method: str) -> bool:
@@ -531,6 +611,66 @@ def _assigned_name(node: cst.CSTNode | None) -> str | None:
         and isinstance(node.targets[0].target, cst.Name)
     ):
         return node.targets[0].target.value
+    return None
+
+
+def _recorded_queries(body: cst.BaseSuite) -> set[int]:
+    """The measuring queries (`_MEASURES`) whose results a status row of the
+    iteration records (`BKL302._recorded`): created in `body`, given the
+    results, saved after; only rows that record a write's result count."""
+    created: set[str] = set()
+    methods: dict[int, str] = {}  # id of a measuring query -> its method
+    results: dict[str, set[int]] = {}  # name -> the queries its value holds
+    on_row: dict[str, set[int]] = {}  # status row -> the queries recorded on it
+    found: set[int] = set()
+    for n in descendants(body, prune=_SCOPES):
+        if isinstance(n, cst.Assign):
+            name = _assigned_name(n)
+            value = n.value
+            if (
+                name is not None
+                and isinstance(value, cst.Call)
+                and isinstance(value.func, cst.Attribute)
+                and value.func.attr.value in ("create", "acreate")
+            ):
+                created.add(name)
+            held: set[int] = set()
+            for d in (value, *descendants(value, prune=_SCOPES)):
+                if (
+                    isinstance(d, cst.Call)
+                    and isinstance(d.func, cst.Attribute)
+                    and d.func.attr.value in _MEASURES
+                ):
+                    methods[id(d)] = d.func.attr.value
+                    held.add(id(d))
+                elif isinstance(d, cst.Name) and d.value in results:
+                    held |= results[d.value]
+            if not held:
+                continue
+            if name is not None:
+                results[name] = held
+            for target in n.targets:
+                row = _recording_target(target.target)
+                if row is not None and row in created:
+                    on_row.setdefault(row, set()).update(held)
+        elif (
+            isinstance(n, cst.Call)
+            and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value in ("save", "asave")
+            and isinstance(n.func.value, cst.Name)
+        ):
+            queries = on_row.get(n.func.value.value, set())
+            if any(methods[q] in _WRITES for q in queries):
+                found |= queries
+    return found
+
+
+def _recording_target(target: cst.BaseExpression) -> str | None:
+    """`row` of `row.attr = ...` or `row.attr[key] = ...`."""
+    if isinstance(target, cst.Subscript):
+        target = target.value
+    if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+        return target.value.value
     return None
 
 

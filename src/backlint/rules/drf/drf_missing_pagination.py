@@ -5,7 +5,12 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rules.drf import DrfClassRule
-from backlint.semantics.drf import rest_framework_settings, view_pagination
+from backlint.semantics.django import querysets
+from backlint.semantics.drf import (
+    lists_configuration_table,
+    rest_framework_settings,
+    view_pagination,
+)
 from backlint.semantics.facts import Attr, Call, Local, Ref, Subscript, Value
 from backlint.semantics.sqlalchemy import find_method
 
@@ -95,10 +100,18 @@ class DrfMissingPagination(DrfClassRule):
     (`filter(project__organization=request.user.organization)`,
     `filter(organization=request.user.active_organization)`,
     `request.user.organization.items.all()`), `Q(...) | Q(...)`, and a filter
-    on a field (`filter(status=<a query parameter>)`) are still flagged, as
-    are small configuration tables that nothing in the code bounds (an
-    organization's webhooks, admin-defined ranks: suppress those with
-    `# noqa: BKL404`);
+    on a field (`filter(status=<a query parameter>)`) are still flagged;
+    hand-ordered configuration tables: a model with no ForeignKey, OneToOne
+    or generic relation to a parent (not one tenant's, user's or object's
+    rows) listed in the order of an integer position field
+    (`order = models.PositiveIntegerField()`, `position`, `sort_order`...;
+    `order_by("order")` in every queryset the view returns, or the model's
+    `Meta.ordering`): rows a person arranges one by one, such as admin-defined
+    ranks shown as tabs (a position field on rows of a parent, or an
+    integer ordering such as `-year`, is still flagged). Other small
+    configuration tables have no such sign in the code (an organization's
+    webhooks: rows of a tenant, created through the API) and are still
+    flagged: suppress those with `# noqa: BKL404`;
     views that are not list views (a `GenericAPIView` with its own `get()`);
     base classes the project subclasses (their subclasses are judged).
     backlint stays silent when it cannot tell: no production settings module
@@ -131,7 +144,11 @@ class DrfMissingPagination(DrfClassRule):
             self.report(node, view=name, why=f"(`pagination_class = None`{where})")
         elif pagination.state == "default":
             settings = self.ctx.index.view(rest_framework_settings)
-            if settings.pagination_missing() and not self._one_parents_rows(qualname):
+            if (
+                settings.pagination_missing()
+                and not self._one_parents_rows(qualname)
+                and not lists_configuration_table(self.classes, qualname, querysets(self.ctx))
+            ):
                 self.report(
                     node,
                     view=name,

@@ -8,11 +8,14 @@ from backlint.rules.drf import DrfClassRule
 from backlint.semantics.django import Model
 from backlint.semantics.drf import serializer_is_model_serializer
 from backlint.semantics.facts import const_str, dotted
+from backlint.semantics.tree import descendants
 
 # `Meta.fields` values meaning every field of the model.
 _ALL_FIELDS_NAMES = frozenset({"rest_framework.serializers.ALL_FIELDS"})
 # Where DRF turns `Meta.fields` into the list of fields a serializer renders.
 _HOOK = "get_field_names"
+# The serializer's own field lists, which `super()`'s methods walk.
+_FIELD_LISTS = frozenset({"fields", "_readable_fields", "_writable_fields", "get_fields"})
 
 
 class DrfSerializerAllFields(DrfClassRule):
@@ -74,8 +77,18 @@ class DrfSerializerAllFields(DrfClassRule):
     where DRF turns `"__all__"` into the field list: the project curates what
     `"__all__"` means there (drops internal fields, adds its own), and
     `"__all__"` is its convention (a denylist in `to_representation()` is
-    not that, and is still flagged); classes whose bases backlint cannot
-    resolve; test files.
+    not that, and is still flagged); serializers whose own
+    `to_representation()` builds the output by hand (never calls `super()`
+    nor reads `self.fields`: the keys it picks are the API) and whose input
+    does not follow `"__all__"` either: their own `to_internal_value()` built
+    by hand, or their own `create()` and `update()` reading `validated_data`
+    key by key (`validated_data["name"]`, `.get("name")`); when only the
+    output is built by hand, the finding says that the serializer accepts
+    every field on writes (a nested serializer whose parent writes
+    `**validated_data`, the default `create()`); classes whose bases
+    backlint cannot resolve; test files. A hand-built `to_representation()`
+    inherited from a project base is not seen (the base's body is not in
+    view): still reported.
 
     Fix:
     None: list the fields the API should expose.
@@ -83,7 +96,7 @@ class DrfSerializerAllFields(DrfClassRule):
 
     code = "BKL402"
     name = "drf-serializer-all-fields"
-    message = '`{serializer}` exposes every model field with `fields = "__all__"`: list them'
+    message = '`{serializer}` {what} with `fields = "__all__"`: list them'
     # The quoted value, not a module's `__all__ = [...]` export list.
     markers = ('"__all__"', "'__all__'", "ALL_FIELDS")
 
@@ -109,7 +122,15 @@ class DrfSerializerAllFields(DrfClassRule):
         if self._all_fields(meta) or (
             model is not None and _sets(meta) == {"model"} and self._inherits_all(meta)
         ):
-            self.report(node, serializer=node.name.value)
+            if not _hand_built_output(node):
+                self.report(node, serializer=node.name.value, what="exposes every model field")
+            elif not _hand_built_input(node):
+                # Its output leaves `"__all__"` unused; its input does not.
+                self.report(
+                    node,
+                    serializer=node.name.value,
+                    what="accepts every model field on writes (its output is built by hand)",
+                )
 
     def _model(self, meta: cst.ClassDef) -> Model | None:
         value = _assigned(meta, "model")
@@ -165,6 +186,91 @@ class DrfSerializerAllFields(DrfClassRule):
         if isinstance(value, cst.SimpleString):
             return value.evaluated_value == "__all__"
         return self.ctx.qualified_name(value) in _ALL_FIELDS_NAMES
+
+
+def _method(node: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return stmt
+    return None
+
+
+def _by_hand(fn: cst.FunctionDef) -> bool:
+    """The method builds its result itself: it never calls `super()` nor reads
+    the serializer's field list (`self.fields`, `_readable_fields`...)."""
+    for n in descendants(fn.body):
+        if isinstance(n, cst.Name) and n.value == "super":
+            return False
+        if (
+            isinstance(n, cst.Attribute)
+            and isinstance(n.value, cst.Name)
+            and n.value.value == "self"
+            and n.attr.value in _FIELD_LISTS
+        ):
+            return False
+        if (
+            isinstance(n, cst.Attribute)
+            and n.attr.value == fn.name.value
+            and not isinstance(n.value, cst.Call)
+        ):
+            # `ModelSerializer.to_representation(self, ...)`, `self.to_representation`
+            # (`OtherSerializer(x).to_representation(...)` renders another's fields).
+            return False
+    return True
+
+
+def _hand_built_output(node: cst.ClassDef) -> bool:
+    """`to_representation()` of the class's own, built by hand (a dict of the
+    keys it picks): `"__all__"` shows nothing on output."""
+    fn = _method(node, "to_representation")
+    return fn is not None and _by_hand(fn)
+
+
+def _hand_built_input(node: cst.ClassDef) -> bool:
+    """What the serializer writes does not follow `"__all__"` either: its own
+    `to_internal_value()` built by hand, or its own `create()` and `update()`
+    that read `validated_data` only key by key (`validated_data["name"]`,
+    `.get("name")`, `.pop("name")`), never whole (`**validated_data`,
+    `super().create(...)`, a loop over its items)."""
+    fn = _method(node, "to_internal_value")
+    if fn is not None and _by_hand(fn):
+        return True
+    writes = [_method(node, name) for name in ("create", "update")]
+    return all(w is not None and _by_key(w) for w in writes)
+
+
+def _by_key(fn: cst.FunctionDef) -> bool:
+    params = [p.name.value for p in fn.params.params]
+    if not params:
+        return False
+    data = params[-1]  # `create(self, validated_data)`, `update(self, instance, validated_data)`
+    parents: dict[int, cst.CSTNode] = {}
+    for n in descendants(fn.body, parents=parents):
+        if isinstance(n, cst.Name) and n.value == "super":
+            return False
+        if not (isinstance(n, cst.Name) and n.value == data):
+            continue
+        above = parents.get(id(n))
+        if isinstance(above, cst.Subscript) and above.value is n:
+            index = above.slice[0].slice if len(above.slice) == 1 else None
+            if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+                continue
+            return False
+        if (
+            isinstance(above, cst.Attribute)
+            and above.value is n
+            and above.attr.value in ("get", "pop")
+        ):
+            call = parents.get(id(above))
+            if (
+                isinstance(call, cst.Call)
+                and call.args
+                and isinstance(call.args[0].value, cst.SimpleString)
+            ):
+                continue
+        return False
+    return True
 
 
 def _meta(node: cst.ClassDef) -> cst.ClassDef | None:

@@ -111,7 +111,12 @@ class DjangoSignalReceiver(Rule):
     connected to, the same function as its `post_save`/`post_delete`): it
     keeps one invariant of the model and its relations (a cache, an index)
     over every write path, and the relation's part can only be a signal, so
-    the saves' part belongs with it; projects that deploy no site, libraries
+    the saves' part belongs with it; `pre_delete` receivers that veto the
+    delete (the function raises an exception of its own, outside an
+    `except` block: "cannot delete a definition with pending workflows"):
+    queryset deletes and bulk-delete jobs call no `delete()` of the model,
+    so an integrity guard over every delete path can only be the signal;
+    projects that deploy no site, libraries
     of reusable apps (wagtail, a CMS, a plugin): no settings module of the
     project (a production or shared one, not the test suite's) sets
     `ROOT_URLCONF` or lists `INSTALLED_APPS`/`MIDDLEWARE`, so the models are
@@ -196,6 +201,10 @@ class DjangoSignalReceiver(Rule):
             # Cascades and queryset deletes remove the rows without calling any
             # code but the signal's: file clean-up and counters belong there.
             return
+        if signal_names == {"pre_delete"} and handler is not None and self._vetoes(handler):
+            # An integrity guard that refuses the delete: queryset deletes
+            # call no delete() of the model, only the signal.
+            return
         if handler is not None and model.qualname in self._m2m_models(handler):
             # The same function receives `m2m_changed` of the model's relations,
             # which only a signal can: one invariant (a cache of the model and
@@ -204,6 +213,18 @@ class DjangoSignalReceiver(Rule):
         signal = model_signals[0].rsplit(".", 1)[1]
         event = _EVENTS.get(signal.split("_", 1)[-1], "changed")
         self.report(call, signal=signal, model=model.name, event=event)
+
+    def _vetoes(self, handler: str) -> bool:
+        """The module-level function `handler` raises an exception of its own
+        (`raise ValidationError(...)`), not only re-raises in an `except`."""
+        for statement in self.ctx.tree.body:
+            if isinstance(statement, cst.FunctionDef) and statement.name.value == handler:
+                prune = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ExceptHandler)
+                return any(
+                    isinstance(node, cst.Raise) and node.exc is not None
+                    for node in descendants(statement.body, prune=prune)
+                )
+        return False
 
     def _m2m_models(self, handler: str) -> set[str]:
         """The models whose relations `handler` (a function of this file)

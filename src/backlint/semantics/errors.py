@@ -239,6 +239,10 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
 _IMPURE_BUILTINS = frozenset(
     f"builtins.{name}" for name in ("open", "eval", "exec", "compile", "__import__", "input")
 )
+# Builtins a data helper has no business calling either (they write out).
+_PRINTING = frozenset(
+    {"builtins.print", "builtins.breakpoint", "builtins.getattr", "builtins.setattr"}
+)
 # ... methods of strings, dicts and lists, and of Pydantic models...
 _DATA_METHODS = frozenset(
     {
@@ -339,7 +343,41 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
         return False if data_method else None
     if words & _PARSE_WORDS:
         return True
-    return False if data_method else None
+    if data_method or (name is not None and _handles_data(ctx, name)):
+        return False
+    return None
+
+
+def _handles_data(ctx: FileContext, name: str) -> bool:
+    """A project function that only handles the data it is given: a short
+    sync body that awaits, enters and yields nothing and calls only builtin
+    conversions, string/dict methods and other such functions of the project
+    (lnbits' `filter_dict_keys(invoice.data, fields)`, a dict comprehension):
+    it reaches no server, file or database."""
+    seen: set[str] = set()
+    pending = [ctx.index.canonical(name)]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if len(seen) > 4:
+            return False
+        fn = ctx.index.find_function(current)
+        if fn is None or fn.plain_calls is None:
+            return False
+        for called in fn.plain_calls:
+            if called.startswith("."):
+                if called[1:] not in _DATA_METHODS:
+                    return False
+            elif called.startswith("builtins."):
+                if called in _IMPURE_BUILTINS or called in _PRINTING:
+                    return False
+            elif set(name_words(called.rpartition(".")[2])) & _IO_WORDS:
+                return False  # `fetch_invoice_row`: named for reaching elsewhere
+            else:
+                pending.append(ctx.index.canonical(called))
+    return True
 
 
 def _raised_by_callee(

@@ -184,6 +184,12 @@ class FunctionFacts:
     # What the body raises itself (`raise ImproperlyConfigured(...)`), locals
     # followed: tells an exception class the project raises with its own text.
     raised: tuple[Value, ...] = ()
+    # What a short, plain helper calls (`_plain_calls`): the qualified names of
+    # the functions it calls by name (`builtins.len`) and `.attr` for methods
+    # (`.get`), sorted; None for anything else (async, a `with`, a `yield`,
+    # `global`, a call of another expression, a long body). Tells a helper
+    # that only handles data it was given (BKL701).
+    plain_calls: tuple[str, ...] | None = None
 
 
 @_pickles_by_constructor
@@ -391,6 +397,9 @@ class _Summariser:
             if param_reads
             else (),
             raised=tuple(raised),
+            plain_calls=None
+            if isinstance(node, ast.AsyncFunctionDef)
+            else _plain_calls(self, node),
         )
 
     def _body(
@@ -592,6 +601,52 @@ def _names_in_memory(test: ast.expr) -> bool:
         and IN_MEMORY_DATABASE in node.value
         for node in ast.walk(test)
     )
+
+
+# A helper longer than this (statements, calls) is not summarised by `_plain_calls`.
+_PLAIN_STATEMENTS = 12
+_PLAIN_CALLS = 12
+_NOT_PLAIN = (
+    ast.With, ast.AsyncWith, ast.Await, ast.Yield, ast.YieldFrom, ast.Global,
+    ast.Nonlocal, ast.AsyncFor, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+    ast.Lambda,
+)  # fmt: skip
+
+
+def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | None:
+    """See `FunctionFacts.plain_calls`."""
+    if len(node.body) > _PLAIN_STATEMENTS:
+        return None
+    statements = 0
+    names: set[str] = set()
+    calls = 0
+    for child in ast.walk(ast.Module(body=node.body, type_ignores=[])):
+        if isinstance(child, _NOT_PLAIN):
+            return None
+        if isinstance(child, ast.stmt):
+            statements += 1
+            if statements > _PLAIN_STATEMENTS:
+                return None
+        if not isinstance(child, ast.Call):
+            continue
+        calls += 1
+        if calls > _PLAIN_CALLS:
+            return None
+        func = child.func
+        attrs: list[str] = []
+        while isinstance(func, ast.Attribute):
+            attrs.append(func.attr)
+            func = func.value
+        if not isinstance(func, ast.Name):
+            return None
+        value = s.name(func.id, None)
+        if isinstance(value, Ref):  # `len(x)`, `json.loads(x)`, `cache.get(k)`
+            names.add(".".join([value.name, *reversed(attrs)]))
+        elif attrs:  # a method of a parameter or a local: `data.get(key)`
+            names.add(f".{attrs[0]}")
+        else:
+            return None
+    return tuple(sorted(names))
 
 
 def _called(s: _Summariser, node: ast.AST, deep: bool = True) -> set[str]:

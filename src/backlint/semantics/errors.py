@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.semantics.context import FileContext, Parameter, Scope
-from backlint.semantics.facts import Call, FunctionFacts, dotted
+from backlint.semantics.facts import DATA_METHODS, IMPURE_BUILTINS, Call, FunctionFacts, dotted
 from backlint.semantics.flow import (
     MAX_DEPTH,
     except_handler,
@@ -236,22 +236,9 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
 
 # Calls of a `try` body that only converts data it was given (the request's
 # own values): builtins other than these...
-_IMPURE_BUILTINS = frozenset(
-    f"builtins.{name}" for name in ("open", "eval", "exec", "compile", "__import__", "input")
-)
-# Builtins a data helper has no business calling either (they write out).
-_PRINTING = frozenset(
-    {"builtins.print", "builtins.breakpoint", "builtins.getattr", "builtins.setattr"}
-)
+_IMPURE_BUILTINS = IMPURE_BUILTINS
 # ... methods of strings, dicts and lists, and of Pydantic models...
-_DATA_METHODS = frozenset(
-    {
-        "get", "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "items",
-        "keys", "values", "startswith", "endswith", "replace", "format", "encode",
-        "decode", "join", "copy", "append", "extend", "pop", "setdefault", "isdigit",
-        "isnumeric", "model_dump", "dict", "count", "index", "splitlines", "casefold",
-    }
-)  # fmt: skip
+_DATA_METHODS = DATA_METHODS
 # ... and functions named for parsing (`json.loads`, `bolt11.decode`,
 # `SpanQuery.from_dict`, `cast_bool_from_str`): not `validate_*` or
 # `convert_*`, which may ask another server (`validate_provider_key`).
@@ -366,17 +353,10 @@ def _handles_data(ctx: FileContext, name: str) -> bool:
         fn = ctx.index.find_function(current)
         if fn is None or fn.plain_calls is None:
             return False
-        for called in fn.plain_calls:
-            if called.startswith("."):
-                if called[1:] not in _DATA_METHODS:
-                    return False
-            elif called.startswith("builtins."):
-                if called in _IMPURE_BUILTINS or called in _PRINTING:
-                    return False
-            elif set(name_words(called.rpartition(".")[2])) & _IO_WORDS:
+        for called in fn.plain_calls:  # builtins and data methods are left out
+            if set(name_words(called.rpartition(".")[2])) & _IO_WORDS:
                 return False  # `fetch_invoice_row`: named for reaching elsewhere
-            else:
-                pending.append(ctx.index.canonical(called))
+            pending.append(ctx.index.canonical(called))
     return True
 
 

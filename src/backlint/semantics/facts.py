@@ -184,11 +184,12 @@ class FunctionFacts:
     # What the body raises itself (`raise ImproperlyConfigured(...)`), locals
     # followed: tells an exception class the project raises with its own text.
     raised: tuple[Value, ...] = ()
-    # What a short, plain helper calls (`_plain_calls`): the qualified names of
-    # the functions it calls by name (`builtins.len`) and `.attr` for methods
-    # (`.get`), sorted; None for anything else (async, a `with`, a `yield`,
-    # `global`, a call of another expression, a long body). Tells a helper
-    # that only handles data it was given (BKL701).
+    # What a short, plain helper calls (`_plain_calls`): None unless the body
+    # is sync, short, awaits, enters and yields nothing, and calls only
+    # builtins (not `IMPURE_BUILTINS`), `DATA_METHODS` of its own values and
+    # functions by name; then the qualified names of those functions, sorted
+    # (builtins left out, so that adding a `len()` changes no fact). Tells a
+    # helper that only handles data it was given (BKL701).
     plain_calls: tuple[str, ...] | None = None
 
 
@@ -603,6 +604,22 @@ def _names_in_memory(test: ast.expr) -> bool:
     )
 
 
+# Builtins that reach outside the data they are given (a file, code, the
+# terminal): a helper calling one handles more than data. Other builtins
+# convert or inspect values.
+IMPURE_BUILTINS = frozenset(
+    f"builtins.{name}" for name in ("open", "eval", "exec", "compile", "__import__", "input")
+)
+# Methods of strings, dicts and lists, and of Pydantic models: they handle the
+# value they are called on.
+DATA_METHODS = frozenset(
+    {
+        "get", "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "items",
+        "keys", "values", "startswith", "endswith", "replace", "format", "encode",
+        "decode", "join", "copy", "append", "extend", "pop", "setdefault", "isdigit",
+        "isnumeric", "model_dump", "dict", "count", "index", "splitlines", "casefold",
+    }
+)  # fmt: skip
 # A helper longer than this (statements, calls) is not summarised by `_plain_calls`.
 _PLAIN_STATEMENTS = 12
 _PLAIN_CALLS = 12
@@ -637,15 +654,19 @@ def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | Non
         while isinstance(func, ast.Attribute):
             attrs.append(func.attr)
             func = func.value
+        if isinstance(func, ast.Constant) and attrs and attrs[0] in DATA_METHODS:
+            continue  # `", ".join(parts)`
         if not isinstance(func, ast.Name):
             return None
         value = s.name(func.id, None)
         if isinstance(value, Ref):  # `len(x)`, `json.loads(x)`, `cache.get(k)`
-            names.add(".".join([value.name, *reversed(attrs)]))
-        elif attrs:  # a method of a parameter or a local: `data.get(key)`
-            names.add(f".{attrs[0]}")
-        else:
-            return None
+            called = ".".join([value.name, *reversed(attrs)])
+            if called in IMPURE_BUILTINS:
+                return None
+            if not called.startswith("builtins."):
+                names.add(called)
+        elif not attrs or attrs[0] not in DATA_METHODS:
+            return None  # a call of a local, or a method not known to handle data
     return tuple(sorted(names))
 
 

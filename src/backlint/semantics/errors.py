@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.semantics.context import FileContext, Parameter, Scope
-from backlint.semantics.facts import Call, FunctionFacts, dotted
+from backlint.semantics.facts import DATA_METHODS, IMPURE_BUILTINS, Call, FunctionFacts, dotted
 from backlint.semantics.flow import (
     MAX_DEPTH,
     except_handler,
@@ -236,18 +236,9 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
 
 # Calls of a `try` body that only converts data it was given (the request's
 # own values): builtins other than these...
-_IMPURE_BUILTINS = frozenset(
-    f"builtins.{name}" for name in ("open", "eval", "exec", "compile", "__import__", "input")
-)
+_IMPURE_BUILTINS = IMPURE_BUILTINS
 # ... methods of strings, dicts and lists, and of Pydantic models...
-_DATA_METHODS = frozenset(
-    {
-        "get", "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "items",
-        "keys", "values", "startswith", "endswith", "replace", "format", "encode",
-        "decode", "join", "copy", "append", "extend", "pop", "setdefault", "isdigit",
-        "isnumeric", "model_dump", "dict", "count", "index", "splitlines", "casefold",
-    }
-)  # fmt: skip
+_DATA_METHODS = DATA_METHODS
 # ... and functions named for parsing (`json.loads`, `bolt11.decode`,
 # `SpanQuery.from_dict`, `cast_bool_from_str`): not `validate_*` or
 # `convert_*`, which may ask another server (`validate_provider_key`).
@@ -339,7 +330,34 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
         return False if data_method else None
     if words & _PARSE_WORDS:
         return True
-    return False if data_method else None
+    if data_method or (name is not None and _handles_data(ctx, name)):
+        return False
+    return None
+
+
+def _handles_data(ctx: FileContext, name: str) -> bool:
+    """A project function that only handles the data it is given: a short
+    sync body that awaits, enters and yields nothing and calls only builtin
+    conversions, string/dict methods and other such functions of the project
+    (lnbits' `filter_dict_keys(invoice.data, fields)`, a dict comprehension):
+    it reaches no server, file or database."""
+    seen: set[str] = set()
+    pending = [ctx.index.canonical(name)]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if len(seen) > 4:
+            return False
+        fn = ctx.index.find_function(current)
+        if fn is None or fn.plain_calls is None:
+            return False
+        for called in fn.plain_calls:  # builtins and data methods are left out
+            if set(name_words(called.rpartition(".")[2])) & _IO_WORDS:
+                return False  # `fetch_invoice_row`: named for reaching elsewhere
+            pending.append(ctx.index.canonical(called))
+    return True
 
 
 def _raised_by_callee(

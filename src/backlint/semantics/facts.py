@@ -184,6 +184,13 @@ class FunctionFacts:
     # What the body raises itself (`raise ImproperlyConfigured(...)`), locals
     # followed: tells an exception class the project raises with its own text.
     raised: tuple[Value, ...] = ()
+    # What a short, plain helper calls (`_plain_calls`): None unless the body
+    # is sync, short, awaits, enters and yields nothing, and calls only
+    # builtins (not `IMPURE_BUILTINS`), `DATA_METHODS` of its own values and
+    # functions by name; then the qualified names of those functions, sorted
+    # (builtins left out, so that adding a `len()` changes no fact). Tells a
+    # helper that only handles data it was given (BKL701).
+    plain_calls: tuple[str, ...] | None = None
 
 
 @_pickles_by_constructor
@@ -391,6 +398,9 @@ class _Summariser:
             if param_reads
             else (),
             raised=tuple(raised),
+            plain_calls=None
+            if isinstance(node, ast.AsyncFunctionDef)
+            else _plain_calls(self, node),
         )
 
     def _body(
@@ -592,6 +602,72 @@ def _names_in_memory(test: ast.expr) -> bool:
         and IN_MEMORY_DATABASE in node.value
         for node in ast.walk(test)
     )
+
+
+# Builtins that reach outside the data they are given (a file, code, the
+# terminal): a helper calling one handles more than data. Other builtins
+# convert or inspect values.
+IMPURE_BUILTINS = frozenset(
+    f"builtins.{name}" for name in ("open", "eval", "exec", "compile", "__import__", "input")
+)
+# Methods of strings, dicts and lists, and of Pydantic models: they handle the
+# value they are called on.
+DATA_METHODS = frozenset(
+    {
+        "get", "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "items",
+        "keys", "values", "startswith", "endswith", "replace", "format", "encode",
+        "decode", "join", "copy", "append", "extend", "pop", "setdefault", "isdigit",
+        "isnumeric", "model_dump", "dict", "count", "index", "splitlines", "casefold",
+    }
+)  # fmt: skip
+# A helper longer than this (statements, calls) is not summarised by `_plain_calls`.
+_PLAIN_STATEMENTS = 12
+_PLAIN_CALLS = 12
+_NOT_PLAIN = (
+    ast.With, ast.AsyncWith, ast.Await, ast.Yield, ast.YieldFrom, ast.Global,
+    ast.Nonlocal, ast.AsyncFor, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+    ast.Lambda,
+)  # fmt: skip
+
+
+def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | None:
+    """See `FunctionFacts.plain_calls`."""
+    if len(node.body) > _PLAIN_STATEMENTS:
+        return None
+    statements = 0
+    names: set[str] = set()
+    calls = 0
+    for child in ast.walk(ast.Module(body=node.body, type_ignores=[])):
+        if isinstance(child, _NOT_PLAIN):
+            return None
+        if isinstance(child, ast.stmt):
+            statements += 1
+            if statements > _PLAIN_STATEMENTS:
+                return None
+        if not isinstance(child, ast.Call):
+            continue
+        calls += 1
+        if calls > _PLAIN_CALLS:
+            return None
+        func = child.func
+        attrs: list[str] = []
+        while isinstance(func, ast.Attribute):
+            attrs.append(func.attr)
+            func = func.value
+        if isinstance(func, ast.Constant) and attrs and attrs[0] in DATA_METHODS:
+            continue  # `", ".join(parts)`
+        if not isinstance(func, ast.Name):
+            return None
+        value = s.name(func.id, None)
+        if isinstance(value, Ref):  # `len(x)`, `json.loads(x)`, `cache.get(k)`
+            called = ".".join([value.name, *reversed(attrs)])
+            if called in IMPURE_BUILTINS:
+                return None
+            if not called.startswith("builtins."):
+                names.add(called)
+        elif not attrs or attrs[0] not in DATA_METHODS:
+            return None  # a call of a local, or a method not known to handle data
+    return tuple(sorted(names))
 
 
 def _called(s: _Summariser, node: ast.AST, deep: bool = True) -> set[str]:

@@ -89,6 +89,7 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         fn.line if lines else 0,
         [[position, chain] for position, chain in fn.param_reads],
         [encode_value(v) for v in fn.raised],
+        None if fn.plain_calls is None else list(fn.plain_calls),
     ]
 
 
@@ -227,8 +228,8 @@ def _opt_value(data: Any, depth: int) -> Value | None:
 
 
 def decode_function(data: Any) -> FunctionFacts:
-    name, is_async, decorators, params, returns, yields, returned, line, reads, raised = _list(
-        data, 10
+    name, is_async, decorators, params, returns, yields, returned, line, reads, raised, plain = (
+        _list(data, 11)
     )
     out_params = []
     for item in _list(params):
@@ -249,6 +250,7 @@ def decode_function(data: Any) -> FunctionFacts:
         _int(line),
         tuple(out_reads),
         tuple(decode_value(v) for v in _list(raised)),
+        None if plain is None else tuple(_str(v) for v in _list(plain)),
     )
 
 

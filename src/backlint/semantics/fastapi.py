@@ -593,6 +593,73 @@ def http_methods(route: Route) -> frozenset[str]:
     return frozenset(found)
 
 
+def route_path(route: Route) -> str | None:
+    """The path template a route's decorator gives (`"/services/register"`)."""
+    path = route.keyword("path")
+    if path is None and route.decorator.args and route.decorator.args[0].keyword is None:
+        path = route.decorator.args[0].value
+    if not isinstance(path, cst.SimpleString):
+        return None
+    text = path.evaluated_value
+    return text if isinstance(text, str) else None
+
+
+# Last path segments of an RPC-style API's non-creating routes: a REST API
+# says these with its methods (`DELETE /x/{id}`, `GET /x`), an RPC-style one
+# names them in a POST's path (`POST /services/{run}/unregister`, `/runs/list`).
+RPC_VERBS = frozenset(
+    {"delete", "remove", "unregister", "get", "list", "update", "stop", "cancel", "set", "info"}
+)
+_SEGMENT_WORD = re.compile(r"[a-z]+")
+
+
+def _rpc_verb(path: str | None) -> bool:
+    """The path's last segment starts with a non-creating verb (`/unregister`,
+    `/set_id`, `/list`); a `{param}` is no verb."""
+    if not path:
+        return False
+    last = path.rstrip("/").rpartition("/")[2].lower()
+    word = _SEGMENT_WORD.match(last)
+    return word is not None and word.group(0) in RPC_VERBS
+
+
+def is_rpc_style_router(ctx: FileContext, route: Route) -> bool:
+    """The module's routes on this route's router (top-level defs decorated
+    by the same module-level name) are all POSTs, at least three, and another
+    of them names a non-creating verb in its path (`POST .../unregister`,
+    `POST .../list`): an RPC-style API (dstack's server and gateway APIs),
+    which answers every call, creations included, with 200."""
+    receiver = route.decorator.func
+    if route.instance is None or not isinstance(receiver, cst.Attribute):
+        return False  # a router made in a function: its routes are not all here
+    target = ctx.tree.code_for_node(receiver.value)
+    key = (f"fastapi.router_routes:{target}", 0)
+    routes = ctx.cache.get(key)
+    if routes is None:
+        routes = []
+        for node in ctx.tree.body:
+            if not isinstance(node, cst.FunctionDef):
+                continue
+            for decorator in node.decorators:
+                call = decorator.decorator
+                if (
+                    isinstance(call, cst.Call)
+                    and isinstance(call.func, cst.Attribute)
+                    and call.func.attr.value in ROUTE_METHODS | WEBSOCKET_METHODS
+                    and ctx.tree.code_for_node(call.func.value) == target
+                ):
+                    other = Route(node, call, call.func.attr.value, route.instance)
+                    routes.append(
+                        (node, http_methods(other) == {"POST"}, _rpc_verb(route_path(other)))
+                    )
+        ctx.cache[key] = routes
+    return (
+        len(routes) >= 3
+        and all(post for _, post, _ in routes)
+        and any(verb for node, _, verb in routes if node is not route.function)
+    )
+
+
 # Routes that forward a request they do not own, by name (`forward_post`,
 # `proxy`): the body and the response are another service's.
 FORWARDING_WORDS = frozenset({"forward", "proxy", "passthrough", "relay"})

@@ -99,10 +99,15 @@ class ErrorDetailLeak(Rule):
     that only converts values it was given: it awaits nothing but the
     request's body or an upload, enters no `with`, converts something, and
     calls only builtin conversions (`int(value)`), string and dict methods,
-    responses, and functions named for parsing (`json.loads`, `bolt11.decode`,
+    responses, functions named for parsing (`json.loads`, `bolt11.decode`,
     `SpanQuery.from_dict`, `cast_bool_from_str`; a name with `get`, `load`,
-    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged, and so
-    is a helper of the project named neutrally, whose body is not read); a
+    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged), and
+    project helpers that only handle data (lnbits' `filter_dict_keys`: a
+    short sync body that awaits, enters and yields nothing and calls only
+    builtins, methods of its own values and other such helpers; one that
+    calls a library, a module-level object or a function named for I/O is
+    flagged, and so is a longer helper, whose body the index does not
+    summarise); a
     library class (not a builtin) caught around a `try` that is one call of
     a project function or method which raises that class itself (mayan's
     `MetadataParser.get_class` raising `ImproperlyConfigured` with a

@@ -7,16 +7,18 @@ import re
 import libcst as cst
 
 from backlint.rules.fastapi import FastAPIRule
-from backlint.semantics.context import Scope
+from backlint.semantics.context import Assigned, Imported, Scope
 from backlint.semantics.fastapi import (
     JSON_RESPONSES,
     Route,
     function_scope,
     http_methods,
     is_response_class,
+    is_rpc_style_router,
     param_type,
     returns_response,
     route_of,
+    route_path,
 )
 from backlint.semantics.python import body_calls, body_statements
 from backlint.semantics.sqlalchemy import session_kind
@@ -51,6 +53,22 @@ SESSION_NAMES = frozenset({"session", "db", "db_session", "dbsession", "async_se
 _WORDS = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
 _FIRST_WORD = re.compile(r"^_*([a-z]+|[A-Z][a-z]*)")
 STATUS_MODULES = frozenset({"fastapi.status", "starlette.status"})
+# `Path` methods that write a file (`open` in a write mode).
+WRITE_METHODS = frozenset({"open", "write_text", "write_bytes"})
+
+
+def _mode(call: cst.Call, position: int) -> str | None:
+    """The `mode` an `open(...)` call gives (`"r"` when it gives none)."""
+    for i, arg in enumerate(call.args):
+        if (arg.keyword is None and i == position) or (
+            arg.keyword is not None and arg.keyword.value == "mode"
+        ):
+            value = arg.value
+            if isinstance(value, cst.SimpleString):
+                text = value.evaluated_value
+                return text if isinstance(text, str) else None
+            return None
+    return "r"
 
 
 def first_word(name: str) -> str:
@@ -124,15 +142,22 @@ class FastapiCreateWithout201(FastAPIRule):
     `create_...(...)` beside it, which would make the upsert a side
     table's), which answer 200 for an update;
     `response_class=` a non-JSON response (a form that redirects); routes
+    that write over the one resource there is: a file at a module-level path
+    (`REGISTRATION_FILE.open("w")`, `open(CONFIG, "w")`, `write_text`),
+    written by the route or by a function of its module it calls (also
+    through `to_thread(save, ...)`), a replacement that answers 200 (a path
+    built from the request, `UPLOADS / name`, or an append is a creation);
+    routes of an RPC-style router: the module's routes on that router are
+    all POSTs, at least three, and another names a non-creating verb in its
+    path (`POST .../unregister`, `/set_id`, `/list`, `/delete`: dstack's
+    server and gateway APIs), an API whose every call answers 200; routes
     issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
     verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
     and other methods. Test files and migrations are not linted.
-    What it does not see: a create-or-replace the code does not name (a
-    file overwritten in place), and internal RPC-style APIs whose paths end
-    in the verb (`POST /services/register` answering `OkResponse` to the
-    project's own client): a path ending in `/register` or `/add` is as
-    often a public creation (user sign-up) that should answer 201, so they
-    stay flagged; silence them with a `noqa` or a per-file ignore.
+    What it does not see: a create-or-replace the code does not name and
+    that writes elsewhere than a fixed file (a row deleted then inserted);
+    an RPC-style API spread over routers of several modules is judged one
+    module at a time, and a router with a `GET` among its routes is REST.
 
     Fix:
     Adds `status_code=201` to the decorator (`status.HTTP_201_CREATED` when
@@ -161,6 +186,8 @@ class FastapiCreateWithout201(FastAPIRule):
             return
         if self._tries_only(route) or self._upserts(node, scope):
             return
+        if is_rpc_style_router(self.ctx, route) or self._overwrites_fixed_file(node):
+            return
         fixed = node.with_changes(
             decorators=[
                 d.with_changes(decorator=self._with_status(route.decorator, scope))
@@ -183,14 +210,64 @@ class FastapiCreateWithout201(FastAPIRule):
     @staticmethod
     def _tries_only(route: Route) -> bool:
         """The path says the creation is only tried (`/orders/preview`, `/dry-run`)."""
-        path = route.keyword("path")
-        if path is None and route.decorator.args and route.decorator.args[0].keyword is None:
-            path = route.decorator.args[0].value
-        if not isinstance(path, cst.SimpleString):
-            return False
-        text = path.evaluated_value
-        words = {w.lower() for w in _WORDS.findall(text)} if isinstance(text, str) else set()
+        text = route_path(route)
+        words = {w.lower() for w in _WORDS.findall(text)} if text else set()
         return bool(NO_CREATION_WORDS & words)
+
+    def _overwrites_fixed_file(self, node: cst.FunctionDef, depth: int = 0) -> bool:
+        """The route, or a function of this module it calls (directly or
+        through `to_thread(save, ...)`), writes a file whose path is a
+        module-level name (`REGISTRATION_FILE.open("w")`, `open(CONFIG, "w")`,
+        `SETTINGS_PATH.write_text(...)`): the one resource there is, written
+        over whole, a replacement whose answer is 200."""
+        own = {p.name.value for p in (*node.params.params, *node.params.kwonly_params)}
+        for call in body_calls(self.ctx, node):
+            if self._writes_module_path(call, own):
+                return True
+            if depth >= 2:
+                continue
+            for callee in (call.func, *(a.value for a in call.args[:1])):
+                helper = self._module_function(callee)
+                if (
+                    helper is not None
+                    and helper is not node
+                    and self._overwrites_fixed_file(helper, depth + 1)
+                ):
+                    return True
+        return False
+
+    def _writes_module_path(self, call: cst.Call, params: set[str]) -> bool:
+        func = call.func
+        path: cst.BaseExpression | None
+        if isinstance(func, cst.Attribute) and func.attr.value in WRITE_METHODS:
+            path = func.value
+            mode = _mode(call, 0) if func.attr.value == "open" else "w"
+        elif (
+            isinstance(func, cst.Name)
+            and self.ctx.qualified_name(func, self.ctx.module_scope) == "builtins.open"
+        ):
+            path = call.args[0].value if call.args else None
+            mode = _mode(call, 1)
+        else:
+            return False
+        if mode is None or not mode.startswith("w") or not isinstance(path, cst.Name):
+            return False
+        if path.value in params:
+            return False
+        # A module-level name (defined here or imported): one fixed path.
+        owner, bindings = self.ctx.bindings(path.value, self.ctx.module_scope)
+        return owner is self.ctx.module_scope and any(
+            isinstance(b, Assigned | Imported) for b in bindings
+        )
+
+    def _module_function(self, expr: cst.BaseExpression) -> cst.FunctionDef | None:
+        """The top-level def of this module a name calls (or hands to a thread)."""
+        if not isinstance(expr, cst.Name):
+            return None
+        for stmt in self.ctx.tree.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == expr.value:
+                return stmt
+        return None
 
     def _upserts(self, node: cst.FunctionDef, scope: Scope) -> bool:
         """The body creates or updates: it calls an `upsert_*`/`*_or_update`

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, OtherBinding, Parameter, Scope
+from backlint.semantics.context import Assigned, OtherBinding, Parameter, Scope, ScopeKind
 from backlint.semantics.fastapi import (
     JSON_RESPONSES,
     Route,
@@ -19,6 +19,7 @@ from backlint.semantics.fastapi import (
     route_of,
 )
 from backlint.semantics.python import body_statements
+from backlint.semantics.tree import descendants
 
 # Types that say nothing about the data (RULES.md BKL201).
 UNTYPED = frozenset(
@@ -73,6 +74,18 @@ SCALARS = frozenset(
 )
 # Calls whose result is a scalar that says nothing of the data it was given.
 SCALAR_CALLS = frozenset({"builtins.bool", "builtins.len"})
+# Expressions whose value is made of their children's.
+_COMPOSITE_NODES = (
+    cst.BinaryOperation,
+    cst.Comparison,
+    cst.UnaryOperation,
+    cst.BooleanOperation,
+    cst.IfExp,
+    cst.List,
+    cst.Tuple,
+    cst.Set,
+    cst.Dict,
+)
 _CONSTANT_NODES = (
     cst.SimpleString,
     cst.ConcatenatedString,
@@ -163,8 +176,16 @@ class FastapiMissingResponseModel(Rule):
     `x.model_dump(...)`, or `x.dict()` of a parameter or local known to be
     a Pydantic model (the shape is the model's, and a response model would
     undo an `exclude=`). A dict with one value from elsewhere (a row, a
-    model, a `**` splat) is still flagged; so is a diagnostic status dict
-    of live attributes (missed nuance: backlint cannot tell who reads it).
+    model, a `**` splat) is still flagged. A status report of an in-process
+    object: a route of an app or router made in the function that defines
+    the route (`status_app = FastAPI()` in `create_status_server(worker)`),
+    whose every return is a dict literal of string keys reading only that
+    function's parameters (`worker.limit`, `sorted(worker.task_keys)`),
+    builtins and constants: a local diagnostic server of one object's live
+    state. A diagnostic dict of a module-level app's live attributes is
+    still flagged (missed nuance: backlint cannot tell who reads it), and so
+    is a route relaying what a dynamically loaded plugin returns
+    (open-webui's actions: the plugin call is modules and rebindings away).
 
     Fix:
     None: only the author knows the shape of the response.
@@ -181,7 +202,7 @@ class FastapiMissingResponseModel(Rule):
         route = route_of(self.ctx, node, scope)
         if route is None or is_forwarding_route(node) or self._exempt(route, scope):
             return
-        if self._returns_known_shapes(route, scope):
+        if self._returns_known_shapes(route, scope) or self._reports_factory_state(route, scope):
             return
         name = node.name.value
         if node.returns is None:
@@ -234,6 +255,111 @@ class FastapiMissingResponseModel(Rule):
             )
             for ret in returns
         )
+
+    def _reports_factory_state(self, route: Route, scope: Scope) -> bool:
+        """A status report of an in-process object (prefect's task worker):
+        the app or router was made in the function the route is defined in
+        (`status_app = FastAPI()` in `create_status_server(task_worker)`), and
+        every value the route returns is a dict literal of string keys whose
+        values read only that function's parameters (`task_worker.limit`,
+        `sorted(task_worker.task_keys)`), builtins and constants. The app
+        serves one object's live state to whoever started it, not data
+        from a store or a request: a schema adds nothing."""
+        if route.instance is not None or scope.kind is not ScopeKind.FUNCTION:
+            return False
+        factory = scope
+        node = route.function
+        returns = [
+            s
+            for s in body_statements(node)
+            if isinstance(s, cst.Return) and s.value is not None and not _is_none(s.value)
+        ]
+        if not returns:
+            return False
+        inner = function_scope(node, scope)
+        return all(
+            isinstance(ret.value, cst.Dict)
+            and bool(ret.value.elements)
+            and all(
+                isinstance(e, cst.DictElement)
+                and isinstance(e.key, cst.SimpleString)
+                and self._reads_parameters(e.value, inner, factory, frozenset())
+                for e in ret.value.elements
+            )
+            for ret in returns
+        )
+
+    def _reads_parameters(
+        self, value: cst.BaseExpression, inner: Scope, factory: Scope, bound: frozenset[str]
+    ) -> bool:
+        """`value` reads nothing but `factory`'s parameters (attributes, items,
+        method calls of them), builtins, constants and its own comprehension
+        variables; and reads at least one parameter."""
+        reads = False
+        stack: list[tuple[cst.CSTNode, frozenset[str]]] = [(value, bound)]
+        while stack:
+            expr, names = stack.pop()
+            if isinstance(expr, cst.Attribute):
+                stack.append((expr.value, names))
+            elif isinstance(expr, cst.Name):
+                if expr.value in names or expr.value in ("True", "False", "None"):
+                    continue
+                owner, bindings = self.ctx.bindings(expr.value, inner)
+                if (
+                    owner is factory
+                    and bindings
+                    and all(isinstance(b, Parameter) for b in bindings)
+                ):
+                    reads = True
+                elif owner is not None or not (
+                    self.ctx.qualified_name(expr, inner) or ""
+                ).startswith("builtins."):
+                    return False
+            elif isinstance(expr, cst.DictComp | cst.ListComp | cst.SetComp | cst.GeneratorExp):
+                targets: set[str] = set()
+                clause: cst.CompFor | None = expr.for_in
+                while clause is not None:
+                    targets |= {
+                        n.value
+                        for n in (clause.target, *descendants(clause.target))
+                        if isinstance(n, cst.Name)
+                    }
+                    stack.append((clause.iter, names | targets))
+                    stack.extend((cond.test, names | targets) for cond in clause.ifs)
+                    clause = clause.inner_for_in
+                inside = names | targets
+                if isinstance(expr, cst.DictComp):
+                    stack.extend([(expr.key, inside), (expr.value, inside)])
+                else:
+                    stack.append((expr.elt, inside))
+            elif isinstance(expr, cst.Call):
+                stack.append((expr.func, names))
+                stack.extend((arg.value, names) for arg in expr.args)
+            elif isinstance(expr, _CONSTANT_NODES) and not isinstance(expr, cst.Comparison):
+                if isinstance(expr, cst.FormattedString):
+                    stack.extend(
+                        (part.expression, names)
+                        for part in expr.parts
+                        if isinstance(part, cst.FormattedStringExpression)
+                    )
+            elif isinstance(expr, cst.Subscript):
+                stack.append((expr.value, names))
+                stack.extend(
+                    (el.slice.value, names) for el in expr.slice if isinstance(el.slice, cst.Index)
+                )
+            elif isinstance(expr, _COMPOSITE_NODES):
+                stack.extend(
+                    (child, names)
+                    for child in expr.children
+                    if isinstance(child, cst.BaseExpression | cst.BaseElement | cst.BaseDictElement)
+                )
+            elif isinstance(expr, cst.Element | cst.DictElement):
+                stack.append((expr.value, names))
+                if isinstance(expr, cst.DictElement):
+                    stack.append((expr.key, names))
+            else:
+                return False
+        return reads
 
     def _ack(
         self, value: cst.BaseExpression, scope: Scope, echoed: frozenset[str], depth: int

@@ -309,3 +309,48 @@ def test_a_large_delta_rewrites_the_base(shop: Path, monkeypatch: pytest.MonkeyP
     assert same(run(shop), run(shop, cache=False))
     assert not delta.exists()
     assert json.loads(base.read_text())["payload"]["token"] != token
+
+
+def test_flake8_workers_keep_each_others_entries(tmp_path: Path) -> None:
+    """flake8 -j2's workers each merge their entries into the findings file;
+    under a lock, none is lost, and the next run is answered from the cache."""
+    tree = {"pyproject.toml": "[tool.backlint]\n", "pkg/__init__.py": ""}
+    for i in range(60):
+        tree[f"pkg/m{i}.py"] = f"def f{i}(x):\n    return x + {i}\n"
+    root = write_tree(tmp_path / "many", tree)
+    done = run_module(root, "flake8", "--select", "BKL", "-j2", ".", timeout=300)
+    assert "Traceback" not in done.stderr
+    (stored,) = (root / CACHE_DIR).glob("findings-*.json")
+    files = json.loads(stored.read_text())["payload"]["files"]
+    assert {Path(p).name for p in files} >= {f"m{i}.py" for i in range(60)}
+
+
+def test_concurrent_merges_lose_no_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes' saves at once (flake8's workers): the read-merge-write
+    is locked, so the second merge sees the first's entries."""
+    import threading
+    import time
+
+    root = write_tree(tmp_path / "p", {"pyproject.toml": "[tool.backlint]\n", "a.py": ""})
+    settings = settings_for(load_config(root))
+    real_read = findings_cache.read_json
+
+    def slow_read(*args: object) -> object:
+        found = real_read(*args)  # type: ignore[arg-type]
+        time.sleep(0.3)  # both would read the file before either wrote it
+        return found
+
+    monkeypatch.setattr(findings_cache, "read_json", slow_read)
+    caches = [findings_cache.FindingsCache(root, settings, root, "flake8") for _ in range(2)]
+    for i, cache in enumerate(caches):
+        cache.put(f"/x/f{i}.py", "hash", "index", [])
+    threads = [
+        threading.Thread(target=c.merge_save, args=("project", "index", {"/x/f0.py", "/x/f1.py"}))
+        for c in caches
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (stored,) = (root / CACHE_DIR).glob("findings-*.json")
+    assert set(json.loads(stored.read_text())["payload"]["files"]) == {"/x/f0.py", "/x/f1.py"}

@@ -22,10 +22,11 @@ is a miss.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -155,6 +156,29 @@ def _decode_finding(display: str, raw: Any) -> Finding:
     )
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock for a read-merge-write of the findings file: without
+    it, flake8's workers saving at once lost each other's entries, and a
+    `-j2` run was never fully warm. Where no lock can be taken (a read-only
+    tree, no `fcntl`), the merge goes on unlocked: a lost entry is a miss."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        path.parent.mkdir(exist_ok=True)
+        handle = path.open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 class FindingsCache:
     """path -> (content hash, index digest, findings) for one set of settings."""
 
@@ -213,6 +237,10 @@ class FindingsCache:
         flake8 plugin's worker processes each lint a share of the files)."""
         if not self.new:
             return
+        with _locked(self.directory / f".findings-{self.key}.lock"):
+            self._merge_save(project, index, paths)
+
+    def _merge_save(self, project: str, index: str, paths: set[str]) -> None:
         payload = read_json(self.path, KIND, f"{__version__}/{self.key}") or {}
         files = payload.get("files")
         if type(files) is dict and payload.get("project") == project:

@@ -623,35 +623,37 @@ def _rpc_verb(path: str | None) -> bool:
     return word is not None and word.group(0) in RPC_VERBS
 
 
+def _websocket_of(ctx: FileContext, node: cst.FunctionDef, instance: str) -> bool:
+    """`node` is a websocket route of the app or router `instance`."""
+    return any(
+        isinstance(call := d.decorator, cst.Call)
+        and isinstance(call.func, cst.Attribute)
+        and call.func.attr.value in WEBSOCKET_METHODS
+        and ctx.qualified_name(call.func.value, ctx.module_scope) == instance
+        for d in node.decorators
+    )
+
+
 def is_rpc_style_router(ctx: FileContext, route: Route) -> bool:
     """The module's routes on this route's router (top-level defs decorated
     by the same module-level name) are all POSTs, at least three, and another
     of them names a non-creating verb in its path (`POST .../unregister`,
     `POST .../list`): an RPC-style API (dstack's server and gateway APIs),
     which answers every call, creations included, with 200."""
-    receiver = route.decorator.func
-    if route.instance is None or not isinstance(receiver, cst.Attribute):
+    if route.instance is None:
         return False  # a router made in a function: its routes are not all here
-    target = ctx.tree.code_for_node(receiver.value)
-    key = (f"fastapi.router_routes:{target}", 0)
+    key = (f"fastapi.router_routes:{route.instance}", 0)
     routes = ctx.cache.get(key)
     if routes is None:
         routes = []
         for node in ctx.tree.body:
-            if not isinstance(node, cst.FunctionDef):
-                continue
-            for decorator in node.decorators:
-                call = decorator.decorator
-                if (
-                    isinstance(call, cst.Call)
-                    and isinstance(call.func, cst.Attribute)
-                    and call.func.attr.value in ROUTE_METHODS | WEBSOCKET_METHODS
-                    and ctx.tree.code_for_node(call.func.value) == target
-                ):
-                    other = Route(node, call, call.func.attr.value, route.instance)
-                    routes.append(
-                        (node, http_methods(other) == {"POST"}, _rpc_verb(route_path(other)))
-                    )
+            other = (
+                route_of(ctx, node, ctx.module_scope) if isinstance(node, cst.FunctionDef) else None
+            )
+            if other is not None and other.instance == route.instance:
+                routes.append((node, http_methods(other) == {"POST"}, _rpc_verb(route_path(other))))
+            elif isinstance(node, cst.FunctionDef) and _websocket_of(ctx, node, route.instance):
+                routes.append((node, False, False))  # a websocket: not an RPC call
         ctx.cache[key] = routes
     return (
         len(routes) >= 3

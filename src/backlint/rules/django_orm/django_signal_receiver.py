@@ -148,15 +148,19 @@ class DjangoSignalReceiver(Rule):
         self._m2m_handlers: dict[str, set[str]] | None = None
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        for decorator in node.decorators:
-            call = decorator.decorator
-            if (
-                isinstance(call, cst.Call)
-                and self.ctx.qualified_name(call.func) in RECEIVER_DECORATORS
-                and call.args
-                and call.args[0].keyword is None
-            ):
-                self._check(call, call.args[0].value, node.name.value)
+        for call in self._receiver_calls(node):
+            self._check(call, call.args[0].value, node.name.value)
+
+    def _receiver_calls(self, node: cst.FunctionDef) -> list[cst.Call]:
+        """The `@receiver(signal, ...)` decorators on a def."""
+        return [
+            call
+            for decorator in node.decorators
+            if isinstance(call := decorator.decorator, cst.Call)
+            and self.ctx.qualified_name(call.func) in RECEIVER_DECORATORS
+            and call.args
+            and call.args[0].keyword is None
+        ]
 
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
@@ -235,15 +239,8 @@ class DjangoSignalReceiver(Rule):
             for node in descendants(self.ctx.tree, prune=(cst.Lambda,)):
                 pairs: list[tuple[str | None, cst.Call, cst.BaseExpression]] = []
                 if isinstance(node, cst.FunctionDef):
-                    for decorator in node.decorators:
-                        call = decorator.decorator
-                        if (
-                            isinstance(call, cst.Call)
-                            and self.ctx.qualified_name(call.func) in RECEIVER_DECORATORS
-                            and call.args
-                            and call.args[0].keyword is None
-                        ):
-                            pairs.append((node.name.value, call, call.args[0].value))
+                    for call in self._receiver_calls(node):
+                        pairs.append((node.name.value, call, call.args[0].value))
                 elif (
                     isinstance(node, cst.Call)
                     and isinstance(node.func, cst.Attribute)

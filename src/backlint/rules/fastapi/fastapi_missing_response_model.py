@@ -237,11 +237,7 @@ class FastapiMissingResponseModel(Rule):
         answer (`resp.json()` of an outgoing request), or a Pydantic model's
         dump (`x.model_dump(...)`): nothing a response model would add."""
         node = route.function
-        returns = [
-            s
-            for s in body_statements(node)
-            if isinstance(s, cst.Return) and s.value is not None and not _is_none(s.value)
-        ]
+        returns = _value_returns(node)
         if not returns:
             return False
         inner = function_scope(node, scope)
@@ -269,11 +265,7 @@ class FastapiMissingResponseModel(Rule):
             return False
         factory = scope
         node = route.function
-        returns = [
-            s
-            for s in body_statements(node)
-            if isinstance(s, cst.Return) and s.value is not None and not _is_none(s.value)
-        ]
+        returns = _value_returns(node)
         if not returns:
             return False
         inner = function_scope(node, scope)
@@ -505,6 +497,15 @@ def _constant_name(name: str) -> bool:
     return (name.startswith("__") and name.endswith("__")) or (
         stripped.isupper() and any(c.isalpha() for c in stripped)
     )
+
+
+def _value_returns(node: cst.FunctionDef) -> list[cst.Return]:
+    """The def's `return <value>` statements (not `return` / `return None`)."""
+    return [
+        s
+        for s in body_statements(node)
+        if isinstance(s, cst.Return) and s.value is not None and not _is_none(s.value)
+    ]
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:

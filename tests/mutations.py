@@ -110,6 +110,16 @@ _WRAPPERS = (
 )
 
 
+def _statements(
+    suite: cst.BaseSuite,
+) -> list[cst.BaseStatement]:
+    """The statements of a def's body, one-line suites as a statement line."""
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=suite.body)]
+    assert isinstance(suite, cst.IndentedBlock)
+    return list(suite.body)
+
+
 def wrap_body(module: cst.Module, rng: random.Random) -> cst.Module:
     template = rng.choice(_WRAPPERS)
 
@@ -117,14 +127,18 @@ def wrap_body(module: cst.Module, rng: random.Random) -> cst.Module:
         assert isinstance(node, cst.FunctionDef)
         wrapper = cst.parse_statement(template)
         assert isinstance(wrapper, cst.BaseCompoundStatement)
-        body = wrapper.body.with_changes(body=node.body.body)
+        statements = _statements(node.body)
+        body = wrapper.body.with_changes(body=statements)
         wrapped = wrapper.with_changes(body=body)
         asynchronous = node.asynchronous
         if template.startswith("async") and asynchronous is None:
             asynchronous = cst.Asynchronous()
-        return node.with_changes(
-            body=node.body.with_changes(body=[wrapped]), asynchronous=asynchronous
-        )
+        # A one-line body (`def f(): ...`) cannot hold a compound statement:
+        # the wrapped def always gets an indented block.
+        block = node.body
+        if isinstance(block, cst.SimpleStatementSuite):
+            block = cst.IndentedBlock(body=[], header=block.trailing_whitespace)
+        return node.with_changes(body=block.with_changes(body=[wrapped]), asynchronous=asynchronous)
 
     return _pick(module, rng, cst.FunctionDef, change)
 

@@ -5,12 +5,14 @@ longer."""
 
 from __future__ import annotations
 
+import ast
 import random
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from conftest import lint, pyproject, write_tree
-from mutations import mutate
+from mutations import mutate, wrap_body
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SEED = 20261203
@@ -55,3 +57,14 @@ def test_no_rule_fails_on_mutated_fixtures(tmp_path: Path, part: int) -> None:
     batch = mutants(SEED + part, MUTANTS // 4)
     assert len(batch) == MUTANTS // 4
     assert rule_failures(tmp_path, batch) == []
+
+
+def test_wrapping_a_one_line_body_gives_printable_valid_code() -> None:
+    # `def f(): ...` has a one-line suite, which cannot hold the wrapper's
+    # compound statement; the generator once built such a tree and the
+    # fuzz test failed in codegen instead of linting the mutant.
+    module = cst.parse_module("def f(): ...\n\n\nclass A:\n    def g(self): return 1  # one\n")
+    for seed in range(40):
+        code = wrap_body(module, random.Random(seed)).code
+        ast.parse(code)
+        assert "# one" in code

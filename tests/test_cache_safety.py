@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,92 @@ def test_concurrent_runs_never_misread_the_cache(tmp_path: Path) -> None:
             assert "Traceback" not in err
         for path in _cache_files(root):
             assert json.loads(path.read_bytes())["format"].startswith("backlint-")
+
+
+# A project whose lint reads the methods of a class cached from another module
+# (a DRF view's handlers: BKL403 asks whether the view writes).
+LAZY_SOURCES = {
+    "pyproject.toml": pyproject('select = ["ALL"]'),
+    "api/__init__.py": "",
+    "api/base.py": (
+        "from rest_framework.views import APIView\n\n\n"
+        "class BaseWriteView(APIView):\n"
+        "    def post(self, request):\n"
+        "        return None\n"
+    ),
+    "api/views.py": (
+        "from api.base import BaseWriteView\n\n\n"
+        "class OrderView(BaseWriteView):\n"
+        "    permission_classes = []\n"
+    ),
+}
+
+
+def _craft_methods(index_file: Path) -> int:
+    """Replace every cached method by a malformed one, the rest of the entry
+    (and the envelope) left valid; the number of methods replaced."""
+    document = json.loads(index_file.read_bytes())
+    replaced = 0
+    for entry in document["payload"]["files"].values():
+        for cls in entry[1][5] if entry[1] else ():
+            replaced += len(cls[7])
+            cls[7] = [["not", "a", "method"] for _ in cls[7]]
+    index_file.write_text(json.dumps(document))
+    return replaced
+
+
+def _backlint_parallel(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_module(root, "backlint", "check", ".", "-j2", *args, timeout=120)
+
+
+@pytest.mark.parametrize("front_end", ["cli", "cli-workers", "flake8"])
+def test_a_malformed_method_decoded_late_restarts_without_the_cache(
+    tmp_path: Path, front_end: str
+) -> None:
+    """Methods are decoded on first use (`LazyMethods`): one that is
+    malformed surfaces mid-run (in a worker too), and the run starts over
+    without the cache, with the findings of a run that had none."""
+    sources = dict(LAZY_SOURCES)
+    if front_end == "cli-workers":  # enough files for a process pool
+        sources |= {f"api/m{i}.py": "from api.base import BaseWriteView\n" for i in range(20)}
+    root = write_tree(tmp_path / "project", sources)
+    run_front = {"cli": _backlint, "cli-workers": _backlint_parallel, "flake8": _flake8}[front_end]
+    expected = run_front(root, "--no-cache").stdout if front_end != "flake8" else None
+    if expected is None:
+        expected = run_front(root).stdout  # (the plugin has no --no-cache)
+        shutil.rmtree(root / CACHE_DIR)
+    assert "BKL" in expected
+    run_front(root)
+    (index_file,) = (root / CACHE_DIR).glob("index-*.json")
+    assert _craft_methods(index_file) >= 1
+    for findings in (root / CACHE_DIR).glob("findings-*.json"):
+        findings.unlink()  # every file is linted again, from the crafted index
+    crafted = index_file.read_bytes()
+    run = run_front(root)
+    assert "Traceback" not in run.stderr
+    assert run.stdout == expected
+    assert index_file.read_bytes() != crafted, "the crafted methods were never read"
+    assert _craft_methods(index_file) >= 1  # rewritten whole, methods valid again
+
+
+def test_lazy_methods_decode_on_first_use_and_behave_as_a_tuple() -> None:
+    import ast
+
+    from backlint.engine.cache_store import StaleFacts
+    from backlint.semantics.facts import summarise
+    from backlint.semantics.facts_codec import LazyMethods, decode_module, encode_module
+
+    source = "class View:\n    def get(self):\n        return 1\n\n    def post(self): ...\n"
+    facts = summarise(ast.parse(source), "app.views", "app/views.py", False)
+    lazy = decode_module(encode_module(facts), lazy=True)
+    methods = lazy.classes["View"].methods
+    assert isinstance(methods, LazyMethods)
+    assert len(methods) == 2 and methods._items is None  # counted, not decoded
+    assert lazy == facts and hash(lazy.classes["View"]) == hash(facts.classes["View"])
+    assert [m.name for m in methods] == ["get", "post"] and methods[1].name == "post"
+    assert pickle.loads(pickle.dumps(methods)) == facts.classes["View"].methods
+    encoded = encode_module(facts)
+    encoded[5][0][7][0] = ["not", "a", "method"]
+    broken = decode_module(encoded, lazy=True)  # the class itself decodes
+    with pytest.raises(StaleFacts):
+        list(broken.classes["View"].methods)

@@ -54,14 +54,27 @@ class _Project:
 
     def indexed(self) -> IndexResult:
         if self._indexed is None:
-            from backlint.engine.index import IndexCache, build_index
+            from backlint.engine.cache_store import StaleFacts
 
-            built = build_index(
-                self.files, None, IndexCache(self.config.root), self.config.root, self.hashes
-            )
-            built.index.prepare()
-            self._indexed = built
+            try:
+                self._indexed = self._build(read=True)
+            except StaleFacts:
+                self._indexed = self._build(read=False)
         return self._indexed
+
+    def _build(self, read: bool) -> IndexResult:
+        from backlint.engine.index import IndexCache, build_index
+
+        cache = IndexCache(self.config.root, read=read)
+        built = build_index(self.files, None, cache, self.config.root, self.hashes)
+        built.index.prepare()
+        return built
+
+    def reindex(self) -> ProjectIndex:
+        """The index summarised afresh: cached facts decoded late were
+        malformed (`StaleFacts`)."""
+        self._indexed = self._build(read=False)
+        return self._indexed.index
 
     @property
     def index(self) -> ProjectIndex:
@@ -158,7 +171,12 @@ class BacklintChecker:
         table = (
             statement_table(self.tree, len(source)) if isinstance(self.tree, ast.Module) else None
         )
-        findings = lint_text(file, source, settings, index, table)
+        from backlint.engine.cache_store import StaleFacts
+
+        try:
+            findings = lint_text(file, source, settings, index, table)
+        except StaleFacts:
+            findings = lint_text(file, source, settings, project.reindex(), table)
         if cached is not None:
             project.found.put(*cached, findings)
         for finding in findings:

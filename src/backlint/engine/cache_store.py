@@ -23,6 +23,13 @@ CACHE_DIR = ".backlint_cache"
 MAX_CACHE_BYTES = 512 * 1024 * 1024
 
 
+class StaleFacts(BaseException):
+    """Facts decoded late (`facts_codec.LazyMethods`) were malformed: the
+    cache they came from cannot be trusted, and the run starts over without
+    it. A BaseException, so that no rule's `except Exception` swallows it
+    (and here, where a fully warm run's imports need no facts modules)."""
+
+
 def content_hash(data: bytes) -> str:
     """What a file's cache entries are keyed by: its bytes, not its mtime."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()

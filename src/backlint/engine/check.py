@@ -141,8 +141,15 @@ def check(
 
     With `fix`, each file's applicable fixes are applied in memory (see
     `engine.fixes`); writing them is the caller's choice."""
+    from backlint.engine.cache_store import StaleFacts
+
     with few_collections():
-        return _check(targets, config, settings, cwd, jobs, use_cache, fix)
+        try:
+            return _check(targets, config, settings, cwd, jobs, use_cache, fix)
+        except StaleFacts:
+            # Cached facts decoded late were malformed (a crafted or damaged
+            # cache): start over, summarising every file afresh.
+            return _check(targets, config, settings, cwd, jobs, use_cache, fix, read_index=False)
 
 
 # Allocations between two collections of the youngest generation during a run.
@@ -170,6 +177,7 @@ def _check(
     jobs: int | None,
     use_cache: bool,
     fix: FixMode | None,
+    read_index: bool = True,
 ) -> CheckResult:
     jobs = jobs or default_jobs()
     if fix is not None and not settings.want_edits:
@@ -219,7 +227,7 @@ def _check(
     from backlint.engine.runner import lint_many
 
     parallel = jobs > 1 and len(project) >= PARALLEL_THRESHOLD
-    cache = IndexCache(config.root) if use_cache else None
+    cache = IndexCache(config.root, read=read_index) if use_cache else None
     indexed = build_index(
         project, (lambda: _pool(jobs)) if parallel else None, cache, config.root, hashes
     )

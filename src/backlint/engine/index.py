@@ -131,7 +131,7 @@ def _decode_entry(path: str, raw: Any) -> FileFacts:
         if len(data) % statements.itemsize:
             raise CodecError("malformed statement table")
         statements.frombytes(data)
-    decoded = decode_module(facts) if facts is not None else None
+    decoded = decode_module(facts, lazy=True) if facts is not None else None
     if decoded is not None and decoded.path != path:
         raise CodecError("cache entry of another file")
     return FileFacts(path, digest, decoded, statements, said)
@@ -155,12 +155,14 @@ class IndexCache:
     # twentieth of the base, whichever is larger.
     DELTA_MIN = 32
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, read: bool = True) -> None:
+        """`read=False`: start from nothing (the files on disk turned out
+        malformed, `StaleFacts`) and write a new base."""
         self.directory = root / CACHE_DIR
         self.key = _cache_key()
         self.path = self.directory / f"index-{self.key}.json"
         self.delta_path = self.directory / f"indexdelta-{self.key}.json"
-        self._raw: dict[str, Any] | None = None  # read on first use
+        self._raw: dict[str, Any] | None = None if read else {}  # read on first use
         self._base: dict[str, Any] = {}  # the base's entries
         self._delta: dict[str, Any] = {}  # the delta's entries (of this base)
         self._token: str | None = None  # the base's token

@@ -10,6 +10,7 @@ nested fields, a dependency's yielded session, a settings dict.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -203,7 +204,7 @@ class ClassFacts:
     decorators: tuple[Value, ...]
     attributes: tuple[tuple[str, Value], ...]  # class-level `name = value` / `name: T = value`
     annotations: tuple[tuple[str, Value], ...]  # class-level `name: T` (with or without value)
-    methods: tuple[FunctionFacts, ...]
+    methods: Sequence[FunctionFacts]  # a tuple, or the cache's `LazyMethods`
     inner: tuple[ClassFacts, ...]  # nested classes (Meta, Config)
     line: int
 
@@ -634,6 +635,17 @@ def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | Non
     """See `FunctionFacts.plain_calls`."""
     if len(node.body) > _PLAIN_STATEMENTS:
         return None
+    # Statements first: most functions are too long or hold a `with` or a
+    # def, and this rejects them without walking their expressions (the walk
+    # below was two fifths of summarising a module).
+    pending, seen = list(node.body), 0
+    while pending:
+        stmt = pending.pop()
+        seen += 1
+        if seen > _PLAIN_STATEMENTS or isinstance(stmt, _NOT_PLAIN):
+            return None
+        for body in _sub_bodies(stmt):
+            pending += body
     statements = 0
     names: set[str] = set()
     calls = 0

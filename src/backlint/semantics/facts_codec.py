@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
 
+from backlint.engine.cache_store import StaleFacts
 from backlint.semantics.facts import (
     UNKNOWN,
     Attr,
@@ -254,7 +255,55 @@ def decode_function(data: Any) -> FunctionFacts:
     )
 
 
-def decode_class(data: Any, depth: int = 0) -> ClassFacts:
+class LazyMethods(Sequence[FunctionFacts]):
+    """A cached class's methods, decoded (and validated) on first use: a run
+    that lints one file reads the methods of few of the project's classes,
+    and decoding them all was half of loading the index. A malformed method
+    raises `StaleFacts` then."""
+
+    __slots__ = ("_items", "_raw")
+
+    def __init__(self, raw: list[Any]) -> None:
+        self._raw = raw
+        self._items: tuple[FunctionFacts, ...] | None = None
+
+    def _decoded(self) -> tuple[FunctionFacts, ...]:
+        if self._items is None:
+            try:
+                self._items = tuple(decode_function(m) for m in self._raw)
+            except (CodecError, RecursionError) as exc:
+                raise StaleFacts(str(exc)) from exc
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> FunctionFacts: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[FunctionFacts, ...]: ...
+    def __getitem__(self, index: int | slice) -> FunctionFacts | tuple[FunctionFacts, ...]:
+        return self._decoded()[index]
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __iter__(self) -> Iterator[FunctionFacts]:
+        return iter(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyMethods):
+            other = other._decoded()
+        return isinstance(other, tuple) and self._decoded() == other
+
+    def __hash__(self) -> int:
+        return hash(self._decoded())
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+    def __reduce__(self) -> tuple[type[tuple[FunctionFacts, ...]], tuple[Any, ...]]:
+        return (tuple, (self._decoded(),))  # a worker gets a plain tuple
+
+
+def decode_class(data: Any, depth: int = 0, lazy: bool = False) -> ClassFacts:
     if depth > _MAX_DEPTH:
         raise _fail("classes nested too deeply")
     name, qualname, bases, keywords, decorators, attributes, annotations, methods, inner, line = (
@@ -268,8 +317,8 @@ def decode_class(data: Any, depth: int = 0) -> ClassFacts:
         tuple(decode_value(v) for v in _list(decorators)),
         tuple(_pair(item, 0) for item in _list(attributes)),
         tuple(_pair(item, 0) for item in _list(annotations)),
-        tuple(decode_function(m) for m in _list(methods)),
-        tuple(decode_class(c, depth + 1) for c in _list(inner)),
+        LazyMethods(_list(methods)) if lazy else tuple(decode_function(m) for m in _list(methods)),
+        tuple(decode_class(c, depth + 1, lazy) for c in _list(inner)),
         _int(line),
     )
 
@@ -282,7 +331,9 @@ def _named(items: list[Any], decode: Callable[[Any], Any]) -> dict[str, Any]:
     return out
 
 
-def decode_module(data: Any) -> ModuleFacts:
+def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
+    """`lazy`: methods are decoded on first use (`LazyMethods`); the caller
+    must then handle `StaleFacts`, which a malformed method raises there."""
     (
         module,
         path,
@@ -315,7 +366,7 @@ def decode_module(data: Any) -> ModuleFacts:
         _bool(is_package),
         imports,
         frozenset(_str(p) for p in _list(packages)),
-        _named(_list(classes), decode_class),
+        _named(_list(classes), lambda c: decode_class(c, 0, lazy)),
         _named(_list(functions), decode_function),
         dict(_pair(item, 0) for item in _list(assignments)),
         tuple(out_calls),
@@ -327,6 +378,8 @@ def decode_module(data: Any) -> ModuleFacts:
 
 __all__ = [
     "CodecError",
+    "LazyMethods",
+    "StaleFacts",
     "decode_module",
     "decode_value",
     "encode_module",

@@ -357,7 +357,10 @@ class _Summariser:
     # Statements ------------------------------------------------------------
 
     def function(
-        self, node: ast.FunctionDef | ast.AsyncFunctionDef, param_reads: bool = False
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        param_reads: bool = False,
+        method: bool = False,
     ) -> FunctionFacts:
         local: dict[str, Value] = {}
         yields: list[Value] = []
@@ -400,7 +403,7 @@ class _Summariser:
             else (),
             raised=tuple(raised),
             plain_calls=None
-            if isinstance(node, ast.AsyncFunctionDef)
+            if isinstance(node, ast.AsyncFunctionDef) or (method and not _is_static(node))
             else _plain_calls(self, node),
         )
 
@@ -463,7 +466,7 @@ class _Summariser:
                 if stmt.value is not None:
                     attributes.append((stmt.target.id, self.value(stmt.value)))
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                methods.append(self.function(stmt, reads))
+                methods.append(self.function(stmt, reads, method=True))
             elif isinstance(stmt, ast.ClassDef):
                 inner.append(self.cls(stmt, qualname))
         return ClassFacts(
@@ -631,21 +634,17 @@ _NOT_PLAIN = (
 )  # fmt: skip
 
 
+def _is_static(node: ast.FunctionDef) -> bool:
+    """A `@staticmethod`: the one kind of method a plain helper can be (the
+    others call through `self` or `cls`, which `_plain_calls` refuses), and
+    reading every method's body was a quarter of summarising a module."""
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+
+
 def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | None:
     """See `FunctionFacts.plain_calls`."""
     if len(node.body) > _PLAIN_STATEMENTS:
         return None
-    # Statements first: most functions are too long or hold a `with` or a
-    # def, and this rejects them without walking their expressions (the walk
-    # below was two fifths of summarising a module).
-    pending, seen = list(node.body), 0
-    while pending:
-        stmt = pending.pop()
-        seen += 1
-        if seen > _PLAIN_STATEMENTS or isinstance(stmt, _NOT_PLAIN):
-            return None
-        for body in _sub_bodies(stmt):
-            pending += body
     statements = 0
     names: set[str] = set()
     calls = 0

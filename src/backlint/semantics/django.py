@@ -977,6 +977,69 @@ class QuerySets:
             return model  # Order(...)
         return None
 
+    def stored_row(
+        self, expr: cst.BaseExpression, scope: Scope | None = None, depth: int = 0
+    ) -> Model | None:
+        """The model of a row read from the database, not one built in memory
+        (which `instance()` also answers for): a name bound only to `get()`,
+        `first()`, `last()`, `earliest()`, `latest()` of a queryset (their
+        `a*` twins awaited), to `get_object_or_404(Model, ...)`, or to a method
+        of the model's own manager or queryset class annotated to return the
+        model (`def get_current(self) -> SupportStatus`, taken at its word);
+        not `Model(...)`, nor `create()`. Saving such a row updates it."""
+        scope = scope or self.ctx.scope
+        if isinstance(expr, cst.Name):
+            owner, bindings = self.ctx.bindings(expr.value, scope)
+            if owner is None or not bindings or depth > 4:
+                return None
+            found: list[Model | None] = [
+                self.stored_row(b.value, owner, depth + 1)
+                if isinstance(b, Assigned) and b.value is not None
+                else None
+                for b in bindings
+            ]
+            first = found[0]
+            return first if first is not None and all(m is first for m in found) else None
+        awaited = isinstance(expr, cst.Await)
+        if isinstance(expr, cst.Await):
+            expr = expr.expression
+        if not isinstance(expr, cst.Call):
+            return None
+        func = expr.func
+        if not isinstance(func, cst.Attribute):
+            name = self.ctx.qualified_name(func, scope)
+            if name in INSTANCE_FUNCTIONS and expr.args and not awaited:
+                return self.model_named(expr.args[0].value, scope)
+            return None
+        method = func.attr.value
+        base = self.queryset(func.value, scope)
+        if base is None or base.values:
+            return None
+        fetches = INSTANCE_ASYNC_METHODS if awaited else INSTANCE_METHODS
+        if method in fetches and method not in ("create", "acreate"):
+            return base.model
+        if awaited:
+            return None
+        classes = set(base.model.manager_classes)
+        if isinstance(func.value, cst.Attribute):
+            # `objects = StatusManager()` with `class StatusManager(Manager["Status"])`:
+            # a generic base `manager_classes` does not follow.
+            for cls in self.ctx.index.ancestors(base.model.qualname):
+                declared = cls.attribute(func.value.attr.value)
+                if isinstance(declared, Call) and dotted(declared.func) is not None:
+                    classes.add(self.ctx.index.canonical(dotted(declared.func) or ""))
+                    break
+        for qualname in sorted(classes):
+            fn = self.manager_method(qualname, method)
+            if fn is not None:
+                returns = dotted(fn.returns) if fn.returns is not None else None
+                text = const_str(fn.returns)
+                named = self.models.get(returns) if returns is not None else None
+                if named is base.model or text in (base.model.name, base.model.qualname):
+                    return base.model
+                return None
+        return None
+
     def _own_model(self, method_scope: Scope) -> Model | None:
         """`self` in a method of a model class: an instance of that model."""
         fn, cls = method_scope.node, method_scope.parent

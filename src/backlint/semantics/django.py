@@ -1224,3 +1224,110 @@ def _returns(fn: cst.FunctionDef) -> Iterator[cst.Return]:
     for stmt in body_statements(fn):
         if isinstance(stmt, cst.Return):
             yield stmt
+
+
+# --------------------------------------------------------------------------
+# Choices: classes whose members are written in their body.
+
+# Enum bases: Django's choices enums are enums (`Order.Status.choices`).
+CHOICES_BASES = frozenset(
+    {
+        "enum.Enum",
+        "enum.IntEnum",
+        "enum.StrEnum",
+        "enum.Flag",
+        "enum.IntFlag",
+        "django.db.models.Choices",
+        "django.db.models.TextChoices",
+        "django.db.models.IntegerChoices",
+        "django.db.models.enums.Choices",
+        "django.db.models.enums.TextChoices",
+        "django.db.models.enums.IntegerChoices",
+    }
+)
+# Attributes of a choices enum that list its members (`Status.choices`).
+CHOICES_LISTS = frozenset({"choices", "values", "labels", "names", "__members__"})
+
+
+def find_class_nested(index: ProjectIndex, qualname: str, depth: int = 0) -> ClassFacts | None:
+    """A project class, a class nested in one included (`shop.models.Order.Status`)."""
+    cls = index.find_class(qualname)
+    if cls is not None or depth > 3:
+        return cls
+    owner, _, inner = qualname.rpartition(".")
+    outer = find_class_nested(index, owner, depth + 1) if owner else None
+    return outer.inner_class(inner) if outer is not None else None
+
+
+def _class_and_bases(index: ProjectIndex, cls: ClassFacts) -> Iterator[ClassFacts]:
+    """`cls`, then its project bases (nested classes included), nearest first."""
+    pending, seen = [cls], set[str]()
+    while pending and len(seen) < 16:
+        current = pending.pop(0)
+        if current.qualname in seen:
+            continue
+        seen.add(current.qualname)
+        yield current
+        for base in current.bases:
+            name = dotted(base)
+            found = find_class_nested(index, index.canonical(name)) if name else None
+            if found is not None:
+                pending.append(found)
+
+
+def choices_enum(index: ProjectIndex, cls: ClassFacts) -> bool:
+    """An enum of the project (Django's `TextChoices`, `IntegerChoices`
+    included): its members are those its body (and its bases') writes."""
+    for current in _class_and_bases(index, cls):
+        for base in current.bases:
+            name = dotted(base)
+            if name is not None and index.canonical(name) in CHOICES_BASES:
+                return True
+    return False
+
+
+def iterated_attribute(index: ProjectIndex, cls: ClassFacts) -> Value | None:
+    """What iterating the class itself yields, when its metaclass (a project
+    class, set on it or on a base: `class ChoiceSet(metaclass=ChoiceSetMeta)`)
+    defines `__iter__` as `return iter(cls.CHOICES)` (or
+    `iter(getattr(cls, "CHOICES", ()))`): the value of that class attribute,
+    from the nearest class that sets it."""
+    for current in _class_and_bases(index, cls):
+        for key, value in current.keywords:
+            meta = find_class_nested(index, index.canonical(dotted(value) or ""))
+            if key != "metaclass" or meta is None:
+                continue
+            method = meta.method("__iter__")
+            if method is None or len(method.returned) != 1 or not method.params:
+                return None
+            name = _iterated_name(method.returned[0], method.params[0][0])
+            if name is None:
+                return None
+            for owner in _class_and_bases(index, cls):
+                found = owner.attribute(name)
+                if found is not None:
+                    return found
+            return None
+    return None
+
+
+def _iterated_name(value: Value, param: str) -> str | None:
+    """NAME of `iter(<param>.NAME)` or `iter(getattr(<param>, "NAME", ...))`."""
+    if not (
+        isinstance(value, Call)
+        and dotted(value.func) == "builtins.iter"
+        and len(value.args) == 1
+        and not value.kwargs
+    ):
+        return None
+    inner = value.args[0]
+    if isinstance(inner, Attr) and inner.value == Local(param):
+        return inner.attr
+    if (
+        isinstance(inner, Call)
+        and dotted(inner.func) == "builtins.getattr"
+        and len(inner.args) in (2, 3)
+        and inner.args[0] == Local(param)
+    ):
+        return const_str(inner.args[1])
+    return None

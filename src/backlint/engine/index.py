@@ -149,7 +149,7 @@ class IndexCache:
     concurrent run rewrote it) is ignored; once the delta grows past a
     twentieth of the base, the base is rewritten and the delta dropped."""
 
-    KIND = "backlint-index-2"
+    KIND = "backlint-index-3"
     DELTA_KIND = "backlint-index-delta"
     # Entries a delta may hold before the base is rewritten: this, or a
     # twentieth of the base, whichever is larger.

@@ -977,6 +977,69 @@ class QuerySets:
             return model  # Order(...)
         return None
 
+    def stored_row(
+        self, expr: cst.BaseExpression, scope: Scope | None = None, depth: int = 0
+    ) -> Model | None:
+        """The model of a row read from the database, not one built in memory
+        (which `instance()` also answers for): a name bound only to `get()`,
+        `first()`, `last()`, `earliest()`, `latest()` of a queryset (their
+        `a*` twins awaited), to `get_object_or_404(Model, ...)`, or to a method
+        of the model's own manager or queryset class annotated to return the
+        model (`def get_current(self) -> SupportStatus`, taken at its word);
+        not `Model(...)`, nor `create()`. Saving such a row updates it."""
+        scope = scope or self.ctx.scope
+        if isinstance(expr, cst.Name):
+            owner, bindings = self.ctx.bindings(expr.value, scope)
+            if owner is None or not bindings or depth > 4:
+                return None
+            found: list[Model | None] = [
+                self.stored_row(b.value, owner, depth + 1)
+                if isinstance(b, Assigned) and b.value is not None
+                else None
+                for b in bindings
+            ]
+            first = found[0]
+            return first if first is not None and all(m is first for m in found) else None
+        awaited = isinstance(expr, cst.Await)
+        if isinstance(expr, cst.Await):
+            expr = expr.expression
+        if not isinstance(expr, cst.Call):
+            return None
+        func = expr.func
+        if not isinstance(func, cst.Attribute):
+            name = self.ctx.qualified_name(func, scope)
+            if name in INSTANCE_FUNCTIONS and expr.args and not awaited:
+                return self.model_named(expr.args[0].value, scope)
+            return None
+        method = func.attr.value
+        base = self.queryset(func.value, scope)
+        if base is None or base.values:
+            return None
+        fetches = INSTANCE_ASYNC_METHODS if awaited else INSTANCE_METHODS
+        if method in fetches and method not in ("create", "acreate"):
+            return base.model
+        if awaited:
+            return None
+        classes = set(base.model.manager_classes)
+        if isinstance(func.value, cst.Attribute):
+            # `objects = StatusManager()` with `class StatusManager(Manager["Status"])`:
+            # a generic base `manager_classes` does not follow.
+            for cls in self.ctx.index.ancestors(base.model.qualname):
+                declared = cls.attribute(func.value.attr.value)
+                if isinstance(declared, Call) and dotted(declared.func) is not None:
+                    classes.add(self.ctx.index.canonical(dotted(declared.func) or ""))
+                    break
+        for qualname in sorted(classes):
+            fn = self.manager_method(qualname, method)
+            if fn is not None:
+                returns = dotted(fn.returns) if fn.returns is not None else None
+                text = const_str(fn.returns)
+                named = self.models.get(returns) if returns is not None else None
+                if named is base.model or text in (base.model.name, base.model.qualname):
+                    return base.model
+                return None
+        return None
+
     def _own_model(self, method_scope: Scope) -> Model | None:
         """`self` in a method of a model class: an instance of that model."""
         fn, cls = method_scope.node, method_scope.parent
@@ -1161,3 +1224,110 @@ def _returns(fn: cst.FunctionDef) -> Iterator[cst.Return]:
     for stmt in body_statements(fn):
         if isinstance(stmt, cst.Return):
             yield stmt
+
+
+# --------------------------------------------------------------------------
+# Choices: classes whose members are written in their body.
+
+# Enum bases: Django's choices enums are enums (`Order.Status.choices`).
+CHOICES_BASES = frozenset(
+    {
+        "enum.Enum",
+        "enum.IntEnum",
+        "enum.StrEnum",
+        "enum.Flag",
+        "enum.IntFlag",
+        "django.db.models.Choices",
+        "django.db.models.TextChoices",
+        "django.db.models.IntegerChoices",
+        "django.db.models.enums.Choices",
+        "django.db.models.enums.TextChoices",
+        "django.db.models.enums.IntegerChoices",
+    }
+)
+# Attributes of a choices enum that list its members (`Status.choices`).
+CHOICES_LISTS = frozenset({"choices", "values", "labels", "names", "__members__"})
+
+
+def find_class_nested(index: ProjectIndex, qualname: str, depth: int = 0) -> ClassFacts | None:
+    """A project class, a class nested in one included (`shop.models.Order.Status`)."""
+    cls = index.find_class(qualname)
+    if cls is not None or depth > 3:
+        return cls
+    owner, _, inner = qualname.rpartition(".")
+    outer = find_class_nested(index, owner, depth + 1) if owner else None
+    return outer.inner_class(inner) if outer is not None else None
+
+
+def _class_and_bases(index: ProjectIndex, cls: ClassFacts) -> Iterator[ClassFacts]:
+    """`cls`, then its project bases (nested classes included), nearest first."""
+    pending, seen = [cls], set[str]()
+    while pending and len(seen) < 16:
+        current = pending.pop(0)
+        if current.qualname in seen:
+            continue
+        seen.add(current.qualname)
+        yield current
+        for base in current.bases:
+            name = dotted(base)
+            found = find_class_nested(index, index.canonical(name)) if name else None
+            if found is not None:
+                pending.append(found)
+
+
+def choices_enum(index: ProjectIndex, cls: ClassFacts) -> bool:
+    """An enum of the project (Django's `TextChoices`, `IntegerChoices`
+    included): its members are those its body (and its bases') writes."""
+    for current in _class_and_bases(index, cls):
+        for base in current.bases:
+            name = dotted(base)
+            if name is not None and index.canonical(name) in CHOICES_BASES:
+                return True
+    return False
+
+
+def iterated_attribute(index: ProjectIndex, cls: ClassFacts) -> Value | None:
+    """What iterating the class itself yields, when its metaclass (a project
+    class, set on it or on a base: `class ChoiceSet(metaclass=ChoiceSetMeta)`)
+    defines `__iter__` as `return iter(cls.CHOICES)` (or
+    `iter(getattr(cls, "CHOICES", ()))`): the value of that class attribute,
+    from the nearest class that sets it."""
+    for current in _class_and_bases(index, cls):
+        for key, value in current.keywords:
+            meta = find_class_nested(index, index.canonical(dotted(value) or ""))
+            if key != "metaclass" or meta is None:
+                continue
+            method = meta.method("__iter__")
+            if method is None or len(method.returned) != 1 or not method.params:
+                return None
+            name = _iterated_name(method.returned[0], method.params[0][0])
+            if name is None:
+                return None
+            for owner in _class_and_bases(index, cls):
+                found = owner.attribute(name)
+                if found is not None:
+                    return found
+            return None
+    return None
+
+
+def _iterated_name(value: Value, param: str) -> str | None:
+    """NAME of `iter(<param>.NAME)` or `iter(getattr(<param>, "NAME", ...))`."""
+    if not (
+        isinstance(value, Call)
+        and dotted(value.func) == "builtins.iter"
+        and len(value.args) == 1
+        and not value.kwargs
+    ):
+        return None
+    inner = value.args[0]
+    if isinstance(inner, Attr) and inner.value == Local(param):
+        return inner.attr
+    if (
+        isinstance(inner, Call)
+        and dotted(inner.func) == "builtins.getattr"
+        and len(inner.args) in (2, 3)
+        and inner.args[0] == Local(param)
+    ):
+        return const_str(inner.args[1])
+    return None

@@ -192,6 +192,15 @@ class FunctionFacts:
     # (builtins left out, so that adding a `len()` changes no fact). Tells a
     # helper that only handles data it was given (BKL701).
     plain_calls: tuple[str, ...] | None = None
+    # The row lock the body takes before anything else (`_first_lock`): the
+    # queryset chain of its first statement when that statement evaluates a
+    # chain calling `select_for_update()` (a loop over it, or `get()`,
+    # `first()`... at its end) whose arguments call nothing, so that no other
+    # query runs first; with the context managers of the `with` blocks the
+    # statement is the first of (`with transaction.atomic():`), outermost
+    # first. None otherwise. Tells a Celery task that waits for the rows it
+    # locks to be committed before it reads (BKL902).
+    first_lock: tuple[Value, tuple[Value, ...]] | None = None
 
 
 @_pickles_by_constructor
@@ -405,6 +414,7 @@ class _Summariser:
             plain_calls=None
             if isinstance(node, ast.AsyncFunctionDef) or (method and not _is_static(node))
             else _plain_calls(self, node),
+            first_lock=_first_lock(self, node, {name: Local(name) for name, _, _ in params}),
         )
 
     def _body(
@@ -679,6 +689,83 @@ def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | Non
         elif not attrs or attrs[0] not in DATA_METHODS:
             return None  # a call of a local, or a method not known to handle data
     return tuple(sorted(names))
+
+
+# Queryset methods that run the query of the chain they end (and so take its
+# row locks), as `_first_lock` reads them; a loop over the chain does too.
+_EVALUATING = frozenset(
+    {"get", "first", "last", "earliest", "latest", "exists", "count", "in_bulk"}
+)
+_LOCK = "select_for_update"
+
+
+def _first_lock(
+    s: _Summariser, node: ast.FunctionDef | ast.AsyncFunctionDef, local: dict[str, Value]
+) -> tuple[Value, tuple[Value, ...]] | None:
+    """See `FunctionFacts.first_lock`."""
+    body = node.body
+    entered: list[ast.expr] = []
+    while body:
+        stmt = body[0]
+        if (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        ):
+            body = body[1:]  # the docstring
+            continue
+        if isinstance(stmt, ast.With):
+            entered.extend(item.context_expr for item in stmt.items)
+            body = stmt.body
+            continue
+        break
+    if not body:
+        return None
+    stmt = body[0]
+    chain: ast.expr | None = None
+    if isinstance(stmt, ast.For):
+        chain = stmt.iter
+    elif isinstance(stmt, (ast.Assign, ast.Expr)) or (
+        isinstance(stmt, ast.AnnAssign) and stmt.value is not None
+    ):
+        value = stmt.value
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr in _EVALUATING
+        ):
+            chain = value
+    if chain is None or not _locking_chain(chain):
+        return None
+    for item in entered:  # `transaction.atomic()` calls; its arguments must not
+        if any(_calls(a) for a in (_arguments(item) if isinstance(item, ast.Call) else [item])):
+            return None
+    return s.value(chain, local), tuple(s.value(item, local) for item in entered)
+
+
+def _locking_chain(expr: ast.expr) -> bool:
+    """A call chain (`Model.objects.filter(...).select_for_update().get(...)`)
+    calling `select_for_update()`, whose arguments call nothing."""
+    locks = False
+    while True:
+        if isinstance(expr, ast.Call):
+            if any(_calls(a) for a in _arguments(expr)):
+                return False
+            if isinstance(expr.func, ast.Attribute) and expr.func.attr == _LOCK:
+                locks = True
+            expr = expr.func
+        elif isinstance(expr, ast.Attribute):
+            expr = expr.value
+        else:
+            return locks and isinstance(expr, ast.Name)
+
+
+def _arguments(call: ast.Call) -> list[ast.expr]:
+    return [*call.args, *(k.value for k in call.keywords)]
+
+
+def _calls(expr: ast.expr) -> bool:
+    return any(isinstance(n, (ast.Call, ast.Await)) for n in ast.walk(expr))
 
 
 def _called(s: _Summariser, node: ast.AST, deep: bool = True) -> set[str]:

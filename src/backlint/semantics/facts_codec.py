@@ -91,6 +91,9 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         [[position, chain] for position, chain in fn.param_reads],
         [encode_value(v) for v in fn.raised],
         None if fn.plain_calls is None else list(fn.plain_calls),
+        None
+        if fn.first_lock is None
+        else [encode_value(fn.first_lock[0]), [encode_value(v) for v in fn.first_lock[1]]],
     ]
 
 
@@ -229,13 +232,28 @@ def _opt_value(data: Any, depth: int) -> Value | None:
 
 
 def decode_function(data: Any) -> FunctionFacts:
-    name, is_async, decorators, params, returns, yields, returned, line, reads, raised, plain = (
-        _list(data, 11)
-    )
+    (
+        name,
+        is_async,
+        decorators,
+        params,
+        returns,
+        yields,
+        returned,
+        line,
+        reads,
+        raised,
+        plain,
+        lock,
+    ) = _list(data, 12)
     out_params = []
     for item in _list(params):
         pname, ann, default = _list(item, 3)
         out_params.append((_str(pname), _opt_value(ann, 0), _opt_value(default, 0)))
+    first_lock = None
+    if lock is not None:
+        chain, entered = _list(lock, 2)
+        first_lock = (decode_value(chain), tuple(decode_value(v) for v in _list(entered)))
     out_reads = []
     for item in _list(reads):
         position, chain = _list(item, 2)
@@ -252,6 +270,7 @@ def decode_function(data: Any) -> FunctionFacts:
         tuple(out_reads),
         tuple(decode_value(v) for v in _list(raised)),
         None if plain is None else tuple(_str(v) for v in _list(plain)),
+        first_lock,
     )
 
 

@@ -9,6 +9,8 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.celery import Enqueue, enqueue, is_task
 from backlint.semantics.context import FileContext, Imported, Scope
+from backlint.semantics.django import Model, querysets
+from backlint.semantics.facts import Attr, Call, Const, FunctionFacts, Value, dotted
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
 from backlint.types import FixKind, SourceFile
@@ -221,6 +223,48 @@ def _locks_skipping(expr: cst.BaseExpression) -> bool:
     return False
 
 
+# Keywords of `select_for_update()` that stop it from waiting for a lock.
+_NO_WAIT = frozenset({"skip_locked", "nowait"})
+# Saves and queryset updates: writes to rows that exist (and so lock them).
+_SAVES = frozenset({"save", "asave"})
+_UPDATES = frozenset({"update", "aupdate"})
+
+
+def _atomic_value(value: Value) -> bool:
+    """`transaction.atomic`, called or not, as the index summarises it."""
+    if isinstance(value, Call):
+        value = value.func
+    return dotted(value) in ATOMIC
+
+
+def _waits_in_transaction(fn: FunctionFacts) -> Value | None:
+    """The chain of the row lock a task takes first (`FunctionFacts.first_lock`),
+    when it is taken in a transaction the task opens itself (`@transaction.atomic`,
+    or `with transaction.atomic():` around it and nothing else entered) and
+    waits for locked rows (no `skip_locked=`, `nowait=`)."""
+    if fn.first_lock is None:
+        return None
+    chain, entered = fn.first_lock
+    if entered:
+        if not all(_atomic_value(v) for v in entered):
+            return None
+    elif not any(_atomic_value(d) for d in fn.decorators):
+        return None
+    current: Value = chain
+    while isinstance(current, Call | Attr):
+        if isinstance(current, Call):
+            if (
+                isinstance(current.func, Attr)
+                and current.func.attr == "select_for_update"
+                and any(k in _NO_WAIT and v != Const(False) for k, v in current.kwargs)
+            ):
+                return None
+            current = current.func
+        else:
+            current = current.value
+    return chain
+
+
 class CeleryEnqueueInTransaction(Rule):
     """A Celery task enqueued inside a database transaction.
 
@@ -310,9 +354,23 @@ class CeleryEnqueueInTransaction(Rule):
     project. Writes after the enqueue are not weighed (a rollback then
     undoes them but not the task's run), and a function of the project
     named neutrally is taken to write (its body is not read). A task that
-    locks the same rows with `select_for_update()` waits for the commit
-    anyway: backlint does not read the task's body, so that case is still
-    flagged.
+    waits for the commit: one of the project whose first query takes row
+    locks (`for s in Status.objects.filter(...).select_for_update():`, or
+    `select_for_update().get(...)`, with no call in its arguments and no
+    `skip_locked=`/`nowait=`) in a transaction it opens itself
+    (`@transaction.atomic`, or `with transaction.atomic():` around that first
+    statement), when all the enqueuing transaction has written before is
+    updates of that model's rows: `save()` of a row read from the database
+    (`get()`, `first()`..., `get_object_or_404()`, a manager method annotated
+    to return the model) or a queryset `update()`. Those rows stay locked to
+    the commit, so the task's first query waits for it and everything the
+    task reads after is committed (weblate's support-status refresh). A task
+    that reads without a lock, or locks with `skip_locked=`, a transaction
+    that creates a row of the model (`create()`, `Model(...).save()`: a new
+    row the task's lock cannot wait for) or writes another model are still
+    flagged. backlint does not compare which rows the two lock (a task
+    locking other rows of the model does not wait), nor see a manager method
+    that returns an unsaved instance on some path.
 
     Fix:
     Wraps a call used as a statement in `transaction.on_commit(lambda: ...)`
@@ -394,6 +452,8 @@ class CeleryEnqueueInTransaction(Rule):
             return
         if not writes_before(self.ctx, node, atomic, scope):
             return  # the transaction holds no new data yet: nothing to wait for
+        if self._task_waits(node, found, atomic, scope):
+            return  # the task locks the rows written first: it runs after the commit
         if self._retries_itself(node, found, scope):
             return
         replacement = None
@@ -416,6 +476,60 @@ class CeleryEnqueueInTransaction(Rule):
             )
             return
         self.report(node, call=found.shown, replacement=replacement)
+
+    def _task_waits(
+        self, node: cst.Call, found: Enqueue, atomic: cst.CSTNode, scope: Scope
+    ) -> bool:
+        """The task's first query locks rows of a model (`for s in
+        SupportStatus.objects.filter(...).select_for_update():`, in its own
+        `@transaction.atomic`), and all this transaction has written before
+        the enqueue is updates of rows of that model (`support.save()` of a
+        row read from the database, `filter(...).update(...)`), which hold
+        those rows' locks until the commit: the task waits for the commit
+        before it reads anything, then reads the committed data."""
+        if found.task is None:
+            return False
+        fn = self.ctx.index.find_function(found.task)
+        chain = _waits_in_transaction(fn) if fn is not None else None
+        model = self._locked_model(chain) if chain is not None else None
+        if model is None:
+            return False
+        qsets = querysets(self.ctx)
+        updates: set[int] = set()
+        for n in descendants(atomic, prune=_NOT_RUN):
+            if not isinstance(n, cst.Call) or not isinstance(n.func, cst.Attribute):
+                continue
+            method = n.func.attr.value
+            if method in _SAVES:
+                if any(a.keyword is not None and a.keyword.value == "force_insert" for a in n.args):
+                    continue
+                if qsets.stored_row(n.func.value, scope) is model:
+                    updates.add(id(n))
+            elif method in _UPDATES:
+                qs = qsets.queryset(n.func.value, scope)
+                if qs is not None and qs.model is model:
+                    updates.add(id(n))
+        return bool(updates) and not writes_before(
+            self.ctx, node, atomic, scope, frozenset(updates)
+        )
+
+    def _locked_model(self, chain: Value) -> Model | None:
+        """The model whose manager starts a summarised queryset chain."""
+        models = querysets(self.ctx).models
+        current: Value = chain
+        while isinstance(current, Call | Attr):
+            if isinstance(current, Attr):
+                model = models.get(dotted(current.value))
+                if model is not None and current.attr in (
+                    *model.managers,
+                    "_default_manager",
+                    "_base_manager",
+                ):
+                    return model
+                current = current.value
+            else:
+                current = current.func
+        return None
 
     def _retries_itself(self, node: cst.Call, found: Enqueue, scope: Scope) -> bool:
         """A task enqueuing itself again later (`send_webhook.apply_async(...,

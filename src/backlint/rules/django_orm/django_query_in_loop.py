@@ -8,8 +8,27 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKind
-from backlint.semantics.django import TRANSACTION_ATOMIC, QuerySet, querysets
-from backlint.semantics.facts import Attr, Call, Comp, Const, Mapping, Ref, Seq, dotted
+from backlint.semantics.django import (
+    CHOICES_LISTS,
+    TRANSACTION_ATOMIC,
+    QuerySet,
+    choices_enum,
+    find_class_nested,
+    iterated_attribute,
+    querysets,
+)
+from backlint.semantics.facts import (
+    Attr,
+    Call,
+    ClassFacts,
+    Comp,
+    Const,
+    FunctionFacts,
+    Mapping,
+    Ref,
+    Seq,
+    dotted,
+)
 from backlint.semantics.index import ProjectIndex
 from backlint.semantics.names import dotted_name
 from backlint.semantics.tree import descendants
@@ -184,7 +203,17 @@ class DjangoQueryInLoop(Rule):
     variables, module-level constants in the module or imported from another
     module of the project, there written as a literal or built from one by a
     comprehension (`AI_CHECKS = tuple(f"ai_{c}" for c in CATEGORIES)`) (short
-    by construction); an instance's `delete()`
+    by construction); a model's choices, one iteration per choice written
+    in the code: class attributes of the project written as literals
+    (`Agreement.TYPE_CHOICES`), enums and Django choices enums (`for s in
+    Order.Status`, `Order.Status.choices`, `.values`, `.labels`), classes
+    whose metaclass iterates a literal attribute of theirs (nautobot's
+    `ChoiceSet` and its `CHOICES`); a loop over a queryset filtered on a
+    choice value (`filter(type=Agreement.TYPE_TOS)`: as many rows as that
+    type has) is still flagged, and so is a collection keyed by a choices
+    field built elsewhere (misago's `form.agreements`, one entry per
+    agreement type: backlint does not follow what a parameter's attribute
+    holds, nor what keys a function's dict gets); an instance's `delete()`
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides
@@ -554,9 +583,13 @@ class DjangoQueryInLoop(Rule):
         if isinstance(iterable, cst.Subscript):
             return _literal_slice(iterable)
         if isinstance(iterable, cst.Attribute):
-            # `settings.AVATAR_SIZES`: configuration, as long as the deploy makes it.
             name = self.ctx.qualified_name(iterable)
-            return name is not None and name.startswith(_SETTINGS) and iterable.attr.value.isupper()
+            if name is None:
+                return False
+            if name.startswith(_SETTINGS):
+                # `settings.AVATAR_SIZES`: configuration, as long as the deploy makes it.
+                return iterable.attr.value.isupper()
+            return _class_constant(self.ctx.index, name)
         if isinstance(iterable, cst.Call):
             func = iterable.func
             if (
@@ -686,11 +719,40 @@ def _literal_slice(node: cst.Subscript) -> bool:
     )
 
 
+def _class_constant(index: ProjectIndex, name: str) -> bool:
+    """A class attribute of the project written as a literal
+    (`Agreement.TYPE_CHOICES = [(TYPE_TOS, ...), (TYPE_PRIVACY, ...)]`), a
+    class iterating members written in its body (`Order.Status`), or the
+    list of a choices enum's members (`Order.Status.choices`, `.values`):
+    as long as the code makes it."""
+    owner_name, _, attr = name.rpartition(".")
+    owner = find_class_nested(index, index.canonical(owner_name)) if owner_name else None
+    if owner is None:
+        return False
+    inner = owner.inner_class(attr)
+    if inner is not None:
+        return _literal_value(index, inner)
+    if attr in CHOICES_LISTS and choices_enum(index, owner):
+        return True
+    value = owner.attribute(attr)
+    return value is not None and _literal_value(index, value)
+
+
 def _literal_value(index: ProjectIndex, value: object, depth: int = 0) -> bool:
     """A module-level value of the index written as a non-empty literal display
     (of constants, names or attributes: `MODELS = (Order, Invoice)`), or built
     from one by a comprehension (`tuple(f"ai_{c}" for c in CATEGORIES)`), or a
-    collection or another constant of the project made from such a value."""
+    collection or another constant of the project made from such a value; or
+    a class whose iteration yields members written in the code: an enum
+    (Django's `TextChoices`), or a class whose metaclass iterates one of its
+    literal attributes (nautobot's `ChoiceSet` and its `CHOICES`)."""
+    if isinstance(value, ClassFacts):
+        if choices_enum(index, value):
+            return True
+        members = iterated_attribute(index, value) if depth < 3 else None
+        return members is not None and _literal_value(index, members, depth + 1)
+    if isinstance(value, FunctionFacts):
+        return False
     if isinstance(value, Const):
         return isinstance(value.value, str)
     if isinstance(value, Seq):

@@ -157,7 +157,7 @@ class BacklintChecker:
 
             file = source_file(path, path.parent, cwd)
             settings = project.settings
-            own = summarise(self.tree, file.module, str(path), file.is_package)
+            own = summarise(self.tree, file.module, str(path), file.is_package, source)
             index = ProjectIndex([own], complete=False)
             index.prepare()
         size = len(source.encode("utf-8", "surrogatepass"))

@@ -87,7 +87,7 @@ def collect_data(file: SourceFile, data: bytes) -> FileFacts:
     try:
         text = decode(data).text
         tree, own_positions = ast_parse_any(text)
-        facts = summarise(tree, file.module, str(file.path), file.is_package)
+        facts = summarise(tree, file.module, str(file.path), file.is_package, text)
     except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
         return FileFacts(str(file.path), digest, None)
     table = statement_table(tree, len(text)) if own_positions else None

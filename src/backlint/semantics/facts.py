@@ -518,8 +518,11 @@ def _module_statements(body: list[ast.stmt]) -> list[ast.stmt]:
     return out
 
 
-def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> ModuleFacts:
-    """The facts of one parsed module."""
+def summarise(
+    tree: ast.Module, module: str, path: str, is_package: bool, source: str | None = None
+) -> ModuleFacts:
+    """The facts of one parsed module; `source`, its text, when the caller has
+    it (it spares walking every function for what a text search rules out)."""
     s = _Summariser(module, is_package)
     statements = _module_statements(tree.body)
     # First the names the module binds, so that forward references resolve.
@@ -569,7 +572,9 @@ def summarise(tree: ast.Module, module: str, path: str, is_package: bool) -> Mod
         calls=tuple(s.calls),
         item_assignments=_item_assignments(s, statements),
         rebinds=tuple(rebinds),
-        in_memory_calls=_in_memory_calls(s, tree),
+        in_memory_calls=()
+        if source is not None and IN_MEMORY_DATABASE not in source
+        else _in_memory_calls(s, tree),
     )
 
 

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import libcst as cst
 
-from backlint.semantics.context import FileContext, Parameter, Scope
-from backlint.semantics.facts import DATA_METHODS, IMPURE_BUILTINS, Call, FunctionFacts, dotted
+from backlint.semantics.context import Defined, FileContext, Parameter, Scope, ScopeKind
+from backlint.semantics.facts import (
+    DATA_METHODS,
+    IMPURE_BUILTINS,
+    Call,
+    ClassFacts,
+    FunctionFacts,
+    dotted,
+)
 from backlint.semantics.flow import (
     MAX_DEPTH,
     except_handler,
@@ -240,13 +247,13 @@ _IMPURE_BUILTINS = IMPURE_BUILTINS
 # ... methods of strings, dicts and lists, and of Pydantic models...
 _DATA_METHODS = DATA_METHODS
 # ... and functions named for parsing (`json.loads`, `bolt11.decode`,
-# `SpanQuery.from_dict`, `cast_bool_from_str`): not `validate_*` or
+# `SpanQuery.from_dict`, `cast_bool_from_str`, `unflatten`): not `validate_*` or
 # `convert_*`, which may ask another server (`validate_provider_key`).
 _PARSE_WORDS = frozenset(
     {
         "parse", "parser", "decode", "loads", "cast", "from", "fromisoformat", "fromhex",
         "fromtimestamp", "deserialize", "unmarshal", "unquote", "literal", "b64decode",
-        "coerce",
+        "coerce", "flatten", "unflatten",
     }
 )  # fmt: skip
 # Words of a function that reaches something else (a server, a file, a database).
@@ -288,21 +295,34 @@ def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
     `bolt11.decode`, `SpanQuery.from_dict(query.model_dump())`): whatever it
     raises, even caught as `Exception`, is about that input (label-studio's
     `int_from_request`, phoenix's span query DSL)."""
+    # A `try` that converts nothing (reads a setting) is not about input.
+    return _body_converts(ctx, body, scope) is True
+
+
+def _body_converts(
+    ctx: FileContext, body: cst.BaseSuite, scope: Scope, helper: bool = False
+) -> bool | None:
+    """`_only_parses` of a `try` body, or (`helper`) of the body of a nested
+    function it calls, which may await nothing at all and yield nothing:
+    None when it does more than convert data, else whether it converts
+    something."""
     parses = False
     for node in descendants(body, prune=_NOT_RUN):
         if isinstance(node, cst.Await):
-            if not (is_request_data(ctx, node, scope) or _reads_upload(ctx, node, scope)):
-                return False
+            if helper or not (is_request_data(ctx, node, scope) or _reads_upload(ctx, node, scope)):
+                return None
         elif isinstance(node, cst.With) or (
             isinstance(node, cst.For) and node.asynchronous is not None
         ):
-            return False  # a context manager may open a connection or a file
+            return None  # a context manager may open a connection or a file
+        elif helper and isinstance(node, cst.Yield | cst.Global | cst.Nonlocal):
+            return None
         elif isinstance(node, cst.Call):
             kind = _converts(ctx, node, scope)
             if kind is None:
-                return False
+                return None
             parses = parses or kind
-    return parses  # a `try` that converts nothing (reads a setting) is not about input
+    return parses
 
 
 def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
@@ -317,6 +337,12 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
         return name in _CONVERSIONS
     if is_response(ctx, name):
         return False
+    if name is None and isinstance(func, cst.Name):
+        helper = _nested_helper(ctx, func, scope)
+        if helper is not None:
+            return _helper_converts(ctx, *helper)
+    if name is not None and _data_class(ctx, name):
+        return True  # `SpanKind(value)`: fails only on a value it cannot hold
     if isinstance(func, cst.Attribute):
         last = func.attr.value
     elif isinstance(func, cst.Name):
@@ -333,6 +359,93 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
     if data_method or (name is not None and _handles_data(ctx, name)):
         return False
     return None
+
+
+def _nested_helper(
+    ctx: FileContext, func: cst.Name, scope: Scope
+) -> tuple[cst.FunctionDef, Scope] | None:
+    """The sync, undecorated function an enclosing function defines once
+    under this name (phoenix's `convert_api_span_for_insertion`, defined in
+    the route that calls it), and the scope of its body."""
+    owner, bindings = ctx.bindings(func.value, scope)
+    if owner is None or owner.kind is not ScopeKind.FUNCTION or len(bindings) != 1:
+        return None
+    binding = bindings[0]
+    if not isinstance(binding, Defined):
+        return None
+    node = binding.node
+    if not isinstance(node, cst.FunctionDef) or node.asynchronous is not None or node.decorators:
+        return None
+    return node, Scope(node, ScopeKind.FUNCTION, False, owner)
+
+
+def _helper_converts(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool | None:
+    """`_converts` of a call of a nested helper: its body is read as a `try`
+    body is by `_only_parses` (no await at all), so that what it raises is
+    about the values it was given. Memoised; a helper that calls itself
+    (directly or through another) is not summarised."""
+    key = ("errors.helper_converts", id(node))
+    if key in ctx.cache:
+        answer: bool | None = ctx.cache[key]
+        return answer
+    ctx.cache[key] = None  # while reading it: a recursive call is not plain
+    answer = _body_converts(ctx, node.body, scope, helper=True)
+    ctx.cache[key] = answer
+    return answer
+
+
+# Library bases of a class whose instances only hold values: an enum, a
+# named tuple, a Pydantic model...
+_DATA_BASES = frozenset(
+    {
+        "enum.Enum",
+        "enum.IntEnum",
+        "enum.StrEnum",
+        "enum.Flag",
+        "enum.IntFlag",
+        "typing.NamedTuple",
+        *_PYDANTIC_MODELS,
+    }
+)
+# ... and bases that add no code of their own (`class Kind(str, Enum)`).
+_PLAIN_BASES = frozenset({"builtins.object", "builtins.str", "builtins.int"})
+_DATACLASS = "dataclasses.dataclass"
+# Methods that run code of the class when it is built.
+_CONSTRUCTION_HOOKS = frozenset({"__init__", "__new__", "__post_init__", "__init_subclass__"})
+
+
+def _data_class(ctx: FileContext, name: str) -> bool:
+    """A project class that only holds the values it is built from: an enum,
+    a named tuple, a `@dataclass` or a Pydantic model, whose project bases
+    are such classes too, none of them defining `__init__`, `__new__` or
+    `__post_init__` or naming a metaclass (phoenix's `SpanKind` enum and
+    `Span` dataclass): building one fails only on a value it cannot hold
+    (`'x' is not a valid SpanKind`)."""
+    holds = False
+    for cls in ctx.index.ancestors(name):
+        if any(m.name in _CONSTRUCTION_HOOKS for m in cls.methods):
+            return False
+        if any(key == "metaclass" for key, _ in cls.keywords):
+            return False
+        holds = holds or _is_dataclass(cls)
+        for base in cls.bases:
+            target = dotted(base)
+            if target is None:
+                return False
+            target = ctx.index.canonical(target)
+            if target in _DATA_BASES:
+                holds = True
+            elif target not in _PLAIN_BASES and ctx.index.find_class(target) is None:
+                return False  # a library's class: its `__init__` is not read
+    return holds
+
+
+def _is_dataclass(cls: ClassFacts) -> bool:
+    for decorator in cls.decorators:
+        target = dotted(decorator.func) if isinstance(decorator, Call) else dotted(decorator)
+        if target == _DATACLASS:
+            return True
+    return False
 
 
 def _handles_data(ctx: FileContext, name: str) -> bool:

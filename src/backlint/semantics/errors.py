@@ -14,7 +14,9 @@ from backlint.semantics.facts import (
     IMPURE_BUILTINS,
     Call,
     ClassFacts,
+    Const,
     FunctionFacts,
+    Value,
     dotted,
 )
 from backlint.semantics.flow import (
@@ -217,6 +219,7 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         _only_validates(ctx, parent.body, scope)
         or _only_parses(ctx, parent.body, scope)
         or _raised_by_callee(ctx, parent.body, kind, scope)
+        or _raised_by_callees(ctx, parent.body, kind, scope)
     ):
         return True
     types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
@@ -515,6 +518,118 @@ def _raised_by_callee(
         if caught.startswith("builtins.") or caught not in raised:
             return False
     return True
+
+
+def _raised_by_callees(
+    ctx: FileContext, body: cst.BaseSuite, kind: cst.BaseExpression, scope: Scope
+) -> bool:
+    """The `try` body calls several functions, and a library class it catches
+    comes only from project functions that raise that library's exceptions
+    themselves with fixed texts (lnbits' `handle()`, whose service layer
+    wraps httpx, DNS and pydantic errors into `LnurlResponseException("LNURL
+    request failed.")` or `InvalidLnurl`, caught as `LnurlException` with a
+    `ValueError` of the project's own check):
+
+    - every caught class is a library class or one whose text is meant for
+      clients (`ValueError`, the project's own); no broad or system builtin;
+    - no call of the try reaches the caught classes' library (`url_decode`
+      of `lnurl`) or a method whose owner is not known (it may be one of
+      that library's objects); builtins, responses, methods of strings and
+      dicts and project functions are the only calls;
+    - every project function called raises that library's classes only with
+      constant texts or none (`raise InvalidLnurl from exc`), never a text
+      built from a value or a name re-raised, and some of them do raise them:
+      the library's exceptions are the project's own messages here; one that
+      raises none of them is defined in a module that does not import that
+      library (lnbits' `check_callback_url`); project classes built run no
+      `__init__` of their own.
+
+    A library class is taken to be raised when the project raises a class of
+    the same package (`InvalidLnurl` for `LnurlException`): the index does
+    not hold the library's class tree."""
+    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    packages: set[str] = set()
+    for expr in types:
+        caught = ctx.qualified_name(expr, scope)
+        if caught is None:
+            return False
+        if not types_are_leaky(ctx, expr, scope):
+            continue  # ValueError, the project's own...
+        caught = ctx.index.canonical(caught)
+        if caught.startswith("builtins."):
+            return False
+        packages.add(caught.split(".", 1)[0])
+    if not packages:
+        return False
+    raisers: set[str] = set()
+    for node in descendants(body, prune=_NOT_RUN):
+        if isinstance(node, cst.Await) and not isinstance(node.expression, cst.Call):
+            return False
+        if not isinstance(node, cst.Call):
+            continue
+        func = node.func
+        name = ctx.qualified_name(func, scope)
+        if name is None:
+            if isinstance(func, cst.Attribute) and func.attr.value in _DATA_METHODS:
+                continue  # `value.strip()`
+            return False
+        if name.startswith("builtins.") or is_response(ctx, name):
+            continue
+        name = ctx.index.canonical(name)
+        if name.split(".", 1)[0] in packages:
+            return False  # the library's own call: its text is the library's
+        callee = _project_function(ctx, name)
+        if callee is None:
+            if name.split(".", 1)[0] not in ctx.project_roots():
+                continue  # another library's function
+            if not _plain_class(ctx, name):
+                return False  # a project function the index does not know, a class with code
+            continue
+        raises = set()
+        for exc in callee.raised:
+            target = dotted(exc.func) if isinstance(exc, Call) else dotted(exc)
+            if target is None:
+                return False  # `raise error`: a caught exception raised again
+            package = ctx.index.canonical(target).split(".", 1)[0]
+            if package not in packages:
+                continue
+            if not _fixed_text(exc):
+                return False
+            raises.add(package)
+        imported = _imported_packages(ctx, name)
+        if imported is None or (imported & packages) - raises:
+            return False  # it uses the library and does not wrap its errors
+        raisers |= raises
+    return raisers == packages
+
+
+def _imported_packages(ctx: FileContext, name: str) -> frozenset[str] | None:
+    """The top-level packages the module defining project symbol `name` imports."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        facts = ctx.index.modules.get(".".join(parts[:cut]))
+        if facts is not None:
+            return facts.imported_packages
+    return None
+
+
+def _plain_class(ctx: FileContext, name: str) -> bool:
+    """A project class none of whose project classes runs code when built."""
+    found = False
+    for cls in ctx.index.ancestors(name):
+        found = True
+        if any(m.name in _CONSTRUCTION_HOOKS for m in cls.methods):
+            return False
+    return found
+
+
+def _fixed_text(exc: Value) -> bool:
+    """`Error`, `Error()`, `Error("LNURL request failed.")`: no text built
+    from a value."""
+    if not isinstance(exc, Call):
+        return True
+    values = [*exc.args, *(value for _, value in exc.kwargs)]
+    return all(isinstance(v, Const) for v in values)
 
 
 def _project_function(ctx: FileContext, name: str) -> FunctionFacts | None:

@@ -120,6 +120,20 @@ class ErrorDetailLeak(Rule):
     a project function or method which raises that class itself (mayan's
     `MetadataParser.get_class` raising `ImproperlyConfigured` with a
     translated "Invalid parser" message: the text is the project's own);
+    a library class caught (with `ValueError` or the project's own classes
+    at most) around a `try` of several calls, when the project functions it
+    calls raise that library's exceptions themselves, only with constant
+    texts (lnbits' `handle()`, which wraps httpx, DNS and pydantic errors
+    into `LnurlResponseException("LNURL request failed.")`), every other
+    project function it calls is defined in a module that does not import
+    that library (lnbits' `check_callback_url`), and the `try` calls nothing
+    of that library itself nor a method of an object of unknown type (a
+    callee whose text is built from a value, `LnurlResponseException(str(exc))`,
+    that re-raises a caught name, or a project wrapper of the library that
+    raises nothing itself is flagged; a bare `raise` in a callee, a library
+    call two project calls deep, and a library class raised by the project
+    taken for a subclass of the caught one because it comes from the same
+    package, are not seen);
     errors caught in the `parse()` method of a DRF parser class (DRF's own design:
     what a parser raises describes the request's body, as `ParseError`);
     `str(e) if isinstance(e, ValueError) else "..."` and responses inside

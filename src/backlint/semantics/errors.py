@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import libcst as cst
 
-from backlint.semantics.context import FileContext, Parameter, Scope
-from backlint.semantics.facts import DATA_METHODS, IMPURE_BUILTINS, Call, FunctionFacts, dotted
+from backlint.semantics.context import Defined, FileContext, Parameter, Scope, ScopeKind
+from backlint.semantics.facts import (
+    DATA_METHODS,
+    IMPURE_BUILTINS,
+    Call,
+    ClassFacts,
+    Const,
+    FunctionFacts,
+    Value,
+    dotted,
+)
 from backlint.semantics.flow import (
     MAX_DEPTH,
     except_handler,
@@ -210,6 +219,7 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         _only_validates(ctx, parent.body, scope)
         or _only_parses(ctx, parent.body, scope)
         or _raised_by_callee(ctx, parent.body, kind, scope)
+        or _raised_by_callees(ctx, parent.body, kind, scope)
     ):
         return True
     types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
@@ -240,13 +250,13 @@ _IMPURE_BUILTINS = IMPURE_BUILTINS
 # ... methods of strings, dicts and lists, and of Pydantic models...
 _DATA_METHODS = DATA_METHODS
 # ... and functions named for parsing (`json.loads`, `bolt11.decode`,
-# `SpanQuery.from_dict`, `cast_bool_from_str`): not `validate_*` or
+# `SpanQuery.from_dict`, `cast_bool_from_str`, `unflatten`): not `validate_*` or
 # `convert_*`, which may ask another server (`validate_provider_key`).
 _PARSE_WORDS = frozenset(
     {
         "parse", "parser", "decode", "loads", "cast", "from", "fromisoformat", "fromhex",
         "fromtimestamp", "deserialize", "unmarshal", "unquote", "literal", "b64decode",
-        "coerce",
+        "coerce", "flatten", "unflatten",
     }
 )  # fmt: skip
 # Words of a function that reaches something else (a server, a file, a database).
@@ -288,21 +298,34 @@ def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
     `bolt11.decode`, `SpanQuery.from_dict(query.model_dump())`): whatever it
     raises, even caught as `Exception`, is about that input (label-studio's
     `int_from_request`, phoenix's span query DSL)."""
+    # A `try` that converts nothing (reads a setting) is not about input.
+    return _body_converts(ctx, body, scope) is True
+
+
+def _body_converts(
+    ctx: FileContext, body: cst.BaseSuite, scope: Scope, helper: bool = False
+) -> bool | None:
+    """`_only_parses` of a `try` body, or (`helper`) of the body of a nested
+    function it calls, which may await nothing at all and yield nothing:
+    None when it does more than convert data, else whether it converts
+    something."""
     parses = False
     for node in descendants(body, prune=_NOT_RUN):
         if isinstance(node, cst.Await):
-            if not (is_request_data(ctx, node, scope) or _reads_upload(ctx, node, scope)):
-                return False
+            if helper or not (is_request_data(ctx, node, scope) or _reads_upload(ctx, node, scope)):
+                return None
         elif isinstance(node, cst.With) or (
             isinstance(node, cst.For) and node.asynchronous is not None
         ):
-            return False  # a context manager may open a connection or a file
+            return None  # a context manager may open a connection or a file
+        elif helper and isinstance(node, cst.Yield | cst.Global | cst.Nonlocal):
+            return None
         elif isinstance(node, cst.Call):
             kind = _converts(ctx, node, scope)
             if kind is None:
-                return False
+                return None
             parses = parses or kind
-    return parses  # a `try` that converts nothing (reads a setting) is not about input
+    return parses
 
 
 def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
@@ -317,6 +340,12 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
         return name in _CONVERSIONS
     if is_response(ctx, name):
         return False
+    if name is None and isinstance(func, cst.Name):
+        helper = _nested_helper(ctx, func, scope)
+        if helper is not None:
+            return _helper_converts(ctx, *helper)
+    if name is not None and _data_class(ctx, name):
+        return True  # `SpanKind(value)`: fails only on a value it cannot hold
     if isinstance(func, cst.Attribute):
         last = func.attr.value
     elif isinstance(func, cst.Name):
@@ -333,6 +362,93 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
     if data_method or (name is not None and _handles_data(ctx, name)):
         return False
     return None
+
+
+def _nested_helper(
+    ctx: FileContext, func: cst.Name, scope: Scope
+) -> tuple[cst.FunctionDef, Scope] | None:
+    """The sync, undecorated function an enclosing function defines once
+    under this name (phoenix's `convert_api_span_for_insertion`, defined in
+    the route that calls it), and the scope of its body."""
+    owner, bindings = ctx.bindings(func.value, scope)
+    if owner is None or owner.kind is not ScopeKind.FUNCTION or len(bindings) != 1:
+        return None
+    binding = bindings[0]
+    if not isinstance(binding, Defined):
+        return None
+    node = binding.node
+    if not isinstance(node, cst.FunctionDef) or node.asynchronous is not None or node.decorators:
+        return None
+    return node, Scope(node, ScopeKind.FUNCTION, False, owner)
+
+
+def _helper_converts(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool | None:
+    """`_converts` of a call of a nested helper: its body is read as a `try`
+    body is by `_only_parses` (no await at all), so that what it raises is
+    about the values it was given. Memoised; a helper that calls itself
+    (directly or through another) is not summarised."""
+    key = ("errors.helper_converts", id(node))
+    if key in ctx.cache:
+        answer: bool | None = ctx.cache[key]
+        return answer
+    ctx.cache[key] = None  # while reading it: a recursive call is not plain
+    answer = _body_converts(ctx, node.body, scope, helper=True)
+    ctx.cache[key] = answer
+    return answer
+
+
+# Library bases of a class whose instances only hold values: an enum, a
+# named tuple, a Pydantic model...
+_DATA_BASES = frozenset(
+    {
+        "enum.Enum",
+        "enum.IntEnum",
+        "enum.StrEnum",
+        "enum.Flag",
+        "enum.IntFlag",
+        "typing.NamedTuple",
+        *_PYDANTIC_MODELS,
+    }
+)
+# ... and bases that add no code of their own (`class Kind(str, Enum)`).
+_PLAIN_BASES = frozenset({"builtins.object", "builtins.str", "builtins.int"})
+_DATACLASS = "dataclasses.dataclass"
+# Methods that run code of the class when it is built.
+_CONSTRUCTION_HOOKS = frozenset({"__init__", "__new__", "__post_init__", "__init_subclass__"})
+
+
+def _data_class(ctx: FileContext, name: str) -> bool:
+    """A project class that only holds the values it is built from: an enum,
+    a named tuple, a `@dataclass` or a Pydantic model, whose project bases
+    are such classes too, none of them defining `__init__`, `__new__` or
+    `__post_init__` or naming a metaclass (phoenix's `SpanKind` enum and
+    `Span` dataclass): building one fails only on a value it cannot hold
+    (`'x' is not a valid SpanKind`)."""
+    holds = False
+    for cls in ctx.index.ancestors(name):
+        if any(m.name in _CONSTRUCTION_HOOKS for m in cls.methods):
+            return False
+        if any(key == "metaclass" for key, _ in cls.keywords):
+            return False
+        holds = holds or _is_dataclass(cls)
+        for base in cls.bases:
+            target = dotted(base)
+            if target is None:
+                return False
+            target = ctx.index.canonical(target)
+            if target in _DATA_BASES:
+                holds = True
+            elif target not in _PLAIN_BASES and ctx.index.find_class(target) is None:
+                return False  # a library's class: its `__init__` is not read
+    return holds
+
+
+def _is_dataclass(cls: ClassFacts) -> bool:
+    for decorator in cls.decorators:
+        target = dotted(decorator.func) if isinstance(decorator, Call) else dotted(decorator)
+        if target == _DATACLASS:
+            return True
+    return False
 
 
 def _handles_data(ctx: FileContext, name: str) -> bool:
@@ -402,6 +518,118 @@ def _raised_by_callee(
         if caught.startswith("builtins.") or caught not in raised:
             return False
     return True
+
+
+def _raised_by_callees(
+    ctx: FileContext, body: cst.BaseSuite, kind: cst.BaseExpression, scope: Scope
+) -> bool:
+    """The `try` body calls several functions, and a library class it catches
+    comes only from project functions that raise that library's exceptions
+    themselves with fixed texts (lnbits' `handle()`, whose service layer
+    wraps httpx, DNS and pydantic errors into `LnurlResponseException("LNURL
+    request failed.")` or `InvalidLnurl`, caught as `LnurlException` with a
+    `ValueError` of the project's own check):
+
+    - every caught class is a library class or one whose text is meant for
+      clients (`ValueError`, the project's own); no broad or system builtin;
+    - no call of the try reaches the caught classes' library (`url_decode`
+      of `lnurl`) or a method whose owner is not known (it may be one of
+      that library's objects); builtins, responses, methods of strings and
+      dicts and project functions are the only calls;
+    - every project function called raises that library's classes only with
+      constant texts or none (`raise InvalidLnurl from exc`), never a text
+      built from a value or a name re-raised, and some of them do raise them:
+      the library's exceptions are the project's own messages here; one that
+      raises none of them is defined in a module that does not import that
+      library (lnbits' `check_callback_url`); project classes built run no
+      `__init__` of their own.
+
+    A library class is taken to be raised when the project raises a class of
+    the same package (`InvalidLnurl` for `LnurlException`): the index does
+    not hold the library's class tree."""
+    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    packages: set[str] = set()
+    for expr in types:
+        caught = ctx.qualified_name(expr, scope)
+        if caught is None:
+            return False
+        if not types_are_leaky(ctx, expr, scope):
+            continue  # ValueError, the project's own...
+        caught = ctx.index.canonical(caught)
+        if caught.startswith("builtins."):
+            return False
+        packages.add(caught.split(".", 1)[0])
+    if not packages:
+        return False
+    raisers: set[str] = set()
+    for node in descendants(body, prune=_NOT_RUN):
+        if isinstance(node, cst.Await) and not isinstance(node.expression, cst.Call):
+            return False
+        if not isinstance(node, cst.Call):
+            continue
+        func = node.func
+        name = ctx.qualified_name(func, scope)
+        if name is None:
+            if isinstance(func, cst.Attribute) and func.attr.value in _DATA_METHODS:
+                continue  # `value.strip()`
+            return False
+        if name.startswith("builtins.") or is_response(ctx, name):
+            continue
+        name = ctx.index.canonical(name)
+        if name.split(".", 1)[0] in packages:
+            return False  # the library's own call: its text is the library's
+        callee = _project_function(ctx, name)
+        if callee is None:
+            if name.split(".", 1)[0] not in ctx.project_roots():
+                continue  # another library's function
+            if not _plain_class(ctx, name):
+                return False  # a project function the index does not know, a class with code
+            continue
+        raises = set()
+        for exc in callee.raised:
+            target = dotted(exc.func) if isinstance(exc, Call) else dotted(exc)
+            if target is None:
+                return False  # `raise error`: a caught exception raised again
+            package = ctx.index.canonical(target).split(".", 1)[0]
+            if package not in packages:
+                continue
+            if not _fixed_text(exc):
+                return False
+            raises.add(package)
+        imported = _imported_packages(ctx, name)
+        if imported is None or (imported & packages) - raises:
+            return False  # it uses the library and does not wrap its errors
+        raisers |= raises
+    return raisers == packages
+
+
+def _imported_packages(ctx: FileContext, name: str) -> frozenset[str] | None:
+    """The top-level packages the module defining project symbol `name` imports."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        facts = ctx.index.modules.get(".".join(parts[:cut]))
+        if facts is not None:
+            return facts.imported_packages
+    return None
+
+
+def _plain_class(ctx: FileContext, name: str) -> bool:
+    """A project class none of whose project classes runs code when built."""
+    found = False
+    for cls in ctx.index.ancestors(name):
+        found = True
+        if any(m.name in _CONSTRUCTION_HOOKS for m in cls.methods):
+            return False
+    return found
+
+
+def _fixed_text(exc: Value) -> bool:
+    """`Error`, `Error()`, `Error("LNURL request failed.")`: no text built
+    from a value."""
+    if not isinstance(exc, Call):
+        return True
+    values = [*exc.args, *(value for _, value in exc.kwargs)]
+    return all(isinstance(v, Const) for v in values)
 
 
 def _project_function(ctx: FileContext, name: str) -> FunctionFacts | None:

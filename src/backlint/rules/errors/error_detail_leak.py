@@ -100,18 +100,40 @@ class ErrorDetailLeak(Rule):
     request's body or an upload, enters no `with`, converts something, and
     calls only builtin conversions (`int(value)`), string and dict methods,
     responses, functions named for parsing (`json.loads`, `bolt11.decode`,
-    `SpanQuery.from_dict`, `cast_bool_from_str`; a name with `get`, `load`,
-    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged), and
-    project helpers that only handle data (lnbits' `filter_dict_keys`: a
-    short sync body that awaits, enters and yields nothing and calls only
-    builtins, methods of its own values and other such helpers; one that
-    calls a library, a module-level object or a function named for I/O is
-    flagged, and so is a longer helper, whose body the index does not
-    summarise); a
+    `SpanQuery.from_dict`, `cast_bool_from_str`, phoenix's `unflatten` of
+    dotted keys; a name with `get`, `load`,
+    `read`, `fetch`, `lookup`... reaches elsewhere and is flagged),
+    constructors of the project's data classes (an enum, a named tuple, a
+    `@dataclass` or a Pydantic model, with project bases of the same kind
+    and no `__init__`, `__new__`, `__post_init__` or metaclass: phoenix's
+    `SpanKind(value)`), project helpers that only handle data (lnbits'
+    `filter_dict_keys`: a short sync body that awaits, enters and yields
+    nothing and calls only builtins, methods of its own values and other
+    such helpers; one that calls a library, a module-level object or a
+    function named for I/O is flagged, and so is a longer helper, whose body
+    the index does not summarise), and sync helpers defined in the enclosing
+    function (phoenix's `convert_api_span_for_insertion` in its bulk span
+    route), whose body is read as the `try` body is: one that awaits, enters
+    a `with`, yields, or calls a session's or another object's method is
+    flagged; a
     library class (not a builtin) caught around a `try` that is one call of
     a project function or method which raises that class itself (mayan's
     `MetadataParser.get_class` raising `ImproperlyConfigured` with a
     translated "Invalid parser" message: the text is the project's own);
+    a library class caught (with `ValueError` or the project's own classes
+    at most) around a `try` of several calls, when the project functions it
+    calls raise that library's exceptions themselves, only with constant
+    texts (lnbits' `handle()`, which wraps httpx, DNS and pydantic errors
+    into `LnurlResponseException("LNURL request failed.")`), every other
+    project function it calls is defined in a module that does not import
+    that library (lnbits' `check_callback_url`), and the `try` calls nothing
+    of that library itself nor a method of an object of unknown type (a
+    callee whose text is built from a value, `LnurlResponseException(str(exc))`,
+    that re-raises a caught name, or a project wrapper of the library that
+    raises nothing itself is flagged; a bare `raise` in a callee, a library
+    call two project calls deep, and a library class raised by the project
+    taken for a subclass of the caught one because it comes from the same
+    package, are not seen);
     errors caught in the `parse()` method of a DRF parser class (DRF's own design:
     what a parser raises describes the request's body, as `ParseError`);
     `str(e) if isinstance(e, ValueError) else "..."` and responses inside

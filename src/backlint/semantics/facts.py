@@ -10,6 +10,7 @@ nested fields, a dependency's yielded session, a settings dict.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -191,6 +192,10 @@ class FunctionFacts:
     # (builtins left out, so that adding a `len()` changes no fact). Tells a
     # helper that only handles data it was given (BKL701).
     plain_calls: tuple[str, ...] | None = None
+    # Some value the function returns is what a callable resolved at run time
+    # returned (`_relays_runtime_call`): code loaded by the program itself,
+    # which no annotation of the project describes (BKL201).
+    relays_runtime_call: bool = False
 
 
 @_pickles_by_constructor
@@ -401,6 +406,7 @@ class _Summariser:
             plain_calls=None
             if isinstance(node, ast.AsyncFunctionDef)
             else _plain_calls(self, node),
+            relays_runtime_call=_relays_runtime_call(self, node, local),
         )
 
     def _body(
@@ -668,6 +674,133 @@ def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | Non
         elif not attrs or attrs[0] not in DATA_METHODS:
             return None  # a call of a local, or a method not known to handle data
     return tuple(sorted(names))
+
+
+# Calls that make a module object at run time: code the program loads itself
+# (a plugin's source, a path from configuration), not a module of the project.
+MODULE_LOADERS = frozenset(
+    {
+        "importlib.import_module",  # with a name that is not a literal
+        "builtins.__import__",  # likewise
+        "importlib.util.module_from_spec",
+        "types.ModuleType",  # an empty module, filled by `exec(source, module.__dict__)`
+    }
+)
+# Functions that read a callable's parameters: code that calls what it had to
+# inspect first did not write it (a plugin's hook, called with the keywords its
+# signature asks for).
+SIGNATURE_READERS = frozenset({"inspect.signature", "inspect.getfullargspec", "inspect.getargspec"})
+# The modules those live in: a module importing none of them is not walked.
+_RUNTIME_CALL_MODULES = frozenset({"importlib", "types", "inspect"})
+
+
+def _relays_runtime_call(
+    s: _Summariser, node: ast.FunctionDef | ast.AsyncFunctionDef, local: dict[str, Value]
+) -> bool:
+    """See `FunctionFacts.relays_runtime_call`: some `return` gives back (as a
+    call, or a name assigned one anywhere in the body) the result of calling
+    a callable the code resolves at run time:
+    - an attribute of a module object made at run time (`MODULE_LOADERS`:
+      `importlib.import_module(name)` with a non-literal name,
+      `types.ModuleType(...)`, `importlib.util.module_from_spec(spec)`), a
+      name bound to one, a class of it instantiated (`module.Action()`), or
+      `getattr(module, name)` of it;
+    - a name the body hands to a `SIGNATURE_READERS` function and that is
+      not a project or library name (`action = plugin.action`,
+      `inspect.signature(action)`, `action(**params)`)."""
+    if not s.packages & _RUNTIME_CALL_MODULES:
+        return False
+    walked = list(_walk_scope(node.body))
+    args = node.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    inspected: set[str] = set()
+    modules: set[str] = set()
+    assigns: list[tuple[str, ast.expr]] = []
+    for child in walked:
+        if isinstance(child, ast.Call) and child.args and isinstance(child.args[0], ast.Name):
+            if _call_name(s, child, local) in SIGNATURE_READERS:
+                inspected.add(child.args[0].id)
+        elif isinstance(child, ast.Assign | ast.AnnAssign) and child.value is not None:
+            targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    assigns.append((target.id, child.value))
+
+    def module_object(expr: ast.expr) -> bool:
+        """A module made at run time, a name bound to one, or an instance of
+        one of its classes."""
+        if isinstance(expr, ast.Name):
+            return expr.id in modules
+        if not isinstance(expr, ast.Call):
+            return False
+        name = _call_name(s, expr, local)
+        if name in MODULE_LOADERS:
+            literal = bool(expr.args) and isinstance(expr.args[0], ast.Constant)
+            return name not in ("importlib.import_module", "builtins.__import__") or not literal
+        # `module.Action()`
+        return isinstance(expr.func, ast.Attribute) and module_object(expr.func.value)
+
+    def runtime_callable(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Attribute):
+            return module_object(expr.value)
+        if isinstance(expr, ast.Call) and _call_name(s, expr, local) == "builtins.getattr":
+            return bool(expr.args) and module_object(expr.args[0])
+        if isinstance(expr, ast.Name):
+            # Not a parameter (the caller's callable is the caller's to know),
+            # nor a name of the project or a library.
+            return expr.id in callables or (
+                expr.id in inspected
+                and expr.id not in params
+                and dotted(s.name(expr.id, local)) is None
+            )
+        return False
+
+    def runtime_result(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        if isinstance(expr, ast.Name):
+            return expr.id in results
+        return isinstance(expr, ast.Call) and runtime_callable(expr.func)
+
+    # Names bound to modules, callables of them and their results, to a fixed
+    # point (a chain of assignments, in any order).
+    callables: set[str] = set()
+    results: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, value in assigns:
+            for kind, test in (
+                (modules, module_object),
+                (callables, runtime_callable),
+                (results, runtime_result),
+            ):
+                if name not in kind and test(value):
+                    kind.add(name)
+                    changed = True
+    return any(
+        isinstance(child, ast.Return) and child.value is not None and runtime_result(child.value)
+        for child in walked
+    )
+
+
+_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _walk_scope(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of a function body, nested defs, classes and lambdas left out."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _NESTED_SCOPES):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _call_name(s: _Summariser, call: ast.Call, local: dict[str, Value]) -> str | None:
+    """The qualified name a call's function resolves to (`inspect.signature`)."""
+    return dotted(s.value(call.func, local))
 
 
 def _called(s: _Summariser, node: ast.AST, deep: bool = True) -> set[str]:

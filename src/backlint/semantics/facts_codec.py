@@ -90,6 +90,7 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         [[position, chain] for position, chain in fn.param_reads],
         [encode_value(v) for v in fn.raised],
         None if fn.plain_calls is None else list(fn.plain_calls),
+        fn.relays_runtime_call,
     ]
 
 
@@ -228,9 +229,10 @@ def _opt_value(data: Any, depth: int) -> Value | None:
 
 
 def decode_function(data: Any) -> FunctionFacts:
-    name, is_async, decorators, params, returns, yields, returned, line, reads, raised, plain = (
-        _list(data, 11)
-    )
+    (
+        name, is_async, decorators, params, returns, yields, returned, line, reads, raised, plain,
+        runtime,
+    ) = _list(data, 12)  # fmt: skip
     out_params = []
     for item in _list(params):
         pname, ann, default = _list(item, 3)
@@ -251,6 +253,7 @@ def decode_function(data: Any) -> FunctionFacts:
         tuple(out_reads),
         tuple(decode_value(v) for v in _list(raised)),
         None if plain is None else tuple(_str(v) for v in _list(plain)),
+        _bool(runtime),
     )
 
 

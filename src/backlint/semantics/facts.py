@@ -678,11 +678,11 @@ def _plain_calls(s: _Summariser, node: ast.FunctionDef) -> tuple[str, ...] | Non
 
 # Calls that make a module object at run time: code the program loads itself
 # (a plugin's source, a path from configuration), not a module of the project.
+# (`importlib.import_module(path)` is left out: a dotted path from settings
+# names the project's or a library's module, a backend the project chose.)
 MODULE_LOADERS = frozenset(
     {
-        "importlib.import_module",  # with a name that is not a literal
-        "builtins.__import__",  # likewise
-        "importlib.util.module_from_spec",
+        "importlib.util.module_from_spec",  # of a spec, usually from a file's location
         "types.ModuleType",  # an empty module, filled by `exec(source, module.__dict__)`
     }
 )
@@ -701,10 +701,10 @@ def _relays_runtime_call(
     call, or a name assigned one anywhere in the body) the result of calling
     a callable the code resolves at run time:
     - an attribute of a module object made at run time (`MODULE_LOADERS`:
-      `importlib.import_module(name)` with a non-literal name,
-      `types.ModuleType(...)`, `importlib.util.module_from_spec(spec)`), a
-      name bound to one, a class of it instantiated (`module.Action()`), or
-      `getattr(module, name)` of it;
+      `types.ModuleType(...)` filled by `exec`,
+      `importlib.util.module_from_spec(spec)`), a name bound to one, a
+      class of it instantiated (`module.Action()`), or `getattr(module,
+      name)` of it;
     - a name the body hands to a `SIGNATURE_READERS` function and that is
       not a project or library name (`action = plugin.action`,
       `inspect.signature(action)`, `action(**params)`)."""
@@ -733,10 +733,8 @@ def _relays_runtime_call(
             return expr.id in modules
         if not isinstance(expr, ast.Call):
             return False
-        name = _call_name(s, expr, local)
-        if name in MODULE_LOADERS:
-            literal = bool(expr.args) and isinstance(expr.args[0], ast.Constant)
-            return name not in ("importlib.import_module", "builtins.__import__") or not literal
+        if _call_name(s, expr, local) in MODULE_LOADERS:
+            return True
         # `module.Action()`
         return isinstance(expr.func, ast.Attribute) and module_object(expr.func.value)
 

@@ -189,13 +189,15 @@ class FastapiMissingResponseModel(Rule):
     of a project function (three deep) some of whose returns are what a
     callable resolved at run time returned: an attribute (or a class's
     method, or `getattr(...)`) of a module made at run time
-    (`importlib.import_module(name)` with a name that is not a literal,
-    `types.ModuleType(...)` filled by `exec`, `module_from_spec(...)`), or a
+    (`types.ModuleType(...)` filled by `exec`, `module_from_spec(...)` of a
+    plugin file), or a
     callable the helper reads the signature of before calling it
     (`action = plugin.action; inspect.signature(action); action(**params)`,
     open-webui's actions): a plugin's result, whose shape is its author's.
-    Still flagged: a module imported by a literal name (the project's own),
-    and a callable handed in as a parameter (the caller knows it). Missed
+    Still flagged: a module imported by its dotted path
+    (`importlib.import_module(settings.BACKEND)`: the project's or a
+    library's backend), and a callable handed in as a parameter (the caller
+    knows it). Missed
     alarm: a dispatcher that reads the signature of the project's own
     handlers (kept in a dict or a list) is taken for a plugin call.
 

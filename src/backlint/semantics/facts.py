@@ -270,6 +270,9 @@ class _Summariser:
         self.scope = Bindings()
         self.packages: set[str] = set()
         self.calls: list[Call] = []
+        # A call named like a `_RUNTIME_HINTS` function was summarised in the
+        # function being summarised: only then is `_relays_runtime_call` run.
+        self.runtime_hint = False
 
     def note_call(self, stmt: ast.stmt, local: dict[str, Value] | None = None) -> None:
         """Keep `x.include_router(...)`-like statement calls (see CALLS_OF_INTEREST)."""
@@ -314,6 +317,11 @@ class _Summariser:
         if isinstance(node, ast.Attribute):
             return Attr(self.value(node.value, local), node.attr)
         if isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Attribute) and func.attr in _RUNTIME_HINTS) or (
+                isinstance(func, ast.Name) and func.id in _RUNTIME_HINTS
+            ):
+                self.runtime_hint = True
             return Call(
                 self.value(node.func, local),
                 tuple(self.value(a, local) for a in node.args),
@@ -389,7 +397,9 @@ class _Summariser:
             )
         for name, _, _ in params:
             local[name] = Local(name)
+        self.runtime_hint = False
         self._body(node.body, local, yields, returned, raised)
+        runtime_hint = self.runtime_hint
         return FunctionFacts(
             name=node.name,
             is_async=isinstance(node, ast.AsyncFunctionDef),
@@ -406,7 +416,7 @@ class _Summariser:
             plain_calls=None
             if isinstance(node, ast.AsyncFunctionDef)
             else _plain_calls(self, node),
-            relays_runtime_call=_relays_runtime_call(self, node, local),
+            relays_runtime_call=runtime_hint and _relays_runtime_call(self, node, local),
         )
 
     def _body(
@@ -692,6 +702,11 @@ MODULE_LOADERS = frozenset(
 SIGNATURE_READERS = frozenset({"inspect.signature", "inspect.getfullargspec", "inspect.getargspec"})
 # The modules those live in: a module importing none of them is not walked.
 _RUNTIME_CALL_MODULES = frozenset({"importlib", "types", "inspect"})
+# Their last names: a function is walked only when the summary of its
+# assignments and returns met a call so named (`sig = inspect.signature(f)`,
+# `module = types.ModuleType(name)`), which keeps the second walk off nearly
+# every function of a project.
+_RUNTIME_HINTS = frozenset(name.rpartition(".")[2] for name in MODULE_LOADERS | SIGNATURE_READERS)
 
 
 def _relays_runtime_call(
@@ -707,7 +722,10 @@ def _relays_runtime_call(
       name)` of it;
     - a name the body hands to a `SIGNATURE_READERS` function and that is
       not a project or library name (`action = plugin.action`,
-      `inspect.signature(action)`, `action(**params)`)."""
+      `inspect.signature(action)`, `action(**params)`).
+    Only run when the loader or the signature reader is called in an
+    assignment or a `return` (`runtime_hint`): one used only in an `if`
+    test is not seen (a missed exemption, never a wrong one)."""
     if not s.packages & _RUNTIME_CALL_MODULES:
         return False
     walked = list(_walk_scope(node.body))

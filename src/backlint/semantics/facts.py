@@ -10,7 +10,7 @@ nested fields, a dependency's yielded session, a settings dict.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -201,6 +201,10 @@ class FunctionFacts:
     # first. None otherwise. Tells a Celery task that waits for the rows it
     # locks to be committed before it reads (BKL902).
     first_lock: tuple[Value, tuple[Value, ...]] | None = None
+    # Some value the function returns is what a callable resolved at run time
+    # returned (`_relays_runtime_call`): code loaded by the program itself,
+    # which no annotation of the project describes (BKL201).
+    relays_runtime_call: bool = False
 
 
 @_pickles_by_constructor
@@ -275,6 +279,9 @@ class _Summariser:
         self.scope = Bindings()
         self.packages: set[str] = set()
         self.calls: list[Call] = []
+        # A call named like a `_RUNTIME_HINTS` function was summarised in the
+        # function being summarised: only then is `_relays_runtime_call` run.
+        self.runtime_hint = False
 
     def note_call(self, stmt: ast.stmt, local: dict[str, Value] | None = None) -> None:
         """Keep `x.include_router(...)`-like statement calls (see CALLS_OF_INTEREST)."""
@@ -319,6 +326,11 @@ class _Summariser:
         if isinstance(node, ast.Attribute):
             return Attr(self.value(node.value, local), node.attr)
         if isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Attribute) and func.attr in _RUNTIME_HINTS) or (
+                isinstance(func, ast.Name) and func.id in _RUNTIME_HINTS
+            ):
+                self.runtime_hint = True
             return Call(
                 self.value(node.func, local),
                 tuple(self.value(a, local) for a in node.args),
@@ -397,7 +409,9 @@ class _Summariser:
             )
         for name, _, _ in params:
             local[name] = Local(name)
+        self.runtime_hint = False
         self._body(node.body, local, yields, returned, raised)
+        runtime_hint = self.runtime_hint
         return FunctionFacts(
             name=node.name,
             is_async=isinstance(node, ast.AsyncFunctionDef),
@@ -415,6 +429,7 @@ class _Summariser:
             if isinstance(node, ast.AsyncFunctionDef) or (method and not _is_static(node))
             else _plain_calls(self, node),
             first_lock=_first_lock(self, node, {name: Local(name) for name, _, _ in params}),
+            relays_runtime_call=runtime_hint and _relays_runtime_call(self, node, local),
         )
 
     def _body(
@@ -771,6 +786,139 @@ def _arguments(call: ast.Call) -> list[ast.expr]:
 
 def _calls(expr: ast.expr) -> bool:
     return any(isinstance(n, (ast.Call, ast.Await)) for n in ast.walk(expr))
+
+
+# Calls that make a module object at run time: code the program loads itself
+# (a plugin's source, a path from configuration), not a module of the project.
+# (`importlib.import_module(path)` is left out: a dotted path from settings
+# names the project's or a library's module, a backend the project chose.)
+MODULE_LOADERS = frozenset(
+    {
+        "importlib.util.module_from_spec",  # of a spec, usually from a file's location
+        "types.ModuleType",  # an empty module, filled by `exec(source, module.__dict__)`
+    }
+)
+# Functions that read a callable's parameters: code that calls what it had to
+# inspect first did not write it (a plugin's hook, called with the keywords its
+# signature asks for).
+SIGNATURE_READERS = frozenset({"inspect.signature", "inspect.getfullargspec", "inspect.getargspec"})
+# The modules those live in: a module importing none of them is not walked.
+_RUNTIME_CALL_MODULES = frozenset({"importlib", "types", "inspect"})
+# Their last names: a function is walked only when the summary of its
+# assignments and returns met a call so named (`sig = inspect.signature(f)`,
+# `module = types.ModuleType(name)`), which keeps the second walk off nearly
+# every function of a project.
+_RUNTIME_HINTS = frozenset(name.rpartition(".")[2] for name in MODULE_LOADERS | SIGNATURE_READERS)
+
+
+def _relays_runtime_call(
+    s: _Summariser, node: ast.FunctionDef | ast.AsyncFunctionDef, local: dict[str, Value]
+) -> bool:
+    """See `FunctionFacts.relays_runtime_call`: some `return` gives back (as a
+    call, or a name assigned one anywhere in the body) the result of calling
+    a callable the code resolves at run time:
+    - an attribute of a module object made at run time (`MODULE_LOADERS`:
+      `types.ModuleType(...)` filled by `exec`,
+      `importlib.util.module_from_spec(spec)`), a name bound to one, a
+      class of it instantiated (`module.Action()`), or `getattr(module,
+      name)` of it;
+    - a name the body hands to a `SIGNATURE_READERS` function and that is
+      not a project or library name (`action = plugin.action`,
+      `inspect.signature(action)`, `action(**params)`).
+    Only run when the loader or the signature reader is called in an
+    assignment or a `return` (`runtime_hint`): one used only in an `if`
+    test is not seen (a missed exemption, never a wrong one)."""
+    if not s.packages & _RUNTIME_CALL_MODULES:
+        return False
+    walked = list(_walk_scope(node.body))
+    args = node.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    inspected: set[str] = set()
+    modules: set[str] = set()
+    assigns: list[tuple[str, ast.expr]] = []
+    for child in walked:
+        if isinstance(child, ast.Call) and child.args and isinstance(child.args[0], ast.Name):
+            if _call_name(s, child, local) in SIGNATURE_READERS:
+                inspected.add(child.args[0].id)
+        elif isinstance(child, ast.Assign | ast.AnnAssign) and child.value is not None:
+            targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    assigns.append((target.id, child.value))
+
+    def module_object(expr: ast.expr) -> bool:
+        """A module made at run time, a name bound to one, or an instance of
+        one of its classes."""
+        if isinstance(expr, ast.Name):
+            return expr.id in modules
+        if not isinstance(expr, ast.Call):
+            return False
+        if _call_name(s, expr, local) in MODULE_LOADERS:
+            return True
+        # `module.Action()`
+        return isinstance(expr.func, ast.Attribute) and module_object(expr.func.value)
+
+    def runtime_callable(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Attribute):
+            return module_object(expr.value)
+        if isinstance(expr, ast.Call) and _call_name(s, expr, local) == "builtins.getattr":
+            return bool(expr.args) and module_object(expr.args[0])
+        if isinstance(expr, ast.Name):
+            # Not a parameter (the caller's callable is the caller's to know),
+            # nor a name of the project or a library.
+            return expr.id in callables or (
+                expr.id in inspected
+                and expr.id not in params
+                and dotted(s.name(expr.id, local)) is None
+            )
+        return False
+
+    def runtime_result(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        if isinstance(expr, ast.Name):
+            return expr.id in results
+        return isinstance(expr, ast.Call) and runtime_callable(expr.func)
+
+    # Names bound to modules, callables of them and their results, to a fixed
+    # point (a chain of assignments, in any order).
+    callables: set[str] = set()
+    results: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, value in assigns:
+            for kind, test in (
+                (modules, module_object),
+                (callables, runtime_callable),
+                (results, runtime_result),
+            ):
+                if name not in kind and test(value):
+                    kind.add(name)
+                    changed = True
+    return any(
+        isinstance(child, ast.Return) and child.value is not None and runtime_result(child.value)
+        for child in walked
+    )
+
+
+_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _walk_scope(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of a function body, nested defs, classes and lambdas left out."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _NESTED_SCOPES):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _call_name(s: _Summariser, call: ast.Call, local: dict[str, Value]) -> str | None:
+    """The qualified name a call's function resolves to (`inspect.signature`)."""
+    return dotted(s.value(call.func, local))
 
 
 def _called(s: _Summariser, node: ast.AST, deep: bool = True) -> set[str]:

@@ -94,6 +94,7 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         None
         if fn.first_lock is None
         else [encode_value(fn.first_lock[0]), [encode_value(v) for v in fn.first_lock[1]]],
+        fn.relays_runtime_call,
     ]
 
 
@@ -245,7 +246,8 @@ def decode_function(data: Any) -> FunctionFacts:
         raised,
         plain,
         lock,
-    ) = _list(data, 12)
+        runtime,
+    ) = _list(data, 13)
     out_params = []
     for item in _list(params):
         pname, ann, default = _list(item, 3)
@@ -271,6 +273,7 @@ def decode_function(data: Any) -> FunctionFacts:
         tuple(decode_value(v) for v in _list(raised)),
         None if plain is None else tuple(_str(v) for v in _list(plain)),
         first_lock,
+        _bool(runtime),
     )
 
 

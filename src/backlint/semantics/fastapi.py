@@ -994,6 +994,43 @@ def _relays_json_facts(index: ProjectIndex, fn: FunctionFacts, depth: int) -> bo
     return False
 
 
+def is_runtime_relay(
+    ctx: FileContext, value: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """`value` (returned from a def whose body scope is `scope`) is what code
+    loaded at run time returned: a call of a project function (or of a
+    method of a module-level instance) some of whose returns are the result
+    of a callable resolved at run time (`FunctionFacts.relays_runtime_call`:
+    a plugin module's hook, `action = module.action` called after
+    `inspect.signature(action)`), or of a project function returning such a
+    call, `_HELPER_DEPTH` deep; or a local name bound only to one."""
+    value = _unwrap_await(value)
+    if isinstance(value, cst.Call):
+        name = ctx.qualified_name(value.func, scope)
+        fn = _project_callee(ctx.index, ctx.index.canonical(name)) if name else None
+        return fn is not None and _relays_runtime_facts(ctx.index, fn, 0)
+    if isinstance(value, cst.Name) and depth < 3:
+        return _bound_only_to(
+            ctx, value, scope, lambda v: is_runtime_relay(ctx, v, scope, depth + 1)
+        )
+    return False
+
+
+def _relays_runtime_facts(index: ProjectIndex, fn: FunctionFacts, depth: int) -> bool:
+    if fn.relays_runtime_call:
+        return True
+    if depth >= _HELPER_DEPTH:
+        return False
+    for value in fn.returned:
+        if isinstance(value, Await):
+            value = value.value
+        name = dotted(value.func) if isinstance(value, Call) else None
+        callee = _project_callee(index, index.canonical(name)) if name else None
+        if callee is not None and _relays_runtime_facts(index, callee, depth + 1):
+            return True
+    return False
+
+
 def is_model_dump(ctx: FileContext, value: cst.BaseExpression, scope: Scope) -> bool:
     """`x.model_dump(...)` (Pydantic v2's own method), or `x.dict(...)` of a
     name known to hold a Pydantic model: a parameter annotated with one, or a

@@ -1351,6 +1351,65 @@ def _inert_call(ctx: FileContext, call: cst.Call) -> bool:
     return isinstance(func, cst.Name) and func.value.startswith("get_")
 
 
+# What a view may read of the request without using the browser's
+# credentials: what the sender wrote (the body, the query, the method, the
+# path). Not `user`, `session`, `COOKIES`, nor `META`/`headers`, which hold
+# the cookie header and the client's address.
+CREDENTIAL_FREE_REQUEST_ATTRS = frozenset(
+    {
+        "POST", "GET", "body", "FILES", "method", "content_type", "content_params",
+        "encoding", "path", "path_info", "get_host", "build_absolute_uri", "is_secure",
+    }
+)  # fmt: skip
+# Decorators that only filter the HTTP method or the caching of the answer:
+# a view under any other (`@login_required`) may use the session.
+_METHOD_FILTER_PREFIXES = ("django.views.decorators.http.", "django.views.decorators.cache.")
+# Methods that give the browser a cookie: a view that hands the attacker's
+# credential to the victim's browser (login CSRF) needs no request to do so.
+_COOKIE_SETTERS = frozenset({"set_cookie", "set_signed_cookie", "delete_cookie"})
+
+
+def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool:
+    """A view function (`node`, with the request as its first parameter) that
+    never acts on the browser's credentials: it reads only what the sender
+    wrote (`request.POST`, `request.GET`, `request.body`, ...:
+    `CREDENTIAL_FREE_REQUEST_ATTRS`), passes the request itself to nothing
+    (no helper, form or `login(request, ...)` can reach the session through
+    it), sets no cookie (`set_cookie`, a `Set-Cookie` header), and has no
+    decorator but CSRF's and Django's method and cache filters. Whatever it
+    does (`Token.objects.get(key=request.POST["token"])`
+    and a change to that token's row), any client can do by posting directly:
+    a forged request from the victim's browser adds nothing to it."""
+    params = node.params
+    positional = [*params.posonly_params, *params.params]
+    if not positional:
+        return False
+    request = positional[0].name.value
+    for decorator in node.decorators:
+        expr = decorator.decorator
+        name = ctx.qualified_name(expr.func if isinstance(expr, cst.Call) else expr)
+        if name is None or not (name in CSRF_EXEMPT or name.startswith(_METHOD_FILTER_PREFIXES)):
+            return False
+    reads: set[int] = set()
+    for child in descendants(node.body):
+        if (
+            isinstance(child, cst.Attribute)
+            and isinstance(child.value, cst.Name)
+            and child.value.value == request
+        ):
+            if child.attr.value not in CREDENTIAL_FREE_REQUEST_ATTRS:
+                return False
+            reads.add(id(child.value))
+        elif isinstance(child, cst.Name) and child.value == request and id(child) not in reads:
+            return False  # the request itself, handed on or rebound
+        elif (isinstance(child, cst.Attribute) and child.attr.value in _COOKIE_SETTERS) or (
+            isinstance(child, cst.SimpleString)
+            and str(child.evaluated_value).lower() == "set-cookie"
+        ):
+            return False
+    return True
+
+
 def marks_webhook(name: str) -> bool:
     """`stripe_webhook`, `GithubHookView`, `payments/webhooks.py`, `"hooks/stripe/"`."""
     words = set(name_words(name))

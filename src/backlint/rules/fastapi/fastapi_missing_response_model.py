@@ -15,6 +15,7 @@ from backlint.semantics.fastapi import (
     is_model_dump,
     is_relayed_json,
     is_response_value,
+    is_runtime_relay,
     path_parameters,
     route_of,
 )
@@ -183,9 +184,22 @@ class FastapiMissingResponseModel(Rule):
     function's parameters (`worker.limit`, `sorted(worker.task_keys)`),
     builtins and constants: a local diagnostic server of one object's live
     state. A diagnostic dict of a module-level app's live attributes is
-    still flagged (missed nuance: backlint cannot tell who reads it), and so
-    is a route relaying what a dynamically loaded plugin returns
-    (open-webui's actions: the plugin call is modules and rebindings away).
+    still flagged (missed nuance: backlint cannot tell who reads it).
+    A relay of code loaded at run time: a route whose every return is a call
+    of a project function (three deep) some of whose returns are what a
+    callable resolved at run time returned: an attribute (or a class's
+    method, or `getattr(...)`) of a module made at run time
+    (`types.ModuleType(...)` filled by `exec`, `module_from_spec(...)` of a
+    plugin file), or a
+    callable the helper reads the signature of before calling it
+    (`action = plugin.action; inspect.signature(action); action(**params)`,
+    open-webui's actions): a plugin's result, whose shape is its author's.
+    Still flagged: a module imported by its dotted path
+    (`importlib.import_module(settings.BACKEND)`: the project's or a
+    library's backend), and a callable handed in as a parameter (the caller
+    knows it). Missed
+    alarm: a dispatcher that reads the signature of the project's own
+    handlers (kept in a dict or a list) is taken for a plugin call.
 
     Fix:
     None: only the author knows the shape of the response.
@@ -248,6 +262,7 @@ class FastapiMissingResponseModel(Rule):
                 self._ack(ret.value, inner, echoed, 0)
                 or is_relayed_json(self.ctx, ret.value, inner)
                 or is_model_dump(self.ctx, ret.value, inner)
+                or is_runtime_relay(self.ctx, ret.value, inner)
             )
             for ret in returns
         )

@@ -15,6 +15,7 @@ from backlint.semantics.security import (
     answers_safe_methods_only,
     is_inert_view,
     marks_webhook,
+    uses_no_browser_credentials,
 )
 from backlint.semantics.tree import descendants
 
@@ -72,20 +73,31 @@ class CsrfExemptView(Rule):
     no `post`/`put`/`patch`/`delete`, whose other bases are Django's
     `View`/`TemplateView`/`DetailView`/`ListView` or auth mixins, and whose
     own `dispatch` only returns `super().dispatch(...)`; or whose
-    `http_method_names` lists only safe methods); test files.
-    Other ways an exempt view authenticates without the session are not
-    seen: a secret posted in the body (a session key handed over across
-    domains) or an unguessable part of the URL (a widget's random cart
-    namespace) looks like any other request field or URL capture, and a view
-    that reads none of `request.user`/`request.session` may still reach
-    them through helpers. Neither is a safe sign by itself: a view that
-    checks a posted secret and then writes to the browser's session can be
-    sent the attacker's own valid secret (login CSRF, what Django's CSRF
-    check on its login view prevents), and a fixed-length URL capture
-    (`[a-zA-Z0-9]{16}`) is as often a public identifier as a secret; whether
-    the exempt URL's state is apart from the user's (a cart namespace of its
-    own) is the view's design, not its code's shape. Such views are
-    flagged: add a `# noqa` with the reason.
+    `http_method_names` lists only safe methods); view functions that never
+    use the browser's credentials (a secret posted in the body looked up in
+    the database, `Subscription.objects.filter(secret=request.POST["token"])`,
+    and a change to that row): they read of the request only what the
+    sender wrote (`request.POST`, `GET`, `body`, `FILES`, `method`, `path`,
+    ...; not `user`, `session`, `COOKIES`, `META` or `headers`), hand the
+    request itself to nothing, set no cookie, and have no decorator but
+    `csrf_exempt` and Django's method and cache filters (`@require_POST`):
+    a forged post from another site can do nothing a direct post cannot
+    (missed alarm: a helper that reaches the session without being given
+    the request, a thread-local current user such as django-crum's
+    `get_current_user()`); test files.
+    Still flagged: a view that checks a posted secret and then writes to
+    the browser's session (pretix's `EventAuth`, a cross-domain session
+    handoff) or sets a cookie: the attacker can post their own valid secret
+    and the victim's browser is then signed in as the attacker (login CSRF,
+    what Django's CSRF check on its login view prevents); a class-based
+    view (its mixins and other handlers may use the session). An
+    unguessable part of the URL (a widget's random cart namespace,
+    pretix's `w/<16 characters>/cart/add`) is not seen as a defence: a
+    fixed-length URL capture (`[a-zA-Z0-9]{16}`) is as often a public
+    identifier as a secret, and whether the exempt URL's state is apart
+    from the user's (a cart namespace of its own) is the view's design, not
+    its code's shape. Such views are flagged: add a `# noqa` with the
+    reason.
 
     Fix:
     None: remove the exemption and send the CSRF token (Django's
@@ -117,8 +129,17 @@ class CsrfExemptView(Rule):
             and not _reads_authorization(node)
             and not (node.name.value != "dispatch" and is_inert_view(self.ctx, node))
             and not self._safe_method(node)
+            and not self._credential_free(node)
         ):
             self.report(node, view=node.name.value)
+
+    def _credential_free(self, node: cst.FunctionDef) -> bool:
+        """A view function that reads only what the sender wrote and hands
+        the request to nothing (`uses_no_browser_credentials`): a forged
+        request from another site carries no authority a direct one lacks."""
+        return not isinstance(self.ctx.scope.node, cst.ClassDef) and uses_no_browser_credentials(
+            self.ctx, node
+        )
 
     def _marked_by_decorators(self, node: cst.FunctionDef) -> bool:
         """Another decorator names the protocol (`@social_auth_view`, `@psa(...)`)."""

@@ -262,3 +262,41 @@ def test_a_file_deep_in_packages_is_linted_with_its_whole_project(tmp_path: Path
     )
     run = run_cli(tmp_path, "check", "shop/api/auth.py", "--select", "BKL608", "--no-cache")
     assert run.exit_code == 0, run.stdout
+
+
+def test_the_command_exits_without_tearing_down_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    """`backlint` (`cli.run`) prints everything, keeps the exit code, and
+    skips the interpreter's teardown (atexit handlers, freeing the index)."""
+    import subprocess
+    import sys
+
+    from harness import clean_env
+
+    root = write_tree(
+        tmp_path / "p",
+        {"pyproject.toml": pyproject(), "app.py": "def f(x):\n    return x\n"},
+    )
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('torn down'))\n"
+        "from backlint.cli import run\n"
+        "sys.argv = ['backlint', *sys.argv[1:]]\n"
+        "run()\n"
+    )
+
+    def backlint(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            check=False,
+        )
+
+    found = backlint("check", "app.py", "--select", "BKL801")
+    assert found.returncode == 1
+    assert "app.py:1:1: BKL801" in found.stdout  # flushed before the exit
+    missing = backlint("check", "nope.py")
+    assert missing.returncode == 2 and "nope.py" in missing.stderr
+    assert "torn down" not in found.stdout + missing.stdout

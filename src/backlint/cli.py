@@ -53,6 +53,27 @@ def main() -> None:
     """backlint: the conventions of FastAPI, Django, DRF, SQLAlchemy and Celery backends."""
 
 
+def run() -> NoReturn:
+    """The `backlint` command: `main`, then an exit that skips freeing the
+    index's objects one by one (tens of milliseconds of a pre-commit run
+    that lints one file; mypy exits so too). Everything backlint writes is
+    written and its workers are joined before `main` returns."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):
+        click.echo(code, err=True)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: nothing more can be said
+        code = code or 1
+    os._exit(code or 0)
+
+
 @main.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(

@@ -66,6 +66,34 @@ MODEL_BASES = frozenset(
 
 # A database transaction, as a context manager or a decorator.
 TRANSACTION_ATOMIC = frozenset({"django.db.transaction.atomic"})
+# Exceptions a failing write raises (the database's, a protected or
+# restricted delete's, a model's own validation), with the builtin bases that
+# catch them all: an `except` naming one catches a write's failure.
+WRITE_ERRORS = frozenset(
+    {
+        "builtins.Exception",
+        "builtins.BaseException",
+        *(
+            f"django.db.{name}"
+            for name in (
+                "Error",
+                "DatabaseError",
+                "IntegrityError",
+                "DataError",
+                "OperationalError",
+                "InternalError",
+                "ProgrammingError",
+                "NotSupportedError",
+            )
+        ),
+        *(
+            f"django.db.{module}{name}"
+            for module in ("models.", "models.deletion.")
+            for name in ("ProtectedError", "RestrictedError")
+        ),
+        "django.core.exceptions.ValidationError",
+    }
+)
 
 RelationKind = Literal[
     "fk", "o2o", "m2m", "generic_fk", "reverse_fk", "reverse_o2o", "reverse_m2m", "generic_rel"

@@ -11,6 +11,8 @@ from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKin
 from backlint.semantics.django import (
     CHOICES_LISTS,
     TRANSACTION_ATOMIC,
+    WRITE_ERRORS,
+    Model,
     QuerySet,
     choices_enum,
     find_class_nested,
@@ -126,6 +128,21 @@ _MEASURES = frozenset(
 )
 # Measuring queries that are the work itself: writes.
 _WRITES = frozenset({"update", "delete", "aupdate", "adelete"})
+# Writes one row at a time whose failure a per-item `try` can isolate
+# (`_isolated`): reads have no failure to isolate.
+_ISOLATED = frozenset({"save", "create", "get_or_create", "update_or_create", "update", "delete"})
+_ISOLATED |= {f"a{name}" for name in _ISOLATED}
+# Manager writes that insert from their keyword arguments (`_open_file_argument`).
+_CREATES = frozenset(
+    {
+        "create",
+        "get_or_create",
+        "update_or_create",
+        "acreate",
+        "aget_or_create",
+        "aupdate_or_create",
+    }
+)
 # Words naming a loop over batches of rows.
 _BATCH_WORDS = ("batch", "chunk")
 
@@ -213,16 +230,37 @@ class DjangoQueryInLoop(Rule):
     type has) is still flagged, and so is a collection keyed by a choices
     field built elsewhere (misago's `form.agreements`, one entry per
     agreement type: backlint does not follow what a parameter's attribute
-    holds, nor what keys a function's dict gets); an instance's `delete()`
+    holds, nor what keys a function's dict gets), and so is a list a
+    function builds from a choice set (nautobot's
+    `export_metadata_from_choiceset(choiceset)`, one dict appended per
+    choice: backlint does not follow how long a returned list grows) or a
+    parameter every caller fills with one element (the callers are not
+    followed); an instance's `delete()`
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides
     `save()`, which `bulk_create()`/`bulk_update()` would skip; an
     instance's `save()` in an iteration that assigns one of its file fields
     (`attachment.upload = File(...)`): `FileField.pre_save()` stores the file
-    in `save()`, which `bulk_update()` does not call; queries in a
+    in `save()`, which `bulk_update()` does not call; a `create()` (or
+    `get_or_create()`, `update_or_create()`, or a `save()` of an instance
+    built in the iteration) whose file field is given a file opened by a
+    `with ... as f:` block of the iteration (`FileUpload.objects.create(
+    file=File(f))`): the insert stores the file while it is open, and a
+    `bulk_create()` after the loop would get closed files (a file read into
+    memory first, `create(image=ContentFile(f.read()))`, and a `save()`
+    after such a `create()`, are still flagged); queries in a
     `with transaction.atomic():` block opened once per item (one row per
-    transaction on purpose, so that a failure leaves the others done); batch queries
+    transaction on purpose, so that a failure leaves the others done); a
+    write (`save()`, `create()`, `update()`, `delete()`...) in a `try` of the
+    loop body with an `except` that catches the write's failure (bare,
+    `Exception`, `IntegrityError`, `ProtectedError`...) and whose every
+    `except` records the failure (a call such as `logger.error(...)`, or an
+    assignment) and goes on to the next item (no `raise`, `return` or
+    `break` in it): failure isolation per item, which one query over all the
+    rows would lose (a handler that re-raises or only `pass`es, one that
+    catches only other errors, `except ValueError:`, and a read in such a
+    `try`, are still flagged); batch queries
     (`filter(pk__in=chunk)` with an `__in` lookup, `bulk_create`,
     `bulk_update`); a query on the way out of the loop (in a `return`, or in a
     block that ends with `break`, `return` or `raise`: it runs once); building
@@ -284,6 +322,7 @@ class DjangoQueryInLoop(Rule):
         method = func.attr.value
         qsets = querysets(self.ctx)
         cure: str | None = None
+        qs: QuerySet | None = None
         if method in QUERY_METHODS:
             qs = qsets.queryset(func.value)
             if qs is not None and self._counts(qs, func.value, loop_targets):
@@ -299,9 +338,15 @@ class DjangoQueryInLoop(Rule):
                     return  # `bulk_update()` would skip the model's save()
                 if method in ("save", "asave") and self._stores_file(node, model.file_fields):
                     return  # `bulk_update()` would not store the file
+                if method in ("save", "asave") and self._built_from_open_file(node, model):
+                    return  # a `bulk_create()` after the loop would get closed files
                 cure = INSTANCE_METHODS[method]
         if cure is None or _batch(node) or id(node) in self.covered:
             return
+        if method in _CREATES and qs is not None and self._open_file_argument(node, qs):
+            return  # a `bulk_create()` after the loop would get closed files
+        if method in _ISOLATED and self._isolated(node):
+            return  # a per-item try/except that logs the failure and goes on
         if method in ("get", "aget") and self._refetch(node):
             return  # reloads a row the loop holds, after the loop changed rows
         if self._written_twice(node, method):
@@ -465,6 +510,143 @@ class DjangoQueryInLoop(Rule):
                         and target.attr.value in file_fields
                     ):
                         return True
+        return False
+
+    def _opened(self, node: cst.CSTNode) -> set[str]:
+        """The names bound by `with ... as name` blocks that hold `node` and
+        are opened in the innermost loop's body (once per iteration, closed
+        before the next), with the names assigned in those blocks from a value
+        using one (`upload = File(f)`)."""
+        names: set[str] = set()
+        blocks: list[cst.With] = []
+        child: cst.CSTNode = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, (*_SCOPES, *_COMPREHENSIONS)):
+                return set()
+            if isinstance(parent, cst.For) and child is parent.body:
+                break
+            if isinstance(parent, cst.With) and child is parent.body:
+                blocks.append(parent)
+                for item in parent.items:
+                    if item.asname is not None:
+                        names |= _names(item.asname.name)
+            child = parent
+        else:
+            return set()
+        for block in blocks:
+            for n in descendants(block.body, prune=_SCOPES):
+                name = _assigned_name(n)
+                if name is not None and isinstance(n, cst.Assign) and _hands(n.value, names):
+                    names.add(name)
+        return names
+
+    def _open_file_argument(self, node: cst.Call, qs: QuerySet) -> bool:
+        """`FileUpload.objects.create(file=File(f))` in a `with open(...) as
+        f:` block opened in the iteration: the insert stores the file's content
+        (`FileField.pre_save()`) while it is open; a `bulk_create()` after the
+        loop would get files closed by then (or need every one held open).
+        Only a file field given the open file itself counts (`f`, `File(f)`):
+        `create(image=ContentFile(f.read()))` has read the content into
+        memory, and a `bulk_create()` stores it as well."""
+        fields = qs.model.file_fields
+        if not fields:
+            return False
+        opened = self._opened(node)
+        if not opened:
+            return False
+        for arg in node.args:
+            if arg.keyword is None:
+                continue
+            if arg.keyword.value in fields and _hands(arg.value, opened):
+                return True
+            if arg.keyword.value in ("defaults", "create_defaults") and isinstance(
+                arg.value, cst.Dict
+            ):
+                for element in arg.value.elements:
+                    if (
+                        isinstance(element, cst.DictElement)
+                        and isinstance(element.key, cst.SimpleString)
+                        and element.key.evaluated_value in fields
+                        and _hands(element.value, opened)
+                    ):
+                        return True
+        return False
+
+    def _built_from_open_file(self, node: cst.Call, model: Model) -> bool:
+        """`upload = FileUpload(file=File(f))`, then `upload.save()`, in a
+        `with open(...) as f:` block opened in the iteration: as
+        `_open_file_argument`, the `bulk_create()` would get closed files.
+        (A `save()` after `create(file=File(f))` inserted already: its
+        `bulk_update()` needs no file, still flagged.)"""
+        file_fields = model.file_fields
+        if not file_fields:
+            return False
+        assert isinstance(node.func, cst.Attribute)
+        receiver = node.func.value
+        if not isinstance(receiver, cst.Name):
+            return False
+        opened = self._opened(node)
+        body = self._loop_body(node)
+        if not opened or body is None:
+            return False
+        for n in descendants(body, prune=_SCOPES):
+            if (
+                _assigned_name(n) == receiver.value
+                and isinstance(n, cst.Assign)
+                and isinstance(n.value, cst.Call)
+                and self._constructs(n.value.func, model.qualname)
+                and any(
+                    a.keyword is not None
+                    and a.keyword.value in file_fields
+                    and _hands(a.value, opened)
+                    for a in n.value.args
+                )
+            ):
+                return True
+        return False
+
+    def _constructs(self, func: cst.BaseExpression, model: str) -> bool:
+        """`func` names the model class itself (`FileUpload(...)`)."""
+        name = self.ctx.qualified_name(func)
+        return name is not None and self.ctx.index.canonical(name) == model
+
+    def _catches_write_errors(self, handler: cst.ExceptHandler) -> bool:
+        """A bare `except:`, or one naming `Exception` or an error a failing
+        write raises (`IntegrityError`, `ProtectedError`...: `WRITE_ERRORS`)."""
+        if handler.type is None:
+            return True
+        types = (
+            [e.value for e in handler.type.elements]
+            if isinstance(handler.type, cst.Tuple)
+            else [handler.type]
+        )
+        return any(self.ctx.qualified_name(t) in WRITE_ERRORS for t in types)
+
+    def _isolated(self, node: cst.Call) -> bool:
+        """A write in the body of a `try` inside the loop body, one of whose
+        handlers catches the write's failure (`_catches_write_errors`) and
+        every handler records the failure (a call: `logger.error(...)`,
+        `errors.append(...)`, or an assignment) and goes on to the next item
+        (no `raise`, `return` or `break` in it): each item's failure isolated
+        on purpose, as with a `transaction.atomic()` per item. One query over
+        all the rows would let one failing row abort the others and lose which
+        one failed. (A handler that re-raises, or only `pass`es, and a read in
+        such a `try`, are still flagged: a read has no failure to isolate, and
+        a silent `pass` around an insert is `bulk_create(ignore_conflicts=True)`.)"""
+        child: cst.CSTNode = node
+        for parent in self.ctx.ancestors(node):
+            if isinstance(parent, (*_SCOPES, *_COMPREHENSIONS)):
+                return False
+            if isinstance(parent, cst.For) and child is parent.body:
+                return False
+            if (
+                isinstance(parent, cst.Try)
+                and child is parent.body
+                and any(self._catches_write_errors(h) for h in parent.handlers)
+                and all(_logs_and_continues(h) for h in parent.handlers)
+            ):
+                return True
+            child = parent
         return False
 
     def _overrides(self, model: str, method: str) -> bool:
@@ -645,6 +827,28 @@ def _assigned_name(node: cst.CSTNode | None) -> str | None:
     ):
         return node.targets[0].target.value
     return None
+
+
+def _hands(expr: cst.BaseExpression, names: set[str]) -> bool:
+    """`expr` is one of `names`, or a call handed one (`File(f, name=...)`):
+    the object itself, not something read from it (`f.read()`)."""
+    if isinstance(expr, cst.Name):
+        return expr.value in names
+    if isinstance(expr, cst.Call):
+        return any(_hands(arg.value, names) for arg in expr.args)
+    return False
+
+
+def _logs_and_continues(handler: cst.ExceptHandler) -> bool:
+    """An `except` block that records the failure (a call or an assignment)
+    and lets the loop go on: no `raise`, `return` or `break` anywhere in it."""
+    records = False
+    for n in descendants(handler.body, prune=_SCOPES):
+        if isinstance(n, (cst.Raise, cst.Return, cst.Break)):
+            return False
+        if isinstance(n, (cst.Call, cst.Assign, cst.AugAssign)):
+            records = True
+    return records
 
 
 def _recorded_queries(body: cst.BaseSuite) -> set[int]:

@@ -76,6 +76,20 @@ CLIENT_FACING_EXCEPTIONS = frozenset(
     }
 )
 CLIENT_FACING_PREFIXES = ("rest_framework.exceptions.", "django.forms.")
+# Django's errors about a lookup or a field name (`Cannot resolve keyword 'x'
+# into field. Choices are: ...`, `Unsupported lookup 'x' for CharField`,
+# `Device has no field named 'x'`): the text names the model's fields and the
+# lookup asked for, no value, SQL, path or host; caught by name around
+# `queryset.get(**params)` of the client's keys (nautobot's nested
+# serializers), it tells the client which key is wrong. Only when caught by
+# name: `except Exception` of the same lookup is still judged broad.
+LOOKUP_ERRORS = frozenset(
+    {
+        "django.core.exceptions.FieldError",
+        "django.core.exceptions.FieldDoesNotExist",
+        "django.db.models.FieldDoesNotExist",
+    }
+)
 # Builtin exceptions whose text is not written for clients: caught broadly, or
 # raised by the system with paths, hosts and codes in the text. Builtins that
 # applications raise with messages for the caller (`ValueError`, `KeyError`,
@@ -290,6 +304,61 @@ _CONVERSIONS = frozenset(
 )
 
 
+# Functions and classes of the standard library that only convert the value
+# they are given (and fail on a malformed one), reaching no file, socket,
+# process or setting: what they raise describes that value (`badly formed
+# hexadecimal UUID string`, `'x' does not appear to be an IPv4 or IPv6
+# address`, `Invalid isoformat string: 'x'`). Not `json.load` or
+# `base64.decode`, which read a file object, nor `os.path`.
+PURE_CONVERSIONS = frozenset(
+    {
+        "uuid.UUID", "decimal.Decimal", "fractions.Fraction",
+        "datetime.date", "datetime.datetime", "datetime.time", "datetime.timedelta",
+        "datetime.date.fromisoformat", "datetime.datetime.fromisoformat",
+        "datetime.time.fromisoformat", "datetime.datetime.strptime",
+        "datetime.date.fromisocalendar", "datetime.datetime.fromisocalendar",
+        "datetime.date.fromordinal", "datetime.datetime.fromordinal",
+        "datetime.date.fromtimestamp", "datetime.datetime.fromtimestamp",
+        "datetime.datetime.utcfromtimestamp",
+        "json.loads",
+        "base64.b64decode", "base64.urlsafe_b64decode", "base64.standard_b64decode",
+        "base64.b32decode", "base64.b16decode", "base64.b85decode", "base64.a85decode",
+        "base64.decodebytes",
+        "shlex.split", "struct.unpack", "re.compile",
+    }
+)  # fmt: skip
+# Modules all of whose functions and classes are such conversions.
+PURE_CONVERSION_MODULES = ("ipaddress.", "binascii.", "urllib.parse.")
+# Other standard-library functions that only compute a value from the ones
+# they are given (an encoding, an escape, a match): data handling, not a
+# conversion of the input. Not `uuid.uuid1`, which may ask the system for a
+# MAC address.
+PURE_FUNCTIONS = frozenset(
+    {
+        "uuid.uuid3", "uuid.uuid4", "uuid.uuid5", "json.dumps",
+        "base64.b64encode", "base64.urlsafe_b64encode", "base64.standard_b64encode",
+        "base64.b32encode", "base64.b16encode", "base64.b85encode", "base64.a85encode",
+        "base64.encodebytes", "html.escape", "html.unescape", "shlex.quote",
+        "struct.pack", "struct.calcsize", "re.match", "re.fullmatch", "re.search",
+        "re.findall", "re.split", "re.escape",
+    }
+)  # fmt: skip
+
+
+def pure_stdlib(ctx: FileContext, name: str) -> bool | None:
+    """A standard-library function that only handles the values it is given:
+    True for a conversion (`PURE_CONVERSIONS`, `PURE_CONVERSION_MODULES`),
+    False for other data handling (`PURE_FUNCTIONS`), None for anything else
+    (and for a project module of the same name)."""
+    if name.split(".", 1)[0] in ctx.project_roots():
+        return None
+    if name in PURE_CONVERSIONS or name.startswith(PURE_CONVERSION_MODULES):
+        return True
+    if name in PURE_FUNCTIONS:
+        return False
+    return None
+
+
 def _only_parses(ctx: FileContext, body: cst.BaseSuite, scope: Scope) -> bool:
     """The `try` body only converts values it was given: it awaits nothing
     but the request's body or an upload, enters no context manager, and every
@@ -330,7 +399,8 @@ def _body_converts(
 
 def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
     """One call of `_only_parses`: True for a conversion (`int(value)`,
-    `json.loads`, a parser), False for a call that only handles data (a
+    `json.loads`, `uuid.UUID(value)`, a parser, a project helper calling a
+    standard-library conversion), False for a call that only handles data (a
     string method, a response being built), None for anything else."""
     func = call.func
     name = ctx.qualified_name(func, scope)
@@ -346,6 +416,9 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
             return _helper_converts(ctx, *helper)
     if name is not None and _data_class(ctx, name):
         return True  # `SpanKind(value)`: fails only on a value it cannot hold
+    pure = pure_stdlib(ctx, name) if name is not None else None
+    if pure is not None:
+        return pure  # `uuid.UUID(value)`, `ipaddress.ip_address(value)`
     if isinstance(func, cst.Attribute):
         last = func.attr.value
     elif isinstance(func, cst.Name):
@@ -359,9 +432,9 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
         return False if data_method else None
     if words & _PARSE_WORDS:
         return True
-    if data_method or (name is not None and _handles_data(ctx, name)):
+    if data_method:
         return False
-    return None
+    return _handles_data(ctx, name) if name is not None else None
 
 
 def _nested_helper(
@@ -451,29 +524,38 @@ def _is_dataclass(cls: ClassFacts) -> bool:
     return False
 
 
-def _handles_data(ctx: FileContext, name: str) -> bool:
+def _handles_data(ctx: FileContext, name: str) -> bool | None:
     """A project function that only handles the data it is given: a short
     sync body that awaits, enters and yields nothing and calls only builtin
-    conversions, string/dict methods and other such functions of the project
-    (lnbits' `filter_dict_keys(invoice.data, fields)`, a dict comprehension):
-    it reaches no server, file or database."""
+    conversions, string/dict methods, standard-library functions that only
+    handle values (`pure_stdlib`) and other such functions of the project (lnbits'
+    `filter_dict_keys(invoice.data, fields)`, a dict comprehension): it
+    reaches no server, file or database. None when it may do more; else
+    whether it (or a helper it calls) calls a standard-library conversion
+    (lnbits' `to_valid_user_id`, `uuid.UUID(hex=value)`): the index leaves
+    the builtins a helper calls out, so `int(value)` alone does not tell."""
     seen: set[str] = set()
     pending = [ctx.index.canonical(name)]
+    converts = False
     while pending:
         current = pending.pop()
         if current in seen:
             continue
         seen.add(current)
         if len(seen) > 4:
-            return False
+            return None
         fn = ctx.index.find_function(current)
         if fn is None or fn.plain_calls is None:
-            return False
+            return None
         for called in fn.plain_calls:  # builtins and data methods are left out
+            pure = pure_stdlib(ctx, called)
+            if pure is not None:
+                converts = converts or pure
+                continue
             if set(name_words(called.rpartition(".")[2])) & _IO_WORDS:
-                return False  # `fetch_invoice_row`: named for reaching elsewhere
+                return None  # `fetch_invoice_row`: named for reaching elsewhere
             pending.append(ctx.index.canonical(called))
-    return True
+    return converts
 
 
 def _raised_by_callee(
@@ -719,6 +801,8 @@ def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) ->
         name = ctx.index.canonical(name)
         if name in CLIENT_FACING_EXCEPTIONS or name.startswith(CLIENT_FACING_PREFIXES):
             continue
+        if name in LOOKUP_ERRORS:
+            continue  # names the model's fields and the lookup asked for
         if "Validation" in name.rsplit(".", 1)[-1]:
             continue  # a library's validation error: its text describes the input
         if name.startswith("builtins."):

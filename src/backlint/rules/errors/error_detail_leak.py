@@ -83,8 +83,12 @@ class ErrorDetailLeak(Rule):
     exceptions whose text is written for clients:
     the project's own exception classes, validation errors (pydantic,
     Django, DRF, marshmallow, and any library class named `*Validation*`),
-    `HTTPException` and `Http404`; builtins that applications raise with
-    messages for the caller (`ValueError`, `KeyError`, `TypeError`,
+    `HTTPException` and `Http404`; Django's `FieldError` and
+    `FieldDoesNotExist` caught by name (nautobot's `queryset.get(**params)`
+    of the client's keys: the text names the model's fields and the keyword
+    asked for, never a value, SQL, path or host; `except Exception` around
+    the same lookup, or with a `DatabaseError`, is flagged); builtins that
+    applications raise with messages for the caller (`ValueError`, `KeyError`, `TypeError`,
     `PermissionError`, `AssertionError`); library errors about malformed
     input (`etree.ParseError`, `netaddr.AddrFormatError`,
     `json.JSONDecodeError`, `*Invalid*`) or an unreadable file (pypdf's
@@ -99,7 +103,11 @@ class ErrorDetailLeak(Rule):
     that only converts values it was given: it awaits nothing but the
     request's body or an upload, enters no `with`, converts something, and
     calls only builtin conversions (`int(value)`), string and dict methods,
-    responses, functions named for parsing (`json.loads`, `bolt11.decode`,
+    responses, standard-library conversions that reach no file, socket or
+    process (`uuid.UUID`, `decimal.Decimal`, `datetime.fromisoformat`,
+    `ipaddress.ip_address`, `json.loads`, `base64.b64decode`,
+    `urllib.parse.urlparse`...; not `json.load`, `socket`, `os` or
+    `subprocess`), functions named for parsing (`json.loads`, `bolt11.decode`,
     `SpanQuery.from_dict`, `cast_bool_from_str`, phoenix's `unflatten` of
     dotted keys; a name with `get`, `load`,
     `read`, `fetch`, `lookup`... reaches elsewhere and is flagged),
@@ -108,8 +116,11 @@ class ErrorDetailLeak(Rule):
     and no `__init__`, `__new__`, `__post_init__` or metaclass: phoenix's
     `SpanKind(value)`), project helpers that only handle data (lnbits'
     `filter_dict_keys`: a short sync body that awaits, enters and yields
-    nothing and calls only builtins, methods of its own values and other
-    such helpers; one that calls a library, a module-level object or a
+    nothing and calls only builtins, methods of its own values, the
+    standard-library conversions above and other such helpers; lnbits'
+    `to_valid_user_id`, building a `uuid.UUID` from a path parameter,
+    converts; one that calls another library, `socket.gethostname` or
+    `os.path.realpath`, a module-level object or a
     function named for I/O is flagged, and so is a longer helper, whose body
     the index does not summarise), and sync helpers defined in the enclosing
     function (phoenix's `convert_api_span_for_insertion` in its bulk span
@@ -149,7 +160,9 @@ class ErrorDetailLeak(Rule):
     `permission_classes`, a class-based view whose base gates on them
     (`AdministratorPermissionRequiredMixin`, `SuperuserRequiredMixin`; a
     mixin of an admin UI that gates nothing, such as `AdminTemplateMixin`,
-    does not count); exception names
+    does not count, nor does an OAuth scope, `Security(verify_oauth_client,
+    scopes=[DATABASE_RESET])`, whose name does not say who holds it);
+    exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.
 

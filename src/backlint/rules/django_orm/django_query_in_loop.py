@@ -93,6 +93,8 @@ _SAME_LENGTH = frozenset({"builtins.enumerate", "builtins.sorted", "builtins.rev
 _EXITS = (cst.Break, cst.Return, cst.Raise)
 # Collections built from an iterable, as short as it.
 _COLLECTIONS = frozenset({"builtins.tuple", "builtins.list", "builtins.set", "builtins.frozenset"})
+# Django's app registry: the installed apps and models, as many as the code defines.
+_CODE_REGISTRIES = frozenset({"django.apps.apps.get_models", "django.apps.apps.get_app_configs"})
 # Django's settings object: its UPPER_CASE attributes are configuration.
 _SETTINGS = "django.conf.settings."
 # Calls that change rows: a loop making them may re-fetch what it holds.
@@ -215,7 +217,8 @@ class DjangoQueryInLoop(Rule):
     loops over literal lists,
     tuples, sets, strings, `range(<literal>)`, slices with a literal bound
     (`qs[:3]`), `zip()` with one such argument, Django settings
-    (`settings.AVATAR_SIZES`), comprehensions and `tuple()`/`list()` over
+    (`settings.AVATAR_SIZES`), Django's app registry (`apps.get_models()`,
+    `apps.get_app_configs()`: the installed models), comprehensions and `tuple()`/`list()` over
     such iterables, and names bound to any of these: local
     variables, module-level constants in the module or imported from another
     module of the project, there written as a literal or built from one by a
@@ -781,6 +784,8 @@ class DjangoQueryInLoop(Rule):
             ):
                 return self._short(func.value, depth)
             name = self.ctx.qualified_name(func)
+            if name in _CODE_REGISTRIES:  # `apps.get_models()`
+                return True
             if name == "builtins.range":
                 return bool(iterable.args) and all(
                     isinstance(a.value, cst.Integer) for a in iterable.args

@@ -241,9 +241,14 @@ def _walk(top: Path, excluder: Excluder, skipped: Skipped, cwd: Path) -> Iterato
             continue
         subdirectories: list[Path] = []
         for entry in entries:
-            path = Path(entry.path)
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if not is_dir and not entry.name.endswith(".py"):
+                continue  # templates, locales, data: no path object for each
+            path = Path(entry.path)
+            try:
                 is_file = not is_dir and entry.is_file()
             except OSError:
                 is_dir = is_file = False

@@ -1329,6 +1329,71 @@ def is_anonymous_view(name: str) -> bool:
     return any(word in lowered for word in ANONYMOUS_VIEW_WORDS)
 
 
+# Words of a view's name for the account flows a caller goes through before
+# being logged in: these views must be public whatever the project writes
+# (narrower than ANONYMOUS_VIEW_WORDS: a `TokenViewSet` or `WebhookViewSet`
+# may manage the user's own tokens or hooks).
+ACCOUNT_FLOW_WORDS = ("login", "logon", "signin", "signup", "password")
+# The stem of a view for the caller's own session (log in, log out).
+_SESSION_STEMS = frozenset({"session", "sessions", "authsession"})
+_VIEW_SUFFIXES = ("viewset", "apiview", "view", "api", "endpoint", "resource")
+# A username/email availability check (signup forms call it).
+_ACCOUNT_KEYS = ("username", "email")
+_AVAILABILITY = ("available", "availability", "exists", "taken")
+
+
+def is_account_flow_view(name: str) -> bool:
+    """A view whose name says it is a step of logging in or signing up: login,
+    signup, password (set, reset, forgot), the session itself (`SessionViewSet`:
+    create logs in, destroy logs out; not `ChatSessionViewSet`), a username or
+    email availability check (`UsernameAvailableView`)."""
+    lowered = name.lower()
+    if any(word in lowered for word in ACCOUNT_FLOW_WORDS):
+        return True
+    stem = lowered
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _VIEW_SUFFIXES:
+            if stem.endswith(suffix) and len(stem) > len(suffix):
+                stem = stem[: -len(suffix)]
+                stripped = True
+    if stem in _SESSION_STEMS:
+        return True
+    return any(key in lowered for key in _ACCOUNT_KEYS) and any(
+        word in lowered for word in _AVAILABILITY
+    )
+
+
+# Module names that say a module's views serve the public.
+PUBLIC_MODULE_NAMES = frozenset(
+    {"public", "public_api", "api_public", "public_views", "public_viewsets"}
+)
+
+
+def in_open_public_module(classes: DrfClasses, module: str) -> bool:
+    """A module under a package or module named `public` (`core/public/api.py`,
+    `content/public_api.py`; the project's top-level package aside) none of
+    whose views sets permissions: an anonymous API by design (Kolibri's
+    `/public/` API for peer devices, which never writes `AllowAny`). A public
+    module one of whose views sets `permission_classes` (or decides in
+    `get_permissions()`...) is an authenticated "public" (stable, documented)
+    API, whose views are judged as usual."""
+    if not PUBLIC_MODULE_NAMES.intersection(module.split(".")[1:]):
+        return False
+    facts = classes.index.modules.get(module)
+    if facts is None:
+        return False
+    for name in facts.classes:
+        qualname = f"{module}.{name}"
+        if not classes.is_view(qualname):
+            continue
+        permissions = view_permissions(classes, qualname)
+        if permissions is None or permissions.state == "set":
+            return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Pagination:
     state: str  # "default" (from settings), "none" (`pagination_class = None`), "set"
@@ -1370,6 +1435,8 @@ __all__ = [
     "Walked",
     "class_list",
     "drf_classes",
+    "in_open_public_module",
+    "is_account_flow_view",
     "is_anonymous_view",
     "is_settings_module",
     "rest_framework_settings",

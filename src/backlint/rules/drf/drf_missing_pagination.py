@@ -11,7 +11,7 @@ from backlint.semantics.drf import (
     rest_framework_settings,
     view_pagination,
 )
-from backlint.semantics.facts import Attr, Call, Local, Ref, Subscript, Value
+from backlint.semantics.facts import Attr, Call, Const, Local, Ref, Subscript, Value
 from backlint.semantics.sqlalchemy import find_method
 
 # The methods that choose a view's rows.
@@ -33,7 +33,8 @@ class DrfMissingPagination(DrfClassRule):
     - sets no `pagination_class` (itself or through its project bases) while
       the project's `REST_FRAMEWORK` settings set no
       `DEFAULT_PAGINATION_CLASS` (or set it to None);
-    - or sets `pagination_class = None`, whatever the project default.
+    - or sets `pagination_class = None`, whatever the project default
+      (unless it is a child list, see below).
 
     The settings are read as for BKL403: production settings modules, split
     settings included.
@@ -91,9 +92,16 @@ class DrfMissingPagination(DrfClassRule):
     `filter_queryset()`, their own or a project base's) returns only the rows
     of one parent object the request names (`filter(project_id=<a query
     parameter>)`, `filter(task_id=self.kwargs["pk"])`,
+    `filter(project=self.kwargs["project_id"])` (the field compared with the
+    request's `<field>_id`/`<field>_pk`; not `filter(name=self.kwargs["name"])`),
     `filter(shelf=get_object_or_404(...))`, `get_object_or_404(...).items`,
-    those lookups in `Q(...)` objects joined by `&`: one project's storages,
-    one task's drafts); the request user's own rows, the user being the
+    those lookups in `Q(...)` objects joined by `&`, also when handed to
+    `super().filter_queryset(...)`: one project's storages, one task's
+    drafts, one example's spans), with or without `pagination_class = None`
+    (departure from RULES.md, which flags `None` whatever the default: a
+    child list fetched whole by the page that shows its parent sets `None` on
+    purpose, and is as long as one parent has children; `None` on any other
+    list is still flagged); the request user's own rows, the user being the
     parent (`filter(owner=self.request.user)`, `request.user.shelves.all()`,
     `filter(membership__in=request.user.memberships.filter(...))`: their
     memberships, their organizations); while a tenant's rows
@@ -110,8 +118,12 @@ class DrfMissingPagination(DrfClassRule):
     ranks shown as tabs (a position field on rows of a parent, or an
     integer ordering such as `-year`, is still flagged). Other small
     configuration tables have no such sign in the code (an organization's
-    webhooks: rows of a tenant, created through the API) and are still
-    flagged: suppress those with `# noqa: BKL404`;
+    webhooks: rows of a tenant, created through the API; a device's peers
+    found on the network, its installed channels, the few users granted
+    device rights, notices a server pushed, a lookup table a command seeds:
+    `Model.objects.all()` like any large table, small only by what the
+    deployment holds) and are still flagged: suppress those with
+    `# noqa: BKL404`;
     views that are not list views (a `GenericAPIView` with its own `get()`);
     base classes the project subclasses (their subclasses are judged).
     backlint stays silent when it cannot tell: no production settings module
@@ -139,6 +151,8 @@ class DrfMissingPagination(DrfClassRule):
             return
         name = node.name.value
         if pagination.state == "none":
+            if self._one_parents_rows(qualname):
+                return  # a child list: one parent's rows, fetched whole on purpose
             owner = pagination.owner.rsplit(".", 1)[-1]
             where = "" if pagination.owner == qualname else f" (inherited from `{owner}`)"
             self.report(node, view=name, why=f"(`pagination_class = None`{where})")
@@ -179,6 +193,11 @@ def _of_one_parent(value: Value) -> bool:
     while True:
         if isinstance(current, Call):
             func = current.func
+            if _narrows_further(current):
+                # `super().filter_queryset(queryset.filter(project=...))`: DRF's
+                # filter backends only narrow the rows they are given.
+                current = current.args[0]
+                continue
             if (
                 isinstance(func, Attr)
                 and func.attr == "filter"
@@ -255,7 +274,55 @@ def _parent_lookup(key: str, value: Value) -> bool:
         return False
     if key.endswith("_id"):
         return _names_one_object(value)
-    return _fetched_object(value) or _request_user(value)
+    return _fetched_object(value) or _request_user(value) or _parent_key(key, value)
+
+
+def _narrows_further(call: Call) -> bool:
+    """`super().filter_queryset(<queryset>)`: DRF's own `filter_queryset()`
+    runs the filter backends over the queryset it is given, never widening it."""
+    func = call.func
+    return (
+        isinstance(func, Attr)
+        and func.attr == "filter_queryset"
+        and isinstance(func.value, Call)
+        and isinstance(func.value.func, Ref)
+        and func.value.func.name == "builtins.super"
+        and len(call.args) == 1
+    )
+
+
+def _parent_key(key: str, value: Value) -> bool:
+    """`project=self.kwargs["project_id"]`: the field is compared with the
+    request's own name for that parent's key (`<field>_id`, `<field>_pk`), so
+    the field is the relation to it; not `status=self.kwargs["status"]`."""
+    name = _request_key(value)
+    return name is not None and name in (f"{key}_id", f"{key}_pk")
+
+
+def _request_key(value: Value) -> str | None:
+    """The literal name under which `value` is read from the request's path
+    or query (`self.kwargs["project_id"]`, `request.query_params.get("shelf_id")`)."""
+    if isinstance(value, Subscript) and len(value.index) == 1:
+        source, key = value.value, value.index[0]
+    elif (
+        isinstance(value, Call)
+        and isinstance(value.func, Attr)
+        and value.func.attr == "get"
+        and value.args
+    ):
+        source, key = value.func.value, value.args[0]
+    else:
+        return None
+    if not (isinstance(key, Const) and isinstance(key.value, str)):
+        return None
+    if not isinstance(source, Attr):
+        return None
+    from_path = source.attr == "kwargs" and source.value == Local("self")
+    from_query = source.attr in _REQUEST_PARTS and (
+        source.value == Local("request")
+        or (isinstance(source.value, Attr) and source.value.attr == "request")
+    )
+    return key.value if from_path or from_query else None
 
 
 def _rooted_at_user(value: Value) -> bool:

@@ -12,6 +12,8 @@ from backlint.semantics.drf import (
     WRITE_MIXINS,
     DrfClasses,
     checks_caller_in_methods,
+    in_open_public_module,
+    is_account_flow_view,
     is_anonymous_view,
     rest_framework_settings,
     takes_no_credentials,
@@ -120,9 +122,26 @@ class DrfMissingPermissions(DrfClassRule):
     input and answers), its `post()`/`put()`... only dispatching; views
     whose name says they serve anonymous callers (login, signup, register,
     token, password reset, verify/confirm, webhook, OAuth callback...) with
-    `AllowAny`; views with `get_permissions()`/`check_permissions()` of their
-    own, or a class decorator about login or permissions; views that check
-    the caller in their own methods (raise `PermissionDenied` or
+    `AllowAny`; with no `permission_classes` at all (departure from
+    RULES.md, which flags every view left to an open default: a project may
+    leave public views to the default instead of writing `AllowAny`, as
+    Kolibri does), views that are steps of logging in or signing up, which
+    must be public whatever the project writes: a name with login, signin,
+    signup or password, the caller's own session (`SessionViewSet`,
+    `SessionView`: create logs in; not `ChatSessionViewSet`), a username or
+    email availability check (`UsernameAvailableView`), none of them a list
+    view (a `LoginAttemptList` lists rows, and `TokenViewSet` or
+    `WebhookViewSet` may manage the user's own tokens or hooks: still
+    flagged), and the read-only views of a module declared public (a
+    `public` package or a `public_api`/`public_views` module, the project's
+    top-level package aside) none of whose views sets permissions (an
+    anonymous API for peers by design, judged as if it wrote `AllowAny`:
+    its views that write are flagged as `AllowAny` writes; a public module
+    one of whose views sets `permission_classes` is an authenticated stable
+    API, and a view there that sets none is flagged); views with
+    `get_permissions()`/`check_permissions()` of their own, or a class
+    decorator about login or permissions; views that check the caller in
+    their own methods (raise `PermissionDenied` or
     `NotAuthenticated`, call `permission_denied()`, `has_perm()`,
     `check_object_permissions()` or a project check named like a permission
     check, test `request.user.is_authenticated`/`is_staff` in an `if`);
@@ -132,7 +151,13 @@ class DrfMissingPermissions(DrfClassRule):
     view with `authentication_classes = ()` (no session or token at all: a
     credential in the body, by design); base classes the
     project subclasses (their subclasses are judged); function views
-    (`@api_view`). backlint stays silent when it cannot tell: no production
+    (`@api_view`). Read-only views left open by omission are flagged
+    otherwise, including a project's content catalogue meant for guests
+    (Kolibri's channel and content-node viewsets): nothing in the code
+    tells it from a device-management endpoint that forgot its permission,
+    or from a leak (say so with `AllowAny`). The name of a view routed
+    under a public URL prefix but defined elsewhere is not followed to its
+    URLconf. backlint stays silent when it cannot tell: no production
     settings module in the project (a reusable app: the settings of the
     projects that install it decide), production settings that leave
     `REST_FRAMEWORK` out while the project's dev settings set the key (the
@@ -164,23 +189,38 @@ class DrfMissingPermissions(DrfClassRule):
             return  # the view decides who may call it in its own code
         if permissions.state == "default":
             settings = self.ctx.index.view(rest_framework_settings)
-            if settings.permissions_open(self.ctx.index):
-                self.report(
-                    node,
-                    view=name,
-                    problem=(
-                        "has no `permission_classes` and the project's REST_FRAMEWORK "
-                        "sets no `DEFAULT_PERMISSION_CLASSES` (DRF allows anyone)"
-                    ),
-                )
-        elif (
-            permissions.state == "allow_any"
-            and classes.allows_writes(qualname)
-            and not is_anonymous_view(name)
-            and not takes_no_credentials(classes, qualname)
-            and not _writes_defeated(classes, qualname, node)
-        ):
+            if not settings.permissions_open(self.ctx.index):
+                return
+            if is_account_flow_view(name) and not classes.is_list_view(qualname):
+                return  # login, signup, session: public whatever the project writes
+            if in_open_public_module(classes, self.ctx.module) and not _open_writes(
+                classes, qualname, node
+            ):
+                return  # declared public by its module: judged as `AllowAny`
+            self.report(
+                node,
+                view=name,
+                problem=(
+                    "has no `permission_classes` and the project's REST_FRAMEWORK "
+                    "sets no `DEFAULT_PERMISSION_CLASSES` (DRF allows anyone)"
+                ),
+            )
+        elif permissions.state == "allow_any" and _open_writes(classes, qualname, node):
             self.report(node, view=name, problem="lets anyone write (`AllowAny`)")
+
+
+def _open_writes(classes: DrfClasses, qualname: str, node: cst.ClassDef) -> bool:
+    """Whether a view open to anyone lets anyone write: it accepts writes, and
+    neither its name (login, webhook...), `authentication_classes = ()` nor
+    handlers that persist nothing say that is its design."""
+    name = node.name.value
+    return (
+        classes.allows_writes(qualname)
+        and not is_anonymous_view(name)
+        and not is_account_flow_view(name)
+        and not takes_no_credentials(classes, qualname)
+        and not _writes_defeated(classes, qualname, node)
+    )
 
 
 def _writes_defeated(classes: DrfClasses, qualname: str, node: cst.ClassDef) -> bool:

@@ -767,16 +767,30 @@ _VALUE_TAIL = re.compile(
 # `'$.meta."{key}"'`, `'$[{i}]'`, `'lax $.{key}'`): member names and indexes
 # only, no filter (`? (@.name == "{v}")`), which holds values.
 _JSON_PATH = re.compile(r"""^(?:(?:strict|lax)\s+)?\$[.\[][\w.?"\[\]*-]*$""", re.IGNORECASE)
+# The column list of an `INSERT`/`REPLACE` so far, ending in an open quote:
+# `INSERT INTO t ('id', '` (also `? INTO ? ('`, the verb formatted in). SQLite
+# reads a quoted string where only a name can stand as that name (code quotes
+# columns that are keywords: `'order'`), and no other database takes a string
+# there: what is formatted in is a column name, not a value.
+_COLUMN_LIST = re.compile(
+    r"""\binto\s+[\w."`\[\]?]+\s*\(\s*"""
+    r"""(?:(?:'[^']*'|"[^"]*"|`[^`]*`|[\w?]+)\s*,\s*)*'[^']*$""",
+    re.IGNORECASE,
+)
 
 
 def value_position(before: str) -> bool:
     """Whether SQL text continues with a value after `before`: inside a quoted
     string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`.
     A quoted JSON path (`JSON_VALUE(doc, '$.{key}')`) takes a member name
-    there, not a value: a name position (Oracle needs the path literal)."""
+    there, not a value: a name position (Oracle needs the path literal); so
+    does a quoted name in the column list of an `INSERT` (`INSERT INTO t
+    ('{col}', ...)`, SQLite's quoting of a keyword column)."""
     unquoted = before.replace("''", "")
     if unquoted.count("'") % 2 == 1:
-        return not _JSON_PATH.match(unquoted[unquoted.rindex("'") + 1 :])
+        return not (
+            _JSON_PATH.match(unquoted[unquoted.rindex("'") + 1 :]) or _COLUMN_LIST.search(unquoted)
+        )
     return bool(_VALUE_TAIL.search(before.rstrip()))
 
 

@@ -1375,9 +1375,13 @@ CREDENTIAL_FREE_REQUEST_ATTRS = frozenset(
         "encoding", "path", "path_info", "get_host", "build_absolute_uri", "is_secure",
     }
 )  # fmt: skip
-# Decorators that only filter the HTTP method or the caching of the answer:
-# a view under any other (`@login_required`) may use the session.
-_METHOD_FILTER_PREFIXES = ("django.views.decorators.http.", "django.views.decorators.cache.")
+# Decorators that only filter the HTTP method or shape the answer (caching,
+# gzip, `Vary`, `X-Frame-Options`, trailing slash, error-report masking): a
+# view under any other (`@login_required`) may use the session.
+_METHOD_FILTER_PREFIXES = tuple(
+    f"django.views.decorators.{module}."
+    for module in ("http", "cache", "gzip", "vary", "clickjacking", "common", "debug")
+)
 # Methods that give the browser a cookie: a view that hands the attacker's
 # credential to the victim's browser (login CSRF) needs no request to do so.
 _COOKIE_SETTERS = frozenset({"set_cookie", "set_signed_cookie", "delete_cookie"})

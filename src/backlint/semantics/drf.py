@@ -1503,6 +1503,21 @@ def takes_no_credentials(classes: DrfClasses, qualname: str) -> bool:
     return isinstance(found, Member) and isinstance(found.value, Seq) and not found.value.items
 
 
+def csrf_exempt_by_drf(classes: DrfClasses, qualname: str) -> bool:
+    """Whether `qualname` is a DRF view class made into a view by DRF's own
+    `as_view()`, which returns `csrf_exempt(view)` (`APIView.as_view`,
+    `ViewSetMixin.as_view`, and so `@api_view` too): Django's CSRF
+    middleware never checks it, and `SessionAuthentication.enforce_csrf`
+    runs the check itself with no view callback, so no `csrf_exempt` marker
+    is consulted. A `csrf_exempt` on such a view changes nothing. A project
+    class of its MRO that defines `as_view` says no (it could build the view
+    another way)."""
+    if not classes.is_view(qualname):
+        return False
+    found = classes.lookup(qualname, "as_view")
+    return not (isinstance(found, Member) and found.value is not None)
+
+
 def _last_name(expr: cst.BaseExpression) -> str | None:
     if isinstance(expr, cst.Name):
         return expr.value

@@ -767,16 +767,30 @@ _VALUE_TAIL = re.compile(
 # `'$.meta."{key}"'`, `'$[{i}]'`, `'lax $.{key}'`): member names and indexes
 # only, no filter (`? (@.name == "{v}")`), which holds values.
 _JSON_PATH = re.compile(r"""^(?:(?:strict|lax)\s+)?\$[.\[][\w.?"\[\]*-]*$""", re.IGNORECASE)
+# The column list of an `INSERT`/`REPLACE` so far, ending in an open quote:
+# `INSERT INTO t ('id', '` (also `? INTO ? ('`, the verb formatted in). SQLite
+# reads a quoted string where only a name can stand as that name (code quotes
+# columns that are keywords: `'order'`), and no other database takes a string
+# there: what is formatted in is a column name, not a value.
+_COLUMN_LIST = re.compile(
+    r"""\binto\s+[\w."`\[\]?]+\s*\(\s*"""
+    r"""(?:(?:'[^']*'|"[^"]*"|`[^`]*`|[\w?]+)\s*,\s*)*'[^']*$""",
+    re.IGNORECASE,
+)
 
 
 def value_position(before: str) -> bool:
     """Whether SQL text continues with a value after `before`: inside a quoted
     string literal, after a comparison, `LIKE`, `IN (`, `VALUES (`, `LIMIT`.
     A quoted JSON path (`JSON_VALUE(doc, '$.{key}')`) takes a member name
-    there, not a value: a name position (Oracle needs the path literal)."""
+    there, not a value: a name position (Oracle needs the path literal); so
+    does a quoted name in the column list of an `INSERT` (`INSERT INTO t
+    ('{col}', ...)`, SQLite's quoting of a keyword column)."""
     unquoted = before.replace("''", "")
     if unquoted.count("'") % 2 == 1:
-        return not _JSON_PATH.match(unquoted[unquoted.rindex("'") + 1 :])
+        return not (
+            _JSON_PATH.match(unquoted[unquoted.rindex("'") + 1 :]) or _COLUMN_LIST.search(unquoted)
+        )
     return bool(_VALUE_TAIL.search(before.rstrip()))
 
 
@@ -1361,9 +1375,13 @@ CREDENTIAL_FREE_REQUEST_ATTRS = frozenset(
         "encoding", "path", "path_info", "get_host", "build_absolute_uri", "is_secure",
     }
 )  # fmt: skip
-# Decorators that only filter the HTTP method or the caching of the answer:
-# a view under any other (`@login_required`) may use the session.
-_METHOD_FILTER_PREFIXES = ("django.views.decorators.http.", "django.views.decorators.cache.")
+# Decorators that only filter the HTTP method or shape the answer (caching,
+# gzip, `Vary`, `X-Frame-Options`, trailing slash, error-report masking): a
+# view under any other (`@login_required`) may use the session.
+_METHOD_FILTER_PREFIXES = tuple(
+    f"django.views.decorators.{module}."
+    for module in ("http", "cache", "gzip", "vary", "clickjacking", "common", "debug")
+)
 # Methods that give the browser a cookie: a view that hands the attacker's
 # credential to the victim's browser (login CSRF) needs no request to do so.
 _COOKIE_SETTERS = frozenset({"set_cookie", "set_signed_cookie", "delete_cookie"})

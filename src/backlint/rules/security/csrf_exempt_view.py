@@ -8,6 +8,8 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, ScopeKind
+from backlint.semantics.drf import csrf_exempt_by_drf, drf_classes
+from backlint.semantics.entry_points import API_VIEW_DECORATORS
 from backlint.semantics.security import (
     CSRF_EXEMPT,
     METHOD_DECORATOR,
@@ -80,16 +82,28 @@ class CsrfExemptView(Rule):
     sender wrote (`request.POST`, `GET`, `body`, `FILES`, `method`, `path`,
     ...; not `user`, `session`, `COOKIES`, `META` or `headers`), hand the
     request itself to nothing, set no cookie, and have no decorator but
-    `csrf_exempt` and Django's method and cache filters (`@require_POST`):
+    `csrf_exempt` and Django's decorators that filter the method or shape
+    the answer (`@require_POST`, `@never_cache`, `@gzip_page`, `@vary_on_*`):
     a forged post from another site can do nothing a direct post cannot
     (missed alarm: a helper that reaches the session without being given
     the request, a thread-local current user such as django-crum's
-    `get_current_user()`); test files.
+    `get_current_user()`); Django REST Framework views (an `APIView` or
+    viewset class exempt by its `dispatch`, any method or a class decorator,
+    an `@api_view` function, `csrf_exempt(SomeAPIView.as_view())`): DRF's
+    `as_view()` returns `csrf_exempt(view)` already, and its
+    `SessionAuthentication` checks CSRF itself for session-authenticated
+    requests, calling Django's check with no view, so no marker is read:
+    the exemption changes nothing, whatever the view's
+    `authentication_classes` (a custom authentication that reads the
+    session cookie and skips `enforce_csrf` leaves the view open with or
+    without the decorator; that is the authentication class's fault, not
+    seen here). A DRF view whose project base defines its own `as_view`
+    stays flagged. Test files.
     Still flagged: a view that checks a posted secret and then writes to
     the browser's session (pretix's `EventAuth`, a cross-domain session
     handoff) or sets a cookie: the attacker can post their own valid secret
     and the victim's browser is then signed in as the attacker (login CSRF,
-    what Django's CSRF check on its login view prevents); a class-based
+    what Django's CSRF check on its login view prevents); a Django class-based
     view (its mixins and other handlers may use the session). An
     unguessable part of the URL (a widget's random cart namespace,
     pretix's `w/<16 characters>/cart/add`) is not seen as a defence: a
@@ -130,8 +144,33 @@ class CsrfExemptView(Rule):
             and not (node.name.value != "dispatch" and is_inert_view(self.ctx, node))
             and not self._safe_method(node)
             and not self._credential_free(node)
+            and not self._drf_function(node)
+            and not self._drf_method()
         ):
             self.report(node, view=node.name.value)
+
+    def _drf_function(self, node: cst.FunctionDef) -> bool:
+        """An `@api_view` function: DRF makes it a view by its `as_view()`,
+        which exempts it already (`csrf_exempt_by_drf`), above or below."""
+        return any(
+            self.ctx.qualified_name(
+                d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+            )
+            in API_VIEW_DECORATORS
+            for d in node.decorators
+        )
+
+    def _drf_method(self) -> bool:
+        """A method (`dispatch`, `post`) of a DRF view class."""
+        owner = self.ctx.scope.node
+        return isinstance(owner, cst.ClassDef) and self._drf_class(self._owner_name(owner))
+
+    def _drf_class(self, qualname: str | None) -> bool:
+        """A DRF view class (`APIView`, a viewset): `csrf_exempt` on it, its
+        `dispatch` or its `as_view()` changes nothing (`csrf_exempt_by_drf`)."""
+        return qualname is not None and csrf_exempt_by_drf(
+            self.ctx.index.view(drf_classes), qualname
+        )
 
     def _credential_free(self, node: cst.FunctionDef) -> bool:
         """A view function that reads only what the sender wrote and hands
@@ -157,6 +196,7 @@ class CsrfExemptView(Rule):
             self._exempted(node)
             and not self._webhook(node.name.value)
             and not self._safe_class(self._class_name(node))
+            and not self._drf_class(self._class_name(node))
         ):
             self.report(node, view=node.name.value)
 
@@ -170,6 +210,11 @@ class CsrfExemptView(Rule):
         """A class-based view that answers only GET/HEAD/OPTIONS: Django's
         CSRF check never applies to it, the exemption changes nothing."""
         return qualname is not None and answers_safe_methods_only(self.ctx.index, qualname)
+
+    def _noop_class(self, qualname: str | None) -> bool:
+        """`csrf_exempt(View.as_view())` changes nothing: the view answers
+        only safe methods, or DRF's `as_view()` exempted it already."""
+        return self._safe_class(qualname) or self._drf_class(qualname)
 
     def _safe_method(self, node: cst.FunctionDef) -> bool:
         """An exempt `get()` (CSRF never checks a safe method), or an exempt
@@ -214,7 +259,7 @@ class CsrfExemptView(Rule):
                 strings = [_text(self.ctx, a.value) for a in child.args]
                 for call in inner:
                     seen.add(id(call))
-                    if call.args and self._safe_class(self._as_view_class(call.args[0].value)):
+                    if call.args and self._noop_class(self._as_view_class(call.args[0].value)):
                         continue
                     if not any(self._webhook(s) for s in strings):
                         self.report(
@@ -222,7 +267,7 @@ class CsrfExemptView(Rule):
                         )
             elif self._is_csrf_exempt(child.func) and child.args:
                 view = _text(self.ctx, child.args[0].value)
-                if not self._webhook(view) and not self._safe_class(
+                if not self._webhook(view) and not self._noop_class(
                     self._as_view_class(child.args[0].value)
                 ):
                     self.report(child, view=view)

@@ -101,7 +101,9 @@ class SqlBuiltFromStrings(Rule):
     `SELECT {columns}`, `WHERE {clause}`, a member of a quoted JSON path:
     `JSON_VALUE(doc, '$.{key}')`, which Oracle needs literal; a JSON path
     filter such as `'$[*] ? (@ == "{v}")'` holds a value and is judged as
-    one) are judged only for client data: a
+    one; a quoted name in the column list of an `INSERT`,
+    `INSERT INTO t ('{col}', ...)`, which SQLite reads as a name and no
+    database takes a value in) are judged only for client data: a
     name passed down from a view to a helper's parameter is a missed alarm,
     as is text that comes whole from elsewhere (a parameter, another
     function's result) or items appended to a list later joined into SQL.

@@ -793,10 +793,27 @@ class QuerySets:
             text = expr.evaluated_value
             return {text} if isinstance(text, str) else None
         found = self._prefetch_object(expr, scope)
-        return found if found or _is_prefetch_to_attr(expr) else None
+        bound = self._bound_call(expr, scope)
+        return found if found or _is_prefetch_to_attr(bound[0] if bound else expr) else None
+
+    def _bound_call(self, expr: cst.BaseExpression, scope: Scope) -> tuple[cst.Call, Scope] | None:
+        """The call a local name is bound to, once (`settings_prefetch =
+        Prefetch("setting", ...)`, then `prefetch_related(settings_prefetch)`),
+        with the scope that binds it."""
+        if not isinstance(expr, cst.Name):
+            return None
+        owner, bindings = self.ctx.bindings(expr.value, scope)
+        if owner is None or len(bindings) != 1 or not isinstance(bindings[0], Assigned):
+            return None
+        value = bindings[0].value
+        return (value, owner) if isinstance(value, cst.Call) else None
 
     def _prefetch_object(self, expr: cst.BaseExpression, scope: Scope) -> set[str]:
-        """`Prefetch("items", queryset=Item.objects.select_related("product"))`."""
+        """`Prefetch("items", queryset=Item.objects.select_related("product"))`,
+        also through a name bound to it once (khoj's `settings_prefetch`)."""
+        bound = self._bound_call(expr, scope)
+        if bound is not None:
+            expr, scope = bound
         if not isinstance(expr, cst.Call) or self.ctx.qualified_name(expr.func, scope) not in (
             "django.db.models.Prefetch",
             "django.db.models.query.Prefetch",

@@ -17,7 +17,14 @@ import libcst as cst
 
 from backlint.semantics.context import Assigned, FileContext, Scope
 from backlint.semantics.facts import CALLS_OF_INTEREST, Attr, Call, Mapping, Ref, Seq, Value, dotted
-from backlint.semantics.fastapi import DEPENDS
+from backlint.semantics.fastapi import (
+    BACKGROUND_TASKS,
+    DEPENDS,
+    REQUEST_CLASSES,
+    is_response_class,
+    param_type,
+    parameters,
+)
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
@@ -102,6 +109,16 @@ AUTHENTICATED_BASES = frozenset(
         "django.views.generic.DetailView",
         "django.views.generic.UpdateView",
         "django.views.generic.edit.UpdateView",
+    }
+)
+# dj-rest-auth's social login views: the OAuth callback that exchanges a
+# provider's code or access token (generated, not chosen) for a session.
+OAUTH_LOGIN_VIEWS = frozenset(
+    {
+        "dj_rest_auth.registration.views.SocialLoginView",
+        "dj_rest_auth.registration.views.SocialConnectView",
+        "rest_auth.registration.views.SocialLoginView",
+        "rest_auth.registration.views.SocialConnectView",
     }
 )
 RATELIMIT_DECORATORS = frozenset(
@@ -356,6 +373,13 @@ def class_ancestry(ctx: FileContext, node: cst.ClassDef, scope: Scope) -> set[st
         name = ctx.qualified_name(base.value, scope)
         if name is not None:
             pending.append(index.canonical(name))
+    return ancestry_of(index, pending)
+
+
+def ancestry_of(index: ProjectIndex, names: list[str]) -> set[str]:
+    """The classes `names` (canonical qualified names) and all their bases,
+    through the project's classes to the library classes they build on."""
+    pending = list(names)
     found: set[str] = set()
     while pending and len(found) < 64:
         name = pending.pop()
@@ -682,6 +706,12 @@ def checks_signed_token(
         receivers = {w for s in segments[:-1] for w in name_words(s)}
         if last == "check_token" and "generator" in receivers:
             return True
+        if (
+            last == "check_token"
+            and isinstance(child.func, cst.Attribute)
+            and is_token_generator(ctx, child.func.value, scope)
+        ):
+            return True
         if last in ("unsign", "unsign_object", "loads") and receivers & {
             "signer",
             "signing",
@@ -701,3 +731,207 @@ def checks_signed_token(
         if module is not None and _signing_module(index, module):
             return True
     return False
+
+
+# Django's token generator: `check_token` compares an HMAC of the user's state,
+# a timestamp and SECRET_KEY.
+TOKEN_GENERATORS = frozenset({"django.contrib.auth.tokens.PasswordResetTokenGenerator"})
+
+
+def is_token_generator(ctx: FileContext, expr: cst.BaseExpression, scope: Scope) -> bool:
+    """An instance of Django's `PasswordResetTokenGenerator` or of a project
+    subclass of it (by the index's class ancestry, whatever its name): made
+    on the spot (`TokenGenerator().check_token(...)`, kolibri) or a
+    module-level instance (`account_activation_token = TokenGenerator()`,
+    here or imported)."""
+    index = ctx.index
+    made: str | None = None
+    if isinstance(expr, cst.Call):
+        made = ctx.qualified_name(expr.func, scope)
+    else:
+        name = ctx.qualified_name(expr, scope)
+        value = index.lookup(index.canonical(name)) if name is not None else None
+        if isinstance(value, Call):
+            made = dotted(value.func)
+    if made is None:
+        return False
+    return bool(ancestry_of(index, [index.canonical(made)]) & TOKEN_GENERATORS)
+
+
+# Words of a parameter, literal or call that takes a chosen secret (a
+# password, a one-time code) or hands the credentials to something that may
+# check one (a form, a serializer, the parent view).
+_PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passcode", "otp", "totp", "pin"})
+_PASSWORD_CALL_WORDS = _PASSWORD_WORDS | {"authenticate", "form", "serializer", "super"}
+
+
+def takes_no_password(ctx: FileContext, node: cst.FunctionDef | cst.ClassDef) -> bool:
+    """A login endpoint that takes no chosen secret: no parameter named for a
+    password or one-time code, no such request field (`request.data["password"]`),
+    no `OAuth2PasswordRequestForm`, and no call that authenticates or
+    validates a form or serializer (`authenticate(...)`, `form.is_valid()`,
+    `super().post(...)`)."""
+    if "PasswordRequestForm" in ctx.tree.code_for_node(node):
+        return False
+    for param in _function_params(node):
+        if set(name_words(param.name.value)) & _PASSWORD_WORDS:
+            return False
+    if _strings(node) & _PASSWORD_WORDS:
+        return False
+    for child in descendants(node, prune=(cst.Lambda,)):
+        if isinstance(child, cst.Call):
+            words = set(name_words(ctx.tree.code_for_node(child.func)))
+            if words & _PASSWORD_CALL_WORDS:
+                return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# Endpoints only logged-in users reach, by a guard of the endpoint itself.
+
+STARLETTE_REQUIRES = frozenset({"starlette.authentication.requires"})
+
+
+def requires_authenticated_scope(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """Starlette's `@requires("authenticated")` / `@requires(["authenticated",
+    ...])`: the authentication middleware gives an anonymous request no
+    scopes, so the endpoint answers it with 403 (or a redirect) before it runs."""
+    for decorator in node.decorators:
+        call = decorator.decorator
+        if not isinstance(call, cst.Call):
+            continue
+        name = ctx.qualified_name(call.func, scope)
+        if name is None or ctx.index.canonical(name) not in STARLETTE_REQUIRES:
+            continue
+        scopes = next(
+            (a.value for a in call.args if a.keyword is None or a.keyword.value == "scopes"),
+            None,
+        )
+        if scopes is None:
+            continue
+        items = (
+            [e.value for e in scopes.elements]
+            if isinstance(scopes, cst.List | cst.Tuple)
+            else [scopes]
+        )
+        if any(_const(item) == "authenticated" for item in items):
+            return True
+    return False
+
+
+# Attributes of a user that are false for Django's AnonymousUser.
+_LOGGED_IN_FLAGS = frozenset({"is_authenticated", "is_staff", "is_superuser"})
+
+
+def _user_flag(expr: cst.BaseExpression, flags: frozenset[str]) -> bool:
+    """`request.user.is_authenticated` (or called, as in old Django), on a
+    name or attribute that names a user (`request.user`, `user`)."""
+    if isinstance(expr, cst.Call) and not expr.args:
+        expr = expr.func
+    if not (isinstance(expr, cst.Attribute) and expr.attr.value in flags):
+        return False
+    owner = expr.value
+    last = owner.attr.value if isinstance(owner, cst.Attribute) else None
+    if isinstance(owner, cst.Name):
+        last = owner.value
+    return last is not None and "user" in name_words(last)
+
+
+def _false_for_anonymous(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.BooleanOperation):
+        if isinstance(expr.operator, cst.And):
+            return _false_for_anonymous(expr.left) or _false_for_anonymous(expr.right)
+        return _false_for_anonymous(expr.left) and _false_for_anonymous(expr.right)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return _true_for_anonymous(expr.expression)
+    return _user_flag(expr, _LOGGED_IN_FLAGS)
+
+
+def _true_for_anonymous(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.BooleanOperation):
+        if isinstance(expr.operator, cst.Or):
+            return _true_for_anonymous(expr.left) or _true_for_anonymous(expr.right)
+        return _true_for_anonymous(expr.left) and _true_for_anonymous(expr.right)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return _false_for_anonymous(expr.expression)
+    return _user_flag(expr, frozenset({"is_anonymous"}))
+
+
+def _exits(block: cst.BaseSuite) -> bool:
+    """A block whose last statement returns or raises."""
+    if isinstance(block, cst.IndentedBlock):
+        if not block.body:
+            return False
+        last = block.body[-1]
+        if not isinstance(last, cst.SimpleStatementLine):
+            return False
+        small = last.body
+    else:
+        small = block.body
+    return bool(small) and isinstance(small[-1], cst.Return | cst.Raise)
+
+
+def rejects_anonymous(ctx: FileContext, node: cst.FunctionDef) -> bool:
+    """The endpoint turns anonymous callers away before it takes or checks
+    anything: a statement of its body (not nested in a loop or `try`), before
+    any call that takes credentials (`CREDENTIAL_WORDS`), is an `if` whose
+    test holds for every anonymous user (`not request.user.is_authenticated`,
+    `user.is_anonymous`, `not user.is_staff`, alone or in an `or`) and whose
+    block returns or raises (wger's staff action resetting a member's
+    password). `if request.user.is_authenticated: return redirect(...)`, the
+    login page's shortcut for users already signed in, is no guard; nor is
+    `has_perm` alone (a backend such as django-guardian may grant
+    permissions to anonymous users)."""
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        if isinstance(stmt, cst.If) and _true_for_anonymous(stmt.test) and _exits(stmt.body):
+            return True
+        if takes_credentials(ctx, stmt):
+            return False
+    return False
+
+
+# --------------------------------------------------------------------------
+# FastAPI sign-in routes that only send the browser elsewhere.
+
+# Request content an endpoint could take credentials from.
+_REQUEST_CONTENT = frozenset(
+    {"form", "json", "body", "stream", "query_params", "headers", "cookies", "path_params"}
+)
+
+
+def redirects_only(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> bool:
+    """A route that takes nothing but the connection (`request: Request`,
+    `response: Response`, `BackgroundTasks`), reads none of the request's
+    content (`.form()`, `.json()`, `.query_params`, `.headers`...), calls
+    nothing that takes or checks credentials (`CREDENTIAL_WORDS`) and
+    returns only redirects (`oauth.google.authorize_redirect(...)`,
+    `RedirectResponse(...)`): a sign-in that starts elsewhere (khoj's `POST
+    /login`, which sends the browser to Google)."""
+    for param in parameters(node):
+        annotation = param_type(ctx, param, scope).annotation
+        if not (
+            annotation in REQUEST_CLASSES
+            or annotation in BACKGROUND_TASKS
+            or is_response_class(annotation, ctx.index)
+        ):
+            return False
+    returned: list[cst.BaseExpression | None] = []
+    for child in descendants(node.body, prune=(cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+        if isinstance(child, cst.Attribute) and child.attr.value in _REQUEST_CONTENT:
+            return False
+        if isinstance(child, cst.Return):
+            returned.append(child.value)
+        elif isinstance(child, cst.Yield):
+            return False
+    if not returned:
+        return False
+    for value in returned:
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if not isinstance(value, cst.Call):
+            return False
+        segments = _callee_segments(value.func)
+        if not segments or "redirect" not in name_words(segments[-1]):
+            return False
+    return not takes_credentials(ctx, node.body)

@@ -71,7 +71,9 @@ class DjangoLazyRelationInAsync(Rule):
 
     Not flagged:
     Relations covered by the fetching query's `select_related` /
-    `prefetch_related` (`__` paths and `Prefetch` objects included);
+    `prefetch_related` (`__` paths and `Prefetch` objects included, also
+    one held in a variable bound once: `p = Prefetch("setting", ...)`, then
+    `prefetch_related(p)`);
     `<fk>_id` attributes; `async for` over a related manager and its `a*`
     methods (`await order.items.acount()`); a relation assigned earlier in the
     function (`order.customer = c`: cached); building a related queryset

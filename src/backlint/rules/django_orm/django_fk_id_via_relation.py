@@ -73,16 +73,20 @@ class DjangoFkIdViaRelation(Rule):
     comes from a queryset that selected them: reading the key from the loaded
     object costs nothing), or loads anyway by reading them for something else
     than their key (`f"{order.customer.name} #{order.customer.id}"`, `if
-    order.customer:`), or whose method calls a method of the same class (in
-    the same file) that reads `self.<fk>` so (`for role in self.get_roles()`
-    where `get_roles()` tests `if self.rank:`: the object is cached on
-    `self`; one level of calls, `self` only), or assigns it before (`order.customer = c` puts the
+    order.customer:`, also through a local name bound once to the chain:
+    `customer = order.customer`, then `if customer.company:` before
+    `order.customer.company.pk`), or whose method calls a method of the same
+    class (in the same file) that reads `self.<fk>` so (`for role in
+    self.get_roles()` where `get_roles()` tests `if self.rank:`: the object is
+    cached on `self`; one level of calls, `self` only: a model method called
+    on another instance, as wger's `comment.delete()` reading `self.exercise`,
+    is not followed), or assigns it before (`order.customer = c` puts the
     object in memory; a read in the value of that very assignment,
-    `order.customer = m[order.customer.pk]`, still loads the old one);
-    reverse relations and many-to-many managers (no `_id` attribute);
-    ForeignKeys with `to_field=` (`<fk>_id` holds that field, not the
-    primary key); generic foreign keys; assignments (`obj.customer.id =
-    ...`); instances backlint cannot tell (missed alarms).
+    `order.customer = m[order.customer.pk]`, still loads the old one); reverse
+    relations and many-to-many managers (no `_id` attribute); ForeignKeys with
+    `to_field=` (`<fk>_id` holds that field, not the primary key); generic
+    foreign keys; assignments (`obj.customer.id = ...`); instances backlint
+    cannot tell (missed alarms).
     Test files and migrations are not checked.
 
     Fix:
@@ -314,7 +318,66 @@ def _loaded_chains(function: cst.CSTNode) -> tuple[set[str], set[str]]:
             name = dotted_name(node)
             if name is not None and "." in name:
                 chains.append((id(node), name))
-    return {name for node_id, name in chains if node_id not in key_reads}, assigned_chains
+    loaded = {name for node_id, name in chains if node_id not in key_reads}
+    # Through an alias of the same instance (khoj: `agent = conversation.agent`,
+    # then `if agent.chat_model:`): `agent.chat_model` is
+    # `conversation.agent.chat_model`, the object cached on the same instance.
+    aliases = _aliases(function)
+    for name in list(loaded):
+        head, _, rest = name.partition(".")
+        if head in aliases:
+            loaded.add(f"{aliases[head]}.{rest}")
+    return loaded, assigned_chains
+
+
+def _aliases(function: cst.CSTNode) -> dict[str, str]:
+    """Local names the function binds once, to an attribute chain
+    (`agent = conversation.agent`, or `conversation.agent if ... else None`):
+    name -> chain."""
+    counts: dict[str, int] = {}
+    chains: dict[str, str] = {}
+    for node in descendants(function, prune=_NESTED):
+        targets: list[cst.BaseExpression] = []
+        value: cst.BaseExpression | None = None
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+            value = node.value if len(targets) == 1 else None
+        elif isinstance(node, cst.AnnAssign):
+            targets, value = [node.target], node.value
+        elif isinstance(node, cst.AugAssign | cst.NamedExpr | cst.For | cst.CompFor):
+            targets = [node.target]
+        elif isinstance(node, cst.AsName):
+            targets = [node.name]
+        for target in targets:
+            for name in _bound_names(target):
+                counts[name] = counts.get(name, 0) + 1
+        if len(targets) == 1 and isinstance(targets[0], cst.Name) and value is not None:
+            chain = _chain_value(value)
+            if chain is not None:
+                chains[targets[0].value] = chain
+    return {name: chain for name, chain in chains.items() if counts.get(name) == 1}
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, cst.Tuple | cst.List):
+        return [n for el in target.elements for n in _bound_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return []
+
+
+def _chain_value(value: cst.BaseExpression) -> str | None:
+    """`conversation.agent`, or `conversation.agent if c else None`."""
+    if isinstance(value, cst.IfExp):
+        branches = [value.body, value.orelse]
+        chains = [b for b in branches if not (isinstance(b, cst.Name) and b.value == "None")]
+        if len(chains) != 1:
+            return None
+        value = chains[0]
+    name = dotted_name(value) if isinstance(value, cst.Attribute) else None
+    return name if name is not None and "." in name else None
 
 
 def _code(node: cst.CSTNode) -> str:

@@ -22,6 +22,7 @@ from backlint.semantics.ratelimit import (
     AUTH_VIEWS,
     AUTHENTICATED_BASES,
     AUTHENTICATED_DECORATORS,
+    OAUTH_LOGIN_VIEWS,
     OAUTH_TOKEN_VIEWS,
     RATELIMIT_DECORATORS,
     SIGNED_RESET_VIEWS,
@@ -35,9 +36,13 @@ from backlint.semantics.ratelimit import (
     module_imports_limiter,
     names_password_grant,
     rate_limits,
+    redirects_only,
+    rejects_anonymous,
+    requires_authenticated_scope,
     requires_login,
     routed_views,
     takes_credentials,
+    takes_no_password,
 )
 from backlint.semantics.settings import project_settings
 from backlint.semantics.tree import descendants
@@ -126,45 +131,59 @@ class AuthRouteWithoutRateLimit(Rule):
     Logout, password change and other endpoints of logged-in users
     (`@login_required`, `LoginRequiredMixin`, views about one object, DRF
     `permission_classes = [IsAuthenticated]`, a drf-access-policy whose
-    principals are all `authenticated`, FastAPI routes with a dependency
-    that returns the logged-in user (`user: CurrentUser`,
-    `Depends(get_current_user)`) or with a path parameter
-    such as `/users/{id}/access-token`); views named `login` that take no
-    credentials (they render a page, set a nonce or redirect, and call
-    nothing that authenticates, validates a form or sends mail); views that
-    make a form or serializer of a module importing the project's limiter
-    (its `clean()` checks the rate); token
-    refresh, verification and revocation; OAuth redirects and callbacks;
-    reset "done"/"complete" pages; FastAPI GET routes; private helpers;
-    views and routes that call a limiter themselves (`check_rate_limit(...)`
-    or `signin_rate_limiter.is_limited(...)` in the body, a method of an
-    instance made by a limiter class: `guard = RateLimiter(...)`, then
-    `guard.hit(key)`; not a query's `.limit(1)`), or make a form class from
-    a module that imports one; OAuth/OIDC token endpoints that grant only by
-    code, refresh token or client credentials (the endpoint or a dependency
-    of it takes `grant_type`, or it names such a grant, and nothing names a
-    `"password"` grant, `OAuth2PasswordRequestForm` or a
-    `username`/`password` parameter; django-oauth-toolkit's `TokenView`
-    unless some class or module value names `GRANT_PASSWORD`): the secrets
-    they check are generated, not chosen; password reset confirmations
-    whose token is signed or a keyed hash (Django's
-    `PasswordResetConfirmView`, `default_token_generator.check_token`,
-    `signing.loads`, `jwt.decode` of the token, or a project function or
-    method, given the token, from a module that imports a signing library
-    or hashes with `django.conf.settings`): guessing it is infeasible. A
-    short reset code (OTP, PIN) checked elsewhere stays flagged, but a code
-    checked by a module that also signs is a missed alarm. Projects with a
-    global limiter (as listed above); routes of an `APIRouter()` made and
-    returned by a function (a library's router factory: the code including
-    it may add a limiter dependency); Django views of a project that deploys
-    no site (no production settings module setting `ROOT_URLCONF`,
-    `INSTALLED_APPS` or `MIDDLEWARE`: Django itself, a reusable app or CMS),
-    where limiting is the installing site's choice. When the project has
-    URLconfs, a Django view counts only if a `urlpatterns` list routes it
-    (not wrapped in a limiter): views routed by code backlint cannot read (an
-    app's `get_urls()`) are missed alarms, as are library views wired
-    directly in a URLconf (`path("login/", LoginView.as_view())`). Limits
-    applied by a reverse proxy are not seen: add a `# noqa`.
+    principals are all `authenticated`, Starlette's
+    `@requires("authenticated")`, FastAPI routes with a dependency that
+    returns the logged-in user (`user: CurrentUser`,
+    `Depends(get_current_user)`) or with a path parameter such as
+    `/users/{id}/access-token`, function views and routes whose body first
+    turns anonymous callers away: an `if not request.user.is_authenticated:`
+    (or `is_anonymous`, `not is_staff`) that returns or raises, before any
+    call that takes credentials; `if request.user.is_authenticated: return
+    redirect(...)`, a login page's shortcut, is no such guard, nor is
+    `has_perm` alone, which a backend may grant anonymous users); views named
+    `login` that take no credentials (they render a page, set a nonce or
+    redirect, and call nothing that authenticates, validates a form or sends
+    mail), and FastAPI routes likewise: taking only the `Request` (no body,
+    form, query parameter or route `dependencies=`), reading none of its
+    content and returning only redirects
+    (`oauth.google.authorize_redirect(...)`); logins by a signed or keyed
+    token only (see the reset confirmations below), with no password, one-time
+    code, form or serializer; views that make a form or serializer of a module
+    importing the project's limiter (its `clean()` checks the rate); token
+    refresh, verification and revocation; OAuth redirects and callbacks
+    (dj-rest-auth's `SocialLoginView`/`SocialConnectView`, which exchange a
+    provider's code or access token); reset "done"/"complete" pages; FastAPI
+    GET routes; private helpers; views and routes that call a limiter
+    themselves (`check_rate_limit(...)` or
+    `signin_rate_limiter.is_limited(...)` in the body, a method of an instance
+    made by a limiter class: `guard = RateLimiter(...)`, then
+    `guard.hit(key)`; not a query's `.limit(1)`), or make a form class from a
+    module that imports one; OAuth/OIDC token endpoints that grant only by
+    code, refresh token or client credentials (the endpoint or a dependency of
+    it takes `grant_type`, or it names such a grant, and nothing names a
+    `"password"` grant, `OAuth2PasswordRequestForm` or a `username`/`password`
+    parameter; django-oauth-toolkit's `TokenView` unless some class or module
+    value names `GRANT_PASSWORD`): the secrets they check are generated, not
+    chosen; password reset confirmations whose token is signed or a keyed hash
+    (Django's `PasswordResetConfirmView`,
+    `default_token_generator.check_token`, the `check_token` of an instance of
+    a project subclass of `PasswordResetTokenGenerator`, `signing.loads`,
+    `jwt.decode` of the token, or a project function or method, given the
+    token, from a module that imports a signing library or hashes with
+    `django.conf.settings`): guessing it is infeasible. A short reset code
+    (OTP, PIN) checked elsewhere stays flagged, but a code checked by a module
+    that also signs is a missed alarm. Projects with a global limiter (as
+    listed above); routes of an `APIRouter()` made and returned by a function
+    (a library's router factory: the code including it may add a limiter
+    dependency); Django views of a project that deploys no site (no production
+    settings module setting `ROOT_URLCONF`, `INSTALLED_APPS` or `MIDDLEWARE`:
+    Django itself, a reusable app or CMS), where limiting is the installing
+    site's choice. When the project has URLconfs, a Django view counts only if
+    a `urlpatterns` list routes it (not wrapped in a limiter): views routed by
+    code backlint cannot read (an app's `get_urls()`) are missed alarms, as
+    are library views wired directly in a URLconf (`path("login/",
+    LoginView.as_view())`). Limits applied by a reverse proxy are not seen:
+    add a `# noqa`.
 
     Fix:
     None: add a rate limit (per client address and per account).
@@ -205,7 +224,7 @@ class AuthRouteWithoutRateLimit(Rule):
         if not self._routed(node.name.value):
             return
         ancestry = class_ancestry(ctx, node, ctx.scope)
-        if ancestry & AUTHENTICATED_BASES or requires_login(ctx, node):
+        if ancestry & (AUTHENTICATED_BASES | OAUTH_LOGIN_VIEWS) or requires_login(ctx, node):
             return
         kind = next((AUTH_VIEWS[a] for a in ancestry if a in AUTH_VIEWS), None)
         looks_like_view = any(a.rsplit(".", 1)[-1].endswith(("View", "ViewSet")) for a in ancestry)
@@ -250,6 +269,10 @@ class AuthRouteWithoutRateLimit(Rule):
         ctx = self.ctx
         if self._factory_router(route, scope):
             return
+        if requires_authenticated_scope(ctx, node, scope) or rejects_anonymous(ctx, node):
+            return  # only logged-in users get in
+        if route.keyword("dependencies") is None and redirects_only(ctx, node, scope):
+            return  # starts a sign-in elsewhere (an OAuth redirect): takes no credentials
         if self._not_guessable(node, kind, scope) or calls_limiter(ctx, node.body, scope):
             return
         if ctx.index.view(rate_limits).covers(ctx.index, route.instance):
@@ -325,6 +348,8 @@ class AuthRouteWithoutRateLimit(Rule):
             return
         if self._not_guessable(node, kind, scope):
             return
+        if rejects_anonymous(ctx, node):
+            return  # turns anonymous callers away first: a logged-in user's action
         if not takes_credentials(ctx, node.body):
             return  # renders or redirects only: the credentials go elsewhere
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_DJANGO_CURE)
@@ -356,7 +381,9 @@ class AuthRouteWithoutRateLimit(Rule):
             return grants_without_password(ctx, node, scope)
         if kind == "password reset":
             return bool(ancestry & SIGNED_RESET_VIEWS) or checks_signed_token(ctx, node, scope)
-        return False
+        # A login by a signed or keyed token only (kolibri's merged-user login,
+        # a magic link): no password or one-time code to try.
+        return takes_no_password(ctx, node) and checks_signed_token(ctx, node, scope)
 
     def _class_limited(self, node: cst.ClassDef, drf: bool) -> bool:
         ctx = self.ctx

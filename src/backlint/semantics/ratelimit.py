@@ -10,7 +10,7 @@ dependencies (fastapi-limiter's `RateLimiter`), a limiter middleware
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -865,8 +865,9 @@ def _exits(block: cst.BaseSuite) -> bool:
         last = block.body[-1]
         if not isinstance(last, cst.SimpleStatementLine):
             return False
-        small = last.body
+        small: Sequence[cst.BaseSmallStatement] = last.body
     else:
+        assert isinstance(block, cst.SimpleStatementSuite)
         small = block.body
     return bool(small) and isinstance(small[-1], cst.Return | cst.Raise)
 

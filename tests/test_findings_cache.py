@@ -233,9 +233,9 @@ def _summarised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     done: list[str] = []
     real = index.collect
 
-    def spy(file: object) -> object:
+    def spy(file: object, digests: bool = True) -> object:
         done.append(Path(str(file.path)).name)  # type: ignore[attr-defined]
-        return real(file)  # type: ignore[arg-type]
+        return real(file, digests)  # type: ignore[arg-type]
 
     monkeypatch.setattr(index, "collect", spy)
     return done
@@ -354,3 +354,18 @@ def test_concurrent_merges_lose_no_entry(tmp_path: Path, monkeypatch: pytest.Mon
         thread.join()
     (stored,) = (root / CACHE_DIR).glob("findings-*.json")
     assert set(json.loads(stored.read_text())["payload"]["files"]) == {"/x/f0.py", "/x/f1.py"}
+
+
+def test_an_index_built_without_a_cache_computes_no_digests(tmp_path: Path) -> None:
+    """Digests only key caches: without one (`--no-cache`) none is computed,
+    and with one every summarised file has its facts digest."""
+    from backlint.engine.files import discover
+    from backlint.engine.index import IndexCache, build_index
+
+    root = write_tree(tmp_path / "p", {"app/__init__.py": "", "app/m.py": "X = 1\n"})
+    files = discover([root], root, [], root)
+    bare = build_index(files, None, None)
+    assert bare.digest == "" and "app.m" in bare.index.modules
+    cached = build_index(files, None, IndexCache(root))
+    assert len(cached.digest) == 32
+    assert bare.index.modules["app.m"] == cached.index.modules["app.m"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -73,16 +74,18 @@ class FileFacts:
     facts_digest: str = ""  # what the facts say, lines aside (facts_codec.facts_digest)
 
 
-def collect(file: SourceFile) -> FileFacts:
-    """Read, decode and summarise one file (with `ast`: nothing here needs a CST)."""
+def collect(file: SourceFile, digests: bool = True) -> FileFacts:
+    """Read, decode and summarise one file (with `ast`: nothing here needs a
+    CST). `digests=False`: no `facts_digest`, which only caches read (a run
+    without cache: a tenth of the index pass)."""
     try:
         data = read_source(file.path)
     except (OSError, SourceError):
         return FileFacts(str(file.path), "", None)
-    return collect_data(file, data)
+    return collect_data(file, data, digests)
 
 
-def collect_data(file: SourceFile, data: bytes) -> FileFacts:
+def collect_data(file: SourceFile, data: bytes, digests: bool = True) -> FileFacts:
     digest = content_hash(data)
     try:
         text = decode(data).text
@@ -91,6 +94,8 @@ def collect_data(file: SourceFile, data: bytes) -> FileFacts:
     except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
         return FileFacts(str(file.path), digest, None)
     table = statement_table(tree, len(text)) if own_positions else None
+    if not digests:
+        return FileFacts(str(file.path), digest, facts, table)
     try:
         said = facts_digest(facts)
     except RecursionError:
@@ -98,8 +103,8 @@ def collect_data(file: SourceFile, data: bytes) -> FileFacts:
     return FileFacts(str(file.path), digest, facts, table, said)
 
 
-def _collect_chunk(files: Sequence[SourceFile]) -> list[FileFacts]:
-    return [collect(f) for f in files]
+def _collect_chunk(files: Sequence[SourceFile], digests: bool = True) -> list[FileFacts]:
+    return [collect(f, digests) for f in files]
 
 
 _TABLE_CODE = "i"
@@ -242,7 +247,8 @@ class IndexResult:
     # only after downgrading newer syntax (positions then come from LibCST).
     tables: dict[str, array[int] | None]
     # What the index says, line numbers aside: the findings cache's key for
-    # everything a file's lint read of other files.
+    # everything a file's lint read of other files ("" when built without a
+    # cache: nothing keys on it then).
     digest: str = ""
 
 
@@ -258,6 +264,7 @@ def build_index(
     content hashes, when the caller has them already. `executor` may be a
     factory: a pool is then started only when enough files are not cached."""
     load_semantics()
+    digests = cache is not None  # what the findings cache is keyed by
     results: dict[str, FileFacts] = {}
     todo: list[SourceFile] = []
     for file in files:
@@ -273,7 +280,8 @@ def build_index(
     if executor is not None and len(todo) >= PARALLEL_THRESHOLD:
         pool = executor if isinstance(executor, Executor) else executor()
         try:
-            for batch in pool.map(_collect_chunk, chunks(todo, 16)):
+            collect_chunk = functools.partial(_collect_chunk, digests=digests)
+            for batch in pool.map(collect_chunk, chunks(todo, 16)):
                 for entry in batch:
                     results[entry.path] = entry
         finally:
@@ -281,7 +289,7 @@ def build_index(
                 pool.shutdown()
     else:
         for file in todo:
-            entry = collect(file)
+            entry = collect(file, digests)
             results[entry.path] = entry
     if cache is not None:
         cache.save(results)
@@ -293,7 +301,7 @@ def build_index(
     for entry in sorted(ordered, key=lambda e: e.path):
         said.update(f"{entry.path}\0{entry.facts_digest if entry.facts else '-'}\n".encode())
     tables = {e.path: e.statements if e.facts else None for e in ordered}
-    return IndexResult(index, tables, said.hexdigest())
+    return IndexResult(index, tables, said.hexdigest() if digests else "")
 
 
 # ---------------------------------------------------------------------------

@@ -1294,36 +1294,10 @@ CHOICES_BASES = frozenset(
 CHOICES_LISTS = frozenset({"choices", "values", "labels", "names", "__members__"})
 
 
-def find_class_nested(index: ProjectIndex, qualname: str, depth: int = 0) -> ClassFacts | None:
-    """A project class, a class nested in one included (`shop.models.Order.Status`)."""
-    cls = index.find_class(qualname)
-    if cls is not None or depth > 3:
-        return cls
-    owner, _, inner = qualname.rpartition(".")
-    outer = find_class_nested(index, owner, depth + 1) if owner else None
-    return outer.inner_class(inner) if outer is not None else None
-
-
-def _class_and_bases(index: ProjectIndex, cls: ClassFacts) -> Iterator[ClassFacts]:
-    """`cls`, then its project bases (nested classes included), nearest first."""
-    pending, seen = [cls], set[str]()
-    while pending and len(seen) < 16:
-        current = pending.pop(0)
-        if current.qualname in seen:
-            continue
-        seen.add(current.qualname)
-        yield current
-        for base in current.bases:
-            name = dotted(base)
-            found = find_class_nested(index, index.canonical(name)) if name else None
-            if found is not None:
-                pending.append(found)
-
-
 def choices_enum(index: ProjectIndex, cls: ClassFacts) -> bool:
     """An enum of the project (Django's `TextChoices`, `IntegerChoices`
     included): its members are those its body (and its bases') writes."""
-    for current in _class_and_bases(index, cls):
+    for current in index.ancestors(cls.qualname):
         for base in current.bases:
             name = dotted(base)
             if name is not None and index.canonical(name) in CHOICES_BASES:
@@ -1337,9 +1311,9 @@ def iterated_attribute(index: ProjectIndex, cls: ClassFacts) -> Value | None:
     defines `__iter__` as `return iter(cls.CHOICES)` (or
     `iter(getattr(cls, "CHOICES", ()))`): the value of that class attribute,
     from the nearest class that sets it."""
-    for current in _class_and_bases(index, cls):
+    for current in index.ancestors(cls.qualname):
         for key, value in current.keywords:
-            meta = find_class_nested(index, index.canonical(dotted(value) or ""))
+            meta = index.find_class(dotted(value) or "")
             if key != "metaclass" or meta is None:
                 continue
             method = meta.method("__iter__")
@@ -1348,7 +1322,7 @@ def iterated_attribute(index: ProjectIndex, cls: ClassFacts) -> Value | None:
             name = _iterated_name(method.returned[0], method.params[0][0])
             if name is None:
                 return None
-            for owner in _class_and_bases(index, cls):
+            for owner in index.ancestors(cls.qualname):
                 found = owner.attribute(name)
                 if found is not None:
                     return found

@@ -127,17 +127,28 @@ class ProjectIndex:
         return qualname
 
     def lookup(self, qualname: str) -> ClassFacts | FunctionFacts | Value | None:
-        """The class, function or module-level value a project name refers to."""
+        """The class, function or module-level value a project name refers to;
+        below a class, its method, attribute or nested class (`Order.Status`,
+        `Order.Status.choices`)."""
         split = self._split(self.canonical(qualname))
         if split is None:
             return None
         facts, name, rest = split
         cls = facts.classes.get(name)
         if cls is not None:
-            if not rest:
+            *outer, last = rest.split(".")
+            for part in outer:
+                inner = cls.inner_class(part)
+                if inner is None:
+                    return None
+                cls = inner
+            if not last:
                 return cls
-            method = cls.method(rest)
-            return method if method is not None else cls.attribute(rest)
+            method = cls.method(last)
+            if method is not None:
+                return method
+            value = cls.attribute(last)
+            return value if value is not None else cls.inner_class(last)
         if rest:
             return None
         if name in facts.functions:

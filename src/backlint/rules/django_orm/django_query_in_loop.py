@@ -15,7 +15,6 @@ from backlint.semantics.django import (
     Model,
     QuerySet,
     choices_enum,
-    find_class_nested,
     iterated_attribute,
     querysets,
 )
@@ -935,7 +934,7 @@ def _class_constant(index: ProjectIndex, name: str) -> bool:
     list of a choices enum's members (`Order.Status.choices`, `.values`):
     as long as the code makes it."""
     owner_name, _, attr = name.rpartition(".")
-    owner = find_class_nested(index, index.canonical(owner_name)) if owner_name else None
+    owner = index.find_class(owner_name) if owner_name else None
     if owner is None:
         return False
     inner = owner.inner_class(attr)

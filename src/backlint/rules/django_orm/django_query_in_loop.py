@@ -486,21 +486,25 @@ class DjangoQueryInLoop(Rule):
             self.recorded[key] = found
         return id(node) in found
 
+    def _saved_in_loop(self, node: cst.Call) -> tuple[str, cst.BaseSuite] | None:
+        """The name `x` of an `x.save()` call and the body of its loop."""
+        assert isinstance(node.func, cst.Attribute)
+        receiver = node.func.value
+        if not isinstance(receiver, cst.Name):
+            return None
+        body = self._loop_body(node)
+        return None if body is None else (receiver.value, body)
+
     def _stores_file(self, node: cst.Call, file_fields: set[str]) -> bool:
         """`x.image = File(...)` in the iteration that calls `x.save()`:
         `FileField.pre_save()` stores the file in `save()`, which
         `bulk_update()` does not call (it would write the name and lose the
         file). (Renaming a stored file, `x.image.name = ...`, commits nothing:
         still flagged.)"""
-        if not file_fields:
+        saved = self._saved_in_loop(node) if file_fields else None
+        if saved is None:
             return False
-        assert isinstance(node.func, cst.Attribute)
-        receiver = node.func.value
-        if not isinstance(receiver, cst.Name):
-            return False
-        body = self._loop_body(node)
-        if body is None:
-            return False
+        receiver, body = saved
         for n in descendants(body, prune=_SCOPES):
             if isinstance(n, cst.Assign | cst.AnnAssign):
                 targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
@@ -508,7 +512,7 @@ class DjangoQueryInLoop(Rule):
                     if (
                         isinstance(target, cst.Attribute)
                         and isinstance(target.value, cst.Name)
-                        and target.value.value == receiver.value
+                        and target.value.value == receiver
                         and target.attr.value in file_fields
                     ):
                         return True
@@ -581,19 +585,14 @@ class DjangoQueryInLoop(Rule):
         (A `save()` after `create(file=File(f))` inserted already: its
         `bulk_update()` needs no file, still flagged.)"""
         file_fields = model.file_fields
-        if not file_fields:
+        saved = self._saved_in_loop(node) if file_fields else None
+        opened = self._opened(node) if saved is not None else set()
+        if saved is None or not opened:
             return False
-        assert isinstance(node.func, cst.Attribute)
-        receiver = node.func.value
-        if not isinstance(receiver, cst.Name):
-            return False
-        opened = self._opened(node)
-        body = self._loop_body(node)
-        if not opened or body is None:
-            return False
+        receiver, body = saved
         for n in descendants(body, prune=_SCOPES):
             if (
-                _assigned_name(n) == receiver.value
+                _assigned_name(n) == receiver
                 and isinstance(n, cst.Assign)
                 and isinstance(n.value, cst.Call)
                 and self._constructs(n.value.func, model.qualname)

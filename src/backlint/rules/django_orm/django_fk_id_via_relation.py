@@ -7,7 +7,7 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, FileContext, LoopTarget
+from backlint.semantics.context import Assigned, FileContext, LoopTarget, Scope
 from backlint.semantics.django import (
     INSTANCE_METHODS,
     Model,
@@ -186,8 +186,17 @@ class DjangoFkIdViaRelation(Rule):
         key = id(function.node)
         found = self.loaded_chains.get(key)
         if found is None:
-            found = _loaded_chains(function.node)
-            self.loaded_chains[key] = found
+            loaded, assigned = _loaded_chains(function.node)
+            # Through an alias of the same instance (khoj: `agent =
+            # conversation.agent`, then `if agent.chat_model:`):
+            # `agent.chat_model` is `conversation.agent.chat_model`, the object
+            # cached on the same instance.
+            aliases = _aliases(self.ctx, function)
+            for chain in list(loaded):
+                head, _, rest = chain.partition(".")
+                if head in aliases:
+                    loaded.add(f"{aliases[head]}.{rest}")
+            found = self.loaded_chains[key] = loaded, assigned
         loaded, assigned = found
         if name in loaded or self._loaded_by_own_method(function.node, name):
             return True
@@ -319,53 +328,21 @@ def _loaded_chains(function: cst.CSTNode) -> tuple[set[str], set[str]]:
             if name is not None and "." in name:
                 chains.append((id(node), name))
     loaded = {name for node_id, name in chains if node_id not in key_reads}
-    # Through an alias of the same instance (khoj: `agent = conversation.agent`,
-    # then `if agent.chat_model:`): `agent.chat_model` is
-    # `conversation.agent.chat_model`, the object cached on the same instance.
-    aliases = _aliases(function)
-    for name in list(loaded):
-        head, _, rest = name.partition(".")
-        if head in aliases:
-            loaded.add(f"{aliases[head]}.{rest}")
     return loaded, assigned_chains
 
 
-def _aliases(function: cst.CSTNode) -> dict[str, str]:
+def _aliases(ctx: FileContext, scope: Scope) -> dict[str, str]:
     """Local names the function binds once, to an attribute chain
     (`agent = conversation.agent`, or `conversation.agent if ... else None`):
     name -> chain."""
-    counts: dict[str, int] = {}
-    chains: dict[str, str] = {}
-    for node in descendants(function, prune=_NESTED):
-        targets: list[cst.BaseExpression] = []
-        value: cst.BaseExpression | None = None
-        if isinstance(node, cst.Assign):
-            targets = [t.target for t in node.targets]
-            value = node.value if len(targets) == 1 else None
-        elif isinstance(node, cst.AnnAssign):
-            targets, value = [node.target], node.value
-        elif isinstance(node, cst.AugAssign | cst.NamedExpr | cst.For | cst.CompFor):
-            targets = [node.target]
-        elif isinstance(node, cst.AsName):
-            targets = [node.name]
-        for target in targets:
-            for name in _bound_names(target):
-                counts[name] = counts.get(name, 0) + 1
-        if len(targets) == 1 and isinstance(targets[0], cst.Name) and value is not None:
-            chain = _chain_value(value)
+    aliases: dict[str, str] = {}
+    for name, bindings in ctx.scope_facts(scope).bindings.items():
+        binding = bindings[0] if len(bindings) == 1 else None
+        if isinstance(binding, Assigned) and binding.value is not None:
+            chain = _chain_value(binding.value)
             if chain is not None:
-                chains[targets[0].value] = chain
-    return {name: chain for name, chain in chains.items() if counts.get(name) == 1}
-
-
-def _bound_names(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, cst.Tuple | cst.List):
-        return [n for el in target.elements for n in _bound_names(el.value)]
-    if isinstance(target, cst.StarredElement):
-        return _bound_names(target.value)
-    return []
+                aliases[name] = chain
+    return aliases
 
 
 def _chain_value(value: cst.BaseExpression) -> str | None:

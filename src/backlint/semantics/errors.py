@@ -21,6 +21,7 @@ from backlint.semantics.facts import (
 )
 from backlint.semantics.flow import (
     MAX_DEPTH,
+    caught_types,
     except_handler,
     local_values,
     reaching_assignment,
@@ -236,7 +237,7 @@ def _about_local_input(ctx: FileContext, handler: cst.ExceptHandler, scope: Scop
         or _raised_by_callees(ctx, parent.body, kind, scope)
     ):
         return True
-    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    types = caught_types(kind)
     for expr in types:
         name = ctx.qualified_name(expr, scope)
         if name is None:
@@ -591,7 +592,7 @@ def _raised_by_callee(
         target = dotted(exc.func) if isinstance(exc, Call) else dotted(exc)
         if target is not None:
             raised.add(ctx.index.canonical(target))
-    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    types = caught_types(kind)
     for expr in types:
         caught = ctx.qualified_name(expr, scope)
         if caught is None:
@@ -629,7 +630,7 @@ def _raised_by_callees(
     A library class is taken to be raised when the project raises a class of
     the same package (`InvalidLnurl` for `LnurlException`): the index does
     not hold the library's class tree."""
-    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    types = caught_types(kind)
     packages: set[str] = set()
     for expr in types:
         caught = ctx.qualified_name(expr, scope)
@@ -687,12 +688,8 @@ def _raised_by_callees(
 
 def _imported_packages(ctx: FileContext, name: str) -> frozenset[str] | None:
     """The top-level packages the module defining project symbol `name` imports."""
-    parts = name.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        facts = ctx.index.modules.get(".".join(parts[:cut]))
-        if facts is not None:
-            return facts.imported_packages
-    return None
+    facts = ctx.index.module_of(name)
+    return facts.imported_packages if facts is not None else None
 
 
 def _plain_class(ctx: FileContext, name: str) -> bool:
@@ -793,7 +790,7 @@ def _reads_upload(ctx: FileContext, node: cst.Await, scope: Scope) -> bool:
 
 def types_are_leaky(ctx: FileContext, kind: cst.BaseExpression, scope: Scope) -> bool:
     """The same for an exception class or a tuple of them."""
-    types = [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    types = caught_types(kind)
     for expr in types:
         name = ctx.qualified_name(expr, scope)
         if name is None:

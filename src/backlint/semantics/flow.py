@@ -100,6 +100,11 @@ def literal_value(expr: cst.BaseExpression) -> Const | None:
     return None
 
 
+def caught_types(kind: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The classes an `except` clause names: `(A, B)` -> [A, B], `A` -> [A]."""
+    return [el.value for el in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+
+
 def except_handler(
     ctx: FileContext, name: str, scope: Scope | None = None, node: cst.CSTNode | None = None
 ) -> cst.ExceptHandler | None:

@@ -126,6 +126,11 @@ class ProjectIndex:
             qualname = f"{target}.{rest}" if rest else target
         return qualname
 
+    def module_of(self, qualname: str) -> ModuleFacts | None:
+        """The facts of the module that defines the project name `qualname`."""
+        split = self._split(self.canonical(qualname))
+        return split[0] if split is not None else None
+
     def lookup(self, qualname: str) -> ClassFacts | FunctionFacts | Value | None:
         """The class, function or module-level value a project name refers to;
         below a class, its method, attribute or nested class (`Order.Status`,

@@ -30,6 +30,7 @@ from backlint.semantics.facts import (
     Seq,
     dotted,
 )
+from backlint.semantics.flow import caught_types
 from backlint.semantics.index import ProjectIndex
 from backlint.semantics.names import dotted_name
 from backlint.semantics.tree import descendants
@@ -616,12 +617,7 @@ class DjangoQueryInLoop(Rule):
         write raises (`IntegrityError`, `ProtectedError`...: `WRITE_ERRORS`)."""
         if handler.type is None:
             return True
-        types = (
-            [e.value for e in handler.type.elements]
-            if isinstance(handler.type, cst.Tuple)
-            else [handler.type]
-        )
-        return any(self.ctx.qualified_name(t) in WRITE_ERRORS for t in types)
+        return any(self.ctx.qualified_name(t) in WRITE_ERRORS for t in caught_types(handler.type))
 
     def _isolated(self, node: cst.Call) -> bool:
         """A write in the body of a `try` inside the loop body, one of whose

@@ -75,7 +75,7 @@ def test_a_file_over_the_size_limit_is_one_bkl001(project: Path) -> None:
     write_tree(project, {"pyproject.toml": SELECT, "big.py": big, "good.py": GOOD})
     findings = lint(project)
     assert keys(findings) == [("big.py", 1, "BKL001"), *GOOD_FINDINGS]
-    assert "over the 1 MB limit" in findings[0].message
+    assert "over the 2 MB limit" in findings[0].message
 
 
 def test_the_flake8_plugin_skips_a_file_over_the_size_limit(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_the_flake8_plugin_skips_a_file_over_the_size_limit(tmp_path: Path) -> N
     run = _run(root, "flake8", "--select", "BKL", "-j1", "big.py")
     (line,) = run.stdout.splitlines()
     assert line.startswith("big.py:1:1: BKL001 not linted: ")
-    assert line.endswith("MB is over the 1 MB limit")
+    assert line.endswith("MB is over the 2 MB limit")
 
 
 def test_many_lines_and_long_lines_within_the_limit_are_linted(project: Path) -> None:

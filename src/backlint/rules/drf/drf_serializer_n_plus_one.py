@@ -100,8 +100,10 @@ class DrfSerializerNPlusOne(DrfClassRule):
     silent when it cannot see the whole picture: a queryset or serializer it
     cannot resolve, a chain calling something it cannot follow, a view or
     serializer base class outside the project and DRF, the project's own
-    `list()`, `filter_queryset()` or `paginate_queryset()`, a serializer of
-    another model than the queryset's. Relations read inside model properties
+    `list()` (one whose every return is `super().list(...)`, after work of
+    its own such as a counter, is DRF's and is judged),
+    `filter_queryset()` or `paginate_queryset()`, a serializer of another
+    model than the queryset's. Relations read inside model properties
     or methods the serializer calls are not seen (missed alarms). Test files
     are not checked.
 

@@ -97,6 +97,8 @@ _EXITS = (cst.Break, cst.Return, cst.Raise)
 _COLLECTIONS = frozenset({"builtins.tuple", "builtins.list", "builtins.set", "builtins.frozenset"})
 # Django's app registry: the installed apps and models, as many as the code defines.
 _CODE_REGISTRIES = frozenset({"django.apps.apps.get_models", "django.apps.apps.get_app_configs"})
+# Decorators that return what the function returns (`_short_return`).
+_KEEP_RETURN = frozenset({"builtins.staticmethod", "functools.cache", "functools.lru_cache"})
 # Django's settings object: its UPPER_CASE attributes are configuration.
 _SETTINGS = "django.conf.settings."
 # Calls that change rows: a loop making them may re-fetch what it holds.
@@ -241,7 +243,9 @@ class DjangoQueryInLoop(Rule):
     `choiceset.CHOICES`, called `for path, choiceset in
     ROLE_CHOICESET_MAP.items()`); a helper that also grows its list another
     way (`extend()`, passing it on, a `while` loop), one given a parameter
-    or a queryset, and a method called on an instance, are still flagged;
+    or a queryset, one with a decorator other than `functools.cache` or
+    `lru_cache` (which may return something else), and a method called on
+    an instance, are still flagged;
     a loop over a queryset filtered on a
     choice value (`filter(type=Agreement.TYPE_TOS)`: as many rows as that
     type has) is still flagged, and so is a collection keyed by a choices
@@ -854,10 +858,11 @@ class DjangoQueryInLoop(Rule):
         fn = index.find_function(name)
         if fn is None or fn.grows_over is None or depth >= 3:
             return False
+        decorators = {dotted(d.func if isinstance(d, Call) else d) for d in fn.decorators}
+        if not decorators <= _KEEP_RETURN:
+            return False  # a decorator may return something else entirely
         owner = index.find_class(name.rpartition(".")[0])
-        if owner is not None and not any(
-            dotted(d) == "builtins.staticmethod" for d in fn.decorators
-        ):
+        if owner is not None and "builtins.staticmethod" not in decorators:
             return False  # `self`/`cls` would shift the arguments
         params = [param for param, _, _ in fn.params]
         bound: dict[str, cst.BaseExpression] = {}

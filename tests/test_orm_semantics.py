@@ -345,3 +345,72 @@ def open_engine(url):
     assert decode_module(encode_module(facts)) == facts
     plain = summarise(ast.parse(source.replace("sqlalchemy", "other")), "m", "m.py", False)
     assert plain.in_memory_calls == ()  # only modules that open SQLAlchemy databases
+
+
+def test_facts_keep_how_a_returned_collection_grows() -> None:
+    import ast
+
+    from backlint.semantics.facts import UNKNOWN, Attr, Local, Ref, summarise
+    from backlint.semantics.facts_codec import decode_module, encode_module
+
+    source = """\
+STATUSES = ("a", "b")
+
+
+def export(choiceset, prefix=""):
+    choices = []
+    for _, value in choiceset.CHOICES:
+        for suffix in STATUSES:
+            choices.append(prefix + value + suffix)
+    return choices
+
+
+def active():
+    return [s for s in STATUSES if s != "b"]
+
+
+def rebound(rows):
+    rows = rows.all()
+    out = {}
+    for row in rows:
+        out[row.pk] = row
+    return out
+
+
+def extended(rows):
+    out = []
+    for row in rows:
+        out.append(row)
+    out.extend(rows)
+    return out
+
+
+def polled(queue):
+    out = set()
+    while queue:
+        out.add(queue.pop())
+    return out
+
+
+def passed_on(rows):
+    out = []
+    fill(out, rows)
+    return out
+
+
+def two(rows):
+    if rows:
+        return rows
+    return []
+"""
+    facts = summarise(ast.parse(source), "app.meta", "app/meta.py", False)
+    grows = {name: fn.grows_over for name, fn in facts.functions.items()}
+    assert grows["export"] == ((Attr(Local("choiceset"), "CHOICES"), Ref("app.meta.STATUSES")),)
+    assert grows["active"] == ((Ref("app.meta.STATUSES"),),)
+    assert grows["rebound"] == ((UNKNOWN,),)  # a rebound parameter is not followed
+    # Grown some other way, or returned as something else: no fact.
+    assert grows["extended"] is None
+    assert grows["polled"] is None
+    assert grows["passed_on"] is None
+    assert grows["two"] is None
+    assert decode_module(encode_module(facts)) == facts

@@ -205,6 +205,16 @@ class FunctionFacts:
     # returned (`_relays_runtime_call`): code loaded by the program itself,
     # which no annotation of the project describes (BKL201).
     relays_runtime_call: bool = False
+    # How the collection the function returns grows (`_grows_over`): when
+    # every `return` returns one local name, bound once to an empty list, set
+    # or dict and only ever grown one item at a time (`out.append(x)`,
+    # `out.add(x)`, `out[k] = v`, each a statement of the body, not in a
+    # `while` loop), per such statement the iterables of the `for` loops
+    # around it, outermost first, parameters as `Local` (a parameter the body
+    # rebinds, and every other name the body binds, is UNKNOWN). None
+    # otherwise. The returned collection has at most as many items as those
+    # loops run (BKL302: a list a helper builds from a choice set).
+    grows_over: tuple[tuple[Value, ...], ...] | None = None
 
 
 @_pickles_by_constructor
@@ -430,6 +440,7 @@ class _Summariser:
             else _plain_calls(self, node),
             first_lock=_first_lock(self, node, {name: Local(name) for name, _, _ in params}),
             relays_runtime_call=runtime_hint and _relays_runtime_call(self, node, local),
+            grows_over=_grows_over(self, node, returned),
         )
 
     def _body(
@@ -1053,3 +1064,139 @@ def _item_assignments(
                     (name, Const(keyword.arg) if keyword.arg else UNKNOWN, s.value(keyword.value))
                 )
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# How a returned collection grows (`FunctionFacts.grows_over`).
+
+# Empty collections a function starts to fill: `[]`, `{}`, `set()`, `list()`, `dict()`.
+_EMPTY_CALLS = frozenset({"builtins.list", "builtins.set", "builtins.dict"})
+# Methods adding one item to a list or a set.
+_ADD_ONE = frozenset({"append", "add"})
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+def _starts_empty(value: Value) -> bool:
+    if isinstance(value, Seq | Mapping):
+        return not value.items
+    return (
+        isinstance(value, Call)
+        and not value.args
+        and not value.kwargs
+        and (dotted(value.func) in _EMPTY_CALLS)
+    )
+
+
+def _grows_over(
+    s: _Summariser, node: ast.FunctionDef | ast.AsyncFunctionDef, returned: list[Value]
+) -> tuple[tuple[Value, ...], ...] | None:
+    """See `FunctionFacts.grows_over`."""
+    # Cheap test first: the locals followed make `return out` the empty display.
+    if not returned or not all(_starts_empty(v) or isinstance(v, Comp) for v in returned):
+        return None
+    names: set[str] = set()
+    comprehensions: list[ast.expr] = []
+    for child in _walk_scope(node.body):
+        if isinstance(child, ast.Return):
+            value = child.value
+            if isinstance(value, ast.Name):
+                names.add(value.id)
+            elif (
+                isinstance(value, _COMPREHENSIONS)
+                and len(value.generators) == 1
+                and not value.generators[0].is_async
+            ):
+                comprehensions.append(value.generators[0].iter)
+            else:
+                return None
+        elif isinstance(child, ast.Yield | ast.YieldFrom):
+            return None
+    if len(names) > 1:
+        return None
+    collection = next(iter(names), None)
+    walked = list(ast.walk(ast.Module(body=node.body, type_ignores=[])))
+    args = node.args
+    params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+    if args.vararg is not None:
+        return None  # a call's positional arguments could not be told apart
+    if collection in params:
+        return None
+    # Names the body binds (a rebound parameter included) are not followed.
+    bound = {
+        n.id for n in walked if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
+    }
+    for n in walked:
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(n.name)
+        elif isinstance(n, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).split(".")[0] for a in n.names}
+        elif isinstance(n, ast.arg):
+            bound.add(n.arg)  # a lambda's or a nested def's
+        elif isinstance(n, ast.Global | ast.Nonlocal):
+            return None
+    local: dict[str, Value] = dict.fromkeys(bound, UNKNOWN)
+    for param in params:
+        if param not in bound:
+            local[param] = Local(param)
+    sites: list[tuple[Value, ...]] = []
+    seen: set[int] = set()  # the occurrences of the collection's name accounted for
+    binds = 0
+
+    def visit(body: list[ast.stmt], loops: tuple[Value, ...]) -> bool:
+        nonlocal binds
+        for stmt in body:
+            if isinstance(stmt, ast.Assign):
+                target = stmt.targets[0] if len(stmt.targets) == 1 else None
+                if isinstance(target, ast.Name) and target.id == collection:
+                    binds += 1
+                    seen.add(id(target))
+                elif (
+                    isinstance(target, ast.Subscript)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == collection
+                ):
+                    seen.add(id(target.value))
+                    sites.append(loops)
+            elif (
+                isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Attribute)
+                and stmt.value.func.attr in _ADD_ONE
+                and isinstance(stmt.value.func.value, ast.Name)
+                and stmt.value.func.value.id == collection
+                and len(stmt.value.args) == 1
+                and not stmt.value.keywords
+            ):
+                seen.add(id(stmt.value.func.value))
+                sites.append(loops)
+            elif isinstance(stmt, ast.Return) and stmt.value is not None:
+                seen.add(id(stmt.value))
+            elif isinstance(stmt, ast.While | ast.AsyncFor):
+                # A `while` (or an async iterator) may grow it without bound.
+                if any(isinstance(n, ast.Name) and n.id == collection for n in ast.walk(stmt)):
+                    return False
+                continue
+            inner = loops
+            if isinstance(stmt, ast.For):
+                inner = (*loops, s.value(stmt.iter, local))
+                if not visit(stmt.body, inner) or not visit(stmt.orelse, loops):
+                    return False
+                continue
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            for sub in _sub_bodies(stmt):
+                if not visit(sub, inner):
+                    return False
+        return True
+
+    sites += [(s.value(iterable, local),) for iterable in comprehensions]
+    if collection is None:
+        return tuple(sites)
+    if not visit(node.body, ()) or binds != 1:
+        return None
+    # Any other use of the name (`out.extend(...)`, `helper(out)`, an alias,
+    # a nested def) might grow it some other way.
+    for n in walked:
+        if isinstance(n, ast.Name) and n.id == collection and id(n) not in seen:
+            return None
+    return tuple(sites)

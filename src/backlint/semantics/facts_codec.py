@@ -95,6 +95,9 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         if fn.first_lock is None
         else [encode_value(fn.first_lock[0]), [encode_value(v) for v in fn.first_lock[1]]],
         fn.relays_runtime_call,
+        None
+        if fn.grows_over is None
+        else [[encode_value(v) for v in loops] for loops in fn.grows_over],
     ]
 
 
@@ -247,7 +250,8 @@ def decode_function(data: Any) -> FunctionFacts:
         plain,
         lock,
         runtime,
-    ) = _list(data, 13)
+        grows,
+    ) = _list(data, 14)
     out_params = []
     for item in _list(params):
         pname, ann, default = _list(item, 3)
@@ -274,6 +278,9 @@ def decode_function(data: Any) -> FunctionFacts:
         None if plain is None else tuple(_str(v) for v in _list(plain)),
         first_lock,
         _bool(runtime),
+        None
+        if grows is None
+        else tuple(tuple(decode_value(v) for v in _list(loops)) for loops in _list(grows)),
     )
 
 

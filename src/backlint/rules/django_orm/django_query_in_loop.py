@@ -7,7 +7,7 @@ from typing import Any
 import libcst as cst
 
 from backlint.rule import Rule
-from backlint.semantics.context import Assigned, FileContext, Imported, ScopeKind
+from backlint.semantics.context import Assigned, FileContext, Imported, LoopTarget, ScopeKind
 from backlint.semantics.django import (
     CHOICES_LISTS,
     TRANSACTION_ATOMIC,
@@ -25,9 +25,11 @@ from backlint.semantics.facts import (
     Comp,
     Const,
     FunctionFacts,
+    Local,
     Mapping,
     Ref,
     Seq,
+    Value,
     dotted,
 )
 from backlint.semantics.flow import caught_types
@@ -95,6 +97,8 @@ _EXITS = (cst.Break, cst.Return, cst.Raise)
 _COLLECTIONS = frozenset({"builtins.tuple", "builtins.list", "builtins.set", "builtins.frozenset"})
 # Django's app registry: the installed apps and models, as many as the code defines.
 _CODE_REGISTRIES = frozenset({"django.apps.apps.get_models", "django.apps.apps.get_app_configs"})
+# Decorators that return what the function returns (`_short_return`).
+_KEEP_RETURN = frozenset({"builtins.staticmethod", "functools.cache", "functools.lru_cache"})
 # Django's settings object: its UPPER_CASE attributes are configuration.
 _SETTINGS = "django.conf.settings."
 # Calls that change rows: a loop making them may re-fetch what it holds.
@@ -228,17 +232,30 @@ class DjangoQueryInLoop(Rule):
     (`Agreement.TYPE_CHOICES`), enums and Django choices enums (`for s in
     Order.Status`, `Order.Status.choices`, `.values`, `.labels`), classes
     whose metaclass iterates a literal attribute of theirs (nautobot's
-    `ChoiceSet` and its `CHOICES`); a loop over a queryset filtered on a
+    `ChoiceSet` and its `CHOICES`); what a function of the project returns
+    when it is as short as such loops (names bound to its calls included):
+    a comprehension over a short iterable (`return [s for s in STATUSES if
+    ...]`), or a local list, set or dict it starts empty and grows only by
+    `append()`, `add()` or `d[k] = v` in `for` loops over short iterables,
+    its parameters read as the call's arguments, a choice set given by name
+    or taken from the values of a constant map of choice sets (nautobot's
+    `export_metadata_from_choiceset(choiceset)`, one dict appended per
+    `choiceset.CHOICES`, called `for path, choiceset in
+    ROLE_CHOICESET_MAP.items()`); a helper that also grows its list another
+    way (`extend()`, passing it on, a `while` loop), one given a parameter
+    or a queryset, one with a decorator other than `functools.cache` or
+    `lru_cache` (which may return something else), and a method called on
+    an instance, are still flagged;
+    a loop over a queryset filtered on a
     choice value (`filter(type=Agreement.TYPE_TOS)`: as many rows as that
     type has) is still flagged, and so is a collection keyed by a choices
     field built elsewhere (misago's `form.agreements`, one entry per
     agreement type: backlint does not follow what a parameter's attribute
-    holds, nor what keys a function's dict gets), and so is a list a
-    function builds from a choice set (nautobot's
-    `export_metadata_from_choiceset(choiceset)`, one dict appended per
-    choice: backlint does not follow how long a returned list grows) or a
+    holds, nor what keys a function's dict gets, and Django does not keep a
+    choices field's column to its choices), and so is a
     parameter every caller fills with one element (the callers are not
-    followed); an instance's `delete()`
+    followed: a public function, a model method or a task may be called
+    from code backlint does not see); an instance's `delete()`
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides
@@ -788,9 +805,22 @@ class DjangoQueryInLoop(Rule):
                 return self._short(iterable.args[0].value, depth)
             if name == "builtins.zip":  # as long as its shortest argument
                 return any(self._short(a.value, depth) for a in iterable.args if not a.star)
-            return False
+            return name is not None and self._short_return(name, iterable, depth)
         if isinstance(iterable, cst.Name) and depth < 3:
             owner, bindings = self.ctx.bindings(iterable.value)
+            if (
+                owner is not None
+                and owner.kind is not ScopeKind.MODULE
+                and bindings
+                and all(isinstance(b, Assigned) and isinstance(b.value, cst.Call) for b in bindings)
+            ):
+                # `choices = export_metadata_from_choiceset(choiceset)`, maybe twice.
+                return all(
+                    isinstance(b, Assigned)
+                    and isinstance(b.value, cst.Call)
+                    and self._short(b.value, depth + 1)
+                    for b in bindings
+                )
             if owner is None or len(bindings) != 1:
                 return False
             if owner.kind is not ScopeKind.MODULE:
@@ -815,6 +845,155 @@ class DjangoQueryInLoop(Rule):
             # `REGISTRY = []` filled in elsewhere (`REGISTRY.append(...)`) is not short.
             return value is not None and not _empty(value) and self._short(value, depth + 1)
         return False
+
+    # Lists a project function returns ------------------------------------------
+
+    def _short_return(self, name: str, call: cst.Call, depth: int) -> bool:
+        """A call of a project function whose returned collection grows only
+        in `for` loops over short iterables (`FunctionFacts.grows_over`),
+        its parameters read as this call's arguments: nautobot's
+        `export_metadata_from_choiceset(choiceset)`, one dict appended per
+        `choiceset.CHOICES`, given a choice set written in the code."""
+        index = self.ctx.index
+        fn = index.find_function(name)
+        if fn is None or fn.grows_over is None or depth >= 3:
+            return False
+        decorators = {dotted(d.func if isinstance(d, Call) else d) for d in fn.decorators}
+        if not decorators <= _KEEP_RETURN:
+            return False  # a decorator may return something else entirely
+        owner = index.find_class(name.rpartition(".")[0])
+        if owner is not None and "builtins.staticmethod" not in decorators:
+            return False  # `self`/`cls` would shift the arguments
+        params = [param for param, _, _ in fn.params]
+        bound: dict[str, cst.BaseExpression] = {}
+        for position, arg in enumerate(call.args):
+            if arg.star:
+                return False
+            if arg.keyword is not None:
+                bound[arg.keyword.value] = arg.value
+            elif position < len(params):
+                bound[params[position]] = arg.value
+            else:
+                return False
+        defaults = {param: default for param, _, default in fn.params}
+        return all(
+            self._short_fact(value, bound, defaults, depth)
+            for loops in fn.grows_over
+            for value in loops
+        )
+
+    def _short_fact(
+        self,
+        value: Value,
+        bound: dict[str, cst.BaseExpression],
+        defaults: dict[str, Value | None],
+        depth: int,
+    ) -> bool:
+        """A loop iterable of a callee's facts, its parameters (`Local`) read
+        as the call's arguments (`bound`) or their defaults, is short."""
+        index = self.ctx.index
+        if isinstance(value, Local):
+            expr = bound.get(value.name)
+            if expr is not None:
+                return self._short(expr, depth + 1)
+            default = defaults.get(value.name)
+            return default is not None and _literal_value(index, default)
+        if isinstance(value, Attr) and isinstance(value.value, Local):
+            # `choiceset.CHOICES`: the attribute of each class the argument may be.
+            expr = bound.get(value.value.name)
+            held = self._held_names(expr) if expr is not None else None
+            return bool(held) and all(
+                _class_constant(index, f"{name}.{value.attr}") for name in held or ()
+            )
+        if isinstance(value, Call):
+            func = value.func
+            if isinstance(func, Attr) and func.attr in ("items", "keys", "values"):
+                return not value.args and self._short_fact(func.value, bound, defaults, depth)
+            name = dotted(func)
+            if (name in _SAME_LENGTH or name in _COLLECTIONS) and len(value.args) == 1:
+                return self._short_fact(value.args[0], bound, defaults, depth)
+            if name == "builtins.range":
+                return bool(value.args) and all(
+                    isinstance(a, Const) and isinstance(a.value, int) for a in value.args
+                )
+            return False
+        name = dotted(value)
+        if name is None:
+            return _literal_value(index, value)
+        return _class_constant(index, name) or _literal_value(index, index.lookup(name))
+
+    def _held_names(self, expr: cst.BaseExpression) -> list[str] | None:
+        """The project names `expr` may hold: the one it names
+        (`DeviceStatusChoices`), or, for a name bound only by `for` loops
+        over the values of module-level constants (`for path, choiceset in
+        ROLE_CHOICESET_MAP.items()`), the names those constants hold
+        there (`extras_choices.ContactAssociationRoleChoices`). None when
+        some value cannot be told."""
+        index = self.ctx.index
+        name = self.ctx.qualified_name(expr)
+        if name is not None:
+            return [index.canonical(name)]
+        if not isinstance(expr, cst.Name):
+            return None
+        owner, bindings = self.ctx.bindings(expr.value)
+        if owner is None or not bindings:
+            return None
+        held: list[str] = []
+        for binding in bindings:
+            if not isinstance(binding, LoopTarget):
+                return None
+            items = self._constant_items(binding.loop, expr.value)
+            if items is None:
+                return None
+            for item in items:
+                item_name = dotted(item)
+                if item_name is None:
+                    return None
+                held.append(index.canonical(item_name))
+        return held
+
+    def _constant_items(self, loop: cst.For, target: str) -> list[Value] | None:
+        """What `target` takes in `loop`, when it ranges over a module-level
+        constant of the project that nothing else amends: the items of a
+        list, the keys of a dict (`for k in D`, `D.keys()`) or its values
+        (`D.values()`, and the second name of `for k, v in D.items()`)."""
+        iterable = loop.iter
+        method = None
+        if (
+            isinstance(iterable, cst.Call)
+            and isinstance(iterable.func, cst.Attribute)
+            and not iterable.args
+        ):
+            method = iterable.func.attr.value
+            iterable = iterable.func.value
+        whole = isinstance(loop.target, cst.Name) and loop.target.value == target
+        pair = (
+            isinstance(loop.target, cst.Tuple)
+            and len(loop.target.elements) == 2
+            and isinstance(loop.target.elements[1].value, cst.Name)
+            and loop.target.elements[1].value.value == target
+        )
+        name = self.ctx.qualified_name(iterable)
+        if name is None:
+            return None
+        index = self.ctx.index
+        name = index.canonical(name)
+        module = index.module_of(name)
+        if (
+            module is None
+            or any(amended == name.rpartition(".")[2] for amended, _, _ in module.item_assignments)
+            or any(rebound == name.rpartition(".")[2] for rebound, _ in module.rebinds)
+        ):
+            return None
+        value = index.lookup(name)
+        if isinstance(value, Seq) and whole and method is None:
+            return list(value.items)
+        if isinstance(value, Mapping):
+            if whole and method in (None, "keys"):
+                return [key for key, _ in value.items]
+            if (whole and method == "values") or (pair and method == "items"):
+                return [item for _, item in value.items]
+        return None
 
 
 def _assigned_name(node: cst.CSTNode | None) -> str | None:

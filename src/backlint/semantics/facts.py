@@ -440,7 +440,11 @@ class _Summariser:
             else _plain_calls(self, node),
             first_lock=_first_lock(self, node, {name: Local(name) for name, _, _ in params}),
             relays_runtime_call=runtime_hint and _relays_runtime_call(self, node, local),
-            grows_over=_grows_over(self, node, returned),
+            # BKL302 follows only plain calls (a method would shift its
+            # arguments), so methods other than static ones need no reading.
+            grows_over=None
+            if isinstance(node, ast.AsyncFunctionDef) or (method and not _is_static(node))
+            else _grows_over(self, node, returned),
         )
 
     def _body(

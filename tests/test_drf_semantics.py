@@ -316,3 +316,62 @@ def test_serializer_walk_and_unloaded_relations() -> None:
     found = unloaded_relations(classes, "shop.views.OrderViewSet", querysets(built))
     assert found is not None
     assert [w.path for w in found.paths] == ["customer", "lines__sku"]
+
+
+def test_url_routes_read_routers_and_path_entries() -> None:
+    from backlint.semantics.urls import url_routes
+
+    built = index(
+        shop__views="""
+            from rest_framework import viewsets, routers
+            from rest_framework.views import APIView
+
+            class OrderViewSet(viewsets.ModelViewSet):
+                pass
+
+            class PingView(APIView):
+                pass
+
+            class MyRouter(routers.SimpleRouter):
+                pass
+        """,
+        shop__urls="""
+            import django
+            from django.urls import include, path, re_path
+            from django.views.decorators.csrf import csrf_exempt
+            from rest_framework import routers
+
+            from shop.views import MyRouter, OrderViewSet, PingView
+
+            router = routers.DefaultRouter()
+            router.register(r"orders", OrderViewSet, basename="order")
+            mine = MyRouter()
+            mine.register("again", viewset=OrderViewSet)
+            registry = Registry()
+            registry.register("not-a-router", PingView)
+
+            urlpatterns = [
+                path("", include(router.urls)),
+                re_path(r"^ping/$", csrf_exempt(PingView.as_view())),
+            ]
+        """,
+    )
+    routes = built.view(url_routes)
+    assert routes == {"shop.urls": frozenset({"shop.views.OrderViewSet", "shop.views.PingView"})}
+    # Only the module-level router's registrations count, not `registry`'s.
+    without_patterns = index(
+        shop__views="""
+            from rest_framework.views import APIView
+
+            class PingView(APIView):
+                pass
+        """,
+        shop__urls="""
+            import django
+            from shop.views import PingView
+
+            registry = Registry()
+            registry.register("not-a-router", PingView)
+        """,
+    )
+    assert without_patterns.view(url_routes) == {}

@@ -45,6 +45,7 @@ from backlint.semantics.facts import (
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.settings import settings_kind
 from backlint.semantics.tree import descendants
+from backlint.semantics.urls import url_routes
 
 # --------------------------------------------------------------------------
 # Tables.
@@ -1394,6 +1395,113 @@ def in_open_public_module(classes: DrfClasses, module: str) -> bool:
     return True
 
 
+def is_declared_public(module: str) -> bool:
+    """A module under a package or module named `public` (`PUBLIC_MODULE_NAMES`),
+    the project's top-level package aside."""
+    return bool(PUBLIC_MODULE_NAMES.intersection(module.split(".")[1:]))
+
+
+# Members by which a class says which rows a view serves.
+_ROWS_MEMBERS = ("get_queryset", "queryset")
+
+
+@dataclass(frozen=True, slots=True)
+class PublicViews:
+    """The views a project serves to anyone by design, and what they build on."""
+
+    # Views routed by an open public URLconf (`public_views`).
+    routed: frozenset[str] = frozenset()
+    # Project mixins (not views) defining `get_queryset()` or `queryset` in
+    # the MRO of a read-only view public by design.
+    row_bases: frozenset[str] = frozenset()
+
+
+@index_view
+def public_views(index: ProjectIndex) -> PublicViews:
+    """The views public by design, read from the URLconfs and the views.
+
+    An open public URLconf is a module declared public (`core/public/api_urls.py`)
+    that routes views of declared public modules, each of them an open public
+    module (`in_open_public_module`): the namespace of an anonymous API (Kolibri's
+    `/public/`, "called externally by other instances of Kolibri"). The views it
+    routes from elsewhere (`auth/api.py`'s `PublicFacilityViewSet`) are public
+    by design like the ones of its own package; those that set permissions keep
+    them. A public URLconf routing no view of a declared public module, or one of
+    a public module where a view sets permissions, is not open.
+
+    The read-only views public by design are those of open public modules and
+    open public URLconfs left to an open default, and those with an explicit
+    `AllowAny`; `row_bases` are the project mixins their rows come from."""
+    if not index.uses("rest_framework"):
+        return PublicViews()
+    classes = index.view(drf_classes)
+    opened: dict[str, bool] = {}
+
+    def is_open(module: str) -> bool:
+        if module not in opened:
+            opened[module] = in_open_public_module(classes, module)
+        return opened[module]
+
+    routed: set[str] = set()
+    for urlconf, views in index.view(url_routes).items():
+        if not is_declared_public(urlconf):
+            continue
+        homes = set()
+        for view in views:
+            home = index.module_of(view)
+            if home is not None and is_declared_public(home.module):
+                homes.add(home.module)
+        if homes and all(is_open(home) for home in homes):
+            routed.update(views)
+    public: set[str] = set()
+    for facts in index.modules.values():
+        module_open = is_declared_public(facts.module) and is_open(facts.module)
+        for name in facts.classes:
+            view = f"{facts.module}.{name}"
+            if not (classes.is_view(view) and classes.is_leaf(view)):
+                continue
+            if classes.allows_writes(view):
+                continue
+            permissions = view_permissions(classes, view)
+            if permissions is None:
+                continue
+            if permissions.state == "allow_any" or (
+                permissions.state == "default" and (module_open or view in routed)
+            ):
+                public.add(view)
+    row_bases: set[str] = set()
+    for view in public:
+        for owner in classes.mro(view)[1:]:
+            cls = classes.facts(owner)
+            if cls is None or classes.is_view(owner):
+                continue
+            if any(cls.method(m) or cls.attribute(m) for m in _ROWS_MEMBERS):
+                row_bases.add(owner)
+    return PublicViews(frozenset(routed), frozenset(row_bases))
+
+
+def routed_publicly(classes: DrfClasses, view: str) -> bool:
+    """A view routed by an open public URLconf (see `public_views`)."""
+    return view in classes.index.view(public_views).routed
+
+
+def serves_public_rows(classes: DrfClasses, view: str) -> bool:
+    """A view whose rows come from a project mixin a view public by design
+    builds on (`public_views`): its `get_queryset()` (or, DRF's left, its
+    `queryset`) is that mixin's. Kolibri's learner `ChannelMetadataViewSet`
+    and the anonymous `/public/v2/channel` `PublicChannelMetadataViewSet` share
+    `BaseChannelMetadataMixin`: the data is served to anyone already. A view
+    defining its own rows, or taking them from a view base, is not one."""
+    rows = classes.lookup(view, "get_queryset")
+    if not isinstance(rows, Member):
+        return False
+    if rows.value is None:
+        rows = classes.lookup(view, "queryset")
+        if not isinstance(rows, Member) or rows.value is None:
+            return False
+    return rows.owner != view and rows.owner in classes.index.view(public_views).row_bases
+
+
 @dataclass(frozen=True, slots=True)
 class Pagination:
     state: str  # "default" (from settings), "none" (`pagination_class = None`), "set"
@@ -1429,18 +1537,24 @@ __all__ = [
     "Member",
     "Pagination",
     "Permissions",
+    "PublicViews",
     "RestFrameworkSettings",
     "Unloaded",
     "ViewData",
     "Walked",
+    "checks_request_credentials",
     "class_list",
     "drf_classes",
     "in_open_public_module",
     "is_account_flow_view",
     "is_anonymous_view",
+    "is_declared_public",
     "is_settings_module",
+    "public_views",
     "rest_framework_settings",
+    "routed_publicly",
     "serializer_is_model_serializer",
+    "serves_public_rows",
     "unloaded_relations",
     "view_data",
     "view_pagination",
@@ -1493,6 +1607,56 @@ def checks_caller_in_methods(node: cst.ClassDef) -> bool:
             ):
                 return True
     return False
+
+
+# Words of a function's name (split on `_`) saying it checks a credential the
+# request carries, with a word saying it tests it (`valid_app_key_on_request`,
+# `has_valid_token`, `is_authenticated`, `check_api_key`); `get_cache_key` is
+# no test.
+_CREDENTIAL_WORDS = frozenset(
+    {"key", "apikey", "token", "credential", "credentials", "signature", "secret"}
+    | {"auth", "authenticated", "authorized", "authorised"}
+)
+_TEST_WORDS = frozenset({"valid", "is", "has", "check", "verify", "verified"})
+
+
+def checks_request_credentials(node: cst.ClassDef) -> bool:
+    """Whether a method of the class tests, in an `if`, a check of a credential
+    the request carries: a call named like one (`_CREDENTIAL_WORDS` and
+    `_TEST_WORDS`) given `request` or `self.request` (Kolibri's
+    `FacilityUsernameViewSet.get_queryset`: `if valid_app_key_on_request(
+    self.request): return FacilityUser.objects.all()`, else only the users
+    its login page lists). Like a test of `request.user.is_authenticated`,
+    the view decides what each caller gets."""
+    for stmt in node.body.body:
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        for inner in descendants(stmt.body):
+            if not isinstance(inner, cst.If | cst.IfExp):
+                continue
+            for test in (inner.test, *descendants(inner.test)):
+                if isinstance(test, cst.Call) and _is_credential_check(test):
+                    return True
+    return False
+
+
+def _is_credential_check(call: cst.Call) -> bool:
+    words = set((_last_name(call.func) or "").lower().split("_"))
+    if not (words & _CREDENTIAL_WORDS and words & _TEST_WORDS):
+        return False
+    return any(_is_request(arg.value) for arg in call.args)
+
+
+def _is_request(expr: cst.BaseExpression) -> bool:
+    """`request` or `self.request`."""
+    if isinstance(expr, cst.Name):
+        return expr.value == "request"
+    return (
+        isinstance(expr, cst.Attribute)
+        and expr.attr.value == "request"
+        and isinstance(expr.value, cst.Name)
+        and expr.value.value == "self"
+    )
 
 
 def takes_no_credentials(classes: DrfClasses, qualname: str) -> bool:

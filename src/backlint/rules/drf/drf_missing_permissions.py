@@ -12,10 +12,13 @@ from backlint.semantics.drf import (
     WRITE_MIXINS,
     DrfClasses,
     checks_caller_in_methods,
+    checks_request_credentials,
     in_open_public_module,
     is_account_flow_view,
     is_anonymous_view,
     rest_framework_settings,
+    routed_publicly,
+    serves_public_rows,
     takes_no_credentials,
     view_permissions,
 )
@@ -138,13 +141,27 @@ class DrfMissingPermissions(DrfClassRule):
     anonymous API for peers by design, judged as if it wrote `AllowAny`:
     its views that write are flagged as `AllowAny` writes; a public module
     one of whose views sets `permission_classes` is an authenticated stable
-    API, and a view there that sets none is flagged); views with
+    API, and a view there that sets none is flagged), the read-only views
+    an open public URLconf routes (a URLconf module declared public, by
+    `router.register(...)` or `path(..., View.as_view())`, whose views from
+    declared public modules all come from open ones: Kolibri's
+    `core/public/api_urls.py` registering `auth/api.py`'s
+    `PublicFacilityViewSet`; its views that write are judged as `AllowAny`
+    writes, and a view there that sets permissions keeps them), the
+    read-only views whose rows (`get_queryset()`, or DRF's with their
+    `queryset`) come from a project mixin that a read-only view public by
+    design builds on (one of an open public module or URLconf, or with an
+    explicit `AllowAny`): Kolibri's learner `ChannelMetadataViewSet` and the
+    anonymous `PublicChannelMetadataViewSet` share `BaseChannelMetadataMixin`,
+    the same data served to anyone already; views with
     `get_permissions()`/`check_permissions()` of their own, or a class
     decorator about login or permissions; views that check the caller in
     their own methods (raise `PermissionDenied` or
     `NotAuthenticated`, call `permission_denied()`, `has_perm()`,
     `check_object_permissions()` or a project check named like a permission
-    check, test `request.user.is_authenticated`/`is_staff` in an `if`);
+    check, test `request.user.is_authenticated`/`is_staff` in an `if`, or
+    test in an `if` a check of a credential the request carries, named so
+    and given `request`: `if valid_app_key_on_request(self.request):`);
     views whose `filter_backends` (or the project's
     `DEFAULT_FILTER_BACKENDS`) hold an object-permission filter, which
     restricts every queryset to the rows the caller may see; `AllowAny` on a
@@ -152,12 +169,14 @@ class DrfMissingPermissions(DrfClassRule):
     credential in the body, by design); base classes the
     project subclasses (their subclasses are judged); function views
     (`@api_view`). Read-only views left open by omission are flagged
-    otherwise, including a project's content catalogue meant for guests
-    (Kolibri's channel and content-node viewsets): nothing in the code
-    tells it from a device-management endpoint that forgot its permission,
-    or from a leak (say so with `AllowAny`). The name of a view routed
-    under a public URL prefix but defined elsewhere is not followed to its
-    URLconf. backlint stays silent when it cannot tell: no production
+    otherwise, including a catalogue meant for guests whose rows are its
+    own (Kolibri's `FileViewset`, and `ContentNodeGranularViewset`, a
+    device-management endpoint whose retrieve fetches from peers and
+    drives: nothing in the code tells them from a view that forgot its
+    permission, or from a leak; say so with `AllowAny`). A URLconf is
+    public by its module name only: a `public/` prefix in the URLconf that
+    `include()`s it is not followed, nor is a router defined in another
+    module. backlint stays silent when it cannot tell: no production
     settings module in the project (a reusable app: the settings of the
     projects that install it decide), production settings that leave
     `REST_FRAMEWORK` out while the project's dev settings set the key (the
@@ -185,7 +204,7 @@ class DrfMissingPermissions(DrfClassRule):
         if permissions is None:
             return
         name = node.name.value
-        if checks_caller_in_methods(node):
+        if checks_caller_in_methods(node) or checks_request_credentials(node):
             return  # the view decides who may call it in its own code
         if permissions.state == "default":
             settings = self.ctx.index.view(rest_framework_settings)
@@ -193,10 +212,10 @@ class DrfMissingPermissions(DrfClassRule):
                 return
             if is_account_flow_view(name) and not classes.is_list_view(qualname):
                 return  # login, signup, session: public whatever the project writes
-            if in_open_public_module(classes, self.ctx.module) and not _open_writes(
+            if _public_by_design(classes, qualname, self.ctx.module) and not _open_writes(
                 classes, qualname, node
             ):
-                return  # declared public by its module: judged as `AllowAny`
+                return  # declared public (module, URLconf, rows): judged as `AllowAny`
             self.report(
                 node,
                 view=name,
@@ -207,6 +226,17 @@ class DrfMissingPermissions(DrfClassRule):
             )
         elif permissions.state == "allow_any" and _open_writes(classes, qualname, node):
             self.report(node, view=name, problem="lets anyone write (`AllowAny`)")
+
+
+def _public_by_design(classes: DrfClasses, qualname: str, module: str) -> bool:
+    """A view the project declares public though it writes no `AllowAny`:
+    defined in an open public module, routed by an open public URLconf, or
+    serving the rows of a view public by design."""
+    return (
+        in_open_public_module(classes, module)
+        or routed_publicly(classes, qualname)
+        or serves_public_rows(classes, qualname)
+    )
 
 
 def _open_writes(classes: DrfClasses, qualname: str, node: cst.ClassDef) -> bool:

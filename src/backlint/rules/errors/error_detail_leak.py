@@ -12,8 +12,8 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, Scope, ScopeKind
 from backlint.semantics.errors import ExceptionText, in_debug_branch, is_response
-from backlint.semantics.flow import caught_types
 from backlint.semantics.fastapi import Route, route_of
+from backlint.semantics.flow import caught_types
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
@@ -46,6 +46,24 @@ class ErrorDetailLeak(Rule):
     system or third-party exception (`Exception`, `OSError`, database,
     parsing and network errors). Reported at the response call or the
     `return`.
+
+    By default a client-error response (a 4xx `status_code=`/`status=`,
+    `HTTPException(400, ...)`, `HTTPStatus.BAD_REQUEST`,
+    `status.HTTP_409_CONFLICT`, DRF's `ValidationError`, `ParseError`,
+    `NotFound`..., Django's `HttpResponseBadRequest`) is reported only when an
+    enclosing `except` names a database error (`IntegrityError`,
+    `SQLAlchemyError`, `OperationalError`, anything of `django.db`,
+    `psycopg`, `asyncpg`...): its text carries SQL and parameters whatever
+    the status. With a 4xx the code tells the client its request is at fault
+    and gives the text as the reason; in the applications read that text was
+    mostly the project's own message, a library's complaint about the posted
+    data or file, or the error of a resource the client configured itself.
+    `client-errors = true` (in `[tool.backlint.error-detail-leak]`) reports
+    those as well (a broad catch around the project's database work, sent
+    as a 400, is then found too). Server errors (5xx), responses with no
+    status or a computed one, and the value a route returns are always read.
+    This departs from RULES.md, which reads every `HTTPException(detail=...)`
+    whatever its status.
 
     Why:
     Exception messages are written for developers: they carry SQL and table
@@ -171,7 +189,12 @@ class ErrorDetailLeak(Rule):
     (`AdministratorPermissionRequiredMixin`, `SuperuserRequiredMixin`; a
     mixin of an admin UI that gates nothing, such as `AdminTemplateMixin`,
     does not count, nor does an OAuth scope, `Security(verify_oauth_client,
-    scopes=[DATABASE_RESET])`, whose name does not say who holds it);
+    scopes=[DATABASE_RESET])`, whose name does not say who holds it), and
+    FastAPI routes whose path starts with a segment named for them (fides'
+    `@ADMIN_ROUTER.post("/admin/db/{action}")`, gated by that scope: the
+    API's admin area; `admin` after a path parameter,
+    `/projects/{id}/admin/sync`, is a project's own page and is flagged;
+    a router's `prefix=` is not read); client-error responses (see above);
     exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.
@@ -279,12 +302,15 @@ class ErrorDetailLeak(Rule):
         if self.options.client_errors or not client_error_response(self.ctx, call):
             return False
         for ancestor in self.ctx.ancestors(statement):
-            if isinstance(ancestor, cst.ExceptHandler) and ancestor.type is not None:
-                if any(
+            if (
+                isinstance(ancestor, cst.ExceptHandler)
+                and ancestor.type is not None
+                and any(
                     _database_error(self.ctx.qualified_name(t, self.ctx.scope))
                     for t in caught_types(ancestor.type)
-                ):
-                    return False
+                )
+            ):
+                return False
             if isinstance(ancestor, cst.FunctionDef):
                 break
         return True
@@ -334,10 +360,14 @@ _CLIENT_ERROR_CLASSES = frozenset(
 )
 # Response calls whose status is the first positional argument...
 _STATUS_FIRST = frozenset(
-    {"fastapi.HTTPException", "fastapi.exceptions.HTTPException", "starlette.exceptions.HTTPException"}
+    {
+        "fastapi.HTTPException",
+        "fastapi.exceptions.HTTPException",
+        "starlette.exceptions.HTTPException",
+    }
 )
-# ... or the second (`JSONResponse(content, status_code)`).
-_STATUS_SECOND = ("fastapi.responses.", "starlette.responses.")
+# ... or the second (`JSONResponse(content, status_code)`, DRF's `Response(data, status)`).
+_STATUS_SECOND = ("fastapi.responses.", "starlette.responses.", "rest_framework.response.")
 
 
 def _status_value(expr: cst.BaseExpression) -> int | None:
@@ -357,8 +387,10 @@ def _status_value(expr: cst.BaseExpression) -> int | None:
     if name.startswith("HTTP_") and name[5:8].isdigit():
         return int(name[5:8])
     owner = expr.value if isinstance(expr, cst.Attribute) else None
-    owner_name = owner.attr.value if isinstance(owner, cst.Attribute) else getattr(owner, "value", "")
-    if owner_name == "HTTPStatus" and name in HTTPStatus.__members__:
+    if isinstance(owner, cst.Attribute):
+        owner = owner.attr
+    http_status = isinstance(owner, cst.Name) and owner.value == "HTTPStatus"
+    if http_status and name in HTTPStatus.__members__:
         return int(HTTPStatus[name].value)
     return None
 

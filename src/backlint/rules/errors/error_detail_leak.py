@@ -54,7 +54,9 @@ class ErrorDetailLeak(Rule):
     enclosing `except` names a database error (`IntegrityError`,
     `SQLAlchemyError`, `OperationalError`, anything of `django.db`,
     `psycopg`, `asyncpg`...): its text carries SQL and parameters whatever
-    the status. With a 4xx the code tells the client its request is at fault
+    the status (only the `except` clauses around the response call are
+    read: a text kept in a variable and sent with a 4xx after the `try` is
+    not reported by default). With a 4xx the code tells the client its request is at fault
     and gives the text as the reason; in the applications read that text was
     mostly the project's own message, a library's complaint about the posted
     data or file, or the error of a resource the client configured itself.

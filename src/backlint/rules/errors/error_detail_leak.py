@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from http import HTTPStatus
 from itertools import pairwise
 from typing import Any
 
@@ -10,12 +12,20 @@ import libcst as cst
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, Scope, ScopeKind
 from backlint.semantics.errors import ExceptionText, in_debug_branch, is_response
-from backlint.semantics.fastapi import route_of
+from backlint.semantics.fastapi import Route, route_of
+from backlint.semantics.flow import caught_types
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
 from backlint.types import SourceFile
 
 _SINK_WORDS = ("Response", "HTTPException", "rest_framework")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetailLeakOptions:
+    # Also report the text sent in a client-error (4xx) response, where the
+    # code hands it to the client as the reason its request failed.
+    client_errors: bool = False
 
 
 class ErrorDetailLeak(Rule):
@@ -36,6 +46,26 @@ class ErrorDetailLeak(Rule):
     system or third-party exception (`Exception`, `OSError`, database,
     parsing and network errors). Reported at the response call or the
     `return`.
+
+    By default a client-error response (a 4xx `status_code=`/`status=`,
+    `HTTPException(400, ...)`, `HTTPStatus.BAD_REQUEST`,
+    `status.HTTP_409_CONFLICT`, DRF's `ValidationError`, `ParseError`,
+    `NotFound`..., Django's `HttpResponseBadRequest`) is reported only when an
+    enclosing `except` names a database error (`IntegrityError`,
+    `SQLAlchemyError`, `OperationalError`, anything of `django.db`,
+    `psycopg`, `asyncpg`...): its text carries SQL and parameters whatever
+    the status (only the `except` clauses around the response call are
+    read: a text kept in a variable and sent with a 4xx after the `try` is
+    not reported by default). With a 4xx the code tells the client its request is at fault
+    and gives the text as the reason; in the applications read that text was
+    mostly the project's own message, a library's complaint about the posted
+    data or file, or the error of a resource the client configured itself.
+    `client-errors = true` (in `[tool.backlint.error-detail-leak]`) reports
+    those as well (a broad catch around the project's database work, sent
+    as a 400, is then found too). Server errors (5xx), responses with no
+    status or a computed one, and the value a route returns are always read.
+    This departs from RULES.md, which reads every `HTTPException(detail=...)`
+    whatever its status.
 
     Why:
     Exception messages are written for developers: they carry SQL and table
@@ -161,7 +191,12 @@ class ErrorDetailLeak(Rule):
     (`AdministratorPermissionRequiredMixin`, `SuperuserRequiredMixin`; a
     mixin of an admin UI that gates nothing, such as `AdminTemplateMixin`,
     does not count, nor does an OAuth scope, `Security(verify_oauth_client,
-    scopes=[DATABASE_RESET])`, whose name does not say who holds it);
+    scopes=[DATABASE_RESET])`, whose name does not say who holds it), and
+    FastAPI routes whose path starts with a segment named for them (fides'
+    `@ADMIN_ROUTER.post("/admin/db/{action}")`, gated by that scope: the
+    API's admin area; `admin` after a path parameter,
+    `/projects/{id}/admin/sync`, is a project's own page and is flagged;
+    a router's `prefix=` is not read); client-error responses (see above);
     exception names
     backlint cannot resolve; test files. Text passed through a function of
     the project before reaching the response is not followed.
@@ -176,6 +211,7 @@ class ErrorDetailLeak(Rule):
     message = "{what} is sent to the client: log it and return a generic message"
     skip_tests = True
     skip_migrations = True
+    Options = ErrorDetailLeakOptions
 
     @classmethod
     def applies(cls, file: SourceFile, source: str, packages: frozenset[str], options: Any) -> bool:
@@ -252,9 +288,33 @@ class ErrorDetailLeak(Rule):
         text = ExceptionText(ctx, statement)
         for arg in call.args:
             if arg.star == "" and text.leaks(arg.value, ctx.scope):
-                if not self._in_debug_branch(statement) and not self._for_admins():
+                if (
+                    not self._in_debug_branch(statement)
+                    and not self._for_admins()
+                    and not self._client_error_skipped(statement, call)
+                ):
                     self.report(call, what="the exception's text")
                 return True
+        return True
+
+    def _client_error_skipped(self, statement: cst.CSTNode, call: cst.Call) -> bool:
+        """A client-error (4xx) response, reported only with `client-errors`,
+        unless an enclosing `except` names a database error: its text carries
+        SQL and parameters whatever the status says."""
+        if self.options.client_errors or not client_error_response(self.ctx, call):
+            return False
+        for ancestor in self.ctx.ancestors(statement):
+            if (
+                isinstance(ancestor, cst.ExceptHandler)
+                and ancestor.type is not None
+                and any(
+                    _database_error(self.ctx.qualified_name(t, self.ctx.scope))
+                    for t in caught_types(ancestor.type)
+                )
+            ):
+                return False
+            if isinstance(ancestor, cst.FunctionDef):
+                break
         return True
 
     def _in_debug_branch(self, node: cst.CSTNode) -> bool:
@@ -273,6 +333,125 @@ class ErrorDetailLeak(Rule):
                 return True
             scope = scope.parent
         return False
+
+
+# Exceptions that are 4xx responses by class.
+_CLIENT_ERROR_CLASSES = frozenset(
+    {
+        *(
+            f"rest_framework.exceptions.{name}"
+            for name in (
+                "ValidationError",
+                "ParseError",
+                "AuthenticationFailed",
+                "NotAuthenticated",
+                "PermissionDenied",
+                "NotFound",
+                "MethodNotAllowed",
+                "NotAcceptable",
+                "UnsupportedMediaType",
+                "Throttled",
+            )
+        ),
+        *(
+            f"django.http.{module}HttpResponse{name}"
+            for module in ("", "response.")
+            for name in ("BadRequest", "NotFound", "Forbidden", "NotAllowed", "Gone")
+        ),
+    }
+)
+# Response calls whose status is the first positional argument...
+_STATUS_FIRST = frozenset(
+    {
+        "fastapi.HTTPException",
+        "fastapi.exceptions.HTTPException",
+        "starlette.exceptions.HTTPException",
+    }
+)
+# ... or the second (`JSONResponse(content, status_code)`, DRF's `Response(data, status)`).
+_STATUS_SECOND = ("fastapi.responses.", "starlette.responses.", "rest_framework.response.")
+
+
+def _status_value(expr: cst.BaseExpression) -> int | None:
+    """`400`, `status.HTTP_400_BAD_REQUEST`, `HTTP_409_CONFLICT`,
+    `HTTPStatus.BAD_REQUEST`: the code a status expression names."""
+    if isinstance(expr, cst.Integer):
+        return int(expr.value)
+    name = (
+        expr.attr.value
+        if isinstance(expr, cst.Attribute)
+        else expr.value
+        if isinstance(expr, cst.Name)
+        else None
+    )
+    if name is None:
+        return None
+    if name.startswith("HTTP_") and name[5:8].isdigit():
+        return int(name[5:8])
+    owner = expr.value if isinstance(expr, cst.Attribute) else None
+    if isinstance(owner, cst.Attribute):
+        owner = owner.attr
+    http_status = isinstance(owner, cst.Name) and owner.value == "HTTPStatus"
+    if http_status and name in HTTPStatus.__members__:
+        return int(HTTPStatus[name].value)
+    return None
+
+
+def client_error_response(ctx: FileContext, call: cst.Call) -> bool:
+    """A response call that answers with a 4xx status: its `status_code=` or
+    `status=` (or the status argument in its place: `HTTPException(400, ...)`,
+    `JSONResponse(body, 422)`), or its class (DRF's `ValidationError`,
+    `ParseError`, `NotFound`; Django's `HttpResponseBadRequest`)."""
+    name = ctx.qualified_name(call.func)
+    if name is None:
+        return False
+    if name in _CLIENT_ERROR_CLASSES:
+        return True
+    status: cst.BaseExpression | None = None
+    positional = [a.value for a in call.args if a.keyword is None and a.star == ""]
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value in ("status_code", "status"):
+            status = arg.value
+    if status is None and name in _STATUS_FIRST and positional:
+        status = positional[0]
+    if status is None and name.startswith(_STATUS_SECOND) and len(positional) > 1:
+        status = positional[1]
+    if status is None:
+        return False
+    code = _status_value(status)
+    return code is not None and 400 <= code < 500
+
+
+# Database errors (PEP 249's names, and the errors of the database packages).
+_DATABASE_ERROR_NAMES = frozenset(
+    {
+        "DatabaseError",
+        "IntegrityError",
+        "OperationalError",
+        "ProgrammingError",
+        "DataError",
+        "InterfaceError",
+        "InternalError",
+        "NotSupportedError",
+        "SQLAlchemyError",
+        "DBAPIError",
+        "StatementError",
+        "PyMongoError",
+    }
+)
+_DATABASE_PACKAGES = frozenset(
+    {"sqlalchemy", "psycopg", "psycopg2", "asyncpg", "pymysql", "MySQLdb", "sqlite3", "aiosqlite"}
+)
+
+
+def _database_error(name: str | None) -> bool:
+    if name is None:
+        return False
+    return (
+        name.rsplit(".", 1)[-1] in _DATABASE_ERROR_NAMES
+        or name.split(".", 1)[0] in _DATABASE_PACKAGES
+        or name.startswith(("django.db.", "pymongo.errors."))
+    )
 
 
 # Words of a name that gates on site administrators (`get_admin_user`,
@@ -341,6 +520,21 @@ def _gates_on_admins(decorator: cst.BaseExpression) -> bool:
     return any(_admin_name(name) for name in _depends_args(decorator))
 
 
+def _admin_path(route: Route) -> bool:
+    """A route whose path starts with a segment named for administrators
+    (fides' `@ADMIN_ROUTER.post("/admin/db/{action}")`, lnbits' `/admin/api/...`):
+    the API's own admin area, whatever gates it (an OAuth scope)."""
+    args = route.decorator.args
+    path = args[0].value if args and args[0].keyword is None else route.keyword("path")
+    if not isinstance(path, cst.SimpleString):
+        return False
+    text = path.evaluated_value
+    if not isinstance(text, str):
+        return False
+    first = next((part for part in text.split("/") if part), "")
+    return not first.startswith("{") and _admin_name(first)
+
+
 def admin_only(ctx: FileContext, node: cst.CSTNode, scope: Scope) -> bool:
     """A view or route reached only by site administrators: a FastAPI
     dependency named for them (`user=Depends(get_admin_user)`, in the
@@ -352,6 +546,9 @@ def admin_only(ctx: FileContext, node: cst.CSTNode, scope: Scope) -> bool:
     logs that the exception's text talks about."""
     if isinstance(node, cst.FunctionDef):
         if any(_gates_on_admins(d.decorator) for d in node.decorators):
+            return True
+        route = route_of(ctx, node, scope.parent) if scope.parent is not None else None
+        if route is not None and _admin_path(route):
             return True
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):

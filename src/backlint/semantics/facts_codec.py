@@ -95,6 +95,7 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         if fn.first_lock is None
         else [encode_value(fn.first_lock[0]), [encode_value(v) for v in fn.first_lock[1]]],
         fn.relays_runtime_call,
+        list(fn.self_loads),
     ]
 
 
@@ -129,6 +130,7 @@ def encode_module(facts: ModuleFacts, lines: bool = True) -> list[Any]:
         [[n, encode_value(k), encode_value(v)] for n, k, v in facts.item_assignments],
         [[n, encode_value(v)] for n, v in facts.rebinds],
         list(facts.in_memory_calls),
+        [encode_value(c) for c in facts.prefetch_calls],
     ]
 
 
@@ -247,7 +249,8 @@ def decode_function(data: Any) -> FunctionFacts:
         plain,
         lock,
         runtime,
-    ) = _list(data, 13)
+        self_loads,
+    ) = _list(data, 14)
     out_params = []
     for item in _list(params):
         pname, ann, default = _list(item, 3)
@@ -274,6 +277,7 @@ def decode_function(data: Any) -> FunctionFacts:
         None if plain is None else tuple(_str(v) for v in _list(plain)),
         first_lock,
         _bool(runtime),
+        tuple(_str(chain) for chain in _list(self_loads)),
     )
 
 
@@ -369,7 +373,8 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         item_assignments,
         rebinds,
         in_memory_calls,
-    ) = _list(data, 12)
+        prefetch_calls,
+    ) = _list(data, 13)
     if type(imports) is not dict or not all(type(v) is str for v in imports.values()):
         raise _fail("imports")
     out_calls = []
@@ -378,6 +383,12 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         if not isinstance(call, Call):
             raise _fail("a statement call that is not a call")
         out_calls.append(call)
+    out_prefetches = []
+    for item in _list(prefetch_calls):
+        call = decode_value(item)
+        if not isinstance(call, Call):
+            raise _fail("a prefetch call that is not a call")
+        out_prefetches.append(call)
     out_items = []
     for item in _list(item_assignments):
         name, key, value = _list(item, 3)
@@ -395,6 +406,7 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         tuple(out_items),
         tuple(_pair(item, 0) for item in _list(rebinds)),
         tuple(_str(name) for name in _list(in_memory_calls)),
+        tuple(out_prefetches),
     )
 
 

@@ -698,6 +698,8 @@ class QuerySets:
         self.models = ctx.index.view(django_models)
         self._active: set[int] = set()
         self._active_names: set[int] = set()  # instance() of a name, likewise
+        # `project_prefetches`: paths by model qualname, and paths of no known model.
+        self._prefetch_table: tuple[dict[str, set[str]], frozenset[str]] | None = None
 
     # Models --------------------------------------------------------------------
 
@@ -1213,6 +1215,84 @@ class QuerySets:
         if inner is not None:
             out |= {f"{lookup}__{p}" for p in (*inner.select, *inner.prefetch)}
         return out
+
+    # Prefetches of the project -------------------------------------------------
+
+    def project_prefetches(self, model: Model) -> frozenset[str]:
+        """The relation paths of `model` (`bundles`, `bundles__bundled_item`)
+        that some query of the project prefetches (`ModuleFacts.prefetch_calls`):
+        a `prefetch_related()` whose queryset's model can be told gives its
+        paths to that model, and the rest of each path to every model it passes
+        through (`item__bundles` on positions gives `bundles` to items); one
+        whose model cannot be told (`event.items.prefetch_related(...)`,
+        `prefetch_related_objects(rows, ...)`) counts for `model` when every
+        step of the path is a relation from `model` on. `to_attr=` prefetches
+        fill no relation's cache, and arguments that cannot be read add
+        nothing (a union over the project: what some caller prefetched)."""
+        if self._prefetch_table is None:
+            self._prefetch_table = self._build_prefetch_table()
+        rooted, unrooted = self._prefetch_table
+        found = set(rooted.get(model.qualname, ()))
+        found.update(p for p in unrooted if self._relation_path(model, p))
+        return frozenset(found)
+
+    def _build_prefetch_table(self) -> tuple[dict[str, set[str]], frozenset[str]]:
+        rooted: dict[str, set[str]] = {}
+        unrooted: set[str] = set()
+        for call in self.ctx.index.view(project_prefetch_calls):
+            if isinstance(call.func, Attr) and call.func.attr == "prefetch_related":
+                paths = self._lookup_paths(call.args)
+                base = self.queryset_of_value(call.func.value)
+                if base is None or base.values:
+                    unrooted |= paths
+                    continue
+                for path in paths | base.prefetch:
+                    self._root_path(base.model, path, rooted)
+            elif dotted(call.func) in _PREFETCH_OBJECTS:
+                unrooted |= self._lookup_paths(call.args[1:])
+        return rooted, frozenset(unrooted)
+
+    def _lookup_paths(self, args: Sequence[Value]) -> set[str]:
+        paths: set[str] = set()
+        for arg in args:
+            text = const_str(arg)
+            if text is not None:
+                paths.add(text)
+            elif isinstance(arg, Call) and dotted(arg.func) in _PREFETCH_CLASSES:
+                paths |= self._prefetch_value(arg)
+        return paths
+
+    def _root_path(self, model: Model | None, path: str, rooted: dict[str, set[str]]) -> None:
+        """`path` of `model`, and its rest to every model it passes through."""
+        steps = path.split("__")
+        for i, step in enumerate(steps):
+            if model is None:
+                return
+            rooted.setdefault(model.qualname, set()).add("__".join(steps[i:]))
+            relation = model.relation(step)
+            model = self.models.get(relation.target) if relation is not None else None
+
+    def _relation_path(self, model: Model, path: str) -> bool:
+        """Every step of `path` is a relation, from `model` on."""
+        current: Model | None = model
+        for step in path.split("__"):
+            relation = current.relation(step) if current is not None else None
+            if relation is None:
+                return False
+            current = self.models.get(relation.target)
+        return True
+
+
+_PREFETCH_CLASSES = frozenset({"django.db.models.Prefetch", "django.db.models.query.Prefetch"})
+_PREFETCH_OBJECTS = frozenset(
+    {"django.db.models.prefetch_related_objects", "django.db.models.query.prefetch_related_objects"}
+)
+
+
+@index_view
+def project_prefetch_calls(index: ProjectIndex) -> tuple[Call, ...]:
+    """Every prefetch call of the project (`ModuleFacts.prefetch_calls`)."""
+    return tuple(call for facts in index.modules.values() for call in facts.prefetch_calls)
 
 
 def _is_prefetch_to_attr(expr: cst.BaseExpression) -> bool:

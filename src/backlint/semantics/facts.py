@@ -215,6 +215,14 @@ class FunctionFacts:
     # otherwise. The returned collection has at most as many items as those
     # loops run (BKL302: a list a helper builds from a choice set).
     grows_over: tuple[tuple[Value, ...], ...] | None = None
+    # The `self.<relation>...` chains a method of a class that looks like a
+    # Django model (`_wants_self_loads`) uses as objects (`_self_loads`), `self.`
+    # left out, sorted: read for an attribute other than `id`/`pk`
+    # (`self.exercise.exercise_base.setting_set` gives "exercise",
+    # "exercise.exercise_base", ...), or used whole (passed, tested,
+    # compared); not assignment targets. Calling the method loads those
+    # related objects on the instance it is called on (BKL306).
+    self_loads: tuple[str, ...] = ()
 
 
 @_pickles_by_constructor
@@ -276,6 +284,13 @@ class ModuleFacts:
     # `_in_memory_calls`), by qualified name: kept for modules that import
     # SQLAlchemy or SQLModel, empty elsewhere.
     in_memory_calls: tuple[str, ...] = ()
+    # Every `<queryset>.prefetch_related(...)` call of the module, whole (its
+    # receiver chain tells the model when it can be told), and every
+    # `prefetch_related_objects(rows, *lookups)` call, anywhere (function
+    # bodies, class attributes), names bound once in the function followed
+    # (`prefetch = Prefetch("bundles", ...)`, then `prefetch_related(prefetch)`);
+    # see `_prefetch_calls`. Tells the relations the project prefetches (BKL301).
+    prefetch_calls: tuple[Call, ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -392,6 +407,7 @@ class _Summariser:
         node: ast.FunctionDef | ast.AsyncFunctionDef,
         param_reads: bool = False,
         method: bool = False,
+        self_loads: bool = False,
     ) -> FunctionFacts:
         local: dict[str, Value] = {}
         yields: list[Value] = []
@@ -445,6 +461,7 @@ class _Summariser:
             grows_over=None
             if isinstance(node, ast.AsyncFunctionDef) or (method and not _is_static(node))
             else _grows_over(self, node, returned),
+            self_loads=_self_loads(node) if self_loads else (),
         )
 
     def _body(
@@ -495,6 +512,7 @@ class _Summariser:
         inner: list[ClassFacts] = []
         qualname = f"{prefix}.{node.name}"
         reads = _wants_param_reads(node)
+        loads = not reads and _wants_self_loads(node)
         for stmt in node.body:
             if isinstance(stmt, ast.Assign):
                 value = self.value(stmt.value)
@@ -506,7 +524,7 @@ class _Summariser:
                 if stmt.value is not None:
                     attributes.append((stmt.target.id, self.value(stmt.value)))
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                methods.append(self.function(stmt, reads, method=True))
+                methods.append(self.function(stmt, reads, method=True, self_loads=loads))
             elif isinstance(stmt, ast.ClassDef):
                 inner.append(self.cls(stmt, qualname))
         return ClassFacts(
@@ -605,6 +623,9 @@ def summarise(
         in_memory_calls=()
         if source is not None and IN_MEMORY_DATABASE not in source
         else _in_memory_calls(s, tree),
+        prefetch_calls=()
+        if source is not None and _PREFETCH not in source
+        else _prefetch_calls(s, tree, source),
     )
 
 
@@ -1204,3 +1225,184 @@ def _grows_over(
         if isinstance(n, ast.Name) and n.id == collection and id(n) not in seen:
             return None
     return tuple(sites)
+
+
+# Additional facts: what model methods load on `self` (BKL306), the
+# prefetches of the project's queries (BKL301).
+
+
+def _wants_self_loads(node: ast.ClassDef) -> bool:
+    """A class that looks like a Django model (`_self_loads` walks its
+    methods): a base named `...Model` (`models.Model`, `LoggedModel`; a
+    serializer's `ModelSerializer` is not), or a field declared with a
+    call of `models.<Field>(...)` in its body."""
+    for base in node.bases:
+        name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+        if name.endswith("Model"):
+            return True
+    for stmt in node.body:
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and isinstance(stmt.value, ast.Call):
+            func = stmt.value.func
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "models"
+            ):
+                return True
+    return False
+
+
+_KEYS = ("id", "pk")
+
+
+def _self_loads(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:
+    """See `FunctionFacts.self_loads`."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    if not positional or any(
+        isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
+        for d in node.decorator_list
+    ):
+        return ()
+    me = positional[0].arg
+    walked = list(_walk_scope(node.body))
+    inner = {id(n.value) for n in walked if isinstance(n, ast.Attribute)}
+    loaded: set[str] = set()
+    for child in walked:
+        if not isinstance(child, ast.Attribute) or id(child) in inner:
+            continue
+        # The whole chain `self.a.b.c`: `self.a` and `self.a.b` are loaded to
+        # read it, and `self.a.b.c` is used as an object unless it is
+        # assigned or deleted; `self.a.b.pk` loads `self.a` only (reading
+        # `self.a.b` for its key is what BKL306 reports: nothing to rely on).
+        parts: list[str] = []
+        value: ast.expr = child
+        while isinstance(value, ast.Attribute):
+            parts.append(value.attr)
+            value = value.value
+        if not (isinstance(value, ast.Name) and value.id == me):
+            continue
+        parts.reverse()
+        if parts[-1] in _KEYS:
+            upto = len(parts) - 2
+        elif isinstance(child.ctx, ast.Store | ast.Del):
+            upto = len(parts) - 1
+        else:
+            upto = len(parts)
+        for i in range(1, upto + 1):
+            loaded.add(".".join(parts[:i]))
+    return tuple(sorted(loaded))
+
+
+_PREFETCH = "prefetch_related"
+_PREFETCH_NAMES = frozenset({_PREFETCH, "prefetch_related_objects"})
+
+
+def _is_prefetch_call(node: ast.Call) -> bool:
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in _PREFETCH_NAMES
+
+
+def _prefetch_calls(s: _Summariser, tree: ast.Module, source: str | None) -> tuple[Call, ...]:
+    """See `ModuleFacts.prefetch_calls`. Only the statements spanning a line
+    that names `prefetch_related` are walked (with `source`): a function's
+    other statements are read only for the names they bind."""
+    lines: list[int] | None = None
+    if source is not None:
+        lines = [i for i, text in enumerate(source.splitlines(), 1) if _PREFETCH in text]
+    found: list[Call] = []
+
+    def spans(node: ast.stmt) -> bool:
+        if lines is None:
+            return True
+        end = node.end_lineno or node.lineno
+        return any(node.lineno <= line <= end for line in lines)
+
+    def statements(body: list[ast.stmt], local: dict[str, Value] | None) -> None:
+        for stmt in body:
+            if not spans(stmt):
+                continue
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                statements(stmt.body, _single_assignments(s, stmt))
+            elif isinstance(stmt, ast.ClassDef):
+                statements(stmt.body, None)
+            else:
+                for child in ast.iter_child_nodes(stmt):
+                    if isinstance(child, ast.stmt):
+                        statements([child], local)
+                    elif isinstance(child, ast.ExceptHandler | ast.match_case):
+                        statements(child.body, local)
+                    else:
+                        expression(child, local)
+
+    def expression(node: ast.AST, local: dict[str, Value] | None) -> None:
+        stack = [node]
+        while stack:
+            child = stack.pop()
+            if isinstance(child, ast.Call) and _is_prefetch_call(child):
+                value = s.value(child, local)
+                if isinstance(value, Call):
+                    found.append(value)
+            if not isinstance(child, ast.Lambda):
+                stack.extend(ast.iter_child_nodes(child))
+
+    statements(tree.body, None)
+    return tuple(found)
+
+
+def _single_assignments(
+    s: _Summariser, fn: ast.FunctionDef | ast.AsyncFunctionDef
+) -> dict[str, Value]:
+    """The function's local names, with the value of those assigned once
+    (`prefetch = Prefetch(...)`), in source order; the others, parameters
+    included, stay `Local`. Statements are read, not expressions: a name
+    bound only by `:=` or a comprehension is not seen."""
+    counts: dict[str, int] = {}
+    assigns: list[ast.Assign] = []
+    imported: list[tuple[str, str]] = []  # `from django.db.models import Prefetch` in the body
+
+    def bind(target: ast.AST) -> None:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                counts[node.id] = counts.get(node.id, 0) + 1
+
+    pending: list[list[ast.stmt]] = [fn.body]
+    while pending:
+        for stmt in pending.pop():
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                counts[stmt.name] = counts.get(stmt.name, 0) + 1
+                continue
+            if isinstance(stmt, ast.Assign):
+                assigns.append(stmt)
+                for target in stmt.targets:
+                    bind(target)
+            elif isinstance(stmt, ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor):
+                bind(stmt.target)
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                for item in stmt.items:
+                    if item.optional_vars is not None:
+                        bind(item.optional_vars)
+            elif isinstance(stmt, ast.Import | ast.ImportFrom):
+                imported.extend(s.imports_of(stmt))
+            pending.extend(_sub_bodies(stmt))
+    args = fn.args
+    params = {
+        a.arg
+        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+        if a is not None
+    }
+    local: dict[str, Value] = {name: Local(name) for name in (*params, *counts)}
+    for name, qualified in imported:
+        if name not in local:
+            local[name] = Ref(qualified)
+    for stmt in sorted(assigns, key=lambda a: (a.lineno, a.col_offset)):
+        target = stmt.targets[0]
+        if (
+            len(stmt.targets) == 1
+            and isinstance(target, ast.Name)
+            and counts.get(target.id) == 1
+            and target.id not in params
+        ):
+            local[target.id] = s.value(stmt.value, local)
+    return local

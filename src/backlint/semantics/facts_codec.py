@@ -98,6 +98,7 @@ def encode_function(fn: FunctionFacts, lines: bool = True) -> list[Any]:
         None
         if fn.grows_over is None
         else [[encode_value(v) for v in loops] for loops in fn.grows_over],
+        list(fn.self_loads),
     ]
 
 
@@ -132,6 +133,7 @@ def encode_module(facts: ModuleFacts, lines: bool = True) -> list[Any]:
         [[n, encode_value(k), encode_value(v)] for n, k, v in facts.item_assignments],
         [[n, encode_value(v)] for n, v in facts.rebinds],
         list(facts.in_memory_calls),
+        [encode_value(c) for c in facts.prefetch_calls],
     ]
 
 
@@ -251,7 +253,8 @@ def decode_function(data: Any) -> FunctionFacts:
         lock,
         runtime,
         grows,
-    ) = _list(data, 14)
+        self_loads,
+    ) = _list(data, 15)
     out_params = []
     for item in _list(params):
         pname, ann, default = _list(item, 3)
@@ -281,6 +284,7 @@ def decode_function(data: Any) -> FunctionFacts:
         None
         if grows is None
         else tuple(tuple(decode_value(v) for v in _list(loops)) for loops in _list(grows)),
+        tuple(_str(chain) for chain in _list(self_loads)),
     )
 
 
@@ -376,7 +380,8 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         item_assignments,
         rebinds,
         in_memory_calls,
-    ) = _list(data, 12)
+        prefetch_calls,
+    ) = _list(data, 13)
     if type(imports) is not dict or not all(type(v) is str for v in imports.values()):
         raise _fail("imports")
     out_calls = []
@@ -385,6 +390,12 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         if not isinstance(call, Call):
             raise _fail("a statement call that is not a call")
         out_calls.append(call)
+    out_prefetches = []
+    for item in _list(prefetch_calls):
+        call = decode_value(item)
+        if not isinstance(call, Call):
+            raise _fail("a prefetch call that is not a call")
+        out_prefetches.append(call)
     out_items = []
     for item in _list(item_assignments):
         name, key, value = _list(item, 3)
@@ -402,6 +413,7 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         tuple(out_items),
         tuple(_pair(item, 0) for item in _list(rebinds)),
         tuple(_str(name) for name in _list(in_memory_calls)),
+        tuple(out_prefetches),
     )
 
 

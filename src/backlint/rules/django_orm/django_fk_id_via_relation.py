@@ -78,9 +78,12 @@ class DjangoFkIdViaRelation(Rule):
     `order.customer.company.pk`), or whose method calls a method of the same
     class (in the same file) that reads `self.<fk>` so (`for role in
     self.get_roles()` where `get_roles()` tests `if self.rank:`: the object is
-    cached on `self`; one level of calls, `self` only: a model method called
-    on another instance, as wger's `comment.delete()` reading `self.exercise`,
-    is not followed), or assigns it before (`order.customer = c` puts the
+    cached on `self`), or calls a method of the instance's model (or of a
+    project base of it, in any module) that reads `self.<fk>` so, on the same
+    instance (wger's `comment.exercise.id` before `comment.delete()`, whose
+    override reads `self.exercise.exercise_base`; one level of calls, the
+    chains a model method reads through `self` being kept by the project
+    index), or assigns it before (`order.customer = c` puts the
     object in memory; a read in the value of that very assignment,
     `order.customer = m[order.customer.pk]`, still loads the old one); reverse
     relations and many-to-many managers (no `_id` attribute); ForeignKeys with
@@ -198,7 +201,11 @@ class DjangoFkIdViaRelation(Rule):
                     loaded.add(f"{aliases[head]}.{rest}")
             found = self.loaded_chains[key] = loaded, assigned
         loaded, assigned = found
-        if name in loaded or self._loaded_by_own_method(function.node, name):
+        if (
+            name in loaded
+            or self._loaded_by_own_method(function.node, name)
+            or self._loaded_by_model_method(function.node, name)
+        ):
             return True
         # `obj.customer = c` puts the object in memory, except for a read in the
         # value of that very assignment (`imv.item = item_map[imv.item.pk]`),
@@ -235,6 +242,33 @@ class DjangoFkIdViaRelation(Rule):
                     self.loaded_chains[id(method)] = found
                 if name in found[0]:
                     return True
+        return False
+
+    def _loaded_by_model_method(self, function: cst.CSTNode, name: str) -> bool:
+        """`comment.delete()` called in the function, where `delete` is a
+        method of the instance's model (or of a project base of it, in any
+        module) that reads `self.exercise` for something other than its key
+        (`FunctionFacts.self_loads`): `comment.exercise` is then loaded on the
+        same instance either way (wger's delete view reading
+        `comment.exercise.id`). One level of calls."""
+        index = self.ctx.index
+        for node in descendants(function, prune=_NESTED):
+            if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
+                continue
+            receiver = dotted_name(node.func.value)
+            if receiver is None or not name.startswith(receiver + "."):
+                continue
+            model = self._model_of(node.func.value)
+            if model is None:
+                continue
+            rest = name[len(receiver) + 1 :]
+            method = node.func.attr.value
+            for cls in index.ancestors(model.qualname):
+                fn = cls.method(method)
+                if fn is not None:
+                    if rest in fn.self_loads:
+                        return True
+                    break
         return False
 
     def _assigned_by_own_statement(self, node: cst.CSTNode, name: str) -> bool:

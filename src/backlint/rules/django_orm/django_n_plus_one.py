@@ -62,6 +62,11 @@ class _Loop:
     # A private helper's loop over a relation of its parameter, whose every
     # caller prefetched that relation: the helper's name (the cure is theirs).
     helper: str = ""
+    # A model method's loop over `self.<relation>` that the project prefetches
+    # (`_from_project`): the loop's own queryset, whose cure a read the
+    # project's prefetches do not cover is reported with (the callers that
+    # prefetch are out of sight: the cure may well be the method's own).
+    own: QuerySet | None = None
 
 
 def _chain(node: cst.Attribute) -> tuple[str, list[cst.Attribute], list[str]] | None:
@@ -197,13 +202,22 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     qs.prefetch_related("lines", "lines__subevent")`, the queryset's base
     out of sight or not) reads from those caches: what all the callers
     loaded under `lines__` counts as loaded, and a read none of them covers
-    is reported with the callers' cure. A helper handed on uncalled
-    (`map(_encode, rows)`), public helpers and model methods looping over
-    `self.<relation>` have callers backlint cannot see (other modules,
-    receivers of unknown type): their loops are judged on their own, and a
-    prefetch made by their callers is not seen (a false alarm). When a
-    variable is assigned several querysets, a relation any of them loads
-    counts as loaded.
+    is reported with the callers' cure. A model method or property looping
+    over `self.<relation>.all()` (pretix's `Item.tax()` over `self.bundles`)
+    is written for callers backlint cannot follow (other modules, receivers
+    of unknown type); when some query of the project prefetches that
+    relation for the model (`prefetch_related("bundles__bundled_item")`,
+    `Prefetch("bundles", queryset=...select_related(...))`, a
+    `prefetch_related_objects()` call; for a queryset whose model cannot be
+    told, a path whose every step is a relation from the model on), the
+    paths it prefetches under `bundles__` count as loaded (a union over the
+    project: one caller that prefetches is enough), and a `select_related`
+    on `self.bundles` would even bypass those caches; a read they do not
+    cover is judged on the loop alone, as is a relation nobody prefetches.
+    A helper handed on uncalled (`map(_encode, rows)`) and public helpers
+    are judged on their own, and a prefetch made by their callers is not
+    seen (a false alarm). When a variable is assigned several querysets, a
+    relation any of them loads counts as loaded.
 
     Fix:
     None: add the relation to `select_related` (ForeignKey, OneToOne) or
@@ -248,7 +262,52 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
         qs = self._related_queryset(iterable) or querysets(self.ctx).queryset(iterable)
         if qs is None or qs.is_manager or qs.values:
             return None
-        return self._from_callers(var.value, iterable, qs) or _Loop(var.value, qs)
+        return (
+            self._from_callers(var.value, iterable, qs)
+            or self._from_project(var.value, iterable, qs)
+            or _Loop(var.value, qs)
+        )
+
+    def _from_project(self, var: str, iterable: cst.BaseExpression, qs: QuerySet) -> _Loop | None:
+        """`for b in self.bundles.all()` in a method (or property) of a model,
+        where some query of the project prefetches `bundles` for that model
+        (`QuerySets.project_prefetches`): the method is written for callers
+        that hand it prefetched rows (pretix's `Item.tax()`, called on items
+        of `prepare_item_list_for_shop`'s `Prefetch("bundles", ...)`); what
+        the project prefetches under `bundles__` counts as loaded (telling the
+        method to `select_related` on `self.bundles` would even bypass those
+        caches); a read it does not cover is judged on the loop's own
+        queryset, as before."""
+        if not (
+            isinstance(iterable, cst.Call)
+            and isinstance(iterable.func, cst.Attribute)
+            and iterable.func.attr.value == "all"
+            and not iterable.args
+        ):
+            return None
+        manager = iterable.func.value
+        if not (
+            isinstance(manager, cst.Attribute)
+            and isinstance(manager.value, cst.Name)
+            and manager.value.value == "self"
+        ):
+            return None
+        function = self.ctx.scope.function()
+        if function is None or not isinstance(function.node, cst.FunctionDef):
+            return None
+        owner, bindings = self.ctx.bindings("self")
+        if owner is not function or not all(isinstance(b, Parameter) for b in bindings):
+            return None
+        qsets = querysets(self.ctx)
+        model = qsets.instance(manager.value)
+        relation_name = manager.attr.value
+        relation = model.relation(relation_name) if model is not None else None
+        if model is None or relation is None or not relation.manager:
+            return None
+        project = QuerySet(model, prefetch=qsets.project_prefetches(model))
+        if not project.covers(relation_name, single=False):
+            return None
+        return _Loop(var, project.narrowed(relation_name, qs.model), own=qs)
 
     def _from_callers(self, var: str, iterable: cst.BaseExpression, qs: QuerySet) -> _Loop | None:
         """`for line in invoice.lines.all()` in a private helper
@@ -338,6 +397,12 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             problem = self._first_unloaded(loop.qs, steps)
             if problem is None:
                 continue
+            qs = loop.qs
+            if loop.own is not None:  # not covered by the project's prefetches
+                qs = loop.own
+                problem = self._first_unloaded(qs, steps)
+                if problem is None:
+                    continue
             depth, path, joinable, manager = problem
             if path in reported or path.split("__")[0] in written:
                 continue
@@ -349,8 +414,8 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             reported.add(path)
             expr = ".".join([loop.var, *steps[:depth]])
             where = "the queryset"
-            if loop.qs.prefix:  # rows of a prefetched relation: extend the outer prefetch
-                method, path = "prefetch_related", f"{loop.qs.prefix}__{path}"
+            if qs.prefix:  # rows of a prefetched relation: extend the outer prefetch
+                method, path = "prefetch_related", f"{qs.prefix}__{path}"
                 if loop.helper:
                     where = f"the querysets of `{loop.helper}()`'s callers"
             else:

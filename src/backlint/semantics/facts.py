@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from backlint.semantics.names import BUILTIN_NAMES, Bindings, import_bindings
+from backlint.semantics.names import BUILTIN_NAMES, Bindings, import_bindings, resolve_relative
 
 _T = TypeVar("_T")
 
@@ -266,6 +266,11 @@ class ModuleFacts:
     # `_in_memory_calls`), by qualified name: kept for modules that import
     # SQLAlchemy or SQLModel, empty elsewhere.
     in_memory_calls: tuple[str, ...] = ()
+    # Modules the module imports everything of (`from .base import *`, in
+    # order), qualified: a package `__init__` that re-exports its submodules
+    # this way (arches' `views/api/__init__.py`). `ProjectIndex.star_canonical`
+    # follows them; `canonical` does not.
+    star_imports: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -590,7 +595,18 @@ def summarise(
         in_memory_calls=()
         if source is not None and IN_MEMORY_DATABASE not in source
         else _in_memory_calls(s, tree),
+        star_imports=_star_imports(module, is_package, statements),
     )
+
+
+def _star_imports(module: str, is_package: bool, statements: list[ast.stmt]) -> tuple[str, ...]:
+    out: list[str] = []
+    for stmt in statements:
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            base = resolve_relative(module, is_package, stmt.level, stmt.module)
+            if base is not None and base not in out:
+                out.append(base)
+    return tuple(out)
 
 
 # The name SQLite gives a database that lives in memory, for one connection.

@@ -129,6 +129,7 @@ def encode_module(facts: ModuleFacts, lines: bool = True) -> list[Any]:
         [[n, encode_value(k), encode_value(v)] for n, k, v in facts.item_assignments],
         [[n, encode_value(v)] for n, v in facts.rebinds],
         list(facts.in_memory_calls),
+        list(facts.star_imports),
     ]
 
 
@@ -369,7 +370,8 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         item_assignments,
         rebinds,
         in_memory_calls,
-    ) = _list(data, 12)
+        star_imports,
+    ) = _list(data, 13)
     if type(imports) is not dict or not all(type(v) is str for v in imports.values()):
         raise _fail("imports")
     out_calls = []
@@ -395,6 +397,7 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         tuple(out_items),
         tuple(_pair(item, 0) for item in _list(rebinds)),
         tuple(_str(name) for name in _list(in_memory_calls)),
+        tuple(_str(name) for name in _list(star_imports)),
     )
 
 

@@ -1241,14 +1241,15 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
     """Whether the class-based view `qualname` (a project class) answers only
     GET/HEAD/OPTIONS: `http_method_names` holds only those, or no class of
     its MRO defines `post`/`put`/`patch`/`delete` and every class outside
-    the project is a safe Django view (`View`, `TemplateView`, ...). A
+    the project is a safe Django view (`View`, `TemplateView`, ...); bases
+    re-exported by a star import (`from .base import *`) are followed. A
     `dispatch` of the project must return `super().dispatch(...)` only (it
     could answer a POST itself). Unknown (a base outside the project and
     Django's safe views, a class not in the index) says no."""
     if not index.complete:
         return False
-    classes = list(index.ancestors(qualname))
-    if not classes or classes[0].qualname != index.canonical(qualname):
+    classes = list(index.ancestors(qualname, star=True))
+    if not classes or classes[0].qualname != index.star_canonical(qualname):
         return False
     for cls in classes:
         methods = cls.attribute("http_method_names")
@@ -1265,7 +1266,7 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
             name = dotted(base)
             if name is None:
                 return False
-            if index.canonical(name) not in known and name not in SAFE_VIEW_BASES:
+            if index.star_canonical(name) not in known and name not in SAFE_VIEW_BASES:
                 return False
     return True
 
@@ -1394,7 +1395,8 @@ def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool
     `CREDENTIAL_FREE_REQUEST_ATTRS`), passes the request itself to nothing
     (no helper, form or `login(request, ...)` can reach the session through
     it), sets no cookie (`set_cookie`, a `Set-Cookie` header), and has no
-    decorator but CSRF's and Django's method and cache filters. Whatever it
+    decorator but CSRF's, Django's method and cache filters and a rate limit
+    (`@ratelimit`, which can only refuse). Whatever it
     does (`Token.objects.get(key=request.POST["token"])`
     and a change to that token's row), any client can do by posting directly:
     a forged request from the victim's browser adds nothing to it."""
@@ -1402,14 +1404,49 @@ def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool
     positional = [*params.posonly_params, *params.params]
     if not positional:
         return False
-    request = positional[0].name.value
-    for decorator in node.decorators:
-        expr = decorator.decorator
+    return _plain_decorators(ctx, node.decorators) and _body_uses_no_credentials(
+        node.body, positional[0].name.value
+    )
+
+
+# django-ratelimit's decorator (`semantics.ratelimit` reads it too): it
+# counts the request and may refuse it, and gives the view nothing.
+_RATE_LIMIT_DECORATORS = frozenset(
+    {"django_ratelimit.decorators.ratelimit", "ratelimit.decorators.ratelimit"}
+)
+
+
+def _plain_decorators(ctx: FileContext, decorators: Sequence[cst.Decorator]) -> bool:
+    """Only CSRF's decorator, Django's method, cache and debug filters and a
+    rate limit, bare or through `method_decorator(d)` / `method_decorator((d, e))`."""
+    pending = [d.decorator for d in decorators]
+    while pending:
+        expr = pending.pop()
         name = ctx.qualified_name(expr.func if isinstance(expr, cst.Call) else expr)
-        if name is None or not (name in CSRF_EXEMPT or name.startswith(_METHOD_FILTER_PREFIXES)):
+        if name in METHOD_DECORATOR and isinstance(expr, cst.Call) and expr.args:
+            inner = expr.args[0].value
+            if isinstance(inner, cst.Tuple | cst.List):
+                pending += [e.value for e in inner.elements]
+            else:
+                pending.append(inner)
+            continue
+        if name is None or not (
+            name in CSRF_EXEMPT
+            or name in _RATE_LIMIT_DECORATORS
+            or name.startswith(_METHOD_FILTER_PREFIXES)
+        ):
             return False
+    return True
+
+
+def _body_uses_no_credentials(
+    body: cst.CSTNode, request: str, owner: str | None = None, barred: frozenset[str] = frozenset()
+) -> bool:
+    """`body` reads of `request` only `CREDENTIAL_FREE_REQUEST_ATTRS`, hands
+    it to nothing and sets no cookie; `owner` (a method's `self`) is used
+    only as `self.name` for a name not in `barred`, and handed to nothing."""
     reads: set[int] = set()
-    for child in descendants(node.body):
+    for child in descendants(body):
         if (
             isinstance(child, cst.Attribute)
             and isinstance(child.value, cst.Name)
@@ -1418,11 +1455,117 @@ def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool
             if child.attr.value not in CREDENTIAL_FREE_REQUEST_ATTRS:
                 return False
             reads.add(id(child.value))
-        elif isinstance(child, cst.Name) and child.value == request and id(child) not in reads:
-            return False  # the request itself, handed on or rebound
+        elif (
+            owner is not None
+            and isinstance(child, cst.Attribute)
+            and isinstance(child.value, cst.Name)
+            and child.value.value == owner
+        ):
+            if child.attr.value in barred:
+                return False
+            reads.add(id(child.value))
+        elif (
+            isinstance(child, cst.Name)
+            and child.value in (request, owner)
+            and id(child) not in reads
+        ):
+            return False  # the request (or the view) itself, handed on or rebound
         elif (isinstance(child, cst.Attribute) and child.attr.value in _COOKIE_SETTERS) or (
             isinstance(child, cst.SimpleString)
             and str(child.evaluated_value).lower() == "set-cookie"
+        ):
+            return False
+    return True
+
+
+# What a class-based view's `self` holds of the browser's request (Django's
+# `View.setup` stores it as `self.request`).
+_SELF_CREDENTIALS = frozenset({"request"})
+# `View` methods that reach the request: `self.dispatch(request)` and the like.
+_VIEW_PLUMBING = frozenset({"setup", "dispatch", "http_method_not_allowed", "options"})
+# Bases a class-based view may have for its handlers to be read alone: Django's
+# plain `View`, which adds nothing but the dispatch by method.
+_PLAIN_VIEW_BASES = frozenset(
+    {
+        "builtins.object",
+        "django.views.View",
+        "django.views.generic.View",
+        "django.views.generic.base.View",
+    }
+)
+
+
+def handlers_use_no_browser_credentials(
+    ctx: FileContext, index: ProjectIndex, node: cst.ClassDef, qualname: str
+) -> bool:
+    """The class-based view `node` (module-level, `qualname`) answers unsafe
+    methods only by handlers that use no browser credentials: its write
+    handlers (`post`, `put`, `patch`, `delete`) are all defined in `node`
+    and each is what `uses_no_browser_credentials` accepts of a function,
+    the request being its second parameter; `self` is read only for
+    attributes other than `self.request`, and the methods of `node` it
+    calls (`self.validate(...)`) read no `self.request` either, and hand
+    `self` to nothing; the class has no decorator but such filters; its
+    other classes (the project's, star re-exports followed) define no write
+    handler, a `dispatch` that only returns `super().dispatch(...)` (whatever
+    it does before, it does for a GET as well, which no CSRF check covers),
+    and derive in the end from Django's plain `View` only (no mixin that
+    could use the session). Unknown (a base outside the index) says no."""
+    if not index.complete or not _plain_decorators(ctx, node.decorators):
+        return False
+    classes = list(index.ancestors(qualname, star=True))
+    if not classes or classes[0].qualname != index.star_canonical(qualname):
+        return False
+    known = {cls.qualname for cls in classes}
+    for position, cls in enumerate(classes):
+        for base in cls.bases:
+            name = dotted(base)
+            if name is None or (
+                index.star_canonical(name) not in known and name not in _PLAIN_VIEW_BASES
+            ):
+                return False
+        for method in cls.methods:
+            if method.name in _WRITE_HANDLERS and position > 0:
+                return False
+            if method.name == "dispatch" and not (
+                method.returned and all(_is_super_dispatch(v) for v in method.returned)
+            ):
+                return False
+    methods = {
+        m.name.value: m
+        for m in node.body.body
+        if isinstance(m, cst.FunctionDef) and not m.decorators
+    }
+    handlers = [
+        m
+        for m in node.body.body
+        if isinstance(m, cst.FunctionDef) and m.name.value in _WRITE_HANDLERS
+    ]
+    if not handlers:
+        return False
+    helpers = frozenset(methods) - _WRITE_HANDLERS - SAFE_HTTP_METHODS - _VIEW_PLUMBING
+    # `self.name` may be a helper of `node` (checked below), a class attribute
+    # or `self.kwargs`; not the request nor a method read nowhere here.
+    barred = (
+        (frozenset(m.name for cls in classes for m in cls.methods) - helpers)
+        | _SELF_CREDENTIALS
+        | _VIEW_PLUMBING
+    )
+    for handler in handlers:
+        positional = [*handler.params.posonly_params, *handler.params.params]
+        if (
+            len(positional) < 2
+            or not _plain_decorators(ctx, handler.decorators)
+            or not _body_uses_no_credentials(
+                handler.body, positional[1].name.value, positional[0].name.value, barred
+            )
+        ):
+            return False
+    for name in helpers:
+        helper = methods[name]
+        positional = [*helper.params.posonly_params, *helper.params.params]
+        if positional and not _body_uses_no_credentials(
+            helper.body, "request", positional[0].name.value, barred
         ):
             return False
     return True

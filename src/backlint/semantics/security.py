@@ -98,6 +98,9 @@ NUMERIC_FUNCTIONS = frozenset(
         "builtins.range",
     }
 )
+# Calls whose result is a UUID (hex digits and dashes once made a string):
+# `uuid.UUID(text)` raises on anything else.
+UUID_FUNCTIONS = frozenset({"uuid.uuid1", "uuid.uuid3", "uuid.uuid4", "uuid.uuid5", "uuid.UUID"})
 # String methods whose result is as literal as their receiver.
 _STRING_METHODS = frozenset(
     {"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize", "encode", "decode"}
@@ -411,7 +414,7 @@ class SqlText:
             if method == "group" and self._narrow_match(func.value, scope):
                 return "literal"
         name = ctx.qualified_name(func, scope)
-        if name in NUMERIC_FUNCTIONS:
+        if name in NUMERIC_FUNCTIONS or name in UUID_FUNCTIONS:
             return "literal"
         if name == "builtins.str" and expr.args:
             inner = self.kind(expr.args[0].value, scope, depth + 1)
@@ -540,6 +543,9 @@ class SqlText:
                 return "opaque"
             return _worst([self._items(v, scope, depth + 1) for v in values])
         if isinstance(expr, cst.Name):
+            entries = self._loop_entries(expr, scope)
+            if entries is not None:
+                return _worst([self._items(v, scope, depth + 1) for v in entries])
             local = local_values(self.ctx, expr.value, scope)
             if local is None:
                 owner, bindings = self.ctx.bindings(expr.value, scope)
@@ -592,6 +598,37 @@ class SqlText:
                 bound[key_name.value] = _worst([self.kind(k, scope, depth + 1) for k in keys])
                 bound[value_name.value] = _worst([self.kind(v, scope, depth + 1) for v in values])
         return bound
+
+    def _loop_entries(self, expr: cst.Name, scope: Scope) -> list[cst.BaseExpression] | None:
+        """What a name bound only by `for key, value in d.items():` loops over
+        a local dict (`_dict_entries`) can be: the dict's keys or values
+        (arches' `for geom_type, st_type in geometry_types.items()` over
+        tuples of quoted literals). None for any other binding."""
+        owner, bindings = self.ctx.bindings(expr.value, scope)
+        if owner is None or not bindings:
+            return None
+        out: list[cst.BaseExpression] = []
+        for binding in bindings:
+            if not isinstance(binding, LoopTarget) or binding.whole_target:
+                return None
+            target, it = binding.loop.target, binding.loop.iter
+            if not (
+                isinstance(target, cst.Tuple)
+                and len(target.elements) == 2
+                and all(isinstance(el.value, cst.Name) for el in target.elements)
+                and isinstance(it, cst.Call)
+                and not it.args
+                and isinstance(it.func, cst.Attribute)
+                and it.func.attr.value == "items"
+                and isinstance(it.func.value, cst.Name)
+            ):
+                return None
+            entries = self._dict_entries(it.func.value, owner)
+            if entries is None:
+                return None
+            names = [el.value.value for el in target.elements if isinstance(el.value, cst.Name)]
+            out += entries[names.index(expr.value)] if expr.value in names else []
+        return out or None
 
     def _dict_entries(
         self, expr: cst.Name, scope: Scope
@@ -666,6 +703,10 @@ class SqlText:
                         self._prefix = saved
                 elif isinstance(binding, LoopTarget) and binding.whole_target:
                     kinds.append(self._items(binding.loop.iter, owner, depth + 1))
+                elif isinstance(binding, LoopTarget) and (
+                    entries := self._loop_entries(expr, scope)
+                ):
+                    kinds.append(_worst([self.kind(v, owner, depth + 1) for v in entries]))
                 elif isinstance(binding, Parameter) and _converted(binding.param):
                     kinds.append("literal")  # `limit: int`: a number
                 elif isinstance(binding, Imported):

@@ -10,6 +10,7 @@ nested fields, a dependency's yielded session, a settings dict.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
@@ -271,6 +272,11 @@ class ModuleFacts:
     # this way (arches' `views/api/__init__.py`). `ProjectIndex.star_canonical`
     # follows them; `canonical` does not.
     star_imports: tuple[str, ...] = ()
+    # Comparisons of an attribute named like a credential with a string
+    # literal anywhere in the module (`settings.API_KEY != "PLACEHOLDER"`,
+    # `"fillmein" == cfg.aes_secret_key`), as (attribute, literal), sorted:
+    # the code treats that literal as "not configured" (BKL602).
+    sentinels: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -596,7 +602,46 @@ def summarise(
         if source is not None and IN_MEMORY_DATABASE not in source
         else _in_memory_calls(s, tree),
         star_imports=_star_imports(module, is_package, statements),
+        sentinels=()
+        if source is not None and not _SENTINEL_HINT.search(source)
+        else _sentinels(tree),
     )
+
+
+# Words of an attribute that holds a credential (what `_sentinels` keeps), and
+# a text search that rules a module out before its tree is walked.
+_CREDENTIAL_WORDS = ("secret", "password", "passwd", "pwd", "passphrase", "token", "key")
+_SENTINEL_HINT = re.compile(
+    r"(?:"
+    + "|".join(_CREDENTIAL_WORDS)
+    + r")\w*\s*[!=]=|[!=]=\s*[\w.]*(?:"
+    + "|".join(_CREDENTIAL_WORDS)
+    + ")",
+    re.IGNORECASE,
+)
+
+
+def _sentinels(tree: ast.Module) -> tuple[tuple[str, str], ...]:
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], ast.Eq | ast.NotEq)
+        ):
+            continue
+        left, right = node.left, node.comparators[0]
+        if isinstance(right, ast.Attribute):
+            left, right = right, left
+        if (
+            isinstance(left, ast.Attribute)
+            and isinstance(right, ast.Constant)
+            and isinstance(right.value, str)
+            and right.value
+            and any(word in left.attr.lower() for word in _CREDENTIAL_WORDS)
+        ):
+            found.add((left.attr, right.value))
+    return tuple(sorted(found))
 
 
 def _star_imports(module: str, is_package: bool, statements: list[ast.stmt]) -> tuple[str, ...]:

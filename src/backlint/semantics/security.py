@@ -33,7 +33,7 @@ from backlint.semantics.flow import (
     local_values,
     module_constant,
 )
-from backlint.semantics.index import ProjectIndex
+from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.tree import descendants
 
 # --------------------------------------------------------------------------
@@ -933,6 +933,15 @@ def is_secret_literal(expr: cst.BaseExpression) -> bool:
     return const is not None and is_secret_text(const.value)
 
 
+# Prefixes of keys their vendors issue to be embedded in clients (browser
+# code, apps, shipped telemetry): public by design, they can only send data
+# in or identify the account, never read it back. PostHog project API keys
+# (`phc_`; its personal keys are `phx_`), Stripe publishable keys (`pk_live_`,
+# `pk_test_`; secret ones are `sk_`/`rk_`, a convention Clerk and Paystack
+# share), Mapbox public tokens (`pk.eyJ`; secret ones `sk.`).
+PUBLISHABLE_KEY_PREFIXES = ("phc_", "pk_live_", "pk_test_", "pk.eyJ")
+
+
 def is_secret_text(value: object) -> bool:
     """The same test for a literal's value."""
     if not isinstance(value, str | bytes):
@@ -940,11 +949,19 @@ def is_secret_text(value: object) -> bool:
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     text = value.strip()
-    if not text:
+    if not text or text.startswith(PUBLISHABLE_KEY_PREFIXES):
         return False
     if text.startswith(("${", "{{", "$(", "<", "/", "./", "~/", "file:")):
         return False
     return not text.lower().endswith((".pem", ".key", ".crt", ".json", ".txt"))
+
+
+@index_view
+def sentinel_defaults(index: ProjectIndex) -> frozenset[tuple[str, str]]:
+    """(attribute, literal) pairs the project compares somewhere
+    (`settings.SKYVERN_API_KEY != "PLACEHOLDER"`): a default the code
+    itself tells from a configured value ("not set"), not a secret."""
+    return frozenset(pair for facts in index.modules.values() for pair in facts.sentinels)
 
 
 # Words a placeholder value is made of (`testpassword`, `changeme`,

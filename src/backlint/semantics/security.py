@@ -1582,6 +1582,8 @@ def handlers_use_no_browser_credentials(
                 index.star_canonical(name) not in known and name not in _PLAIN_VIEW_BASES
             ):
                 return False
+        if any(name in _WRITE_HANDLERS for name, _ in cls.attributes):
+            return False  # `post = other_view`: a handler not read here
         for method in cls.methods:
             if method.name in _WRITE_HANDLERS and position > 0:
                 return False

@@ -10,11 +10,12 @@ nested fields, a dependency's yielded session, a settings dict.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from backlint.semantics.names import BUILTIN_NAMES, Bindings, import_bindings
+from backlint.semantics.names import BUILTIN_NAMES, Bindings, import_bindings, resolve_relative
 
 _T = TypeVar("_T")
 
@@ -291,6 +292,16 @@ class ModuleFacts:
     # (`prefetch = Prefetch("bundles", ...)`, then `prefetch_related(prefetch)`);
     # see `_prefetch_calls`. Tells the relations the project prefetches (BKL301).
     prefetch_calls: tuple[Call, ...] = ()
+    # Modules the module imports everything of (`from .base import *`, in
+    # order), qualified: a package `__init__` that re-exports its submodules
+    # this way (arches' `views/api/__init__.py`). `ProjectIndex.star_canonical`
+    # follows them; `canonical` does not.
+    star_imports: tuple[str, ...] = ()
+    # Comparisons of an attribute named like a credential with a string
+    # literal anywhere in the module (`settings.API_KEY != "PLACEHOLDER"`,
+    # `"fillmein" == cfg.aes_secret_key`), as (attribute, literal), sorted:
+    # the code treats that literal as "not configured" (BKL602).
+    sentinels: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -626,7 +637,57 @@ def summarise(
         prefetch_calls=()
         if source is not None and _PREFETCH not in source
         else _prefetch_calls(s, tree, source),
+        star_imports=_star_imports(module, is_package, statements),
+        sentinels=()
+        if source is not None and not _SENTINEL_HINT.search(source)
+        else _sentinels(tree),
     )
+
+
+# Words of an attribute that holds a credential (what `_sentinels` keeps), and
+# a text search that rules a module out before its tree is walked.
+_CREDENTIAL_WORDS = ("secret", "password", "passwd", "pwd", "passphrase", "token", "key")
+_SENTINEL_HINT = re.compile(
+    r"(?:"
+    + "|".join(_CREDENTIAL_WORDS)
+    + r")\w*\s*[!=]=|[!=]=\s*[\w.]*(?:"
+    + "|".join(_CREDENTIAL_WORDS)
+    + ")",
+    re.IGNORECASE,
+)
+
+
+def _sentinels(tree: ast.Module) -> tuple[tuple[str, str], ...]:
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], ast.Eq | ast.NotEq)
+        ):
+            continue
+        left, right = node.left, node.comparators[0]
+        if isinstance(right, ast.Attribute):
+            left, right = right, left
+        if (
+            isinstance(left, ast.Attribute)
+            and isinstance(right, ast.Constant)
+            and isinstance(right.value, str)
+            and right.value
+            and any(word in left.attr.lower() for word in _CREDENTIAL_WORDS)
+        ):
+            found.add((left.attr, right.value))
+    return tuple(sorted(found))
+
+
+def _star_imports(module: str, is_package: bool, statements: list[ast.stmt]) -> tuple[str, ...]:
+    out: list[str] = []
+    for stmt in statements:
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            base = resolve_relative(module, is_package, stmt.level, stmt.module)
+            if base is not None and base not in out:
+                out.append(base)
+    return tuple(out)
 
 
 # The name SQLite gives a database that lives in memory, for one connection.

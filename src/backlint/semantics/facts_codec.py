@@ -134,6 +134,8 @@ def encode_module(facts: ModuleFacts, lines: bool = True) -> list[Any]:
         [[n, encode_value(v)] for n, v in facts.rebinds],
         list(facts.in_memory_calls),
         [encode_value(c) for c in facts.prefetch_calls],
+        list(facts.star_imports),
+        [list(pair) for pair in facts.sentinels],
     ]
 
 
@@ -364,6 +366,11 @@ def _named(items: list[Any], decode: Callable[[Any], Any]) -> dict[str, Any]:
     return out
 
 
+def _str_pair(item: Any) -> tuple[str, str]:
+    first, second = _list(item, 2)
+    return _str(first), _str(second)
+
+
 def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
     """`lazy`: methods are decoded on first use (`LazyMethods`); the caller
     must then handle `StaleFacts`, which a malformed method raises there."""
@@ -381,7 +388,9 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         rebinds,
         in_memory_calls,
         prefetch_calls,
-    ) = _list(data, 13)
+        star_imports,
+        sentinels,
+    ) = _list(data, 15)
     if type(imports) is not dict or not all(type(v) is str for v in imports.values()):
         raise _fail("imports")
     out_calls = []
@@ -414,6 +423,8 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         tuple(_pair(item, 0) for item in _list(rebinds)),
         tuple(_str(name) for name in _list(in_memory_calls)),
         tuple(out_prefetches),
+        tuple(_str(name) for name in _list(star_imports)),
+        tuple(_str_pair(item) for item in _list(sentinels)),
     )
 
 

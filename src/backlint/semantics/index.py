@@ -126,6 +126,55 @@ class ProjectIndex:
             qualname = f"{target}.{rest}" if rest else target
         return qualname
 
+    def star_canonical(self, qualname: str) -> str:
+        """`canonical`, also following `from .base import *` re-exports (a
+        package `__init__` that star-imports its submodules): a name the
+        module does not bind itself is looked for in the modules it
+        star-imports that bind it (not by importing it back from the
+        module), the last first (a public name only: no leading
+        underscore; `__all__` is not read).
+        Kept apart from `canonical` so that what other rules resolve does
+        not change."""
+        for _ in range(16):
+            name = self.canonical(qualname)
+            split = self._split(name)
+            if split is None:
+                return name
+            facts, head, rest = split
+            if (
+                head in facts.classes
+                or head in facts.functions
+                or head in facts.assignments
+                or head in facts.imports
+                or head.startswith("_")
+            ):
+                return name
+            source = self._star_source(facts, head, 4)
+            if source is None:
+                return name
+            qualname = f"{source}.{head}.{rest}" if rest else f"{source}.{head}"
+        return qualname
+
+    def _star_source(self, facts: ModuleFacts, name: str, depth: int) -> str | None:
+        """The first module `facts` star-imports (directly, or through a
+        module it star-imports, `depth` deep) that binds `name`."""
+        for star in reversed(facts.star_imports):  # the last import wins
+            found = self.modules.get(star)
+            if found is None or found is facts:
+                continue
+            if (
+                name in found.classes
+                or name in found.functions
+                or name in found.assignments
+                # Not an import of the name from `facts` itself (a submodule
+                # of the package importing what the package re-exports).
+                or found.imports.get(name, f"{facts.module}.{name}") != f"{facts.module}.{name}"
+            ):
+                return star
+            if depth > 0 and self._star_source(found, name, depth - 1) is not None:
+                return star
+        return None
+
     def module_of(self, qualname: str) -> ModuleFacts | None:
         """The facts of the module that defines the project name `qualname`."""
         split = self._split(self.canonical(qualname))
@@ -168,14 +217,16 @@ class ProjectIndex:
         found = self.lookup(qualname)
         return found if isinstance(found, FunctionFacts) else None
 
-    def ancestors(self, qualname: str, limit: int = 16) -> Iterator[ClassFacts]:
+    def ancestors(self, qualname: str, limit: int = 16, star: bool = False) -> Iterator[ClassFacts]:
         """The project class `qualname` and its project bases, nearest first
         (breadth first, each once, at most `limit`); bases outside the
-        project end the walk on their side (read them in `cls.bases`)."""
+        project end the walk on their side (read them in `cls.bases`).
+        `star`: bases are resolved by `star_canonical`."""
+        resolve = self.star_canonical if star else self.canonical
         pending = [qualname]
         seen: set[str] = set()
         while pending and len(seen) < limit:
-            name = self.canonical(pending.pop(0))
+            name = resolve(pending.pop(0))
             if name in seen:
                 continue
             seen.add(name)

@@ -33,7 +33,7 @@ from backlint.semantics.flow import (
     local_values,
     module_constant,
 )
-from backlint.semantics.index import ProjectIndex
+from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.tree import descendants
 
 # --------------------------------------------------------------------------
@@ -98,6 +98,9 @@ NUMERIC_FUNCTIONS = frozenset(
         "builtins.range",
     }
 )
+# Calls whose result is a UUID (hex digits and dashes once made a string):
+# `uuid.UUID(text)` raises on anything else.
+UUID_FUNCTIONS = frozenset({"uuid.uuid1", "uuid.uuid3", "uuid.uuid4", "uuid.uuid5", "uuid.UUID"})
 # String methods whose result is as literal as their receiver.
 _STRING_METHODS = frozenset(
     {"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize", "encode", "decode"}
@@ -411,7 +414,7 @@ class SqlText:
             if method == "group" and self._narrow_match(func.value, scope):
                 return "literal"
         name = ctx.qualified_name(func, scope)
-        if name in NUMERIC_FUNCTIONS:
+        if name in NUMERIC_FUNCTIONS or name in UUID_FUNCTIONS:
             return "literal"
         if name == "builtins.str" and expr.args:
             inner = self.kind(expr.args[0].value, scope, depth + 1)
@@ -540,6 +543,9 @@ class SqlText:
                 return "opaque"
             return _worst([self._items(v, scope, depth + 1) for v in values])
         if isinstance(expr, cst.Name):
+            entries = self._loop_entries(expr, scope)
+            if entries is not None:
+                return _worst([self._items(v, scope, depth + 1) for v in entries])
             local = local_values(self.ctx, expr.value, scope)
             if local is None:
                 owner, bindings = self.ctx.bindings(expr.value, scope)
@@ -592,6 +598,37 @@ class SqlText:
                 bound[key_name.value] = _worst([self.kind(k, scope, depth + 1) for k in keys])
                 bound[value_name.value] = _worst([self.kind(v, scope, depth + 1) for v in values])
         return bound
+
+    def _loop_entries(self, expr: cst.Name, scope: Scope) -> list[cst.BaseExpression] | None:
+        """What a name bound only by `for key, value in d.items():` loops over
+        a local dict (`_dict_entries`) can be: the dict's keys or values
+        (arches' `for geom_type, st_type in geometry_types.items()` over
+        tuples of quoted literals). None for any other binding."""
+        owner, bindings = self.ctx.bindings(expr.value, scope)
+        if owner is None or not bindings:
+            return None
+        out: list[cst.BaseExpression] = []
+        for binding in bindings:
+            if not isinstance(binding, LoopTarget) or binding.whole_target:
+                return None
+            target, it = binding.loop.target, binding.loop.iter
+            if not (
+                isinstance(target, cst.Tuple)
+                and len(target.elements) == 2
+                and all(isinstance(el.value, cst.Name) for el in target.elements)
+                and isinstance(it, cst.Call)
+                and not it.args
+                and isinstance(it.func, cst.Attribute)
+                and it.func.attr.value == "items"
+                and isinstance(it.func.value, cst.Name)
+            ):
+                return None
+            entries = self._dict_entries(it.func.value, owner)
+            if entries is None:
+                return None
+            names = [el.value.value for el in target.elements if isinstance(el.value, cst.Name)]
+            out += entries[names.index(expr.value)] if expr.value in names else []
+        return out or None
 
     def _dict_entries(
         self, expr: cst.Name, scope: Scope
@@ -666,6 +703,10 @@ class SqlText:
                         self._prefix = saved
                 elif isinstance(binding, LoopTarget) and binding.whole_target:
                     kinds.append(self._items(binding.loop.iter, owner, depth + 1))
+                elif isinstance(binding, LoopTarget) and (
+                    entries := self._loop_entries(expr, scope)
+                ):
+                    kinds.append(_worst([self.kind(v, owner, depth + 1) for v in entries]))
                 elif isinstance(binding, Parameter) and _converted(binding.param):
                     kinds.append("literal")  # `limit: int`: a number
                 elif isinstance(binding, Imported):
@@ -892,6 +933,15 @@ def is_secret_literal(expr: cst.BaseExpression) -> bool:
     return const is not None and is_secret_text(const.value)
 
 
+# Prefixes of keys their vendors issue to be embedded in clients (browser
+# code, apps, shipped telemetry): public by design, they can only send data
+# in or identify the account, never read it back. PostHog project API keys
+# (`phc_`; its personal keys are `phx_`), Stripe publishable keys (`pk_live_`,
+# `pk_test_`; secret ones are `sk_`/`rk_`, a convention Clerk and Paystack
+# share), Mapbox public tokens (`pk.eyJ`; secret ones `sk.`).
+PUBLISHABLE_KEY_PREFIXES = ("phc_", "pk_live_", "pk_test_", "pk.eyJ")
+
+
 def is_secret_text(value: object) -> bool:
     """The same test for a literal's value."""
     if not isinstance(value, str | bytes):
@@ -899,11 +949,19 @@ def is_secret_text(value: object) -> bool:
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     text = value.strip()
-    if not text:
+    if not text or text.startswith(PUBLISHABLE_KEY_PREFIXES):
         return False
     if text.startswith(("${", "{{", "$(", "<", "/", "./", "~/", "file:")):
         return False
     return not text.lower().endswith((".pem", ".key", ".crt", ".json", ".txt"))
+
+
+@index_view
+def sentinel_defaults(index: ProjectIndex) -> frozenset[tuple[str, str]]:
+    """(attribute, literal) pairs the project compares somewhere
+    (`settings.SKYVERN_API_KEY != "PLACEHOLDER"`): a default the code
+    itself tells from a configured value ("not set"), not a secret."""
+    return frozenset(pair for facts in index.modules.values() for pair in facts.sentinels)
 
 
 # Words a placeholder value is made of (`testpassword`, `changeme`,
@@ -1241,14 +1299,15 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
     """Whether the class-based view `qualname` (a project class) answers only
     GET/HEAD/OPTIONS: `http_method_names` holds only those, or no class of
     its MRO defines `post`/`put`/`patch`/`delete` and every class outside
-    the project is a safe Django view (`View`, `TemplateView`, ...). A
+    the project is a safe Django view (`View`, `TemplateView`, ...); bases
+    re-exported by a star import (`from .base import *`) are followed. A
     `dispatch` of the project must return `super().dispatch(...)` only (it
     could answer a POST itself). Unknown (a base outside the project and
     Django's safe views, a class not in the index) says no."""
     if not index.complete:
         return False
-    classes = list(index.ancestors(qualname))
-    if not classes or classes[0].qualname != index.canonical(qualname):
+    classes = list(index.ancestors(qualname, star=True))
+    if not classes or classes[0].qualname != index.star_canonical(qualname):
         return False
     for cls in classes:
         methods = cls.attribute("http_method_names")
@@ -1265,7 +1324,7 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
             name = dotted(base)
             if name is None:
                 return False
-            if index.canonical(name) not in known and name not in SAFE_VIEW_BASES:
+            if index.star_canonical(name) not in known and name not in SAFE_VIEW_BASES:
                 return False
     return True
 
@@ -1394,7 +1453,8 @@ def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool
     `CREDENTIAL_FREE_REQUEST_ATTRS`), passes the request itself to nothing
     (no helper, form or `login(request, ...)` can reach the session through
     it), sets no cookie (`set_cookie`, a `Set-Cookie` header), and has no
-    decorator but CSRF's and Django's method and cache filters. Whatever it
+    decorator but CSRF's, Django's method and cache filters and a rate limit
+    (`@ratelimit`, which can only refuse). Whatever it
     does (`Token.objects.get(key=request.POST["token"])`
     and a change to that token's row), any client can do by posting directly:
     a forged request from the victim's browser adds nothing to it."""
@@ -1402,14 +1462,49 @@ def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool
     positional = [*params.posonly_params, *params.params]
     if not positional:
         return False
-    request = positional[0].name.value
-    for decorator in node.decorators:
-        expr = decorator.decorator
+    return _plain_decorators(ctx, node.decorators) and _body_uses_no_credentials(
+        node.body, positional[0].name.value
+    )
+
+
+# django-ratelimit's decorator (`semantics.ratelimit` reads it too): it
+# counts the request and may refuse it, and gives the view nothing.
+_RATE_LIMIT_DECORATORS = frozenset(
+    {"django_ratelimit.decorators.ratelimit", "ratelimit.decorators.ratelimit"}
+)
+
+
+def _plain_decorators(ctx: FileContext, decorators: Sequence[cst.Decorator]) -> bool:
+    """Only CSRF's decorator, Django's method, cache and debug filters and a
+    rate limit, bare or through `method_decorator(d)` / `method_decorator((d, e))`."""
+    pending = [d.decorator for d in decorators]
+    while pending:
+        expr = pending.pop()
         name = ctx.qualified_name(expr.func if isinstance(expr, cst.Call) else expr)
-        if name is None or not (name in CSRF_EXEMPT or name.startswith(_METHOD_FILTER_PREFIXES)):
+        if name in METHOD_DECORATOR and isinstance(expr, cst.Call) and expr.args:
+            inner = expr.args[0].value
+            if isinstance(inner, cst.Tuple | cst.List):
+                pending += [e.value for e in inner.elements]
+            else:
+                pending.append(inner)
+            continue
+        if name is None or not (
+            name in CSRF_EXEMPT
+            or name in _RATE_LIMIT_DECORATORS
+            or name.startswith(_METHOD_FILTER_PREFIXES)
+        ):
             return False
+    return True
+
+
+def _body_uses_no_credentials(
+    body: cst.CSTNode, request: str, owner: str | None = None, barred: frozenset[str] = frozenset()
+) -> bool:
+    """`body` reads of `request` only `CREDENTIAL_FREE_REQUEST_ATTRS`, hands
+    it to nothing and sets no cookie; `owner` (a method's `self`) is used
+    only as `self.name` for a name not in `barred`, and handed to nothing."""
     reads: set[int] = set()
-    for child in descendants(node.body):
+    for child in descendants(body):
         if (
             isinstance(child, cst.Attribute)
             and isinstance(child.value, cst.Name)
@@ -1418,11 +1513,119 @@ def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool
             if child.attr.value not in CREDENTIAL_FREE_REQUEST_ATTRS:
                 return False
             reads.add(id(child.value))
-        elif isinstance(child, cst.Name) and child.value == request and id(child) not in reads:
-            return False  # the request itself, handed on or rebound
+        elif (
+            owner is not None
+            and isinstance(child, cst.Attribute)
+            and isinstance(child.value, cst.Name)
+            and child.value.value == owner
+        ):
+            if child.attr.value in barred:
+                return False
+            reads.add(id(child.value))
+        elif (
+            isinstance(child, cst.Name)
+            and child.value in (request, owner)
+            and id(child) not in reads
+        ):
+            return False  # the request (or the view) itself, handed on or rebound
         elif (isinstance(child, cst.Attribute) and child.attr.value in _COOKIE_SETTERS) or (
             isinstance(child, cst.SimpleString)
             and str(child.evaluated_value).lower() == "set-cookie"
+        ):
+            return False
+    return True
+
+
+# What a class-based view's `self` holds of the browser's request (Django's
+# `View.setup` stores it as `self.request`).
+_SELF_CREDENTIALS = frozenset({"request"})
+# `View` methods that reach the request: `self.dispatch(request)` and the like.
+_VIEW_PLUMBING = frozenset({"setup", "dispatch", "http_method_not_allowed", "options"})
+# Bases a class-based view may have for its handlers to be read alone: Django's
+# plain `View`, which adds nothing but the dispatch by method.
+_PLAIN_VIEW_BASES = frozenset(
+    {
+        "builtins.object",
+        "django.views.View",
+        "django.views.generic.View",
+        "django.views.generic.base.View",
+    }
+)
+
+
+def handlers_use_no_browser_credentials(
+    ctx: FileContext, index: ProjectIndex, node: cst.ClassDef, qualname: str
+) -> bool:
+    """The class-based view `node` (module-level, `qualname`) answers unsafe
+    methods only by handlers that use no browser credentials: its write
+    handlers (`post`, `put`, `patch`, `delete`) are all defined in `node`
+    and each is what `uses_no_browser_credentials` accepts of a function,
+    the request being its second parameter; `self` is read only for
+    attributes other than `self.request`, and the methods of `node` it
+    calls (`self.validate(...)`) read no `self.request` either, and hand
+    `self` to nothing; the class has no decorator but such filters; its
+    other classes (the project's, star re-exports followed) define no write
+    handler, a `dispatch` that only returns `super().dispatch(...)` (whatever
+    it does before, it does for a GET as well, which no CSRF check covers),
+    and derive in the end from Django's plain `View` only (no mixin that
+    could use the session). Unknown (a base outside the index) says no."""
+    if not index.complete or not _plain_decorators(ctx, node.decorators):
+        return False
+    classes = list(index.ancestors(qualname, star=True))
+    if not classes or classes[0].qualname != index.star_canonical(qualname):
+        return False
+    known = {cls.qualname for cls in classes}
+    for position, cls in enumerate(classes):
+        for base in cls.bases:
+            name = dotted(base)
+            if name is None or (
+                index.star_canonical(name) not in known and name not in _PLAIN_VIEW_BASES
+            ):
+                return False
+        if any(name in _WRITE_HANDLERS for name, _ in cls.attributes):
+            return False  # `post = other_view`: a handler not read here
+        for method in cls.methods:
+            if method.name in _WRITE_HANDLERS and position > 0:
+                return False
+            if method.name == "dispatch" and not (
+                method.returned and all(_is_super_dispatch(v) for v in method.returned)
+            ):
+                return False
+    methods = {
+        m.name.value: m
+        for m in node.body.body
+        if isinstance(m, cst.FunctionDef) and not m.decorators
+    }
+    handlers = [
+        m
+        for m in node.body.body
+        if isinstance(m, cst.FunctionDef) and m.name.value in _WRITE_HANDLERS
+    ]
+    if not handlers:
+        return False
+    helpers = frozenset(methods) - _WRITE_HANDLERS - SAFE_HTTP_METHODS - _VIEW_PLUMBING
+    # `self.name` may be a helper of `node` (checked below), a class attribute
+    # or `self.kwargs`; not the request nor a method read nowhere here.
+    barred = (
+        (frozenset(m.name for cls in classes for m in cls.methods) - helpers)
+        | _SELF_CREDENTIALS
+        | _VIEW_PLUMBING
+    )
+    for handler in handlers:
+        positional = [*handler.params.posonly_params, *handler.params.params]
+        if (
+            len(positional) < 2
+            or not _plain_decorators(ctx, handler.decorators)
+            or not _body_uses_no_credentials(
+                handler.body, positional[1].name.value, positional[0].name.value, barred
+            )
+        ):
+            return False
+    for name in helpers:
+        helper = methods[name]
+        positional = [*helper.params.posonly_params, *helper.params.params]
+        if positional and not _body_uses_no_credentials(
+            helper.body, "request", positional[0].name.value, barred
         ):
             return False
     return True

@@ -15,6 +15,7 @@ from backlint.semantics.security import (
     METHOD_DECORATOR,
     SAFE_HTTP_METHODS,
     answers_safe_methods_only,
+    handlers_use_no_browser_credentials,
     is_inert_view,
     marks_webhook,
     uses_no_browser_credentials,
@@ -67,14 +68,19 @@ class CsrfExemptView(Rule):
     OIDC: `oauth_callback`, `saml_acs`, `social_complete`, or a view under
     such a decorator: `@social_auth_view`, python-social-auth's `@psa`);
     views that read the `Authorization` header themselves (HTTP Basic, API
-    tokens); view functions that change nothing (they read the request, log
-    and answer: CSP and error report sinks, a metrics no-op); class-based
+    tokens), or sit under a decorator defined in the same module that does
+    (hyperkitty's `key_and_ip_auth`; a decorator imported from another
+    module is not read: the index keeps no text of its body); view
+    functions that change nothing (they read the request, log and answer:
+    CSP and error report sinks, a metrics no-op); class-based
     views that answer only safe methods, where Django's CSRF check never
     applies (an exempt `get()`; a view, exempt by its `dispatch` or in a
     URLconf as `csrf_exempt(View.as_view())`, whose project classes define
     no `post`/`put`/`patch`/`delete`, whose other bases are Django's
     `View`/`TemplateView`/`DetailView`/`ListView` or auth mixins, and whose
-    own `dispatch` only returns `super().dispatch(...)`; or whose
+    own `dispatch` only returns `super().dispatch(...)`, whatever it does
+    before (that runs for a GET too, which no CSRF check covers); bases
+    re-exported by a package's `from .base import *` are followed; or whose
     `http_method_names` lists only safe methods); view functions that never
     use the browser's credentials (a secret posted in the body looked up in
     the database, `Subscription.objects.filter(secret=request.POST["token"])`,
@@ -83,11 +89,22 @@ class CsrfExemptView(Rule):
     ...; not `user`, `session`, `COOKIES`, `META` or `headers`), hand the
     request itself to nothing, set no cookie, and have no decorator but
     `csrf_exempt` and Django's decorators that filter the method or shape
-    the answer (`@require_POST`, `@never_cache`, `@gzip_page`, `@vary_on_*`):
+    the answer (`@require_POST`, `@never_cache`, `@gzip_page`, `@vary_on_*`,
+    `@sensitive_post_parameters`) or limit its rate (django-ratelimit):
     a forged post from another site can do nothing a direct post cannot
     (missed alarm: a helper that reaches the session without being given
     the request, a thread-local current user such as django-crum's
-    `get_current_user()`); Django REST Framework views (an `APIView` or
+    `get_current_user()`); class-based views whose write handlers are all
+    such (arches' `GetClientIdView`, which checks posted credentials with
+    `authenticate()` and answers; its `Validator`, which validates the
+    posted body): every `post`/`put`/`patch`/`delete` is defined in the
+    class itself, takes the request second and reads of it only what the
+    sender wrote, uses `self` only for class attributes and for helper
+    methods of the same class that read no `self.request` either, the class
+    and its handlers carry only such decorators (`method_decorator(...)`
+    unwrapped), and its other classes are the project's (no write handler,
+    a `dispatch` that only returns `super().dispatch(...)`) on Django's
+    plain `View` alone; Django REST Framework views (an `APIView` or
     viewset class exempt by its `dispatch`, any method or a class decorator,
     an `@api_view` function, `csrf_exempt(SomeAPIView.as_view())`): DRF's
     `as_view()` returns `csrf_exempt(view)` already, and its
@@ -104,7 +121,11 @@ class CsrfExemptView(Rule):
     handoff) or sets a cookie: the attacker can post their own valid secret
     and the victim's browser is then signed in as the attacker (login CSRF,
     what Django's CSRF check on its login view prevents); a Django class-based
-    view (its mixins and other handlers may use the session). An
+    view whose handler uses the session user (arches' `UserProfileView`
+    falls back to `request.user`) or `self.request`, or that has a mixin or
+    a project base with a handler of its own, or a method of another module
+    it calls through `self` (its mixins and other handlers may use the
+    session). An
     unguessable part of the URL (a widget's random cart namespace,
     pretix's `w/<16 characters>/cart/add`) is not seen as a defence: a
     fixed-length URL capture (`[a-zA-Z0-9]{16}`) is as often a public
@@ -141,6 +162,7 @@ class CsrfExemptView(Rule):
             and not self._webhook(node.name.value)
             and not self._marked_by_decorators(node)
             and not _reads_authorization(node)
+            and not self._decorated_by_authorization(node)
             and not (node.name.value != "dispatch" and is_inert_view(self.ctx, node))
             and not self._safe_method(node)
             and not self._credential_free(node)
@@ -175,10 +197,41 @@ class CsrfExemptView(Rule):
     def _credential_free(self, node: cst.FunctionDef) -> bool:
         """A view function that reads only what the sender wrote and hands
         the request to nothing (`uses_no_browser_credentials`): a forged
-        request from another site carries no authority a direct one lacks."""
-        return not isinstance(self.ctx.scope.node, cst.ClassDef) and uses_no_browser_credentials(
-            self.ctx, node
+        request from another site carries no authority a direct one lacks.
+        A method: its class-based view's write handlers are all such
+        (`handlers_use_no_browser_credentials`)."""
+        owner = self.ctx.scope.node
+        if isinstance(owner, cst.ClassDef):
+            return self._credential_free_class(owner, self._owner_name(owner))
+        return uses_no_browser_credentials(self.ctx, node)
+
+    def _credential_free_class(self, node: cst.ClassDef, qualname: str | None) -> bool:
+        return qualname is not None and handlers_use_no_browser_credentials(
+            self.ctx, self.ctx.index, node, qualname
         )
+
+    def _decorated_by_authorization(self, node: cst.FunctionDef) -> bool:
+        """A decorator defined in this module reads the `Authorization`
+        header (hyperkitty's `key_and_ip_auth` around the Mailman archiver
+        endpoint): it authenticates each request before the view runs. A
+        decorator of another module is not read (the index keeps no string
+        of a function's body)."""
+        local = {
+            stmt.name.value: stmt
+            for stmt in self.ctx.tree.body
+            if isinstance(stmt, cst.FunctionDef)
+        }
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            target = expr.func if isinstance(expr, cst.Call) else expr
+            if (
+                isinstance(target, cst.Name)
+                and target.value in local
+                and self.ctx.qualified_name(target) == f"{self.ctx.module}.{target.value}"
+                and _reads_authorization(local[target.value])
+            ):
+                return True
+        return False
 
     def _marked_by_decorators(self, node: cst.FunctionDef) -> bool:
         """Another decorator names the protocol (`@social_auth_view`, `@psa(...)`)."""
@@ -197,6 +250,7 @@ class CsrfExemptView(Rule):
             and not self._webhook(node.name.value)
             and not self._safe_class(self._class_name(node))
             and not self._drf_class(self._class_name(node))
+            and not self._credential_free_class(node, self._class_name(node))
         ):
             self.report(node, view=node.name.value)
 

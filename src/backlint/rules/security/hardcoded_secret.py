@@ -18,6 +18,7 @@ from backlint.semantics.security import (
     is_secret_literal,
     is_secret_name,
     is_secret_text,
+    sentinel_defaults,
 )
 from backlint.semantics.settings import (
     base_setting_matters,
@@ -99,8 +100,22 @@ class HardcodedSecret(Rule):
     it is the client's password for a server the deployer sets up with its
     own, so it hides nothing; keys and tokens the application signs or
     encrypts with (`encryption_key = "test_encryption_key"`) stay flagged,
-    as do a bare `"password"` and other values; test files. Secrets in other places (a literal
-    password passed to a database driver in application code) are not seen.
+    as do a bare `"password"` and other values; keys their vendor issues to
+    be embedded in clients, told by their prefix (PostHog project keys
+    `phc_`, Stripe-style publishable keys `pk_live_`/`pk_test_`, Mapbox
+    public tokens `pk.eyJ`): they can only send data in, and shipping them
+    is the vendor's design (skyvern's telemetry key); a default the project
+    compares the same setting with somewhere (`settings.SKYVERN_API_KEY !=
+    "PLACEHOLDER"`, `ENCRYPTOR_AES_SECRET_KEY != "fillmein"`, in any module):
+    the code treats it as "not configured", a sentinel, not a secret (missed
+    alarm: another reader that uses the sentinel unchecked). Not for a
+    setting named `SECRET_KEY`, the application's signing key by
+    convention, which stays flagged even when compared: skyvern warns about
+    its `SECRET_KEY = "PLACEHOLDER"` but still signs API-key JWTs with it; a
+    comparison with something other than the literal
+    (`model_fields["SECRET_KEY"].default`) is not seen either. Test files.
+    Secrets in other places (a literal password passed to a database
+    driver in application code) are not seen.
 
     Fix:
     None: read the value from the environment or a secrets manager, and
@@ -172,6 +187,8 @@ class HardcodedSecret(Rule):
                     and is_placeholder_text(default.value)
                 ):
                     continue  # a dev default of a server's password, not a secret
+                if self._sentinel(target.value, default.value):
+                    continue
                 self.report(small, what=f"`{target.value}` (settings field default)")
 
     # ------------------------------------------------------------------
@@ -200,12 +217,30 @@ class HardcodedSecret(Rule):
             return
         for target in targets:
             if isinstance(target, cst.Name) and is_secret_name(target.value):
-                if self._production_setting(target.value):
+                const = literal_value(value)
+                if self._production_setting(target.value) and not (
+                    const is not None and self._sentinel(target.value, const.value)
+                ):
                     self.report(stmt, what=f"`{target.value}`")
                 return
             if isinstance(stmt, cst.Assign) and self._flask_target(target):
                 self.report(stmt, what=f"`{self.ctx.tree.code_for_node(target)}`")
                 return
+
+    def _sentinel(self, name: str, value: object) -> bool:
+        """A default the project compares the setting with somewhere
+        (`settings.SKYVERN_API_KEY != "PLACEHOLDER"`, `!= "fillmein"`): the
+        code treats it as "not configured", so it is a sentinel, not a
+        secret. Not for a setting named `SECRET_KEY`: the application's
+        signing key by convention (Django, Flask, Starlette, JWT helpers),
+        which the framework or the auth code signs with whatever one
+        caller compares (skyvern's `SECRET_KEY = "PLACEHOLDER"` is only
+        warned about and still signs API-key JWTs)."""
+        return (
+            isinstance(value, str)
+            and name.lower() != "secret_key"
+            and (name, value) in self.ctx.index.view(sentinel_defaults)
+        )
 
     def _production_setting(self, name: str) -> bool:
         if overridden_by_environment(self.ctx):

@@ -84,13 +84,17 @@ class SqlBuiltFromStrings(Rule):
     only: string and number literals, module-level constants (here or
     imported), class constants read through `self`/`cls`, loop variables over
     a literal tuple, numbers (`int()`, `len()`, `%d`, parameters annotated
-    `int`/`float`/`bool`/`UUID`/`date`), identifiers quoted by
+    `int`/`float`/`bool`/`UUID`/`date`), UUIDs the code makes
+    (`uuid.uuid4()`, `uuid.UUID(text)`, which refuses anything else),
+    identifiers quoted by
     `quote_name()`/`quote_ident()`-like functions, placeholder lists
     (`", ".join(["%s"] * len(ids))`, `",".join("?" * n)`,
     `itertools.repeat("%s", n)`, `:name` markers built from column names),
     items
     of a local dict whose values are all literal or quoted
-    (`f"{k}={v}" for k, v in options.items()`); parts named as SQL (`where_sql`,
+    (`f"{k}={v}" for k, v in options.items()`, or a `for key, values in
+    d.items():` loop and `",".join(values)` over tuples of quoted literals,
+    as in arches' export command); parts named as SQL (`where_sql`,
     `timestamp_placeholder(...)`), Django model metadata (`_meta.db_table`,
     `field.column`), and snippets of the database object that runs the query
     (`db.timestamp_now`); SQLAlchemy expressions (`.ilike(f"%{q}%")`);
@@ -107,6 +111,12 @@ class SqlBuiltFromStrings(Rule):
     name passed down from a view to a helper's parameter is a missed alarm,
     as is text that comes whole from elsewhere (a parameter, another
     function's result) or items appended to a list later joined into SQL.
+    Still flagged: a primary key or UUID read from an object and formatted
+    into a value position (`'%s' % tile.pk`, `value.id`): nothing in the
+    code tells a UUIDField from a text key (a slug primary key, an `id`
+    attribute set from posted JSON), and Django keeps an assigned key as
+    given, so only a value the code itself makes (`uuid.uuid4()`, a
+    parameter annotated `UUID`) counts as a UUID.
     Why: in framework and library code such names are the code's own, and
     flagging them buried the value injections.
 

@@ -229,16 +229,34 @@ def is_current_user_dependency(name: str | None) -> bool:
 _TENANT_WORDS = frozenset({"org", "organization", "organisation", "tenant", "workspace"})
 
 
-def is_current_tenant_dependency(name: str | None) -> bool:
-    """The last name of a dependency says it returns the current organisation
-    or tenant of the logged-in caller (`get_current_org`,
-    `current_workspace`; not `get_current_org_or_none`, `optional_org`)."""
+# Parameters of a dependency that reads the caller's credentials.
+_CREDENTIAL_PARAM_WORDS = frozenset({"authorization", "token", "bearer", "credentials"})
+
+
+def is_current_tenant_dependency(index: ProjectIndex, name: str | None) -> bool:
+    """A project dependency that returns the current organisation or tenant
+    of the caller, found from the caller's credentials: its last name says
+    so (`get_current_org`, `current_workspace`; not `get_current_org_or_none`,
+    `optional_org`), and it takes a credential (a parameter `authorization`,
+    `token`, `credentials`, `api_key`/`x_api_key`: skyvern's
+    `get_current_org_for_credential_routes`). Not a tenant found by the path
+    or host (fief's `get_current_tenant(request, repository)`), which lets
+    anonymous callers through."""
     if not name:
         return False
     words = set(name_words(name.rsplit(".", 1)[-1]))
     if words & {"optional", "none", "maybe"}:
         return False
-    return "current" in words and bool(words & _TENANT_WORDS)
+    if "current" not in words or not words & _TENANT_WORDS:
+        return False
+    found = index.find_function(index.canonical(name))
+    if found is None:
+        return False
+    for param, _, _ in found.params:
+        param_words = set(name_words(param))
+        if param_words & _CREDENTIAL_PARAM_WORDS or {"api", "key"} <= param_words:
+            return True
+    return False
 
 
 # drf-access-policy principals that are logged-in users.

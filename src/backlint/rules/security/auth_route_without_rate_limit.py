@@ -141,8 +141,11 @@ class AuthRouteWithoutRateLimit(Rule):
     `@requires("authenticated")`, FastAPI routes with a dependency that
     returns the logged-in user (`user: CurrentUser`,
     `Depends(get_current_user)`) or the caller's current organisation or
-    tenant (`Depends(get_current_org_for_credential_routes)`; not
-    `get_current_org_or_none`), or with a path parameter such as
+    tenant found from its credentials (a project dependency named so that
+    takes an `authorization`, `token` or `api_key` parameter:
+    `Depends(get_current_org_for_credential_routes)`; not
+    `get_current_org_or_none`, nor fief's `get_current_tenant(request)`,
+    a tenant found by the path), or with a path parameter such as
     `/users/{id}/access-token`, function views and routes whose body first
     turns anonymous callers away: an `if not request.user.is_authenticated:`
     (or `is_anonymous`, `not is_staff`) that returns or raises, before any
@@ -175,8 +178,8 @@ class AuthRouteWithoutRateLimit(Rule):
     and exchange a signed API key (a parameter `api_key`/`x_api_key` handed
     to `jwt.decode` or to a function of a project module that imports a
     signing library, as skyvern's UI-session exchange): the secrets they
-    check are generated, not chosen; password reset confirmations whose token is signed or a keyed hash
-    (Django's `PasswordResetConfirmView`,
+    check are generated, not chosen; password reset confirmations whose
+    token is signed or a keyed hash (Django's `PasswordResetConfirmView`,
     `default_token_generator.check_token`, the `check_token` of an instance of
     a project subclass of `PasswordResetTokenGenerator`, `signing.loads`,
     `jwt.decode` of the token, or a project function or method, given the
@@ -302,7 +305,9 @@ class AuthRouteWithoutRateLimit(Rule):
                 if part is not None and self._limit_dependency(part, scope):
                     return
             dependency = param_type(ctx, param, scope).dependency
-            if is_current_user_dependency(dependency) or is_current_tenant_dependency(dependency):
+            if is_current_user_dependency(dependency) or is_current_tenant_dependency(
+                ctx.index, dependency
+            ):
                 return  # a logged-in caller (`user: CurrentUser`, `Depends(get_current_org)`)
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_FASTAPI_CURE)
 

@@ -194,7 +194,7 @@ RULES: tuple[tuple[str, str, str, str, str], ...] = (
     (
         "BKL404",
         "drf-missing-pagination",
-        "default",
+        "strict",
         "backlint.rules.drf.drf_missing_pagination",
         "DrfMissingPagination",
     ),

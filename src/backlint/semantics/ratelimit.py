@@ -16,7 +16,17 @@ from dataclasses import dataclass
 import libcst as cst
 
 from backlint.semantics.context import Assigned, FileContext, Scope
-from backlint.semantics.facts import CALLS_OF_INTEREST, Attr, Call, Mapping, Ref, Seq, Value, dotted
+from backlint.semantics.facts import (
+    CALLS_OF_INTEREST,
+    Attr,
+    Call,
+    Const,
+    Mapping,
+    Ref,
+    Seq,
+    Value,
+    dotted,
+)
 from backlint.semantics.fastapi import (
     BACKGROUND_TASKS,
     DEPENDS,
@@ -214,6 +224,41 @@ def is_current_user_dependency(name: str | None) -> bool:
     return "current" in words or words <= _CURRENT_USER_WORDS | {"superuser", "admin"}
 
 
+# With "current": a dependency returning the caller's organisation or tenant
+# (skyvern's `get_current_org_for_credential_routes`): logged-in callers.
+_TENANT_WORDS = frozenset({"org", "organization", "organisation", "tenant", "workspace"})
+
+
+# Parameters of a dependency that reads the caller's credentials.
+_CREDENTIAL_PARAM_WORDS = frozenset({"authorization", "token", "bearer", "credentials"})
+
+
+def is_current_tenant_dependency(index: ProjectIndex, name: str | None) -> bool:
+    """A project dependency that returns the current organisation or tenant
+    of the caller, found from the caller's credentials: its last name says
+    so (`get_current_org`, `current_workspace`; not `get_current_org_or_none`,
+    `optional_org`), and it takes a credential (a parameter `authorization`,
+    `token`, `credentials`, `api_key`/`x_api_key`: skyvern's
+    `get_current_org_for_credential_routes`). Not a tenant found by the path
+    or host (fief's `get_current_tenant(request, repository)`), which lets
+    anonymous callers through."""
+    if not name:
+        return False
+    words = set(name_words(name.rsplit(".", 1)[-1]))
+    if words & {"optional", "none", "maybe"}:
+        return False
+    if "current" not in words or not words & _TENANT_WORDS:
+        return False
+    found = index.find_function(index.canonical(name))
+    if found is None:
+        return False
+    for param, _, _ in found.params:
+        param_words = set(name_words(param))
+        if param_words & _CREDENTIAL_PARAM_WORDS or {"api", "key"} <= param_words:
+            return True
+    return False
+
+
 # drf-access-policy principals that are logged-in users.
 _AUTHENTICATED_PRINCIPALS = frozenset({"authenticated", "admin", "staff"})
 _AUTHENTICATED_PERMISSIONS = frozenset(
@@ -241,13 +286,106 @@ def requires_login(ctx: FileContext, node: cst.ClassDef) -> bool:
             value = small.value
             if target.value == "permission_classes" and isinstance(value, cst.List | cst.Tuple):
                 names = [ctx.qualified_name(el.value) for el in value.elements]
-                if names and all(n in _AUTHENTICATED_PERMISSIONS for n in names):
+                if names and all(
+                    n in _AUTHENTICATED_PERMISSIONS
+                    or (n is not None and named_policy_requires_login(ctx.index, n))
+                    for n in names
+                ):
                     return True
             if "ACCESS_POLICY" in target.value.upper() and isinstance(value, cst.Dict):
                 principals = _principals(value)
                 if principals and all(p in _AUTHENTICATED_PRINCIPALS for p in principals):
                     return True
     return False
+
+
+# drf-access-policy bases (pulpcore's reads a policy of the database, by view).
+ACCESS_POLICY_BASES = frozenset(
+    {
+        "rest_access_policy.AccessPolicy",
+        "rest_access_policy.access_policy.AccessPolicy",
+        "pulpcore.plugin.access_policy.AccessPolicyFromDB",
+        "pulpcore.app.access_policy.AccessPolicyFromDB",
+    }
+)
+
+
+def named_policy_requires_login(index: ProjectIndex, qualname: str) -> bool:
+    """A project drf-access-policy class whose statements are found by its
+    `NAME` (own or inherited, a string) in module-level dicts of statement
+    lists (galaxy-ng's `TokenAccessPolicy`, `NAME = "TokenView"`, and
+    `STANDALONE_STATEMENTS = {"TokenView": [{"principal": "authenticated",
+    ...}]}`), every list under that name letting only logged-in principals
+    in. Unknown when no dict has the name, or a principal is not a literal."""
+    qualname = index.canonical(qualname)
+    if not ancestry_of(index, [qualname]) & ACCESS_POLICY_BASES:
+        return False
+    name: str | None = None
+    for cls in index.ancestors(qualname):
+        value = dict(cls.attributes).get("NAME")
+        if value is not None:
+            if isinstance(value, Const) and isinstance(value.value, str):
+                name = value.value
+            break
+    if name is None:
+        return False
+    found = index.view(named_policy_statements).get(name, [])
+    return bool(found) and all(
+        principals is not None
+        and bool(principals)
+        and all(p in _AUTHENTICATED_PRINCIPALS for p in principals)
+        for principals in found
+    )
+
+
+@index_view
+def named_policy_statements(index: ProjectIndex) -> dict[str, list[list[str] | None]]:
+    """The principals of each drf-access-policy statement list that a
+    module-level dict keeps under a literal key (`{"TokenView": [{"action":
+    ["*"], "principal": "authenticated", "effect": "allow"}]}`, the list
+    written there or a module-level name), by key; None for a list whose
+    principals are not all literals. Lists that are not of statements
+    (no `principal` or `effect` keys) are left out."""
+    out: dict[str, list[list[str] | None]] = {}
+    for facts in index.modules.values():
+        entries: list[tuple[Value, Value]] = []
+        for value in (*facts.assignments.values(), *(v for _, v in facts.rebinds)):
+            if isinstance(value, Mapping):
+                entries.extend(value.items)
+        entries.extend((key, value) for _, key, value in facts.item_assignments)
+        for key, value in entries:
+            if not (isinstance(key, Const) and isinstance(key.value, str)):
+                continue
+            if isinstance(value, Ref):
+                found = index.lookup(value.name)
+                value = found if isinstance(found, Seq) else value
+            if not isinstance(value, Seq):
+                continue
+            statements, principals = _statement_principals(value)
+            if statements:
+                out.setdefault(key.value, []).append(principals or None)
+    return out
+
+
+def _statement_principals(statements: Seq) -> tuple[bool, list[str] | None]:
+    """Whether a list is one of statements, and their principals (None when
+    one is not a literal)."""
+    principals: list[str] = []
+    known = True
+    for statement in statements.items:
+        if not isinstance(statement, Mapping):
+            return False, None
+        fields = {k.value: v for k, v in statement.items if isinstance(k, Const)}
+        if "principal" not in fields and "effect" not in fields:
+            return False, None
+        value = fields.get("principal")
+        items = value.items if isinstance(value, Seq) else (value,)
+        for item in items:
+            if isinstance(item, Const) and isinstance(item.value, str):
+                principals.append(item.value)
+            else:
+                known = False
+    return True, (principals if known else None)
 
 
 def _principals(policy: cst.Dict) -> list[str]:
@@ -729,6 +867,41 @@ def checks_signed_token(
             owner = annotations.get(child.func.value.value)
             module = owner.rpartition(".")[0] if owner is not None else None
         if module is not None and _signing_module(index, module):
+            return True
+    return False
+
+
+def checks_signed_api_key(
+    ctx: FileContext, node: cst.FunctionDef | cst.ClassDef, scope: Scope
+) -> bool:
+    """A token exchange for an API key (a parameter named for one: `api_key`,
+    `x_api_key`) that hands the key to a signing library's function
+    (`jwt.decode(api_key, ...)`) or to a function of a project module that
+    imports one (skyvern's `resolve_org_from_api_key(x_api_key, ...)`, which
+    `jwt.decode`s it with the server's secret): a signed key, generated, not
+    chosen, so guessing it is infeasible."""
+    index = ctx.index
+    keys = {
+        p.name.value
+        for p in _function_params(node)
+        if {"api", "key"} <= set(name_words(p.name.value))
+    }
+    if not keys:
+        return False
+    for child in descendants(node, prune=(cst.Lambda,)):
+        if not isinstance(child, cst.Call):
+            continue
+        if not any(isinstance(a.value, cst.Name) and a.value.value in keys for a in child.args):
+            continue
+        name = ctx.qualified_name(child.func, scope)
+        if name is None:
+            continue
+        name = index.canonical(name)
+        if any(name == p or name.startswith(p + ".") for p in SIGNING_PACKAGES):
+            return True
+        if index.find_function(name) is not None and _signing_module(
+            index, name.rpartition(".")[0]
+        ):
             return True
     return False
 

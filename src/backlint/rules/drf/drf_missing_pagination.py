@@ -11,7 +11,7 @@ from backlint.semantics.drf import (
     rest_framework_settings,
     view_pagination,
 )
-from backlint.semantics.facts import Attr, Call, Const, Local, Ref, Subscript, Value
+from backlint.semantics.facts import Attr, Call, Const, Local, Ref, Seq, Subscript, Value
 from backlint.semantics.sqlalchemy import find_method
 
 # The methods that choose a view's rows.
@@ -105,7 +105,12 @@ class DrfMissingPagination(DrfClassRule):
     `filter(shelf=get_object_or_404(...))`, `get_object_or_404(...).items`,
     those lookups in `Q(...)` objects joined by `&`, also when handed to
     `super().filter_queryset(...)`: one project's storages, one task's
-    drafts, one example's spans), with or without `pagination_class = None`
+    drafts, one example's spans; or, the parent fetched by such a one-row
+    lookup, a literal list of objects reached from it, `[ns.namespace]` or
+    `[]`, or a function's result given only such objects,
+    `get_v3_namespace_owners(ns.namespace)`: galaxy-ng's legacy namespace
+    providers and owners; not a helper handed the request's query, nor a
+    list that unpacks a queryset), with or without `pagination_class = None`
     (departure from RULES.md, which flags `None` whatever the default: a
     child list fetched whole by the page that shows its parent sets `None` on
     purpose, and is as long as one parent has children; `None` on any other
@@ -189,7 +194,9 @@ class DrfMissingPagination(DrfClassRule):
             if (
                 method is not None
                 and method.returned
-                and all(_of_one_parent(value) for value in method.returned)
+                and all(
+                    _of_one_parent(value) or _bounded_by_parent(value) for value in method.returned
+                )
             ):
                 return True
         return False
@@ -222,6 +229,45 @@ def _of_one_parent(value: Value) -> bool:
             current = current.value
         else:
             return False
+
+
+def _bounded_by_parent(value: Value) -> bool:
+    """A literal list of objects reached from one fetched parent (`[]`,
+    `[ns.namespace]`), or a function's result given only such objects
+    (`get_v3_namespace_owners(ns.namespace)`), where the parent is fetched by
+    a one-row lookup (`ns = get_object_or_404(LegacyNamespace,
+    pk=self.kwargs["pk"])`): galaxy-ng's legacy namespace owners and
+    providers, a child list of the one parent the URL names. A helper handed
+    the request's query, or a list unpacking a queryset, is not."""
+    if isinstance(value, Seq):
+        return all(_from_fetched(item) for item in value.items)
+    if not (isinstance(value, Call) and isinstance(value.func, Ref)):
+        return False
+    args = [*value.args, *(v for _, v in value.kwargs)]
+    return bool(args) and all(_from_fetched(arg) for arg in args)
+
+
+def _from_fetched(value: Value) -> bool:
+    """An object fetched by a one-row lookup (`get_object_or_404(...)`,
+    `self.get_object()`, `self.parent_object`), or reached from it by
+    attributes and method calls (`ns.namespace`, `shelf.items.all()`)."""
+    current: Value = value
+    for _ in range(32):
+        if isinstance(current, Call):
+            if _one_row(current):
+                return True
+            if not isinstance(current.func, Attr):
+                return False
+            current = current.func.value
+        elif isinstance(current, Attr):
+            if current.attr == "parent_object" and current.value == Local("self"):
+                return True
+            current = current.value
+        elif isinstance(current, Subscript):
+            current = current.value
+        else:
+            return False
+    return False
 
 
 def _lookups(call: Call) -> list[tuple[str, Value]]:

@@ -22,6 +22,7 @@ from backlint.semantics.fastapi import (
 )
 from backlint.semantics.python import body_calls, body_statements
 from backlint.semantics.sqlalchemy import session_kind
+from backlint.semantics.tree import descendants
 from backlint.types import FixKind
 
 # RULES.md BKL205: the first word of the function name.
@@ -51,6 +52,8 @@ PLAIN_PREFIXES = ("insert_", "create_")
 # Names a database session goes by when backlint cannot follow its type.
 SESSION_NAMES = frozenset({"session", "db", "db_session", "dbsession", "async_session"})
 _WORDS = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
+_PATH_PARAMS = re.compile(r"\{(\w+)")
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _FIRST_WORD = re.compile(r"^_*([a-z]+|[A-Z][a-z]*)")
 STATUS_MODULES = frozenset({"fastapi.status", "starlette.status"})
 # `Path` methods that write a file (`open` in a write mode).
@@ -69,6 +72,33 @@ def _mode(call: cst.Call, position: int) -> str | None:
                 return text if isinstance(text, str) else None
             return None
     return "r"
+
+
+def _fetched_by(value: cst.BaseExpression, params: set[str]) -> bool:
+    """`[await] f(..., id, ...)` / `f(id=id)`: a call given a path parameter."""
+    if isinstance(value, cst.Await):
+        value = value.expression
+    return isinstance(value, cst.Call) and any(
+        isinstance(arg.value, cst.Name) and arg.value.value in params for arg in value.args
+    )
+
+
+def _built_from(value: cst.BaseExpression, name: str) -> bool:
+    """`name`, or a call given `name` or a method call of it
+    (`GroupResponse(**group.model_dump(), ...)`, `Out.model_validate(group)`)."""
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Name):
+        return value.value == name
+    if not isinstance(value, cst.Call):
+        return False
+    for arg in value.args:
+        part = arg.value
+        if isinstance(part, cst.Call) and isinstance(part.func, cst.Attribute):
+            part = part.func.value
+        if isinstance(part, cst.Name) and part.value == name:
+            return True
+    return False
 
 
 def first_word(name: str) -> str:
@@ -151,7 +181,16 @@ class FastapiCreateWithout201(FastAPIRule):
     all POSTs, at least three, and another names a non-creating verb in its
     path (`POST .../unregister`, `/set_id`, `/list`, `/delete`: dstack's
     server and gateway APIs), an API whose every call answers 200; routes
-    issuing tokens (`create_access_token`: OAuth 2.0 answers 200); other
+    issuing tokens (`create_access_token`: OAuth 2.0 answers 200); routes
+    that link existing objects to an existing parent and answer the parent
+    (`add_<x>_to_<parent>`, such as `add_users_to_group` at
+    `POST /groups/{id}/users/add`, whose every return is the `group`
+    variable or built from it, `GroupResponse(**group.model_dump())`, that
+    variable bound only to what a call given a path parameter returns, and
+    no `session.add(...)`, `.create(...)`, `insert_...(...)` or
+    `create_...(...)` in the route: a set update of the parent; the verb
+    `add` alone decides nothing, and `add_item_to_cart` returning the new
+    item is still flagged); other
     verbs (`address_lookup`, `api_create_x`: RULES.md takes the first word)
     and other methods. Test files and migrations are not linted.
     What it does not see: a create-or-replace the code does not name and
@@ -188,6 +227,8 @@ class FastapiCreateWithout201(FastAPIRule):
             return
         if is_rpc_style_router(self.ctx, route) or self._overwrites_fixed_file(node):
             return
+        if self._answers_parent(node, route, scope):
+            return
         fixed = node.with_changes(
             decorators=[
                 d.with_changes(decorator=self._with_status(route.decorator, scope))
@@ -213,6 +254,67 @@ class FastapiCreateWithout201(FastAPIRule):
         text = route_path(route)
         words = {w.lower() for w in _WORDS.findall(text)} if text else set()
         return bool(NO_CREATION_WORDS & words)
+
+    def _answers_parent(self, node: cst.FunctionDef, route: Route, scope: Scope) -> bool:
+        """`add_<x>_to_<parent>` linking existing objects to an existing parent
+        and answering the parent (open-webui's `add_user_to_group` at
+        `POST /id/{id}/users/add`, `add_files_to_knowledge_batch`): every
+        value the route returns is the variable named after the parent
+        (`group`, `knowledge`) or is built from it (`GroupResponse(**group.
+        model_dump())`), that variable is only bound to what a call given a
+        path parameter returns (the parent the URL names), and the route makes
+        no row of its own (`session.add(...)`, `.create(...)`,
+        `insert_...(...)`, `create_...(...)`): a set update of the parent,
+        which answers 200. The verb `add` alone decides nothing."""
+        words = node.name.value.lower().split("_")
+        if "to" not in words[2:-1]:
+            return False
+        parent = words[words.index("to", 2) + 1]
+        text = route_path(route)
+        params = set(_PATH_PARAMS.findall(text)) if text else set()
+        if not params:
+            return False
+        inner = function_scope(node, scope)
+        bound = False
+        returned = False
+        for child in descendants(node.body, prune=_NESTED_SCOPES):
+            if isinstance(child, cst.Assign | cst.AnnAssign | cst.AugAssign):
+                targets = (
+                    [t.target for t in child.targets]
+                    if isinstance(child, cst.Assign)
+                    else [child.target]
+                )
+                if any(isinstance(t, cst.Name) and t.value == parent for t in targets):
+                    if not (
+                        isinstance(child, cst.Assign)
+                        and len(targets) == 1
+                        and _fetched_by(child.value, params)
+                    ):
+                        return False
+                    bound = True
+            elif isinstance(child, cst.Return) and child.value is not None:
+                if not _built_from(child.value, parent):
+                    return False
+                returned = True
+            elif isinstance(child, cst.Call) and self._creates_row(child, inner):
+                return False
+        return bound and returned
+
+    def _creates_row(self, call: cst.Call, scope: Scope) -> bool:
+        """`session.add(...)`, `.create(...)`, `insert_...(...)`, `create_...(...)`."""
+        func = call.func
+        callee = func.attr.value if isinstance(func, cst.Attribute) else None
+        if isinstance(func, cst.Name):
+            callee = func.value
+        if callee is None:
+            return False
+        if callee in PLAIN_CREATES or callee.startswith(PLAIN_PREFIXES):
+            return True
+        return (
+            callee in SESSION_ADDS
+            and isinstance(func, cst.Attribute)
+            and self._is_session(func.value, scope)
+        )
 
     def _overwrites_fixed_file(self, node: cst.FunctionDef, depth: int = 0) -> bool:
         """The route, or a function of this module it calls (directly or

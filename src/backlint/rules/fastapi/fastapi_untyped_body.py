@@ -6,7 +6,7 @@ import libcst as cst
 
 from backlint.rules.fastapi import FastAPIRule
 from backlint.semantics.context import FileContext, Parameter, Scope
-from backlint.semantics.facts import Const, Ref, Subscript, Value, dotted
+from backlint.semantics.facts import Call, Const, Ref, Subscript, Value, dotted
 from backlint.semantics.fastapi import (
     ANNOTATED,
     REQUEST_CLASSES,
@@ -60,6 +60,9 @@ PARSED_BODY = frozenset({"json", "form"})
 KEY_METHODS = frozenset({"get", "pop", "setdefault"})
 # Validating a body by hand against a model: `Item.model_validate(body)`.
 VALIDATORS = frozenset({"model_validate", "parse_obj", "validate", "from_dict"})
+# Validating a body by hand against a type: `TypeAdapter(Union).validate_python(body)`.
+TYPE_ADAPTERS = frozenset({"pydantic.TypeAdapter", "pydantic.type_adapter.TypeAdapter"})
+ADAPTER_VALIDATORS = frozenset({"validate_python"})
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 # A body passed on whole: the keywords of HTTP clients' sends (httpx,
 # requests, aiohttp) and the words of converters' names.
@@ -148,9 +151,13 @@ class FastapiUntypedBody(FastAPIRule):
     opened further (the routing ones, `model`; `body["task"]["metadata"]`
     reads a structure the route relies on): a third-party API's payload (an OpenAI or
     Anthropic-compatible endpoint); a body validated by hand with a
-    Pydantic model (`Form(**body)`, `Form.model_validate(body)`) in a `try`
-    whose handler raises an `HTTPException` (the route answers 400 itself,
-    often because project code also calls it with dicts); `request.json()`
+    Pydantic model (`Form(**body)`, `Form.model_validate(body)`), or with a
+    `TypeAdapter` of a type that is not free-form (`TypeAdapter(Union of
+    models).validate_python(body)`, made on the spot or a module-level
+    instance, here or imported; not `TypeAdapter(dict[str, Any])`), in a `try`
+    whose handler raises an `HTTPException` (the route answers 400 or 422
+    itself, often because project code also calls it with dicts, or after
+    defaulting a legacy discriminator); `request.json()`
     in a route that also declares a Pydantic model body parameter (the raw
     body is read beside the validated one for legacy keys); `request.json()` outside routes
     (middleware, dependencies) and in nested functions. Type aliases defined
@@ -382,9 +389,15 @@ class FastapiUntypedBody(FastAPIRule):
                 cls = func
             elif isinstance(func, cst.Attribute) and func.attr.value in VALIDATORS:
                 cls = func.value
+            elif isinstance(func, cst.Attribute) and func.attr.value in ADAPTER_VALIDATORS:
+                if not self._typed_adapter(func.value, scope):
+                    continue
+                cls = None
             else:
                 continue
-            if not is_pydantic_model(self.ctx.index, self.ctx.qualified_name(cls, scope)):
+            if cls is not None and not is_pydantic_model(
+                self.ctx.index, self.ctx.qualified_name(cls, scope)
+            ):
                 continue
             current: cst.CSTNode | None = call
             while current is not None and current is not node:
@@ -393,6 +406,30 @@ class FastapiUntypedBody(FastAPIRule):
                     return True
                 current = up
         return False
+
+    def _typed_adapter(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """A Pydantic `TypeAdapter` of a type that is not free-form: made on
+        the spot (`TypeAdapter(Item).validate_python(body)`) or a module-level
+        instance, here or imported (skyvern's `_create_from_prompt_adapter =
+        TypeAdapter(CreateFromPromptRequest)`, a tagged union of models).
+        `TypeAdapter(dict[str, Any])` or `TypeAdapter(Any)` validates nothing."""
+        index = self.ctx.index
+        if isinstance(expr, cst.Call):
+            name = self.ctx.qualified_name(expr.func, scope)
+            if name is None or index.canonical(name) not in TYPE_ADAPTERS or not expr.args:
+                return False
+            typ = expr.args[0].value
+            return not self._free_form(typ, scope, True, 0)
+        name = self.ctx.qualified_name(expr, scope)
+        value = index.lookup(name) if name is not None else None
+        if not (isinstance(value, Call) and isinstance(value.func, Ref) and value.args):
+            return False
+        if index.canonical(value.func.name) not in TYPE_ADAPTERS:
+            return False
+        typ_value = value.args[0]
+        if isinstance(typ_value, Ref) and index.canonical(typ_value.name) in ANY:
+            return False
+        return not _free_form_value(typ_value, self.ctx, 0)
 
     def _raises_http(self, node: cst.Try, scope: Scope) -> bool:
         """Some handler of the `try` raises an `HTTPException` (or a project

@@ -28,9 +28,11 @@ from backlint.semantics.ratelimit import (
     SIGNED_RESET_VIEWS,
     auth_kind,
     calls_limiter,
+    checks_signed_api_key,
     checks_signed_token,
     class_ancestry,
     grants_without_password,
+    is_current_tenant_dependency,
     is_current_user_dependency,
     mentions_limit,
     module_imports_limiter,
@@ -131,10 +133,19 @@ class AuthRouteWithoutRateLimit(Rule):
     Logout, password change and other endpoints of logged-in users
     (`@login_required`, `LoginRequiredMixin`, views about one object, DRF
     `permission_classes = [IsAuthenticated]`, a drf-access-policy whose
-    principals are all `authenticated`, Starlette's
+    principals are all `authenticated`, also one whose statements a
+    module-level dict keeps under the policy class's `NAME`, as galaxy-ng's
+    (`NAME = "TokenView"`, `STATEMENTS = {"TokenView": [{"principal":
+    "authenticated", ...}]}`; every list under that key must be literal and
+    let only `authenticated`, `admin` or `staff` in), Starlette's
     `@requires("authenticated")`, FastAPI routes with a dependency that
     returns the logged-in user (`user: CurrentUser`,
-    `Depends(get_current_user)`) or with a path parameter such as
+    `Depends(get_current_user)`) or the caller's current organisation or
+    tenant found from its credentials (a project dependency named so that
+    takes an `authorization`, `token` or `api_key` parameter:
+    `Depends(get_current_org_for_credential_routes)`; not
+    `get_current_org_or_none`, nor fief's `get_current_tenant(request)`,
+    a tenant found by the path), or with a path parameter such as
     `/users/{id}/access-token`, function views and routes whose body first
     turns anonymous callers away: an `if not request.user.is_authenticated:`
     (or `is_anonymous`, `not is_staff`) that returns or raises, before any
@@ -163,9 +174,12 @@ class AuthRouteWithoutRateLimit(Rule):
     it takes `grant_type`, or it names such a grant, and nothing names a
     `"password"` grant, `OAuth2PasswordRequestForm` or a `username`/`password`
     parameter; django-oauth-toolkit's `TokenView` unless some class or module
-    value names `GRANT_PASSWORD`): the secrets they check are generated, not
-    chosen; password reset confirmations whose token is signed or a keyed hash
-    (Django's `PasswordResetConfirmView`,
+    value names `GRANT_PASSWORD`), and token endpoints that take no password
+    and exchange a signed API key (a parameter `api_key`/`x_api_key` handed
+    to `jwt.decode` or to a function of a project module that imports a
+    signing library, as skyvern's UI-session exchange): the secrets they
+    check are generated, not chosen; password reset confirmations whose
+    token is signed or a keyed hash (Django's `PasswordResetConfirmView`,
     `default_token_generator.check_token`, the `check_token` of an instance of
     a project subclass of `PasswordResetTokenGenerator`, `signing.loads`,
     `jwt.decode` of the token, or a project function or method, given the
@@ -290,8 +304,11 @@ class AuthRouteWithoutRateLimit(Rule):
             for part in (param.default, param.annotation):
                 if part is not None and self._limit_dependency(part, scope):
                     return
-            if is_current_user_dependency(param_type(ctx, param, scope).dependency):
-                return  # a logged-in user's action (`user: CurrentUser`)
+            dependency = param_type(ctx, param, scope).dependency
+            if is_current_user_dependency(dependency) or is_current_tenant_dependency(
+                ctx.index, dependency
+            ):
+                return  # a logged-in caller (`user: CurrentUser`, `Depends(get_current_org)`)
         self.report(node, kind=kind.capitalize(), name=node.name.value, cure=_FASTAPI_CURE)
 
     def _factory_router(self, route: Route, scope: Scope) -> bool:
@@ -378,7 +395,10 @@ class AuthRouteWithoutRateLimit(Rule):
         if kind == "token":
             if ancestry & OAUTH_TOKEN_VIEWS and not ctx.index.view(names_password_grant):
                 return True
-            return grants_without_password(ctx, node, scope)
+            # An OAuth grant by code, or a token exchanged for a signed API key.
+            return grants_without_password(ctx, node, scope) or (
+                takes_no_password(ctx, node) and checks_signed_api_key(ctx, node, scope)
+            )
         if kind == "password reset":
             return bool(ancestry & SIGNED_RESET_VIEWS) or checks_signed_token(ctx, node, scope)
         # A login by a signed or keyed token only (kolibri's merged-user login,

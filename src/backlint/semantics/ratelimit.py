@@ -38,6 +38,7 @@ from backlint.semantics.fastapi import (
 from backlint.semantics.index import ProjectIndex, index_view
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
+from backlint.semantics.urls import url_entries
 
 CALLS_OF_INTEREST.add("add_middleware")
 
@@ -533,16 +534,6 @@ def ancestry_of(index: ProjectIndex, names: list[str]) -> set[str]:
 # --------------------------------------------------------------------------
 # Django URLconfs: which views are routed, and which are wrapped in a limiter.
 
-URL_FUNCTIONS = frozenset(
-    {
-        "django.urls.path",
-        "django.urls.re_path",
-        "django.urls.conf.path",
-        "django.urls.conf.re_path",
-        "django.conf.urls.url",
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class RoutedViews:
@@ -584,25 +575,15 @@ def routed_views(index: ProjectIndex) -> RoutedViews:
     for facts in index.modules.values():
         if "urlpatterns" in facts.assignments:
             has_urlconf = True
-        values = [*facts.assignments.values(), *(v for _, v in facts.rebinds)]
-        for value in values:
-            if not isinstance(value, Seq):
+        for item in url_entries(index, facts):
+            wrapped: list[bool] = []
+            target = _view_target(item.args[1], wrapped)
+            if target is None:
                 continue
-            for item in value.items:
-                if not (
-                    isinstance(item, Call)
-                    and len(item.args) >= 2
-                    and index.canonical(dotted(item.func) or "") in URL_FUNCTIONS
-                ):
-                    continue
-                wrapped: list[bool] = []
-                target = _view_target(item.args[1], wrapped)
-                if target is None:
-                    continue
-                target = index.canonical(target)
-                routed.add(target)
-                if wrapped:
-                    limited.add(target)
+            target = index.canonical(target)
+            routed.add(target)
+            if wrapped:
+                limited.add(target)
     return RoutedViews(has_urlconf, frozenset(routed), frozenset(limited))
 
 

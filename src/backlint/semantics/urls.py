@@ -89,21 +89,27 @@ def _registered(index: ProjectIndex, facts: ModuleFacts) -> Iterator[str]:
             yield index.canonical(target)
 
 
-def _patterns(index: ProjectIndex, facts: ModuleFacts) -> Iterator[str]:
-    """Class views named by `path()`-like entries of the module's lists."""
+def url_entries(index: ProjectIndex, facts: ModuleFacts) -> Iterator[Call]:
+    """The `path()`-like entries (a route and a view at least) of the
+    module's lists: `urlpatterns = [...]`, `urlpatterns += [...]`."""
     for value in (*facts.assignments.values(), *(v for _, v in facts.rebinds)):
         if not isinstance(value, Seq):
             continue
         for item in value.items:
-            if not (
+            if (
                 isinstance(item, Call)
                 and len(item.args) >= 2
                 and index.canonical(dotted(item.func) or "") in URL_FUNCTIONS
             ):
-                continue
-            target = _view_class(item.args[1])
-            if target:
-                yield index.canonical(target)
+                yield item
+
+
+def _patterns(index: ProjectIndex, facts: ModuleFacts) -> Iterator[str]:
+    """Class views named by `path()`-like entries of the module's lists."""
+    for item in url_entries(index, facts):
+        target = _view_class(item.args[1])
+        if target:
+            yield index.canonical(target)
 
 
 @index_view
@@ -119,4 +125,4 @@ def url_routes(index: ProjectIndex) -> dict[str, frozenset[str]]:
     return routes
 
 
-__all__ = ["ROUTER_PACKAGES", "URL_FUNCTIONS", "url_routes"]
+__all__ = ["ROUTER_PACKAGES", "URL_FUNCTIONS", "url_entries", "url_routes"]

@@ -278,14 +278,9 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
         method to `select_related` on `self.bundles` would even bypass those
         caches); a read it does not cover is judged on the loop's own
         queryset, as before."""
-        if not (
-            isinstance(iterable, cst.Call)
-            and isinstance(iterable.func, cst.Attribute)
-            and iterable.func.attr.value == "all"
-            and not iterable.args
-        ):
+        manager = _all_of(iterable)
+        if manager is None:
             return None
-        manager = iterable.func.value
         if not (
             isinstance(manager, cst.Attribute)
             and isinstance(manager.value, cst.Name)
@@ -314,14 +309,9 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
         `_encode(self, invoice)` whose every call in the module passes a row of
         a queryset that prefetched `lines`: the lines come from those caches,
         with what each caller loaded under `lines__` (what all of them did)."""
-        if not (
-            isinstance(iterable, cst.Call)
-            and isinstance(iterable.func, cst.Attribute)
-            and iterable.func.attr.value == "all"
-            and not iterable.args
-        ):
+        manager = _all_of(iterable)
+        if manager is None:
             return None
-        manager = iterable.func.value
         if not (isinstance(manager, cst.Attribute) and isinstance(manager.value, cst.Name)):
             return None
         param, relation_name = manager.value.value, manager.attr.value
@@ -528,3 +518,15 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
                 return None  # the manager itself, not used here; or a write through it
             return None if qs.covers(path, single=False) else (i + 1, path, False, True)
         return None
+
+
+def _all_of(iterable: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`<manager>` of `<manager>.all()` (no arguments), else None."""
+    if (
+        isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Attribute)
+        and iterable.func.attr.value == "all"
+        and not iterable.args
+    ):
+        return iterable.func.value
+    return None

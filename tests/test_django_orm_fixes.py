@@ -158,3 +158,31 @@ def test_n_plus_one_names_the_loader_that_can_load_the_relation(tmp_path: Path) 
     assert any('select_related("customer")' in m for m in messages), messages
     assert any('prefetch_related("target")' in m for m in messages), messages
     assert len(messages) == 2
+
+
+def test_a_forced_insert_in_a_loop_is_told_to_bulk_create(tmp_path: Path) -> None:
+    # pretix copies an event's rows with `pk = None` and `save(force_insert=True)`:
+    # those are new rows, which only bulk_create() writes in one query.
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": pyproject('select = ["BKL302"]'),
+            "shop/__init__.py": "",
+            "shop/models.py": MODELS,
+            "shop/copy.py": (
+                "from shop.models import Line, Order\n\n\n"
+                "def copy(source: Order, target: Order) -> None:\n"
+                "    for line in Line.objects.filter(order=source):\n"
+                "        line.pk = None\n"
+                "        line.order = target\n"
+                "        line.save(force_insert=True)\n"
+                "    for line in Line.objects.filter(order=target):\n"
+                "        line.save()\n"
+            ),
+        },
+    )
+    messages = sorted((f.line, f.message) for f in lint(tmp_path))
+    assert [line for line, _ in messages] == [8, 10], messages
+    assert "`bulk_create()` the objects after the loop" in messages[0][1]
+    assert "bulk_update()" not in messages[0][1]
+    assert "`bulk_update()` (or `bulk_create()`)" in messages[1][1]

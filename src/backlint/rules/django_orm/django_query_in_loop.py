@@ -68,6 +68,9 @@ INSTANCE_METHODS: dict[str, str] = {
     "refresh_from_db": "fetch the rows once before the loop",
 }
 INSTANCE_METHODS |= {f"a{name}": cure for name, cure in INSTANCE_METHODS.items()}
+# `save(force_insert=True)` makes new rows (pretix copies an event's rows with
+# `pk = None` and a forced insert): only `bulk_create()` does that in one query.
+_INSERT_SAVE = "`bulk_create()` the objects after the loop"
 _METHODS = frozenset(QUERY_METHODS) | frozenset(INSTANCE_METHODS)
 # Instance deletes: a queryset `delete()` does not call the model's own
 # `delete()`, so when the project overrides it the loop is the only way.
@@ -361,6 +364,8 @@ class DjangoQueryInLoop(Rule):
                 if method in ("save", "asave") and self._built_from_open_file(node, model):
                     return  # a `bulk_create()` after the loop would get closed files
                 cure = INSTANCE_METHODS[method]
+                if method in ("save", "asave") and _forces_insert(node):
+                    cure = _INSERT_SAVE
         if cure is None or _batch(node) or id(node) in self.covered:
             return
         if method in _CREATES and qs is not None and self._open_file_argument(node, qs):
@@ -1276,3 +1281,14 @@ def _batch(node: cst.Call) -> bool:
             current = current.value
         else:
             return False
+
+
+def _forces_insert(call: cst.Call) -> bool:
+    """`obj.save(force_insert=True)`: the save inserts a new row."""
+    return any(
+        arg.keyword is not None
+        and arg.keyword.value == "force_insert"
+        and isinstance(arg.value, cst.Name)
+        and arg.value.value == "True"
+        for arg in call.args
+    )

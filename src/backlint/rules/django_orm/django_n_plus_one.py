@@ -184,6 +184,10 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     those, as `SynchronousOnlyOperation`); `.filter()` and friends on a
     prefetched manager (BKL304); writes through a relation (`x.tags.add()`,
     `x.items.create()`, assigning `x.author = ...`), which no prefetch avoids;
+    a relation read after the loop assigned it (`x.author = ...` as a
+    statement before the read, in its block or an enclosing one: the read
+    is the object just assigned; an assignment in a branch of its own does
+    not count);
     a related manager's queryset used as the base of per-row batch work
     rather than read for its rows: handed to a function (`start_job(recount,
     project.tasks.all())`; not a builtin such as `len()`, not a class such
@@ -396,11 +400,12 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             depth, path, joinable, manager = problem
             if path in reported or path.split("__")[0] in written:
                 continue
-            if manager:
-                if parents is None:
-                    parents = _parent_map(roots)
-                if self._batch_base(nodes[-1], roots, parents):
-                    continue
+            if parents is None:
+                parents = _parent_map(roots)
+            if _assigned_before(loop.var, steps[0], nodes[0], parents):
+                continue  # the loop set the relation itself: the read is its cache
+            if manager and self._batch_base(nodes[-1], roots, parents):
+                continue
             reported.add(path)
             expr = ".".join([loop.var, *steps[:depth]])
             where = "the queryset"
@@ -530,3 +535,34 @@ def _all_of(iterable: cst.BaseExpression) -> cst.BaseExpression | None:
     ):
         return iterable.func.value
     return None
+
+
+def _assigned_before(
+    var: str, attr: str, node: cst.CSTNode, parents: dict[int, cst.CSTNode]
+) -> bool:
+    """`x.<attr> = ...` as a statement before the one holding `node`, in its
+    block or an enclosing one within the loop: the read after it is served by
+    the object the loop assigned (hyperkitty sets `thread.starting_email`,
+    then tests it). An assignment in a branch (`if ...: x.rel = y`) does not
+    count: the read may come without it."""
+    child = node
+    parent = parents.get(id(child))
+    while parent is not None:
+        if isinstance(parent, cst.IndentedBlock):
+            for stmt in parent.body:
+                if stmt is child:
+                    break
+                if isinstance(stmt, cst.SimpleStatementLine) and any(
+                    isinstance(small, cst.Assign)
+                    and any(
+                        isinstance(t.target, cst.Attribute)
+                        and t.target.attr.value == attr
+                        and isinstance(t.target.value, cst.Name)
+                        and t.target.value.value == var
+                        for t in small.targets
+                    )
+                    for small in stmt.body
+                ):
+                    return True
+        child, parent = parent, parents.get(id(parent))
+    return False

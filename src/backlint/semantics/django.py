@@ -64,6 +64,17 @@ MODEL_BASES = frozenset(
     }
 )
 
+# Model bases of other packages whose `save()` does work of its own, which
+# `bulk_create()`/`bulk_update()` skip: django-mptt keeps the tree fields,
+# django-polymorphic sets the content type, django-ordered-model the order.
+SAVE_OVERRIDING_BASES = frozenset(
+    {
+        "mptt.models.MPTTModel",
+        "polymorphic.models.PolymorphicModel",
+        "ordered_model.models.OrderedModel",
+    }
+)
+
 # A database transaction, as a context manager or a decorator.
 TRANSACTION_ATOMIC = frozenset({"django.db.transaction.atomic"})
 # Exceptions a failing write raises (the database's, a protected or

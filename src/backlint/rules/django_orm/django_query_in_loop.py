@@ -10,6 +10,7 @@ from backlint.rule import Rule
 from backlint.semantics.context import Assigned, FileContext, Imported, LoopTarget, ScopeKind
 from backlint.semantics.django import (
     CHOICES_LISTS,
+    SAVE_OVERRIDING_BASES,
     TRANSACTION_ATOMIC,
     WRITE_ERRORS,
     Model,
@@ -262,7 +263,9 @@ class DjangoQueryInLoop(Rule):
     when the model (or a project base of it) overrides `delete()`, which the
     one-query `filter(pk__in=...).delete()` would skip; `save()`, `create()`,
     `get_or_create()`, `update_or_create()` when the model overrides
-    `save()`, which `bulk_create()`/`bulk_update()` would skip; an
+    `save()`, which `bulk_create()`/`bulk_update()` would skip (so does a
+    base of another package known to: django-mptt's `MPTTModel`,
+    django-polymorphic's `PolymorphicModel`, `OrderedModel`); an
     instance's `save()` in an iteration that assigns one of its file fields
     (`attachment.upload = File(...)`): `FileField.pre_save()` stores the file
     in `save()`, which `bulk_update()` does not call; a `create()` (or
@@ -680,6 +683,8 @@ class DjangoQueryInLoop(Rule):
             seen.add(qualname)
             cls = index.find_class(qualname)
             if cls is None:
+                if method == "save" and qualname in SAVE_OVERRIDING_BASES:
+                    return True  # misago's categories: an MPTT tree's save()
                 continue
             if cls.method(method) is not None:
                 return True

@@ -400,12 +400,17 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
             depth, path, joinable, manager = problem
             if path in reported or path.split("__")[0] in written:
                 continue
-            if parents is None:
-                parents = _parent_map(roots)
-            if _assigned_before(loop.var, steps[0], nodes[0], parents):
-                continue  # the loop set the relation itself: the read is its cache
-            if manager and self._batch_base(nodes[-1], roots, parents):
-                continue
+            # (The text test first: most loops assign no relation of their row.)
+            if f"{loop.var}.{steps[0]} =" in self.ctx.source:
+                if parents is None:
+                    parents = _parent_map(roots)
+                if _assigned_before(loop.var, steps[0], nodes[0], parents):
+                    continue  # the loop set the relation itself: the read is its cache
+            if manager:
+                if parents is None:
+                    parents = _parent_map(roots)
+                if self._batch_base(nodes[-1], roots, parents):
+                    continue
             reported.add(path)
             expr = ".".join([loop.var, *steps[:depth]])
             where = "the queryset"

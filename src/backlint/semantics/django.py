@@ -46,6 +46,7 @@ from backlint.semantics.facts import (
     dotted,
 )
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.python import ENUM_BASES
 
 # --------------------------------------------------------------------------
 # Tables.
@@ -1368,11 +1369,7 @@ def _returns(fn: cst.FunctionDef) -> Iterator[cst.Return]:
 # Enum bases: Django's choices enums are enums (`Order.Status.choices`).
 CHOICES_BASES = frozenset(
     {
-        "enum.Enum",
-        "enum.IntEnum",
-        "enum.StrEnum",
-        "enum.Flag",
-        "enum.IntFlag",
+        *ENUM_BASES,
         "django.db.models.Choices",
         "django.db.models.TextChoices",
         "django.db.models.IntegerChoices",

@@ -26,6 +26,7 @@ from backlint.semantics.flow import (
     local_values,
     reaching_assignment,
 )
+from backlint.semantics.python import ENUM_BASES
 from backlint.semantics.security import is_request_data, name_words
 from backlint.semantics.tree import descendants
 
@@ -475,11 +476,7 @@ def _helper_converts(ctx: FileContext, node: cst.FunctionDef, scope: Scope) -> b
 # named tuple, a Pydantic model...
 _DATA_BASES = frozenset(
     {
-        "enum.Enum",
-        "enum.IntEnum",
-        "enum.StrEnum",
-        "enum.Flag",
-        "enum.IntFlag",
+        *ENUM_BASES,
         "typing.NamedTuple",
         *_PYDANTIC_MODELS,
     }

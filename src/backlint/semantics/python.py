@@ -23,6 +23,8 @@ OVERLOAD_DECORATORS = frozenset({"typing.overload", "typing_extensions.overload"
 PROPERTY_DECORATORS = frozenset({"builtins.property", "functools.cached_property"})
 # Bases whose methods are interface declarations.
 PROTOCOL_BASES = frozenset({"typing.Protocol", "typing_extensions.Protocol"})
+# The standard library's enum bases.
+ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
 
 
 def decorator_names(ctx: FileContext, node: cst.FunctionDef | cst.ClassDef) -> Iterator[str]:

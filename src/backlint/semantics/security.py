@@ -579,24 +579,13 @@ class SqlText:
             return {target.value: self._items(comp.iter, scope, depth)}
         names = [n.value for n in descendants(target) if isinstance(n, cst.Name)]
         bound: dict[str, Built] = dict.fromkeys(names, "opaque")
-        it = comp.iter
-        if (
-            isinstance(target, cst.Tuple)
-            and len(target.elements) == 2
-            and all(isinstance(el.value, cst.Name) for el in target.elements)
-            and isinstance(it, cst.Call)
-            and not it.args
-            and isinstance(it.func, cst.Attribute)
-            and it.func.attr.value == "items"
-            and isinstance(it.func.value, cst.Name)
-        ):
-            entries = self._dict_entries(it.func.value, scope)
+        pair = _items_loop(target, comp.iter)
+        if pair is not None:
+            entries = self._dict_entries(pair[2], scope)
             if entries is not None:
                 keys, values = entries
-                key_name, value_name = (el.value for el in target.elements)
-                assert isinstance(key_name, cst.Name) and isinstance(value_name, cst.Name)
-                bound[key_name.value] = _worst([self.kind(k, scope, depth + 1) for k in keys])
-                bound[value_name.value] = _worst([self.kind(v, scope, depth + 1) for v in values])
+                bound[pair[0]] = _worst([self.kind(k, scope, depth + 1) for k in keys])
+                bound[pair[1]] = _worst([self.kind(v, scope, depth + 1) for v in values])
         return bound
 
     def _loop_entries(self, expr: cst.Name, scope: Scope) -> list[cst.BaseExpression] | None:
@@ -611,22 +600,13 @@ class SqlText:
         for binding in bindings:
             if not isinstance(binding, LoopTarget) or binding.whole_target:
                 return None
-            target, it = binding.loop.target, binding.loop.iter
-            if not (
-                isinstance(target, cst.Tuple)
-                and len(target.elements) == 2
-                and all(isinstance(el.value, cst.Name) for el in target.elements)
-                and isinstance(it, cst.Call)
-                and not it.args
-                and isinstance(it.func, cst.Attribute)
-                and it.func.attr.value == "items"
-                and isinstance(it.func.value, cst.Name)
-            ):
+            pair = _items_loop(binding.loop.target, binding.loop.iter)
+            if pair is None:
                 return None
-            entries = self._dict_entries(it.func.value, owner)
+            entries = self._dict_entries(pair[2], owner)
             if entries is None:
                 return None
-            names = [el.value.value for el in target.elements if isinstance(el.value, cst.Name)]
+            names = list(pair[:2])
             out += entries[names.index(expr.value)] if expr.value in names else []
         return out or None
 
@@ -1655,3 +1635,24 @@ def is_wildcard_origin_regex(pattern: str) -> bool:
     """`.*`, `^https?://.*$`: a regex that names no domain."""
     rest = re.sub(r"https\??|http|://|[\^$()?\\]", "", pattern)
     return not re.search(r"[A-Za-z0-9]", rest)
+
+
+def _items_loop(
+    target: cst.BaseExpression, it: cst.BaseExpression
+) -> tuple[str, str, cst.Name] | None:
+    """`for key, value in d.items()` (a loop or a comprehension): the two
+    names and the dict's name; None for any other target or iterable."""
+    if not (
+        isinstance(target, cst.Tuple)
+        and len(target.elements) == 2
+        and isinstance(it, cst.Call)
+        and not it.args
+        and isinstance(it.func, cst.Attribute)
+        and it.func.attr.value == "items"
+        and isinstance(it.func.value, cst.Name)
+    ):
+        return None
+    key, value = (el.value for el in target.elements)
+    if not (isinstance(key, cst.Name) and isinstance(value, cst.Name)):
+        return None
+    return key.value, value.value, it.func.value

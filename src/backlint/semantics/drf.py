@@ -43,6 +43,7 @@ from backlint.semantics.facts import (
     dotted,
 )
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.security import is_request
 from backlint.semantics.settings import settings_kind
 from backlint.semantics.tree import descendants
 from backlint.semantics.urls import url_routes
@@ -1644,19 +1645,7 @@ def _is_credential_check(call: cst.Call) -> bool:
     words = set((_last_name(call.func) or "").lower().split("_"))
     if not (words & _CREDENTIAL_WORDS and words & _TEST_WORDS):
         return False
-    return any(_is_request(arg.value) for arg in call.args)
-
-
-def _is_request(expr: cst.BaseExpression) -> bool:
-    """`request` or `self.request`."""
-    if isinstance(expr, cst.Name):
-        return expr.value == "request"
-    return (
-        isinstance(expr, cst.Attribute)
-        and expr.attr.value == "request"
-        and isinstance(expr.value, cst.Name)
-        and expr.value.value == "self"
-    )
+    return any(is_request(arg.value) for arg in call.args)
 
 
 def takes_no_credentials(classes: DrfClasses, qualname: str) -> bool:

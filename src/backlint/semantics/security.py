@@ -1114,7 +1114,7 @@ _DICT_COPIES = frozenset({"dict", "copy", "to_dict"})
 REQUEST_NAMES = frozenset({"request", "req"})
 
 
-def _is_request(expr: cst.BaseExpression) -> bool:
+def is_request(expr: cst.BaseExpression) -> bool:
     """`request`, `req`, `self.request`."""
     if isinstance(expr, cst.Name):
         return expr.value in REQUEST_NAMES
@@ -1137,11 +1137,11 @@ def is_request_data(
     if isinstance(expr, cst.Await):
         return is_request_data(ctx, expr.expression, scope, depth + 1)
     if isinstance(expr, cst.Attribute):
-        return expr.attr.value in REQUEST_DATA_ATTRIBUTES and _is_request(expr.value)
+        return expr.attr.value in REQUEST_DATA_ATTRIBUTES and is_request(expr.value)
     if isinstance(expr, cst.Call):
         func = expr.func
         if isinstance(func, cst.Attribute):
-            if func.attr.value in REQUEST_DATA_METHODS and _is_request(func.value):
+            if func.attr.value in REQUEST_DATA_METHODS and is_request(func.value):
                 return True
             if func.attr.value in _DICT_COPIES and not expr.args:
                 return is_request_data(ctx, func.value, scope, depth + 1)

@@ -43,6 +43,7 @@ from backlint.semantics.facts import (
     dotted,
 )
 from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.names import last_name
 from backlint.semantics.security import is_request
 from backlint.semantics.settings import settings_kind
 from backlint.semantics.tree import descendants
@@ -1596,10 +1597,10 @@ def checks_caller_in_methods(node: cst.ClassDef) -> bool:
         for inner in descendants(stmt.body):
             if isinstance(inner, cst.Raise) and inner.exc is not None:
                 exc = inner.exc.func if isinstance(inner.exc, cst.Call) else inner.exc
-                if _last_name(exc) in _REFUSALS:
+                if last_name(exc) in _REFUSALS:
                     return True
             elif isinstance(inner, cst.Call):
-                called = _last_name(inner.func) or ""
+                called = last_name(inner.func) or ""
                 if called in _CHECKS or "permission" in called.lower():
                     return True
             elif isinstance(inner, cst.If | cst.IfExp | cst.Assert) and any(
@@ -1642,7 +1643,7 @@ def checks_request_credentials(node: cst.ClassDef) -> bool:
 
 
 def _is_credential_check(call: cst.Call) -> bool:
-    words = set((_last_name(call.func) or "").lower().split("_"))
+    words = set((last_name(call.func) or "").lower().split("_"))
     if not (words & _CREDENTIAL_WORDS and words & _TEST_WORDS):
         return False
     return any(is_request(arg.value) for arg in call.args)
@@ -1669,11 +1670,3 @@ def csrf_exempt_by_drf(classes: DrfClasses, qualname: str) -> bool:
         return False
     found = classes.lookup(qualname, "as_view")
     return not (isinstance(found, Member) and found.value is not None)
-
-
-def _last_name(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return expr.attr.value
-    return None

@@ -74,6 +74,15 @@ def import_bindings(
         yield asname or name, f"{base}.{name}"
 
 
+def last_name(node: cst.BaseExpression) -> str | None:
+    """The last name of `a.b.c` or `c` (a callee's own name), else None."""
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    if isinstance(node, cst.Name):
+        return node.value
+    return None
+
+
 def dotted_name(node: cst.BaseExpression) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     parts: list[str] = []

@@ -20,6 +20,7 @@ from backlint.semantics.fastapi import (
     route_of,
     route_path,
 )
+from backlint.semantics.names import last_name
 from backlint.semantics.python import body_calls, body_statements
 from backlint.semantics.sqlalchemy import session_kind
 from backlint.semantics.tree import descendants
@@ -303,9 +304,7 @@ class FastapiCreateWithout201(FastAPIRule):
     def _creates_row(self, call: cst.Call, scope: Scope) -> bool:
         """`session.add(...)`, `.create(...)`, `insert_...(...)`, `create_...(...)`."""
         func = call.func
-        callee = func.attr.value if isinstance(func, cst.Attribute) else None
-        if isinstance(func, cst.Name):
-            callee = func.value
+        callee = last_name(func)
         if callee is None:
             return False
         if callee in PLAIN_CREATES or callee.startswith(PLAIN_PREFIXES):
@@ -379,9 +378,7 @@ class FastapiCreateWithout201(FastAPIRule):
         plain = False  # a plain creation beside it
         for call in body_calls(self.ctx, node):
             func = call.func
-            callee = func.attr.value if isinstance(func, cst.Attribute) else None
-            if isinstance(func, cst.Name):
-                callee = func.value
+            callee = last_name(func)
             if callee is None:
                 continue
             if UPSERT.search(callee):

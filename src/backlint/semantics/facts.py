@@ -294,8 +294,8 @@ class ModuleFacts:
     prefetch_calls: tuple[Call, ...] = ()
     # Modules the module imports everything of (`from .base import *`, in
     # order), qualified: a package `__init__` that re-exports its submodules
-    # this way (arches' `views/api/__init__.py`). `ProjectIndex.star_canonical`
-    # follows them; `canonical` does not.
+    # this way (arches' `views/api/__init__.py`). `ProjectIndex.canonical`
+    # follows them.
     star_imports: tuple[str, ...] = ()
     # Comparisons of an attribute named like a credential with a string
     # literal anywhere in the module (`settings.API_KEY != "PLACEHOLDER"`,

@@ -111,7 +111,11 @@ class ProjectIndex:
 
     def canonical(self, qualname: str) -> str:
         """Follow re-exports (`from .order import Order` in `shop/models/__init__.py`)
-        to where a project symbol is defined. Unknown names come back unchanged."""
+        to where a project symbol is defined. Unknown names come back unchanged.
+        A public name a module neither binds nor imports is looked for in the
+        modules it star-imports (`from .base import *` in a package
+        `__init__`, arches' `views/api`), the last first; `__all__` is not
+        read."""
         for _ in range(16):
             split = self._split(qualname)
             if split is None:
@@ -121,38 +125,13 @@ class ProjectIndex:
                 # The indexed name (an alias of the module is normalised).
                 return f"{facts.module}.{name}.{rest}" if rest else f"{facts.module}.{name}"
             target = facts.imports.get(name)
+            if target is None and facts.star_imports and not name.startswith("_"):
+                source = self._star_source(facts, name, 4)
+                if source is not None:
+                    target = f"{source}.{name}"
             if target is None or target == qualname:
                 return qualname
             qualname = f"{target}.{rest}" if rest else target
-        return qualname
-
-    def star_canonical(self, qualname: str) -> str:
-        """`canonical`, also following `from .base import *` re-exports (a
-        package `__init__` that star-imports its submodules): a name the
-        module does not bind itself is looked for in the modules it
-        star-imports that bind it (not by importing it back from the
-        module), the last first (a public name only: no leading
-        underscore; `__all__` is not read).
-        Kept apart from `canonical` so that what other rules resolve does
-        not change."""
-        for _ in range(16):
-            name = self.canonical(qualname)
-            split = self._split(name)
-            if split is None:
-                return name
-            facts, head, rest = split
-            if (
-                head in facts.classes
-                or head in facts.functions
-                or head in facts.assignments
-                or head in facts.imports
-                or head.startswith("_")
-            ):
-                return name
-            source = self._star_source(facts, head, 4)
-            if source is None:
-                return name
-            qualname = f"{source}.{head}.{rest}" if rest else f"{source}.{head}"
         return qualname
 
     def _star_source(self, facts: ModuleFacts, name: str, depth: int) -> str | None:
@@ -217,16 +196,14 @@ class ProjectIndex:
         found = self.lookup(qualname)
         return found if isinstance(found, FunctionFacts) else None
 
-    def ancestors(self, qualname: str, limit: int = 16, star: bool = False) -> Iterator[ClassFacts]:
+    def ancestors(self, qualname: str, limit: int = 16) -> Iterator[ClassFacts]:
         """The project class `qualname` and its project bases, nearest first
         (breadth first, each once, at most `limit`); bases outside the
-        project end the walk on their side (read them in `cls.bases`).
-        `star`: bases are resolved by `star_canonical`."""
-        resolve = self.star_canonical if star else self.canonical
+        project end the walk on their side (read them in `cls.bases`)."""
         pending = [qualname]
         seen: set[str] = set()
         while pending and len(seen) < limit:
-            name = resolve(pending.pop(0))
+            name = self.canonical(pending.pop(0))
             if name in seen:
                 continue
             seen.add(name)

@@ -1286,8 +1286,8 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
     Django's safe views, a class not in the index) says no."""
     if not index.complete:
         return False
-    classes = list(index.ancestors(qualname, star=True))
-    if not classes or classes[0].qualname != index.star_canonical(qualname):
+    classes = list(index.ancestors(qualname))
+    if not classes or classes[0].qualname != index.canonical(qualname):
         return False
     for cls in classes:
         methods = cls.attribute("http_method_names")
@@ -1304,7 +1304,7 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
             name = dotted(base)
             if name is None:
                 return False
-            if index.star_canonical(name) not in known and name not in SAFE_VIEW_BASES:
+            if index.canonical(name) not in known and name not in SAFE_VIEW_BASES:
                 return False
     return True
 
@@ -1551,15 +1551,15 @@ def handlers_use_no_browser_credentials(
     could use the session). Unknown (a base outside the index) says no."""
     if not index.complete or not _plain_decorators(ctx, node.decorators):
         return False
-    classes = list(index.ancestors(qualname, star=True))
-    if not classes or classes[0].qualname != index.star_canonical(qualname):
+    classes = list(index.ancestors(qualname))
+    if not classes or classes[0].qualname != index.canonical(qualname):
         return False
     known = {cls.qualname for cls in classes}
     for position, cls in enumerate(classes):
         for base in cls.bases:
             name = dotted(base)
             if name is None or (
-                index.star_canonical(name) not in known and name not in _PLAIN_VIEW_BASES
+                index.canonical(name) not in known and name not in _PLAIN_VIEW_BASES
             ):
                 return False
         if any(name in _WRITE_HANDLERS for name, _ in cls.attributes):

@@ -117,7 +117,8 @@ def test_a_framework_in_the_project_index_enables_its_rules(project: Path) -> No
 
 def test_index_gates_skip_modules_the_rule_cannot_fire_on(tmp_path: Path) -> None:
     # `Rule.wants`: DRF view rules skip modules that define no view; BKL303 and
-    # BKL306 skip modules that name none of the models' managers or relations.
+    # BKL306 skip modules that name none of the models' managers or relations,
+    # BKL301 those that name no relation.
     write_tree(
         tmp_path,
         {
@@ -147,3 +148,9 @@ def test_index_gates_skip_modules_the_rule_cannot_fire_on(tmp_path: Path) -> Non
     assert not wants("BKL303", "shop/forms.py")
     sources["shop/forms.py"] += "\nif Order.objects.filter(total=1):\n    pass\n"
     assert wants("BKL303", "shop/forms.py") and wants("BKL306", "shop/forms.py")
+    # BKL301 reports reads of relations only: a queryset loop that reads none
+    # is not parsed for it; a relation's name (here Django's `User.groups`) is.
+    sources["shop/forms.py"] += "\nfor order in Order.objects.all():\n    print(order.total)\n"
+    assert not wants("BKL301", "shop/forms.py")
+    sources["shop/forms.py"] += "\nfor user in User.objects.all():\n    print(user.groups)\n"
+    assert wants("BKL301", "shop/forms.py")

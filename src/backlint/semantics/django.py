@@ -634,6 +634,15 @@ def orm_attribute_names(index: ProjectIndex) -> frozenset[str]:
     return frozenset(names)
 
 
+@index_view
+def relation_names(index: ProjectIndex) -> frozenset[str]:
+    """Every model's relation names, forward and reverse (`author`, `book_set`)."""
+    names: set[str] = set()
+    for model in index.view(django_models).models.values():
+        names.update(model.relations)
+    return frozenset(names)
+
+
 @lru_cache(maxsize=4)
 def _attributes(source: str) -> frozenset[str]:
     """The attribute names a module's text reads (one scan for every rule
@@ -645,6 +654,12 @@ def mentions_querysets(index: ProjectIndex, source: str) -> bool:
     """Whether a module's text reads an attribute that leads to a queryset
     (`Order.objects`, `order.items`): a test before parsing."""
     return not index.view(orm_attribute_names).isdisjoint(_attributes(source))
+
+
+def mentions_relations(index: ProjectIndex, source: str) -> bool:
+    """Whether a module's text reads an attribute named as a model's relation
+    (`order.customer`, `order.items`): what any lazy load of a row needs."""
+    return not index.view(relation_names).isdisjoint(_attributes(source))
 
 
 # --------------------------------------------------------------------------

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import libcst as cst
 
 from backlint.rules.loops import LoopRule
 from backlint.semantics.context import Parameter
-from backlint.semantics.django import Model, QuerySet, querysets
+from backlint.semantics.django import Model, QuerySet, mentions_relations, querysets
 from backlint.semantics.django_fetch import callers_rows
+from backlint.semantics.index import ProjectIndex
 from backlint.semantics.tree import descendants
+from backlint.types import SourceFile
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _EXITS = (cst.Raise, cst.Return, cst.Break)
@@ -247,6 +250,12 @@ class DjangoNPlusOne(LoopRule["_Loop"]):
     skip_tests = True
     # Migrations run once, at deploy time.
     skip_migrations = True
+
+    @classmethod
+    def wants(cls, index: ProjectIndex, file: SourceFile, source: str, options: Any) -> bool:
+        # Every finding is a read of a relation by name (`row.author`): a
+        # module that names none is not parsed for this rule.
+        return mentions_relations(index, source)
 
     def loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> _Loop | None:
         if self.ctx.in_async_function:

@@ -750,6 +750,29 @@ class QuerySets:
         finally:
             self._active.discard(key)
 
+    def iterates_rows(self, expr: cst.BaseExpression, scope: Scope | None = None) -> bool:
+        """Whether iterating `expr` reads rows of a table: a queryset typed here,
+        or, by Django's conventions, queryset methods called on a manager
+        (`get_user_model().objects.all()`) or on a relation that a model of the
+        project names (`self.instance.devices.all()`)."""
+        qs = self.queryset(expr, scope)
+        if qs is not None:
+            return not qs.is_manager
+        methods = LAZY_METHODS | VALUES_METHODS
+        while (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value in methods
+        ):
+            receiver = expr.func.value
+            if isinstance(receiver, cst.Attribute) and (
+                receiver.attr.value == "objects"
+                or receiver.attr.value in self.ctx.index.view(relation_names)
+            ):
+                return True
+            expr = receiver
+        return False
+
     def _queryset(self, expr: cst.BaseExpression, scope: Scope) -> QuerySet | None:
         if isinstance(expr, cst.Attribute):
             model = self.model_named(expr.value, scope)

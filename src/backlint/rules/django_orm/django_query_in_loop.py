@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
@@ -170,19 +171,35 @@ def short(expr: cst.BaseExpression) -> str:
     return "..."
 
 
+@dataclass(frozen=True, slots=True)
+class DjangoQueryInLoopOptions:
+    # Also judge loops over what is not known to be rows of the database (a
+    # parameter, a list, a form's fields): as long as the callers make them.
+    every_loop: bool = False
+
+
 class DjangoQueryInLoop(Rule):
     """A Django query runs on every iteration of a loop.
 
     What it flags:
     Inside the body of a `for` loop or a comprehension (its element and
-    conditions, the iterables of its inner `for`s), a call that runs a query:
+    conditions, the iterables of its inner `for`s) over rows of the database,
+    a call that runs a query:
     a manager or queryset method that evaluates (`get`, `first`, `last`,
     `count`, `exists`, `aggregate`, `create`, `get_or_create`,
     `update_or_create`, `update`, `delete`..., and their `a*` async twins),
     or a model instance's `save()`, `delete()`, `refresh_from_db()`. Reported
     where the call starts, with the batch alternative: `in_bulk()` or
     `filter(pk__in=...)` for lookups, `bulk_create()`, `bulk_update()`, one
-    `update()`/`delete()` over the rows.
+    `update()`/`delete()` over the rows. A loop is over rows when it iterates
+    a queryset (`Order.objects.filter(...)`, `.values_list(...)`), a related
+    manager's rows (`order.items.all()`, also of an instance backlint cannot
+    type when the attribute is a relation a model of the project names), or
+    such rows through `enumerate()`, `sorted()`, `list()`, `zip()`, a
+    comprehension, `+`, or a local name bound to one of these: as many
+    iterations as the table has rows. `every-loop = true` (in
+    `[tool.backlint.django-query-in-loop]`) judges every other loop too (a
+    parameter, a form's data, a list the code builds), short ones excepted.
 
     Why:
     One query per item: the loop's cost grows with the data, one network
@@ -197,8 +214,8 @@ class DjangoQueryInLoop(Rule):
         sku = models.CharField(max_length=20)
         stock = models.IntegerField()
 
-    def restock(skus: list[str]) -> None:
-        for sku in skus:
+    def restock(supplier: str) -> None:
+        for sku in Product.objects.filter(sku__startswith=supplier).values_list("sku", flat=True):
             product = Product.objects.get(sku=sku)
             product.stock += 10
             product.save()
@@ -212,15 +229,19 @@ class DjangoQueryInLoop(Rule):
         sku = models.CharField(max_length=20)
         stock = models.IntegerField()
 
-    def restock(skus: list[str]) -> None:
-        products = list(Product.objects.filter(sku__in=skus))
+    def restock(supplier: str) -> None:
+        products = list(Product.objects.filter(sku__startswith=supplier))
         for product in products:
             product.stock += 10
         Product.objects.bulk_update(products, ["stock"])
     ```
 
     Not flagged:
-    The loop's own iterable (evaluated once); a query memoised per key
+    Without `every-loop`, loops over what is not known to be rows: a
+    parameter, an attribute of one, what a function returns, a list or dict
+    the code builds, the split of a command-line option (as long as their
+    callers make them, often a handful: real N+1 loops over such lists are
+    missed); the loop's own iterable (evaluated once); a query memoised per key
     (`if key not in cache: cache[key] = <query>`: once per distinct key);
     loops over literal lists,
     tuples, sets, strings, `range(<literal>)`, slices with a literal bound
@@ -252,7 +273,7 @@ class DjangoQueryInLoop(Rule):
     an instance, are still flagged;
     a loop over a queryset filtered on a
     choice value (`filter(type=Agreement.TYPE_TOS)`: as many rows as that
-    type has) is still flagged, and so is a collection keyed by a choices
+    type has) is still flagged, and, with `every-loop`, so is a collection keyed by a choices
     field built elsewhere (misago's `form.agreements`, one entry per
     agreement type: backlint does not follow what a parameter's attribute
     holds, nor what keys a function's dict gets, and Django does not keep a
@@ -316,6 +337,7 @@ class DjangoQueryInLoop(Rule):
     None: the batch form needs the loop restructured, as the message says.
     """
 
+    Options = DjangoQueryInLoopOptions
     code = "BKL302"
     name = "django-query-in-loop"
     message = "`{call}` runs a query on every iteration of the loop: {cure}"
@@ -333,7 +355,8 @@ class DjangoQueryInLoop(Rule):
         super().__init__(ctx, options)
         # Calls inside a reported call's receiver chain.
         self.covered: set[int] = set()
-        # Per loop node: the names it binds, and whether it is short.
+        # Per loop node: the names it binds, and whether it is judged (over
+        # rows of the database, or with `every-loop` over anything not short).
         self.loop_facts: dict[int, tuple[set[str], bool]] = {}
         # Per loop body: the queries whose results its status rows record.
         self.recorded: dict[int, set[int]] = {}
@@ -742,22 +765,22 @@ class DjangoQueryInLoop(Rule):
                 and child is not parent.target
             ):
                 in_loop = True
-                loop_targets, short = self._loop_facts(parent)
+                loop_targets, left_out = self._loop_facts(parent)
             elif isinstance(parent, _COMPREHENSIONS) and child is not parent.for_in:
                 in_loop = True
-                loop_targets, short = set(), True
+                loop_targets, left_out = set(), True
                 comp: cst.CompFor | None = parent.for_in
                 while comp is not None:
-                    names, comp_short = self._loop_facts(comp)
+                    names, comp_left_out = self._loop_facts(comp)
                     loop_targets = loop_targets | names
-                    short = short and comp_short
+                    left_out = left_out and comp_left_out
                     comp = comp.inner_for_in
             if in_loop:
                 targets |= loop_targets
                 if leaving and isinstance(parent, cst.For):
                     leaving = False  # the `break` ends this loop
                 else:
-                    counts = counts or not short
+                    counts = counts or not left_out
             child = parent
         return targets if counts else None
 
@@ -770,12 +793,50 @@ class DjangoQueryInLoop(Rule):
         return False
 
     def _loop_facts(self, loop: cst.For | cst.CompFor) -> tuple[set[str], bool]:
+        """The names a loop binds, and whether it is left out: short, over
+        batches, or (without `every-loop`) not over rows of the database."""
         found = self.loop_facts.get(id(loop))
         if found is None:
             names = _names(loop.target)
-            found = names, self._short(loop.iter) or _batches(names, loop.iter)
+            left_out = (
+                self._short(loop.iter)
+                or _batches(names, loop.iter)
+                or not (self.options.every_loop or self._rows(loop.iter))
+            )
+            found = names, left_out
             self.loop_facts[id(loop)] = found
         return found
+
+    def _rows(self, iterable: cst.BaseExpression, depth: int = 0) -> bool:
+        """Rows of the database: a queryset or a related manager's (`Order.
+        objects.filter(...)`, `order.items.all()`, `.values_list(...)`), or a
+        name bound to one, maybe through `enumerate()`, `list()`, `sorted()`,
+        `zip()` or a comprehension: as many iterations as the table has rows.
+        A parameter, a form's fields or a list built in the code are as long
+        as their callers make them, which the code does not show."""
+        if depth > 3:
+            return False
+        if isinstance(iterable, _COMPREHENSIONS):
+            comp: cst.CompFor | None = iterable.for_in
+            while comp is not None:
+                if self._rows(comp.iter, depth + 1):
+                    return True
+                comp = comp.inner_for_in
+            return False
+        if isinstance(iterable, cst.Call):
+            name = self.ctx.qualified_name(iterable.func)
+            if name in _SAME_LENGTH or name in _COLLECTIONS or name == "builtins.zip":
+                return any(self._rows(a.value, depth + 1) for a in iterable.args if not a.star)
+        if isinstance(iterable, cst.Name):
+            owner, bindings = self.ctx.bindings(iterable.value)
+            if owner is not None and owner.kind is not ScopeKind.MODULE and bindings:
+                values = [b.value for b in bindings if isinstance(b, Assigned)]
+                if any(v is not None and self._rows(v, depth + 1) for v in values):
+                    return True
+        if isinstance(iterable, cst.BinaryOperation) and isinstance(iterable.operator, cst.Add):
+            # `orphaned + coupled`: two lists of rows joined.
+            return self._rows(iterable.left, depth + 1) or self._rows(iterable.right, depth + 1)
+        return querysets(self.ctx).iterates_rows(iterable)
 
     def _short(self, iterable: cst.BaseExpression, depth: int = 0) -> bool:
         """A literal display, `range(<literal>)`, a slice with a literal bound

@@ -436,7 +436,7 @@ def _converts(ctx: FileContext, call: cst.Call, scope: Scope) -> bool | None:
         return True
     if data_method:
         return False
-    return _handles_data(ctx, name) if name is not None else None
+    return handles_data(ctx, name) if name is not None else None
 
 
 def _nested_helper(
@@ -522,7 +522,7 @@ def _is_dataclass(cls: ClassFacts) -> bool:
     return False
 
 
-def _handles_data(ctx: FileContext, name: str) -> bool | None:
+def handles_data(ctx: FileContext, name: str) -> bool | None:
     """A project function that only handles the data it is given: a short
     sync body that awaits, enters and yields nothing and calls only builtin
     conversions, string/dict methods, standard-library functions that only

@@ -1268,6 +1268,8 @@ SAFE_VIEW_BASES = frozenset(
         "django.contrib.auth.mixins.PermissionRequiredMixin",
         "django.contrib.auth.mixins.UserPassesTestMixin",
         "django.contrib.auth.mixins.AccessMixin",
+        # django-rules' subclass of Django's: it only reads the rule to test.
+        "rules.contrib.views.PermissionRequiredMixin",
     }
 )
 # HTTP methods Django's CSRF check never applies to.
@@ -1275,10 +1277,13 @@ SAFE_HTTP_METHODS = frozenset({"get", "head", "options", "trace"})
 _WRITE_HANDLERS = frozenset({"post", "put", "patch", "delete"})
 
 
-def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
+def answers_safe_methods_only(
+    index: ProjectIndex, qualname: str, writes: frozenset[str] = _WRITE_HANDLERS
+) -> bool:
     """Whether the class-based view `qualname` (a project class) answers only
-    GET/HEAD/OPTIONS: `http_method_names` holds only those, or no class of
-    its MRO defines `post`/`put`/`patch`/`delete` and every class outside
+    GET/HEAD/OPTIONS (and the write methods not in `writes`):
+    `http_method_names` holds only those, or no class of its MRO defines a
+    method (or binds a name) in `writes` and every class outside
     the project is a safe Django view (`View`, `TemplateView`, ...); bases
     re-exported by a star import (`from .base import *`) are followed. A
     `dispatch` of the project must return `super().dispatch(...)` only (it
@@ -1294,11 +1299,12 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
         if isinstance(methods, Seq):
             verbs = {const_str(v) for v in methods.items}
             if None not in verbs:
-                return {v.lower() for v in verbs if v} <= SAFE_HTTP_METHODS
+                allowed = SAFE_HTTP_METHODS | (_WRITE_HANDLERS - writes)
+                return {v.lower() for v in verbs if v} <= allowed
             return False
     known = {cls.qualname for cls in classes}
     for cls in classes:
-        if not _safe_view_class(cls):
+        if not _safe_view_class(cls, writes):
             return False
         for base in cls.bases:
             name = dotted(base)
@@ -1309,9 +1315,20 @@ def answers_safe_methods_only(index: ProjectIndex, qualname: str) -> bool:
     return True
 
 
-def _safe_view_class(cls: ClassFacts) -> bool:
+def answers_no_form_post(index: ProjectIndex, qualname: str) -> bool:
+    """Whether the class-based view `qualname` answers no POST (only safe
+    methods and `put`/`patch`/`delete`): a page of another site can send a
+    browser's cookies with a form's GET or POST only; any other method from
+    `fetch()` needs a CORS preflight the server must grant (BKL607 reports a
+    project that grants it to every origin with credentials)."""
+    return answers_safe_methods_only(index, qualname, frozenset({"post"}))
+
+
+def _safe_view_class(cls: ClassFacts, writes: frozenset[str]) -> bool:
+    if any(name in writes for name, _ in cls.attributes):
+        return False  # `post = other_view`: a handler bound by assignment
     for method in cls.methods:
-        if method.name in _WRITE_HANDLERS:
+        if method.name in writes:
             return False
         if method.name == "dispatch" and not (
             method.returned and all(_is_super_dispatch(v) for v in method.returned)
@@ -1341,8 +1358,30 @@ IDENTITY_PROVIDER_WORDS = frozenset(
 
 
 # Calls that change nothing: what a view that only logs and answers makes.
-_INERT_PREFIXES = ("django.http.", "json.", "urllib.parse.", "logging.", "builtins.")
-_INERT_FUNCTIONS = frozenset({"django.shortcuts.render", "django.shortcuts.redirect"})
+_INERT_PREFIXES = (
+    "django.http.",
+    "django.shortcuts.",  # render, redirect, get_object_or_404
+    "django.template.",
+    "django.utils.",
+    "django.core.paginator.",
+    "json.",
+    "simplejson.",
+    "urllib.parse.",
+    "logging.",
+    "builtins.",
+)
+_INERT_FUNCTIONS = frozenset(
+    {"django.urls.reverse", "django.db.models.Q", "django.db.models.query_utils.Q"}
+)
+# Queryset methods that read (the writes, `update()`, `delete()`, `create()`,
+# `save()`..., are not among them).
+_ORM_READS = frozenset(
+    {
+        "filter", "exclude", "all", "count", "exists", "values", "values_list", "order_by",
+        "select_related", "prefetch_related", "only", "defer", "distinct", "annotate",
+        "aggregate", "first", "last", "in_bulk", "iterator", "latest", "earliest", "none",
+    }
+)  # fmt: skip
 _LOG_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
 )
@@ -1365,17 +1404,33 @@ _READ_METHODS = frozenset(
         "join",
         "replace",
         "isoformat",
+        "page",
     }
 )
 
 
 def is_inert_view(ctx: FileContext, node: cst.FunctionDef) -> bool:
-    """A view that changes nothing: it reads the request, logs and answers
-    (a CSP or error report sink, a metrics no-op, an autodiscover answer).
-    Every call is a response, a log call, a read (`request.POST.get`,
-    `json.loads`, `.decode()`) or a `get_*` helper, and nothing is assigned to
-    an attribute or to an item of anything but a local (`resp["X"] = ...`)."""
+    """A view that changes nothing: it reads the request and the database,
+    logs and answers (a CSP or error report sink, a metrics no-op, an
+    autodiscover answer, a status poll, a JSON lookup). Every call is a
+    response, a template render, `get_object_or_404`, a log call, a read
+    (`request.POST.get`, `json.loads`, `.decode()`), a queryset read
+    (`filter`, `count`, `values_list`...), a question (a function or method
+    named `get_*`, `is_*`, `has_*`, `can_*`: `form.is_valid()`,
+    `has_perm(...)`), a Django form of the project, a project helper that
+    only handles the data it is given (`handles_data`), or an exception
+    raised; and nothing is assigned to an attribute or to an item
+    of anything but a local (`resp["X"] = ...`)."""
+    raised: set[int] = set()  # `raise Http403()`: an exception built to answer
+    params = node.params
+    defaults = {
+        p.name.value: p.default
+        for p in (*params.params, *params.kwonly_params)
+        if p.default is not None
+    }
     for child in descendants(node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(child, cst.Raise) and isinstance(child.exc, cst.Call):
+            raised.add(id(child.exc))
         if isinstance(child, cst.Assign | cst.AugAssign | cst.AnnAssign):
             targets = (
                 [t.target for t in child.targets]
@@ -1388,20 +1443,48 @@ def is_inert_view(ctx: FileContext, node: cst.FunctionDef) -> bool:
                 ):
                     return False
         elif isinstance(child, cst.Del | cst.Global | cst.Nonlocal) or (
-            isinstance(child, cst.Call) and not _inert_call(ctx, child)
+            isinstance(child, cst.Call)
+            and id(child) not in raised
+            and not _inert_call(ctx, child, defaults)
         ):
             return False
     return True
 
 
-def _inert_call(ctx: FileContext, call: cst.Call) -> bool:
+def _inert_call(ctx: FileContext, call: cst.Call, defaults: dict[str, cst.BaseExpression]) -> bool:
     func = call.func
+    if isinstance(func, cst.Name) and func.value in defaults:
+        func = defaults[func.value]  # `form_class(request.POST)`, a parameter's default
     name = ctx.qualified_name(func)
     if name is not None and (name.startswith(_INERT_PREFIXES) or name in _INERT_FUNCTIONS):
         return True
     if isinstance(func, cst.Attribute):
-        return func.attr.value in _LOG_METHODS | _READ_METHODS
-    return isinstance(func, cst.Name) and func.value.startswith("get_")
+        method = func.attr.value
+        return method in _LOG_METHODS | _READ_METHODS | _ORM_READS or _asks(method)
+    if isinstance(func, cst.Name) and _asks(func.value):
+        return True
+    if name is None:
+        return False
+    # Imported here: `errors` reads request data with this module's help.
+    from backlint.semantics.errors import handles_data
+
+    # A project helper that only handles what it is given (tendenci's
+    # `is_ajax(request)`, which compares a header), or a Django form of the
+    # project, which validates (its `save()` is another call).
+    return handles_data(ctx, name) is not None or _form_class(ctx.index, name)
+
+
+def _asks(name: str) -> bool:
+    """`get_price_for_user`, `is_valid`, `has_perm`, `can_edit`: a question."""
+    return name.startswith(("get_", "is_", "has_", "can_")) and "create" not in name
+
+
+def _form_class(index: ProjectIndex, qualname: str) -> bool:
+    return any(
+        (dotted(base) or "").startswith("django.forms.")
+        for cls in index.ancestors(qualname)
+        for base in cls.bases
+    )
 
 
 # What a view may read of the request without using the browser's

@@ -14,7 +14,7 @@ from backlint.semantics.security import (
     CSRF_EXEMPT,
     METHOD_DECORATOR,
     SAFE_HTTP_METHODS,
-    answers_safe_methods_only,
+    answers_no_form_post,
     handlers_use_no_browser_credentials,
     is_inert_view,
     marks_webhook,
@@ -71,17 +71,33 @@ class CsrfExemptView(Rule):
     tokens), or sit under a decorator defined in the same module that does
     (hyperkitty's `key_and_ip_auth`; a decorator imported from another
     module is not read: the index keeps no text of its body); view
-    functions that change nothing (they read the request, log and answer:
-    CSP and error report sinks, a metrics no-op); class-based
-    views that answer only safe methods, where Django's CSRF check never
-    applies (an exempt `get()`; a view, exempt by its `dispatch` or in a
-    URLconf as `csrf_exempt(View.as_view())`, whose project classes define
-    no `post`/`put`/`patch`/`delete`, whose other bases are Django's
+    functions that change nothing, whatever they read and whatever their
+    decorators (another site cannot read the answer of a request it
+    forges): every call is a response, a template render,
+    `get_object_or_404`, a log call, a read of a value or a queryset
+    (`filter`, `count`, `values_list`...), a question (a function or method
+    named `get_*`, `is_*`, `has_*`, `can_*`: `form.is_valid()`, `has_perm()`),
+    a Django form class of the project (also as a parameter's default,
+    `form_class=DiscountForm`), `Q()`, a paginator, a helper of the
+    project that only handles what it is given (tendenci's `is_ajax(request)`),
+    or an exception raised, and nothing is assigned to an attribute or an
+    item but a local's (CSP and error report sinks, a metrics no-op, a status
+    poll, a JSON lookup, a price check; a helper of another kind,
+    `current_user(request)`, or a `save()` keeps it flagged: a question that
+    writes, `get_or_set` of a cache, is a missed alarm); the same functions exempt by a call,
+    `spell_check = csrf_exempt(spell_check)`; class-based
+    views that answer no POST: Django's CSRF check never applies to the safe
+    methods, and another site cannot make a browser send a `PUT`, `PATCH` or
+    `DELETE` without a CORS preflight the server must grant (BKL607 reports
+    a project that grants it to every origin with credentials): an exempt
+    `get()`; a view, exempt by its `dispatch` or in a URLconf as
+    `csrf_exempt(View.as_view())`, whose project classes define no `post`
+    (as a method or by assignment), whose other bases are Django's
     `View`/`TemplateView`/`DetailView`/`ListView` or auth mixins, and whose
     own `dispatch` only returns `super().dispatch(...)`, whatever it does
     before (that runs for a GET too, which no CSRF check covers); bases
     re-exported by a package's `from .base import *` are followed; or whose
-    `http_method_names` lists only safe methods); view functions that never
+    `http_method_names` lists no `post`); view functions that never
     use the browser's credentials (a secret posted in the body looked up in
     the database, `Subscription.objects.filter(secret=request.POST["token"])`,
     and a change to that row): they read of the request only what the
@@ -261,9 +277,10 @@ class CsrfExemptView(Rule):
         return f"{self.ctx.module}.{node.name.value}"
 
     def _safe_class(self, qualname: str | None) -> bool:
-        """A class-based view that answers only GET/HEAD/OPTIONS: Django's
-        CSRF check never applies to it, the exemption changes nothing."""
-        return qualname is not None and answers_safe_methods_only(self.ctx.index, qualname)
+        """A class-based view that answers no POST: Django's CSRF check never
+        applies to its safe methods, and no other site can make a browser
+        send it a PUT, PATCH or DELETE without a CORS preflight."""
+        return qualname is not None and answers_no_form_post(self.ctx.index, qualname)
 
     def _noop_class(self, qualname: str | None) -> bool:
         """`csrf_exempt(View.as_view())` changes nothing: the view answers
@@ -313,7 +330,10 @@ class CsrfExemptView(Rule):
                 strings = [_text(self.ctx, a.value) for a in child.args]
                 for call in inner:
                     seen.add(id(call))
-                    if call.args and self._noop_class(self._as_view_class(call.args[0].value)):
+                    if call.args and (
+                        self._noop_class(self._as_view_class(call.args[0].value))
+                        or self._harmless_function(call.args[0].value)
+                    ):
                         continue
                     if not any(self._webhook(s) for s in strings):
                         self.report(
@@ -321,10 +341,23 @@ class CsrfExemptView(Rule):
                         )
             elif self._is_csrf_exempt(child.func) and child.args:
                 view = _text(self.ctx, child.args[0].value)
-                if not self._webhook(view) and not self._noop_class(
-                    self._as_view_class(child.args[0].value)
+                if (
+                    not self._webhook(view)
+                    and not self._noop_class(self._as_view_class(child.args[0].value))
+                    and not self._harmless_function(child.args[0].value)
                 ):
                     self.report(child, view=view)
+
+    def _harmless_function(self, expr: cst.BaseExpression) -> bool:
+        """`csrf_exempt(spell_check)` of a view function of this module that
+        the decorator form would leave alone: it changes nothing, or uses no
+        browser credentials (its decorators are read as they are written)."""
+        if not isinstance(expr, cst.Name):
+            return False
+        for stmt in self.ctx.tree.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == expr.value:
+                return is_inert_view(self.ctx, stmt) or uses_no_browser_credentials(self.ctx, stmt)
+        return False
 
     # ------------------------------------------------------------------
 

@@ -180,6 +180,25 @@ POSITION_FIELD_NAMES = frozenset(
     {"order", "position", "sort_order", "ordering", "display_order", "sort_index"}
 )
 
+# Primary key fields whose value is a number or a UUID (no quote can be in
+# its text); a model that declares no primary key gets an `AutoField`.
+NUMBER_OR_UUID_KEY_FIELDS = INTEGER_FIELDS | frozenset(
+    f"django.db.models.{kind}"
+    for kind in ("AutoField", "BigAutoField", "SmallAutoField", "UUIDField")
+)
+# Models of `django.contrib` whose key is an `AutoField` (not sessions: keyed
+# by text), read through their managers (`ContentType.objects.get_for_model(M)`).
+CONTRIB_AUTO_KEY_MODELS = frozenset(
+    {
+        "django.contrib.contenttypes.models.ContentType",
+        "django.contrib.auth.models.User",
+        "django.contrib.auth.models.Group",
+        "django.contrib.auth.models.Permission",
+        "django.contrib.sites.models.Site",
+    }
+)
+_MODEL_ROOTS = MODEL_BASES - {"django.contrib.sessions.base_session.AbstractBaseSession"}
+
 MANAGER_BASES = frozenset({"django.db.models.Manager", "django.db.models.manager.Manager"})
 QUERYSET_BASES = frozenset({"django.db.models.QuerySet", "django.db.models.query.QuerySet"})
 
@@ -564,6 +583,26 @@ class DjangoModels:
                 if found is not None:
                     return found
         return None
+
+    def key_is_number_or_uuid(self, model: Model, depth: int = 0) -> bool:
+        """Whether the primary key of `model` is a number or a UUID: the field
+        declared with `primary_key=True` on it or on a model base is one of
+        `NUMBER_OR_UUID_KEY_FIELDS`, or none is and every base is a model of
+        the project or Django's `Model` (an `AutoField` then)."""
+        cls = self.index.find_class(model.qualname)
+        if cls is None or depth > 8:
+            return False
+        for _, value in cls.attributes:
+            if isinstance(value, Call) and value.kwarg("primary_key") == Const(True):
+                return _base_name(self.index, value.func) in NUMBER_OR_UUID_KEY_FIELDS
+        for base in model.bases:
+            parent = self.get(base)
+            if parent is None:
+                if base not in _MODEL_ROOTS:
+                    return False
+            elif not self.key_is_number_or_uuid(parent, depth + 1):
+                return False
+        return True
 
     def hand_ordered_table(self, model: Model, ordering: Sequence[str]) -> bool:
         """A table of its own (no ForeignKey, OneToOne or generic relation to a
@@ -1073,6 +1112,29 @@ class QuerySets:
         if model is not None and not model.abstract:
             return model  # Order(...)
         return None
+
+    def key_is_number_or_uuid(self, expr: cst.BaseExpression, scope: Scope | None = None) -> bool:
+        """Whether `expr.pk` is a number or a UUID: `expr` is an instance of a
+        project model whose key is one (`DjangoModels.key_is_number_or_uuid`),
+        or a name bound only to a row that a manager of an auto-keyed model of
+        `django.contrib` returns (`ContentType.objects.get_for_model(Page)`)."""
+        scope = scope or self.ctx.scope
+        model = self.instance(expr, scope)
+        if model is not None:
+            return self.models.key_is_number_or_uuid(model)
+        if not isinstance(expr, cst.Name):
+            return False
+        owner, bindings = self.ctx.bindings(expr.value, scope)
+        if owner is None or not bindings:
+            return False
+        for binding in bindings:
+            value = binding.value if isinstance(binding, Assigned) else None
+            if not isinstance(value, cst.Call):
+                return False
+            name = self.ctx.qualified_name(value.func, owner) or ""
+            if not any(name.startswith(f"{m}.objects.") for m in CONTRIB_AUTO_KEY_MODELS):
+                return False
+        return True
 
     def stored_row(
         self, expr: cst.BaseExpression, scope: Scope | None = None, depth: int = 0

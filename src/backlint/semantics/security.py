@@ -24,6 +24,7 @@ from backlint.semantics.context import (
     Scope,
     ScopeKind,
 )
+from backlint.semantics.django import querysets
 from backlint.semantics.facts import Attr, Call, ClassFacts, Const, Seq, const_str, dotted
 from backlint.semantics.fastapi import DEPENDS, parameters, route_of
 from backlint.semantics.flow import (
@@ -101,6 +102,25 @@ NUMERIC_FUNCTIONS = frozenset(
 # Calls whose result is a UUID (hex digits and dashes once made a string):
 # `uuid.UUID(text)` raises on anything else.
 UUID_FUNCTIONS = frozenset({"uuid.uuid1", "uuid.uuid3", "uuid.uuid4", "uuid.uuid5", "uuid.UUID"})
+# Calls whose result is the current date or time: digits, dashes, colons and
+# spaces once made a string, never a quote.
+NOW_FUNCTIONS = frozenset(
+    {
+        "django.utils.timezone.now",
+        "django.utils.timezone.localtime",
+        "django.utils.timezone.localdate",
+        "datetime.datetime.now",
+        "datetime.datetime.utcnow",
+        "datetime.datetime.today",
+        "datetime.date.today",
+    }
+)
+TIMEDELTA = frozenset({"datetime.timedelta"})
+# Methods of a date or time whose result is one again (or, `isoformat`, its text).
+_DATETIME_METHODS = frozenset({"replace", "date", "astimezone", "isoformat"})
+# Attributes of a model field that name it in the schema (`field.name` in a
+# loop over `model._meta.fields`).
+_FIELD_NAME_ATTRIBUTES = frozenset({"name", "column", "attname"})
 # String methods whose result is as literal as their receiver.
 _STRING_METHODS = frozenset(
     {"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize", "encode", "decode"}
@@ -233,6 +253,8 @@ class SqlText:
             return "literal"
         if isinstance(expr, cst.FormattedString):
             return self._fstring(expr, scope, depth)
+        if isinstance(expr, cst.Call | cst.BinaryOperation) and self._is_datetime(expr, scope):
+            return "literal"
         if isinstance(expr, cst.BinaryOperation):
             return self._binary(expr, scope, depth)
         if isinstance(expr, cst.Call):
@@ -242,7 +264,9 @@ class SqlText:
         if isinstance(expr, cst.Attribute):
             if module_constant(self.ctx, expr, scope) is not None:
                 return "literal"
-            return "literal" if self._class_constant(expr, scope, depth) else "opaque"
+            if self._class_constant(expr, scope, depth) or self._schema_name_or_key(expr, scope):
+                return "literal"
+            return "opaque"
         if isinstance(expr, cst.IfExp):
             return _worst(
                 [self.kind(expr.body, scope, depth + 1), self.kind(expr.orelse, scope, depth + 1)]
@@ -687,7 +711,9 @@ class SqlText:
                     entries := self._loop_entries(expr, scope)
                 ):
                     kinds.append(_worst([self.kind(v, owner, depth + 1) for v in entries]))
-                elif isinstance(binding, Parameter) and _converted(binding.param):
+                elif isinstance(binding, Parameter) and (
+                    _converted(binding.param) or self._called_with_literals(binding.param, owner)
+                ):
                     kinds.append("literal")  # `limit: int`: a number
                 elif isinstance(binding, Imported):
                     found = ctx.index.lookup(binding.qualified)
@@ -697,6 +723,103 @@ class SqlText:
         finally:
             self._active.discard(key)
         return _worst(kinds)
+
+    def _is_datetime(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """A date or time the code makes: `timezone.now()`, `date.today()`, with
+        `.replace(...)`, `.date()`, `.astimezone(...)`, `.isoformat()` and
+        `+`/`-` a `timedelta(...)`, through local names bound only to such."""
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(expr, cst.BinaryOperation):
+            if not isinstance(expr.operator, cst.Add | cst.Subtract):
+                return False
+            sides = (expr.left, expr.right)
+            return any(self._is_datetime(e, scope, depth + 1) for e in sides) and all(
+                self._is_datetime(e, scope, depth + 1) or self._is_timedelta(e, scope)
+                for e in sides
+            )
+        if isinstance(expr, cst.Call):
+            func = expr.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _DATETIME_METHODS:
+                return all(isinstance(a.value, cst.Integer) for a in expr.args) and (
+                    self._is_datetime(func.value, scope, depth + 1)
+                )
+            return self.ctx.qualified_name(func, scope) in NOW_FUNCTIONS
+        if isinstance(expr, cst.Name):
+            owner, bindings = self.ctx.bindings(expr.value, scope)
+            return (
+                owner is not None
+                and bool(bindings)
+                and all(
+                    isinstance(b, Assigned)
+                    and b.value is not None
+                    and self._is_datetime(b.value, owner, depth + 1)
+                    for b in bindings
+                )
+            )
+        return False
+
+    def _is_timedelta(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """`timedelta(days=n)`: a length of time whatever its (numeric) arguments."""
+        return isinstance(expr, cst.Call) and self.ctx.qualified_name(expr.func, scope) in TIMEDELTA
+
+    def _schema_name_or_key(self, expr: cst.Attribute, scope: Scope) -> bool:
+        """Names of the schema and keys that cannot hold a quote: `field.name`
+        of a loop over a model's `_meta` fields, and `obj.pk`/`obj.id` of a
+        model instance whose primary key is a number or a UUID."""
+        attr, receiver = expr.attr.value, expr.value
+        if not isinstance(receiver, cst.Name):
+            return False
+        if attr in ("pk", "id"):
+            return querysets(self.ctx).key_is_number_or_uuid(receiver, scope)
+        if attr not in _FIELD_NAME_ATTRIBUTES:
+            return False
+        owner, bindings = self.ctx.bindings(receiver.value, scope)
+        return (
+            owner is not None
+            and bool(bindings)
+            and all(
+                isinstance(b, LoopTarget)
+                and b.whole_target
+                and "_meta" in _attribute_names(b.loop.iter)
+                for b in bindings
+            )
+        )
+
+    def _called_with_literals(self, param: cst.Param, owner: Scope) -> bool:
+        """A parameter of a function no other module calls (a private one, or
+        a method of a management command's `Command`) that its class calls
+        through `self`, or its module by name, at least once and always with
+        a number literal in its place (`self.top_pages(5)`), and that nothing
+        else there names (no reference passes the function on)."""
+        node = owner.node
+        if not isinstance(node, cst.FunctionDef) or param.star:
+            return False
+        params = list(node.params.params)
+        if param not in params:
+            return False  # keyword-only and starred parameters: left out
+        position = params.index(param)
+        parent = owner.parent
+        method = parent is not None and parent.kind is ScopeKind.CLASS
+        root = parent.node if method and parent is not None else self.ctx.tree
+        command = isinstance(root, cst.ClassDef) and root.name.value == "Command"
+        if not (node.name.value.startswith("_") or command):
+            return False
+        static = any(
+            isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
+            for d in node.decorators
+        )
+        if method and not static:
+            position -= 1  # `self`
+        name, calls, references = node.name.value, 0, 0
+        for found in descendants(root):
+            if isinstance(found, cst.Call) and _calls_own(found.func, name, method):
+                if not isinstance(_argument(found, position, param.name.value), cst.Integer):
+                    return False
+                calls += 1
+            elif isinstance(found, cst.Name) and found.value == name and found is not node.name:
+                references += 1  # the callee's name in a call counts here too
+        return calls > 0 and references == calls
 
     def _class_constant(self, expr: cst.Attribute, scope: Scope, depth: int) -> bool:
         """`self.TABLE` / `cls.TABLE` with `TABLE = "..."` in the enclosing class body."""
@@ -716,6 +839,39 @@ class SqlText:
         if not bindings or not all(isinstance(b, Assigned) and b.value for b in bindings):
             return []
         return [b.value for b in bindings if isinstance(b, Assigned) and b.value is not None]
+
+
+def _calls_own(func: cst.BaseExpression, name: str, method: bool) -> bool:
+    """`self.name(...)`/`cls.name(...)` for a method, `name(...)` otherwise."""
+    if not method:
+        return isinstance(func, cst.Name) and func.value == name
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value == name
+        and isinstance(func.value, cst.Name)
+        and func.value.value in ("self", "cls")
+    )
+
+
+def _argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression | None:
+    """The argument a call passes to the parameter at `position` named `keyword`."""
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [arg.value for arg in call.args if arg.keyword is None]
+    return positional[position] if 0 <= position < len(positional) else None
+
+
+def _attribute_names(expr: cst.BaseExpression) -> set[str]:
+    """The attribute names of a chain (`model._meta.get_fields()`: `_meta`, `get_fields`)."""
+    names: set[str] = set()
+    while isinstance(expr, cst.Attribute | cst.Call | cst.Subscript):
+        if isinstance(expr, cst.Attribute):
+            names.add(expr.attr.value)
+        expr = expr.func if isinstance(expr, cst.Call) else expr.value
+    return names
 
 
 # Regex tests: a value matched against a pattern is of the pattern's shape.

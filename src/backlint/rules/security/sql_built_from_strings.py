@@ -96,7 +96,15 @@ class SqlBuiltFromStrings(Rule):
     d.items():` loop and `",".join(values)` over tuples of quoted literals,
     as in arches' export command); parts named as SQL (`where_sql`,
     `timestamp_placeholder(...)`), Django model metadata (`_meta.db_table`,
-    `field.column`), and snippets of the database object that runs the query
+    `field.column`, `field.name` in a loop over `model._meta.fields`),
+    dates and times the code makes (`timezone.now()`, `date.today()`, with
+    `.replace(...)`, `.date()`, `.isoformat()`, `- timedelta(days=n)`), the
+    key of a model instance whose primary key is a number or a UUID
+    (`page.id` of `Page.objects.get(...)` with no key declared or a
+    `UUIDField(primary_key=True)`, `ContentType.objects.get_for_model(M).pk`),
+    parameters that every call passes a number literal (`self.top(5)`) when
+    the function is private or a method of a management command's
+    `Command` and nothing else names it, and snippets of the database object that runs the query
     (`db.timestamp_now`); SQLAlchemy expressions (`.ilike(f"%{q}%")`);
     statements that take no bound parameters (`PRAGMA`, `SET`, DDL such as
     `CREATE TABLE ... VECTOR({self.dim})`, `DO $$...$$`), where values can
@@ -111,12 +119,11 @@ class SqlBuiltFromStrings(Rule):
     name passed down from a view to a helper's parameter is a missed alarm,
     as is text that comes whole from elsewhere (a parameter, another
     function's result) or items appended to a list later joined into SQL.
-    Still flagged: a primary key or UUID read from an object and formatted
-    into a value position (`'%s' % tile.pk`, `value.id`): nothing in the
-    code tells a UUIDField from a text key (a slug primary key, an `id`
-    attribute set from posted JSON), and Django keeps an assigned key as
-    given, so only a value the code itself makes (`uuid.uuid4()`, a
-    parameter annotated `UUID`) counts as a UUID.
+    Still flagged: a primary key read from an object whose model backlint
+    cannot tell (`'%s' % tile.pk` of an unannotated parameter, `value.id` of
+    a plain object) or whose key is text (a `SlugField(primary_key=True)`):
+    Django keeps an assigned key as given, and an `id` attribute may be set
+    from posted JSON.
     Why: in framework and library code such names are the code's own, and
     flagging them buried the value injections.
 

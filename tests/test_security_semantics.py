@@ -154,3 +154,58 @@ def test_regex_group_text(pattern: str, groups: str) -> None:
 )
 def test_build_settings_are_not_deployed(path: str, module: str) -> None:
     assert settings_kind(path, module, False, {"SECRET_KEY"}) == "non-production"
+
+
+def test_facts_keep_forms_that_count_attempts_in_the_cache() -> None:
+    import ast
+
+    from backlint.semantics.facts import summarise
+    from backlint.semantics.facts_codec import decode_module, encode_module
+
+    source = """\
+from django import forms
+from django.core.cache import cache as django_cache, caches
+
+
+class LoginForm(forms.Form):
+    def _failed(self, key):
+        django_cache.incr(key)
+
+    def clean(self):
+        if (django_cache.get(self.key) or 0) >= 10:
+            raise forms.ValidationError("wait")
+        self._failed(self.key)
+
+
+class AliasForm(forms.Form):
+    def clean(self):
+        if caches["auth"].get("n") > 5:
+            raise forms.ValidationError("wait")
+        caches["auth"].incr("n")
+
+
+class StatsForm(forms.Form):
+    def clean(self):
+        django_cache.incr("logins")  # counted, never refused
+
+
+class EqualForm(forms.Form):
+    def clean(self):
+        if django_cache.get("n") == 5:  # no threshold
+            django_cache.incr("n")
+
+
+class NotClean(forms.Form):
+    def save(self):
+        if django_cache.get("n") > 5:
+            django_cache.incr("n")
+"""
+    facts = summarise(ast.parse(source), "app.forms", "app/forms.py", False, source)
+    assert facts.cache_counters == ("AliasForm", "LoginForm")
+    assert decode_module(encode_module(facts)) == facts
+    # Another module's `cache` is not Django's.
+    other = source.replace("django.core.cache", "app.cache")
+    assert summarise(ast.parse(other), "m", "m.py", False, other).cache_counters == ()
+    # Without `.incr(` in the text the classes are not walked.
+    plain = "from django.core.cache import cache\n"
+    assert summarise(ast.parse(plain), "m", "m.py", False, plain).cache_counters == ()

@@ -302,6 +302,10 @@ class ModuleFacts:
     # `"fillmein" == cfg.aes_secret_key`), as (attribute, literal), sorted:
     # the code treats that literal as "not configured" (BKL602).
     sentinels: tuple[tuple[str, str], ...] = ()
+    # Module-level classes whose `clean()` counts attempts in Django's cache
+    # and refuses past a threshold (see `_cache_counters`), sorted: a login
+    # form that limits its own rate, as pretalx's `UserForm` (BKL608).
+    cache_counters: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -641,7 +645,85 @@ def summarise(
         sentinels=()
         if source is not None and not _SENTINEL_HINT.search(source)
         else _sentinels(tree),
+        cache_counters=()
+        if source is not None and _COUNTER_HINT not in source
+        else _cache_counters(s, statements),
     )
+
+
+# Django's cache objects: `cache`, and `caches[alias]`.
+_DJANGO_CACHE = "django.core.cache.cache"
+_DJANGO_CACHES = "django.core.cache.caches"
+# A text search that rules a module out before its classes are walked.
+_COUNTER_HINT = ".incr("
+_THRESHOLD_OPS = (ast.Gt, ast.GtE, ast.Lt, ast.LtE)
+
+
+def _django_cache_call(s: _Summariser, node: ast.AST, method: str) -> bool:
+    """`cache.<method>(...)` or `caches["default"].<method>(...)` of Django."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == method
+    ):
+        return False
+    receiver = s.value(node.func.value)
+    if isinstance(receiver, Subscript):
+        return receiver.value == Ref(_DJANGO_CACHES)
+    return receiver == Ref(_DJANGO_CACHE)
+
+
+def _cache_counters(s: _Summariser, statements: list[ast.stmt]) -> tuple[str, ...]:
+    """The module's classes whose `clean()` counts in Django's cache and
+    refuses past a threshold: its body, or that of a method of the class it
+    calls on `self` (`self._clean_login(data)`), calls `cache.incr(key)`
+    (a failed attempt counted), and one of them compares a `cache.get(key)`
+    with an order operator (`(cache.get(key) or 0) > THRESHOLD`): pretalx's
+    login form. Only modules that call `.incr(` are read, and only classes
+    that define `clean`."""
+    if not any(q in (_DJANGO_CACHE, _DJANGO_CACHES) for q in s.scope.imports.values()):
+        return ()
+    found: list[str] = []
+    for stmt in statements:
+        if not isinstance(stmt, ast.ClassDef):
+            continue
+        methods = {
+            m.name: m for m in stmt.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        clean = methods.get("clean")
+        if clean is None or not clean.args.args:
+            continue
+        me = clean.args.args[0].arg
+        bodies = [clean]
+        for node in ast.walk(clean):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == me
+                and node.func.attr in methods
+                and methods[node.func.attr] not in bodies
+            ):
+                bodies.append(methods[node.func.attr])
+        counts = refuses = False
+        for body in bodies:
+            for node in ast.walk(body):
+                if _django_cache_call(s, node, "incr"):
+                    counts = True
+                elif (
+                    isinstance(node, ast.Compare)
+                    and len(node.ops) == 1
+                    and isinstance(node.ops[0], _THRESHOLD_OPS)
+                    and any(
+                        _django_cache_call(s, sub, "get")
+                        for side in (node.left, node.comparators[0])
+                        for sub in ast.walk(side)
+                    )
+                ):
+                    refuses = True
+        if counts and refuses:
+            found.append(stmt.name)
+    return tuple(sorted(found))
 
 
 # Words of an attribute that holds a credential (what `_sentinels` keeps), and

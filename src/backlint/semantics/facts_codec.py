@@ -136,6 +136,7 @@ def encode_module(facts: ModuleFacts, lines: bool = True) -> list[Any]:
         [encode_value(c) for c in facts.prefetch_calls],
         list(facts.star_imports),
         [list(pair) for pair in facts.sentinels],
+        list(facts.cache_counters),
     ]
 
 
@@ -390,7 +391,8 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         prefetch_calls,
         star_imports,
         sentinels,
-    ) = _list(data, 15)
+        cache_counters,
+    ) = _list(data, 16)
     if type(imports) is not dict or not all(type(v) is str for v in imports.values()):
         raise _fail("imports")
     out_calls = []
@@ -425,6 +427,7 @@ def decode_module(data: Any, lazy: bool = False) -> ModuleFacts:
         tuple(out_prefetches),
         tuple(_str(name) for name in _list(star_imports)),
         tuple(_str_pair(item) for item in _list(sentinels)),
+        tuple(_str(name) for name in _list(cache_counters)),
     )
 
 

@@ -596,6 +596,36 @@ def module_imports_limiter(index: ProjectIndex, module: str) -> bool:
     )
 
 
+def counts_attempts(index: ProjectIndex, qualname: str) -> bool:
+    """A form class whose `clean()` limits its own rate: it counts attempts
+    in Django's cache and refuses past a threshold (`ModuleFacts.cache_counters`:
+    pretalx's `UserForm`, which counts failed `authenticate()` calls per
+    client address). A subclass inherits it unless it, or a class between
+    them, defines a `clean()` of its own (whether that calls `super()` is not
+    known)."""
+    for cls in index.ancestors(index.canonical(qualname)):
+        module, _, name = cls.qualname.rpartition(".")
+        facts = index.modules.get(module)
+        if facts is not None and name in facts.cache_counters:
+            return True
+        if cls.method("clean") is not None:
+            return False
+    return False
+
+
+def inherited_form_class(index: ProjectIndex, bases: list[str]) -> str | None:
+    """The `form_class` a class-based view inherits from the project classes
+    `bases` (canonical qualified names, in order): the nearest one's, as a
+    qualified name (`GenericLoginView.form_class = UserForm`)."""
+    for base in bases:
+        for cls in index.ancestors(base):
+            value = cls.attribute("form_class")
+            if value is not None:
+                name = dotted(value)
+                return index.canonical(name) if name else None
+    return None
+
+
 # --------------------------------------------------------------------------
 # Limiters called in a view's body.
 

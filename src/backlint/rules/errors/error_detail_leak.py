@@ -11,6 +11,7 @@ import libcst as cst
 
 from backlint.rule import Rule
 from backlint.semantics.context import FileContext, Scope, ScopeKind
+from backlint.semantics.django_admin import admin_site_view
 from backlint.semantics.errors import ExceptionText, in_debug_branch, is_response
 from backlint.semantics.fastapi import Route, route_of
 from backlint.semantics.flow import caught_types
@@ -191,7 +192,16 @@ class ErrorDetailLeak(Rule):
     (`AdministratorPermissionRequiredMixin`, `SuperuserRequiredMixin`; a
     mixin of an admin UI that gates nothing, such as `AdminTemplateMixin`,
     does not count, nor does an OAuth scope, `Security(verify_oauth_client,
-    scopes=[DATABASE_RESET])`, whose name does not say who holds it), and
+    scopes=[DATABASE_RESET])`, whose name does not say who holds it), pages
+    of Django's admin: a method of a class built on `ModelAdmin` (or an
+    inline, or `AdminSite`; through the project's classes) that the class,
+    or a base of it in the same module, routes through
+    `self.admin_site.admin_view(self.<method>)` (`self.admin_view(...)` in
+    an `AdminSite`), the staff gate of `@staff_member_required`
+    (openwisp-controller's config `preview_view`, registered in
+    `get_urls()`; a method routed there without `admin_view`, or by a class
+    that is no admin class, is flagged; an override of a method that a base
+    in another module routes is a false alarm left), and
     FastAPI routes whose path starts with a segment named for them (fides'
     `@ADMIN_ROUTER.post("/admin/db/{action}")`, gated by that scope: the
     API's admin area; `admin` after a path parameter,
@@ -540,12 +550,16 @@ def admin_only(ctx: FileContext, node: cst.CSTNode, scope: Scope) -> bool:
     dependency named for them (`user=Depends(get_admin_user)`, in the
     parameters or the decorator's `dependencies=`), a Django decorator
     (`staff_member_required`, `user_passes_test(lambda u: u.is_superuser)`),
-    DRF's `IsAdminUser` (`permission_classes`), or a class-based view whose
+    DRF's `IsAdminUser` (`permission_classes`), a class-based view whose
     base gates on them (`AdministratorPermissionRequiredMixin`,
-    `SuperuserRequiredMixin`). Administrators hold the configuration and the
+    `SuperuserRequiredMixin`), or a method of a Django admin class that it
+    routes through `self.admin_site.admin_view(self.<method>)`
+    (`django_admin.admin_site_view`). Administrators hold the configuration and the
     logs that the exception's text talks about."""
     if isinstance(node, cst.FunctionDef):
         if any(_gates_on_admins(d.decorator) for d in node.decorators):
+            return True
+        if admin_site_view(ctx, node, scope):
             return True
         route = route_of(ctx, node, scope.parent) if scope.parent is not None else None
         if route is not None and _admin_path(route):

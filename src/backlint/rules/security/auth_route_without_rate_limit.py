@@ -31,7 +31,9 @@ from backlint.semantics.ratelimit import (
     checks_signed_api_key,
     checks_signed_token,
     class_ancestry,
+    counts_attempts,
     grants_without_password,
+    inherited_form_class,
     is_current_tenant_dependency,
     is_current_user_dependency,
     mentions_limit,
@@ -160,7 +162,16 @@ class AuthRouteWithoutRateLimit(Rule):
     (`oauth.google.authorize_redirect(...)`); logins by a signed or keyed
     token only (see the reset confirmations below), with no password, one-time
     code, form or serializer; views that make a form or serializer of a module
-    importing the project's limiter (its `clean()` checks the rate); token
+    importing the project's limiter (its `clean()` checks the rate), or a
+    form whose `clean()` counts attempts in Django's cache and refuses past a
+    threshold (`cache.incr(key)` in `clean()` or in a method of the form it
+    calls on `self`, and a `cache.get(key)` compared with `>`, `>=`, `<` or
+    `<=`: pretalx's `UserForm`, counting failed `authenticate()` calls per
+    client address), also as the `form_class` a view inherits from a project
+    base in another module (pretalx's `LoginView(GenericLoginView)`) and as
+    a base of the form (a form counting without refusing, or a subclass with
+    a `clean()` of its own, is flagged: whether that calls `super()` is not
+    read); token
     refresh, verification and revocation; OAuth redirects and callbacks
     (dj-rest-auth's `SocialLoginView`/`SocialConnectView`, which exchange a
     provider's code or access token); reset "done"/"complete" pages; FastAPI
@@ -413,6 +424,7 @@ class AuthRouteWithoutRateLimit(Rule):
         if any(mentions_limit(ctx.tree.code_for_node(d.decorator)) for d in node.decorators):
             return True
         throttles: cst.BaseExpression | None = None
+        form_class = False
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
         for stmt in body:
             if isinstance(stmt, cst.FunctionDef):
@@ -440,21 +452,42 @@ class AuthRouteWithoutRateLimit(Rule):
                             isinstance(target, cst.Name)
                             and target.value == "form_class"
                             and small.value is not None
-                            and self._limited_form(small.value)
                         ):
-                            return True
+                            form_class = True
+                            if self._limited_form(small.value):
+                                return True
+        if not form_class and self._inherits_limited_form(node):
+            return True
         if throttles is not None:
             return not (isinstance(throttles, cst.List | cst.Tuple) and not throttles.elements)
         return drf and _drf_default_throttles(ctx.index)
 
     def _limited_form(self, expr: cst.BaseExpression) -> bool:
         """A form class from a module that imports rate-limit helpers (the
-        form's `clean()` checks the rate, as Weblate's login form does)."""
+        form's `clean()` checks the rate, as Weblate's login form does), or
+        one whose `clean()` counts attempts in Django's cache (pretalx's)."""
         name = self.ctx.qualified_name(expr)
         if name is None:
             return False
-        module = self.ctx.index.canonical(name).rpartition(".")[0]
-        return module_imports_limiter(self.ctx.index, module)
+        return self._limited_form_name(self.ctx.index.canonical(name))
+
+    def _limited_form_name(self, qualname: str) -> bool:
+        index = self.ctx.index
+        module = qualname.rpartition(".")[0]
+        return module_imports_limiter(index, module) or counts_attempts(index, qualname)
+
+    def _inherits_limited_form(self, node: cst.ClassDef) -> bool:
+        """The view inherits its `form_class` from a project base, and that
+        form limits its rate (pretalx's `LoginView(GenericLoginView)`, whose
+        base sets `form_class = UserForm`)."""
+        ctx = self.ctx
+        bases = [
+            ctx.index.canonical(name)
+            for name in (ctx.qualified_name(b.value, ctx.scope) for b in node.bases)
+            if name is not None
+        ]
+        form = inherited_form_class(ctx.index, bases)
+        return form is not None and self._limited_form_name(form)
 
 
 # Django's generic bases that take no credentials by themselves.

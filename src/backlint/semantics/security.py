@@ -1573,36 +1573,110 @@ def is_inert_view(ctx: FileContext, node: cst.FunctionDef) -> bool:
     (`request.POST.get`, `json.loads`, `.decode()`), a queryset read
     (`filter`, `count`, `values_list`...), a question (a function or method
     named `get_*`, `is_*`, `has_*`, `can_*`: `form.is_valid()`,
-    `has_perm(...)`), a Django form of the project, a project helper that
-    only handles the data it is given (`handles_data`), or an exception
-    raised; and nothing is assigned to an attribute or to an item
-    of anything but a local (`resp["X"] = ...`)."""
-    raised: set[int] = set()  # `raise Http403()`: an exception built to answer
+    `has_perm(...)`), a Django form of the project, a rendering of such a
+    form (`form.as_p()`), a project helper that only handles the data it
+    is given (`handles_data`), or an exception raised; and nothing is
+    assigned to an attribute or to an item of anything but a local
+    (`resp["X"] = ...`)."""
+    return _changes_nothing(ctx, [node.body], _defaults(node))
+
+
+def _defaults(node: cst.FunctionDef) -> dict[str, cst.BaseExpression]:
     params = node.params
-    defaults = {
+    return {
         p.name.value: p.default
         for p in (*params.params, *params.kwonly_params)
         if p.default is not None
     }
-    for child in descendants(node.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-        if isinstance(child, cst.Raise) and isinstance(child.exc, cst.Call):
-            raised.add(id(child.exc))
-        if isinstance(child, cst.Assign | cst.AugAssign | cst.AnnAssign):
-            targets = (
-                [t.target for t in child.targets]
-                if isinstance(child, cst.Assign)
-                else [child.target]
-            )
-            for target in targets:
-                if isinstance(target, cst.Attribute) or (
-                    isinstance(target, cst.Subscript) and not isinstance(target.value, cst.Name)
-                ):
-                    return False
-        elif isinstance(child, cst.Del | cst.Global | cst.Nonlocal) or (
-            isinstance(child, cst.Call)
-            and id(child) not in raised
-            and not _inert_call(ctx, child, defaults)
-        ):
+
+
+# Methods of Django's `BaseForm` that render the form or its errors: a form
+# of the project, bound to posted data, shown back (tendenci's price check
+# answers a GET with `form.as_p()`).
+_FORM_RENDERING = frozenset(
+    {"as_p", "as_table", "as_ul", "as_div", "render", "non_field_errors", "hidden_fields",
+     "visible_fields", "is_multipart"}
+)  # fmt: skip
+
+
+def _changes_nothing(
+    ctx: FileContext,
+    roots: Sequence[cst.CSTNode],
+    defaults: dict[str, cst.BaseExpression],
+    builders: bool = False,
+) -> bool:
+    """What `is_inert_view` reads of a view's body, for the nodes `roots`;
+    `builders`: a call of a project function that returns only Django
+    responses (`_builds_response`) is a response too."""
+    raised: set[int] = set()  # `raise Http403()`: an exception built to answer
+    forms: set[str] = set()  # locals bound to a form of the project
+    for root in roots:
+        for child in descendants(root, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if (
+                isinstance(child, cst.Assign)
+                and len(child.targets) == 1
+                and isinstance(child.targets[0].target, cst.Name)
+                and isinstance(child.value, cst.Call)
+                and _makes_form(ctx, child.value, defaults)
+            ):
+                forms.add(child.targets[0].target.value)
+    for root in roots:
+        for child in descendants(root, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if isinstance(child, cst.Raise) and isinstance(child.exc, cst.Call):
+                raised.add(id(child.exc))
+            if isinstance(child, cst.Assign | cst.AugAssign | cst.AnnAssign):
+                targets = (
+                    [t.target for t in child.targets]
+                    if isinstance(child, cst.Assign)
+                    else [child.target]
+                )
+                for target in targets:
+                    if isinstance(target, cst.Attribute) or (
+                        isinstance(target, cst.Subscript) and not isinstance(target.value, cst.Name)
+                    ):
+                        return False
+            elif isinstance(child, cst.Del | cst.Global | cst.Nonlocal) or (
+                isinstance(child, cst.Call)
+                and id(child) not in raised
+                and not _inert_call(ctx, child, defaults)
+                and not _renders_form(child, forms)
+                and not (builders and _builds_response(ctx, child))
+            ):
+                return False
+    return True
+
+
+def _makes_form(ctx: FileContext, call: cst.Call, defaults: dict[str, cst.BaseExpression]) -> bool:
+    func = call.func
+    if isinstance(func, cst.Name) and func.value in defaults:
+        func = defaults[func.value]  # `form_class(request.POST)`, a parameter's default
+    name = ctx.qualified_name(func)
+    return name is not None and _form_class(ctx.index, name)
+
+
+def _renders_form(call: cst.Call, forms: set[str]) -> bool:
+    """`form.as_p()` of a local bound to a form of the project."""
+    func = call.func
+    return (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.value.value in forms
+        and func.attr.value in _FORM_RENDERING
+    )
+
+
+def _builds_response(ctx: FileContext, call: cst.Call) -> bool:
+    """A call of a project function whose every returned value is a Django
+    response built there (tendenci's `themed_response`, which renders a
+    template into an `HttpResponse`; its `api_return(status)`). What it does
+    before it returns is not read: a builder that writes is a missed alarm."""
+    name = ctx.qualified_name(call.func)
+    fn = ctx.index.find_function(ctx.index.canonical(name)) if name is not None else None
+    if fn is None or not fn.returned:
+        return False
+    for value in fn.returned:
+        func = dotted(value.func) if isinstance(value, Call) else None
+        if func is None or not func.startswith(("django.http.", "django.shortcuts.render")):
             return False
     return True
 
@@ -1684,6 +1758,99 @@ def uses_no_browser_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool
     return _plain_decorators(ctx, node.decorators) and _body_uses_no_credentials(
         node.body, positional[0].name.value
     )
+
+
+AUTHENTICATE = frozenset({"django.contrib.auth.authenticate"})
+# What takes the browser's session: a view that calls it, reads it or sets a
+# cookie may act for the session, whoever the request names.
+_LOGIN = frozenset({"django.contrib.auth.login"})
+_SESSION_ATTRS = frozenset({"session", "COOKIES"})
+
+
+def authenticates_posted_credentials(ctx: FileContext, node: cst.FunctionDef) -> bool:
+    """A view function (`node`, the request its first parameter) that
+    replaces the session user by the user of credentials posted in the body
+    before it acts (django-helpdesk's API: `request.user =
+    authenticate(request=request, username=request.POST.get("user"),
+    password=request.POST.get("password"))`): a top-level statement of its
+    body rebinds `request.user` to `authenticate(...)` of arguments that read
+    of the request only what the sender wrote (the request itself may be
+    handed to `authenticate` as `request=`), and every statement before it
+    changes nothing (`is_inert_view`'s reading; a guard's answer may also be
+    built by a project function that returns only Django responses). The
+    view calls no `login()`, reads no `request.session` or `request.COOKIES`
+    and sets no cookie. A forged request without the password acts as no
+    user; with the attacker's, as the attacker, as a direct post would.
+    Missed alarm: a helper handed the request that reaches the session
+    itself."""
+    positional = [*node.params.posonly_params, *node.params.params]
+    if not positional or not isinstance(node.body, cst.IndentedBlock):
+        return False
+    request = positional[0].name.value
+    statements = node.body.body
+    defaults = _defaults(node)
+    for stmt in statements:
+        if _rebinds_user(ctx, stmt, request):
+            break
+        if not _changes_nothing(ctx, [stmt], defaults, builders=True):
+            return False
+    else:
+        return False
+    for child in descendants(node.body, prune=(cst.Lambda,)):
+        if isinstance(child, cst.Call) and ctx.qualified_name(child.func) in _LOGIN:
+            return False
+        if (
+            isinstance(child, cst.Attribute)
+            and isinstance(child.value, cst.Name)
+            and child.value.value == request
+            and child.attr.value in _SESSION_ATTRS
+        ) or (isinstance(child, cst.Attribute) and child.attr.value in _COOKIE_SETTERS):
+            return False
+        if isinstance(child, cst.SimpleString) and str(child.evaluated_value).lower() in (
+            "set-cookie",
+            "http_cookie",
+            "cookie",
+        ):
+            return False
+    return True
+
+
+def _rebinds_user(ctx: FileContext, stmt: cst.BaseStatement, request: str) -> bool:
+    """`request.user = authenticate(username=request.POST["u"], ...)`."""
+    if not (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Assign)
+    ):
+        return False
+    assign = stmt.body[0]
+    target = assign.targets[0].target if len(assign.targets) == 1 else None
+    value = assign.value
+    if not (
+        isinstance(target, cst.Attribute)
+        and isinstance(target.value, cst.Name)
+        and target.value.value == request
+        and target.attr.value == "user"
+        and isinstance(value, cst.Call)
+        and ctx.qualified_name(value.func) in AUTHENTICATE
+    ):
+        return False
+    for arg in value.args:
+        if (
+            arg.keyword is not None
+            and arg.keyword.value == "request"
+            and isinstance(arg.value, cst.Name)
+            and arg.value.value == request
+        ):
+            continue  # the request handed to the authentication backends
+        if (
+            arg.keyword is None
+            or (isinstance(arg.value, cst.Name) and arg.value.value == request)
+            or arg.star
+            or not _body_uses_no_credentials(arg.value, request)
+        ):
+            return False
+    return bool(value.args)
 
 
 # django-ratelimit's decorator (`semantics.ratelimit` reads it too): it

@@ -15,6 +15,7 @@ from backlint.semantics.security import (
     METHOD_DECORATOR,
     SAFE_HTTP_METHODS,
     answers_no_form_post,
+    authenticates_posted_credentials,
     handlers_use_no_browser_credentials,
     is_inert_view,
     marks_webhook,
@@ -78,7 +79,9 @@ class CsrfExemptView(Rule):
     (`filter`, `count`, `values_list`...), a question (a function or method
     named `get_*`, `is_*`, `has_*`, `can_*`: `form.is_valid()`, `has_perm()`),
     a Django form class of the project (also as a parameter's default,
-    `form_class=DiscountForm`), `Q()`, a paginator, a helper of the
+    `form_class=DiscountForm`) and Django's rendering of a local bound to
+    one (`form.as_p()`, `form.non_field_errors()`), `Q()`, a paginator, a
+    helper of the
     project that only handles what it is given (tendenci's `is_ajax(request)`),
     or an exception raised, and nothing is assigned to an attribute or an
     item but a local's (CSP and error report sinks, a metrics no-op, a status
@@ -131,8 +134,20 @@ class CsrfExemptView(Rule):
     session cookie and skips `enforce_csrf` leaves the view open with or
     without the decorator; that is the authentication class's fault, not
     seen here). A DRF view whose project base defines its own `as_view`
-    stays flagged. Test files.
-    Still flagged: a view that checks a posted secret and then writes to
+    stays flagged; view functions that replace the session user by the
+    user of credentials posted in the body before they act
+    (django-helpdesk's API: `request.user = authenticate(request=request,
+    username=request.POST.get("user"), password=request.POST.get("password"))`
+    as a statement of the body, every statement before it changing nothing
+    as read above, a guard's answer possibly built by a project function
+    that returns only Django responses), and that call no `login()`, read
+    no `request.session` or `COOKIES` and set no cookie: a forged request
+    without the password acts as no one (missed alarm: a helper handed the
+    request that reaches the session itself, a response builder that
+    writes). Test files.
+    Still flagged: a rebinding that keeps the session user
+    (`authenticate(...) or request.user`), or that comes after a write;
+    a view that checks a posted secret and then writes to
     the browser's session (pretix's `EventAuth`, a cross-domain session
     handoff) or sets a cookie: the attacker can post their own valid secret
     and the victim's browser is then signed in as the attacker (login CSRF,
@@ -182,6 +197,7 @@ class CsrfExemptView(Rule):
             and not (node.name.value != "dispatch" and is_inert_view(self.ctx, node))
             and not self._safe_method(node)
             and not self._credential_free(node)
+            and not self._authenticates_posted(node)
             and not self._drf_function(node)
             and not self._drf_method()
         ):
@@ -220,6 +236,15 @@ class CsrfExemptView(Rule):
         if isinstance(owner, cst.ClassDef):
             return self._credential_free_class(owner, self._owner_name(owner))
         return uses_no_browser_credentials(self.ctx, node)
+
+    def _authenticates_posted(self, node: cst.FunctionDef) -> bool:
+        """A view function that replaces the session user by the user of
+        posted credentials before it acts (`authenticates_posted_credentials`):
+        a forged request without the password acts as no one."""
+        owner = self.ctx.scope.node
+        return not isinstance(owner, cst.ClassDef) and authenticates_posted_credentials(
+            self.ctx, node
+        )
 
     def _credential_free_class(self, node: cst.ClassDef, qualname: str | None) -> bool:
         return qualname is not None and handlers_use_no_browser_credentials(
@@ -356,7 +381,11 @@ class CsrfExemptView(Rule):
             return False
         for stmt in self.ctx.tree.body:
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value == expr.value:
-                return is_inert_view(self.ctx, stmt) or uses_no_browser_credentials(self.ctx, stmt)
+                return (
+                    is_inert_view(self.ctx, stmt)
+                    or uses_no_browser_credentials(self.ctx, stmt)
+                    or authenticates_posted_credentials(self.ctx, stmt)
+                )
         return False
 
     # ------------------------------------------------------------------

@@ -1701,7 +1701,23 @@ def _inert_call(ctx: FileContext, call: cst.Call, defaults: dict[str, cst.BaseEx
     # A project helper that only handles what it is given (tendenci's
     # `is_ajax(request)`, which compares a header), or a Django form of the
     # project, which validates (its `save()` is another call).
-    return handles_data(ctx, name) is not None or _form_class(ctx.index, name)
+    return (
+        handles_data(ctx, name) is not None
+        or _form_class(ctx.index, name)
+        or _response_class(ctx.index, name)
+    )
+
+
+def _response_class(index: ProjectIndex, qualname: str) -> bool:
+    """A project class of Django's responses that only builds one: a base
+    under `django.http` and no method but `__init__` (tendenci's
+    `JSONResponse(HttpResponse)`, which dumps its object as the content).
+    What its `__init__` does is not read: one that writes is a missed alarm."""
+    cls = index.find_class(index.canonical(qualname))
+    if cls is None or any(m.name != "__init__" for m in cls.methods):
+        return False
+    bases = (dotted(base) for base in cls.bases)
+    return any(b is not None and index.canonical(b).startswith("django.http.") for b in bases)
 
 
 def _asks(name: str) -> bool:
@@ -2018,9 +2034,15 @@ def handlers_use_no_browser_credentials(
 
 
 def marks_webhook(name: str) -> bool:
-    """`stripe_webhook`, `GithubHookView`, `payments/webhooks.py`, `"hooks/stripe/"`."""
+    """`stripe_webhook`, `GithubHookView`, `payments/webhooks.py`, `"hooks/stripe/"`,
+    and `silent_post` (the payment gateways' name of the URL their server
+    posts a transaction's result to: Authorize.Net's Silent Post)."""
     words = set(name_words(name))
-    return bool(words & (WEBHOOK_WORDS | IDENTITY_PROVIDER_WORDS)) or "webhook" in name.lower()
+    return (
+        bool(words & (WEBHOOK_WORDS | IDENTITY_PROVIDER_WORDS))
+        or "webhook" in name.lower()
+        or {"silent", "post"} <= words
+    )
 
 
 # --------------------------------------------------------------------------

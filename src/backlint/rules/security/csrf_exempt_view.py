@@ -64,7 +64,9 @@ class CsrfExemptView(Rule):
     Not flagged:
     Webhooks, which other servers call without a browser session and which
     check a signature instead: a view, class or module whose name holds
-    `webhook`/`hook`/`ipn` (`stripe_webhook`, `payments/webhooks.py`), or a
+    `webhook`/`hook`/`ipn` (`stripe_webhook`, `payments/webhooks.py`) or
+    both `silent` and `post` (`silent_post`: the payment gateways' name of
+    the URL their server posts a transaction's result to), or a
     URL pattern whose path does; identity-provider callbacks (OAuth, SAML,
     OIDC: `oauth_callback`, `saml_acs`, `social_complete`, or a view under
     such a decorator: `@social_auth_view`, python-social-auth's `@psa`);
@@ -81,7 +83,9 @@ class CsrfExemptView(Rule):
     a Django form class of the project (also as a parameter's default,
     `form_class=DiscountForm`) and Django's rendering of a local bound to
     one (`form.as_p()`, `form.non_field_errors()`), `Q()`, a paginator, a
-    helper of the
+    response class of the project (a base under `django.http` and no method
+    but `__init__`: tendenci's `JSONResponse`; what its `__init__` does is
+    not read), a helper of the
     project that only handles what it is given (tendenci's `is_ajax(request)`),
     or an exception raised, and nothing is assigned to an attribute or an
     item but a local's (CSP and error report sinks, a metrics no-op, a status

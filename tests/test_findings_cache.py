@@ -170,6 +170,109 @@ def test_a_changed_fact_in_another_file(shop: Path) -> None:
     assert ("shop/views.py", 5, "BKL301") not in codes(after)
 
 
+def _linted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files a run lints (not taken from the findings cache)."""
+    from backlint.engine import runner
+
+    linted: list[str] = []
+    real = runner.lint_many
+
+    def spy(files: list[object], *args: object) -> object:
+        linted.extend(str(f.display) for f in files)  # type: ignore[attr-defined]
+        return real(files, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "lint_many", spy)
+    return linted
+
+
+def test_a_changed_fact_relints_only_the_files_that_depend_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_tree(
+        tmp_path / "p",
+        {**PROJECT, "shop/text.py": "def shout(word: str) -> str:\n    return word.upper()\n"},
+    )
+    run(root)
+    linted = _linted(monkeypatch)
+    # A new signature in other.py: a fact. text.py read nothing of other.py
+    # (its keys: its own module and the packages); views.py read the model
+    # graph, which answers from the whole index.
+    (root / "shop/other.py").write_text("def helper(x: int, y: int = 0) -> int:\n    return x\n")
+    warm = run(root)
+    assert "shop/text.py" not in linted
+    assert {"shop/other.py", "shop/views.py"} <= set(linted)
+    assert same(warm, run(root, cache=False))
+    linted.clear()
+    assert same(run(root), warm)  # the entries revalidated are taken as they are
+    assert linted == []
+
+
+def test_dependency_keys_digest_what_the_file_read(tmp_path: Path) -> None:
+    from backlint.engine.dependencies import Dependencies, keys_of
+    from backlint.engine.files import discover
+    from backlint.engine.index import build_index
+    from backlint.semantics.index import recording
+
+    tree = {
+        "pkg/__init__.py": "",
+        "pkg/a.py": "def helper(x):\n    return x\n",
+        "pkg/c.py": "def other():\n    return 1\n",
+    }
+    root = write_tree(tmp_path / "deps", tree)
+
+    def index_now() -> Dependencies:
+        files = discover([root], root, [], root)
+        built = build_index(files, None, None, root)
+        # Without an index cache no facts digest is computed: build one.
+        from backlint.engine.index import collect
+
+        modules = {f.module: collect(f).facts_digest for f in files}
+        return Dependencies(built.index, modules)
+
+    deps = index_now()
+    with recording() as reads:
+        assert deps.index.find_function("pkg.a.helper") is not None
+    keys = keys_of(reads)
+    assert keys is not None and "m:pkg.a" in keys and "m:pkg.c" not in keys
+    before = deps.digest(keys)
+    (root / "pkg/c.py").write_text("def other(y):\n    return y\n")
+    assert index_now().digest(keys) == before  # c.py: not read
+    (root / "pkg/a.py").write_text("def helper(x, y):\n    return x\n")
+    assert index_now().digest(keys) != before  # a.py's facts: read
+    assert index_now().digest(["v:no.such.view"]) is None  # a view of another version
+
+
+def test_reads_of_the_whole_index_have_no_keys(tmp_path: Path) -> None:
+    from backlint.engine.dependencies import keys_of
+    from backlint.semantics.django import django_models, relation_names
+    from backlint.semantics.index import ProjectIndex, recording
+
+    index = ProjectIndex([])
+    with recording() as reads:
+        list(index.modules.values())
+    assert keys_of(reads) is None
+    with recording() as reads:
+        index.view(django_models)  # an object that reads the index later
+    assert keys_of(reads) is None
+    with recording() as reads:
+        index.view(relation_names)  # data: built (from the model graph) unrecorded
+        assert "x" not in index.modules
+        sorted(index.modules)
+    assert keys_of(reads) == ["m:x", "n", "v:backlint.semantics.django.relation_names"]
+
+
+def test_entries_with_malformed_dependency_keys_are_misses(shop: Path) -> None:
+    (path,) = (shop / CACHE_DIR).glob("findings-*.json")
+    data = json.loads(path.read_text())
+    files = data["payload"]["files"]
+    for key, entry in files.items():
+        # Stale index digest: only the keys could make the entry valid.
+        files[key] = [entry[0], "stale", entry[2], [1, 2], "x"]
+    path.write_text(json.dumps(data))
+    (shop / "shop/other.py").write_text("def helper(x: int) -> int:\n    return x\n")
+    assert same(run(shop), run(shop, cache=False))
+
+
 def test_a_changed_configuration(shop: Path) -> None:
     (shop / "pyproject.toml").write_text('[tool.backlint]\nselect = ["BKL3"]\n')
     findings = run(shop)

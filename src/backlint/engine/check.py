@@ -81,19 +81,24 @@ def _pool(jobs: int, initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(settings: RunSettings, index: ProjectIndex, fix: FixMode | None = None) -> None:
+def _init_worker(
+    settings: RunSettings, index: ProjectIndex, fix: FixMode | None = None, track: bool = False
+) -> None:
     from backlint.engine import walker
 
     index.prepare()
     walker.warm_up()
-    _WORKER.update(settings=settings, index=index, fix=fix)
+    _WORKER.update(settings=settings, index=index, fix=fix, track=track)
 
 
-def _lint_chunk(task: tuple[Sequence[SourceFile], dict[str, array[int] | None]]) -> list[Finding]:
+def _lint_chunk(
+    task: tuple[Sequence[SourceFile], dict[str, array[int] | None]],
+) -> tuple[list[Finding], dict[str, list[str] | None] | None]:
     from backlint.engine.runner import lint_many
 
     files, tables = task
-    return lint_many(files, _WORKER["settings"], _WORKER["index"], tables)
+    reads: dict[str, list[str] | None] | None = {} if _WORKER.get("track") else None
+    return lint_many(files, _WORKER["settings"], _WORKER["index"], tables, reads), reads
 
 
 def _fix_chunk(
@@ -223,6 +228,7 @@ def _check(
                 return CheckResult(findings, len(files), [], [f.path for f in files], skipped)
 
     from backlint.engine import walker
+    from backlint.engine.dependencies import Dependencies
     from backlint.engine.index import PARALLEL_THRESHOLD, IndexCache, build_index, chunks
     from backlint.engine.runner import lint_many
 
@@ -233,14 +239,20 @@ def _check(
     )
     index, tables = indexed.index, indexed.tables
     to_lint = files
+    dependencies: Dependencies | None = None
     if found is not None and hashes is not None:
-        # Entries are valid for the index as it is now, whatever it was.
+        # Entries are valid for the index as it is now, whatever it was, or
+        # when what their file read of the index is unchanged.
+        dependencies = Dependencies(index, indexed.modules)
         cached = {}
         for file in files:
-            hit = found.get(str(file.path), file.display, hashes[str(file.path)], indexed.digest)
+            path = str(file.path)
+            hit = found.get(path, file.display, hashes[path], indexed.digest, dependencies)
             if hit is not None:
-                cached[str(file.path)] = hit
+                cached[path] = hit
         to_lint = [f for f in files if str(f.path) not in cached]
+    # path -> what its lint read of the index, for the findings cache.
+    reads: dict[str, list[str] | None] | None = {} if dependencies is not None else None
     serial = not (jobs > 1 and len(to_lint) >= PARALLEL_THRESHOLD)
     if not serial:
         # Workers inherit the views and the generated getters; a serial run
@@ -255,14 +267,16 @@ def _check(
     fixes: list[FileFix] = []
     if serial:
         if fix is None:
-            findings = lint_many(to_lint, settings, index, tables)
+            findings = lint_many(to_lint, settings, index, tables, reads)
         else:
             from backlint.engine.fixes import fix_many
 
             findings, fixes = fix_many(files, settings, index, tables, fix.unsafe)
     else:
-        _WORKER.update(settings=settings, index=index, fix=fix)
-        initargs: tuple[Any, ...] = () if sys.platform == "linux" else (settings, index, fix)
+        _WORKER.update(settings=settings, index=index, fix=fix, track=reads is not None)
+        initargs: tuple[Any, ...] = (
+            () if sys.platform == "linux" else (settings, index, fix, reads is not None)
+        )
         size = max(1, min(8, len(to_lint) // (jobs * 8)))
         tasks = [
             (batch, {str(f.path): tables[str(f.path)] for f in batch if str(f.path) in tables})
@@ -270,7 +284,11 @@ def _check(
         ]
         with _pool(jobs, initargs) as pool:
             if fix is None:
-                findings = [f for batch in pool.map(_lint_chunk, tasks) for f in batch]
+                findings = []
+                for batch, batch_reads in pool.map(_lint_chunk, tasks):
+                    findings += batch
+                    if reads is not None and batch_reads is not None:
+                        reads.update(batch_reads)
             else:
                 findings = []
                 for batch_findings, batch_fixes in pool.map(_fix_chunk, tasks):
@@ -283,9 +301,13 @@ def _check(
             if finding.path in by_display:
                 by_display[finding.path].append(finding)
         for file in to_lint:
-            content = hashes[str(file.path)]
-            if content:
-                found.put(str(file.path), content, indexed.digest, by_display[file.display])
+            path = str(file.path)
+            content = hashes[path]
+            if not content:
+                continue
+            keys = reads.get(path) if reads is not None else None
+            said = dependencies.digest(keys) if dependencies and keys is not None else None
+            found.put(path, content, indexed.digest, by_display[file.display], keys, said)
         found.save(project_state, indexed.digest, set(hashes))
         findings += [f for hit in cached.values() for f in hit]
     findings.sort()

@@ -5,12 +5,16 @@ A file's cached findings are reused when all of these are what they were:
 - the run's settings (backlint's version and the digest of its own code,
   the selected rules, their options, per-file ignores, engine codes, whether
   fix edits are computed), which name the cache file;
-- the project index digest: the facts of every file of the project, line
-  numbers left out (no rule reads them), and the declared requirements. An
-  edit that changes no fact (a function body, comments, moved code) keeps it:
-  only the edited file is linted again. An edit that changes a fact (a model
-  field, a route's signature) changes it and every file is linted again:
-  correct, if coarser than a per-fact dependency.
+- what its lint read of the project index (`dependencies`): the facts of
+  the modules it looked up, the data views it read, the packages, module
+  names and requirements, by a digest of their values; or, for a file that
+  asked what only the whole index answers (an object view such as the
+  model graph), the digest of every file's facts, line numbers left out
+  (no rule reads them). An edit that changes no fact (a function body,
+  comments, moved code) keeps both: only the edited file is linted again.
+  An edit that changes a fact (a model field, a route's signature) re-lints
+  the files that read that module or a view it changed, and those that
+  depend on the whole index.
 
 When every file of the project hashes as it did, the index digest is known
 without the index: the fully warm run reads the files, this cache and
@@ -35,6 +39,7 @@ from backlint.engine.cache_store import CACHE_DIR, read_json, write_json
 from backlint.types import Edit, Finding, Fix, FixKind
 
 if TYPE_CHECKING:
+    from backlint.engine.dependencies import Dependencies
     from backlint.engine.settings import RunSettings
 
 KIND = "backlint-findings"
@@ -52,20 +57,22 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def _canonical(value: Any) -> Any:
-    """Options as JSON data in one order (a frozenset's repr is not stable
-    from one process to the next)."""
+def canonical(value: Any) -> Any:
+    """Options and index views as JSON data in one order (a frozenset's repr
+    is not stable from one process to the next). What has no data form is
+    its repr: an object's repr names its address, so a value holding one
+    never digests the same twice (a miss, never a stale hit)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return [
             type(value).__name__,
-            {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)},
+            {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)},
         ]
     if isinstance(value, (set, frozenset)):
-        return sorted((_canonical(v) for v in value), key=repr)
+        return sorted((canonical(v) for v in value), key=repr)
     if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
+        return [canonical(v) for v in value]
     if isinstance(value, dict):
-        return sorted([repr(k), _canonical(v)] for k, v in value.items())
+        return sorted([repr(k), canonical(v)] for k, v in value.items())
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return repr(value)
@@ -75,7 +82,7 @@ def settings_digest(settings: RunSettings, cwd: Path, front: str = "cli") -> str
     """The settings a run's findings depend on; `cwd` too, since messages
     may name other files by their display path, and the front end (the
     flake8 plugin keys files by their decoded text, the CLI by their bytes)."""
-    options = {code: _canonical(value) for code, value in settings.options.items()}
+    options = {code: canonical(value) for code, value in settings.options.items()}
     text = json.dumps(
         [
             _code_digest(),
@@ -180,7 +187,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 class FindingsCache:
-    """path -> (content hash, index digest, findings) for one set of settings."""
+    """path -> (content hash, index digest, findings[, dependency keys, their
+    digest]) for one set of settings."""
 
     def __init__(self, root: Path, settings: RunSettings, cwd: Path, front: str = "cli") -> None:
         self.directory = root / CACHE_DIR
@@ -201,19 +209,52 @@ class FindingsCache:
         """The index digest, when the project's files are those it was computed from."""
         return self.index if project == self.project else None
 
-    def get(self, path: str, display: str, content: str, index: str) -> list[Finding] | None:
+    def get(
+        self,
+        path: str,
+        display: str,
+        content: str,
+        index: str,
+        dependencies: Dependencies | None = None,
+    ) -> list[Finding] | None:
+        """The findings stored for `path`, when its content is `content` and
+        they were found with the index digesting as `index`, or (given the
+        index's `dependencies`) when what the file read of it is unchanged."""
         raw = self.files.get(path)
-        if type(raw) is not list or len(raw) != 3 or raw[0] != content or raw[1] != index:
+        if type(raw) is not list or len(raw) not in (3, 5) or raw[0] != content:
             return None
         if type(raw[2]) is not list:
             return None
+        if raw[1] != index:
+            if dependencies is None or len(raw) != 5:
+                return None
+            keys, said = raw[3], raw[4]
+            if type(keys) is not list or any(type(k) is not str for k in keys):
+                return None
+            if type(said) is not str or dependencies.digest(keys) != said:
+                return None
+            # Valid for this index too: the next fully warm run takes it as is.
+            self.files[path] = self.new[path] = [content, index, raw[2], keys, said]
+            self.changed = True
         try:
             return [_decode_finding(display, item) for item in raw[2]]
         except (ValueError, TypeError):
             return None
 
-    def put(self, path: str, content: str, index: str, findings: list[Finding]) -> None:
-        entry = [content, index, [_encode_finding(f) for f in findings]]
+    def put(
+        self,
+        path: str,
+        content: str,
+        index: str,
+        findings: list[Finding],
+        keys: list[str] | None = None,
+        said: str | None = None,
+    ) -> None:
+        """Store a file's findings; `keys` and `said`: what its lint read of
+        the index and their digest (without them, the whole index's)."""
+        entry: list[Any] = [content, index, [_encode_finding(f) for f in findings]]
+        if keys is not None and said is not None:
+            entry += [keys, said]
         self.files[path] = self.new[path] = entry
         self.changed = True
 

@@ -13,7 +13,7 @@ import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +250,9 @@ class IndexResult:
     # everything a file's lint read of other files ("" when built without a
     # cache: nothing keys on it then).
     digest: str = ""
+    # Module name -> what its facts say (the module the index holds under
+    # that name): the values of the findings cache's `m:` dependency keys.
+    modules: dict[str, str] = field(default_factory=dict)
 
 
 def build_index(
@@ -301,7 +304,12 @@ def build_index(
     for entry in sorted(ordered, key=lambda e: e.path):
         said.update(f"{entry.path}\0{entry.facts_digest if entry.facts else '-'}\n".encode())
     tables = {e.path: e.statements if e.facts else None for e in ordered}
-    return IndexResult(index, tables, said.hexdigest() if digests else "")
+    modules: dict[str, str] = {}
+    if digests:
+        for entry in ordered:
+            if entry.facts is not None:
+                modules.setdefault(entry.facts.module, entry.facts_digest)
+    return IndexResult(index, tables, said.hexdigest() if digests else "", modules)
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import libcst as cst
 
+from backlint.engine.dependencies import keys_of
 from backlint.engine.files import SourceFile
 from backlint.engine.positions import Span, code_in_place, node_spans
 from backlint.engine.reading import SourceError, read_source
@@ -23,7 +24,7 @@ from backlint.engine.walker import Dispatch, Walker
 from backlint.registry import PARSE_ERROR, RULE_ERROR, UNUSED_NOQA
 from backlint.rule import Report, Rule
 from backlint.semantics.context import FileContext
-from backlint.semantics.index import ProjectIndex
+from backlint.semantics.index import ProjectIndex, recording
 from backlint.types import Edit, Finding, Fix
 
 _NO_TABLE = object()
@@ -349,9 +350,18 @@ def lint_many(
     settings: RunSettings,
     index: ProjectIndex,
     tables: Mapping[str, array[int] | None],
+    reads: dict[str, list[str] | None] | None = None,
 ) -> list[Finding]:
-    """A batch of files, with the statement tables of the index pass."""
+    """A batch of files, with the statement tables of the index pass.
+    `reads`: filled with what each file's lint read of the index (its
+    dependency keys, None for the whole index), for the findings cache."""
     out: list[Finding] = []
     for file in files:
-        out.extend(lint_path(file, settings, index, tables.get(str(file.path), _NO_TABLE)))
+        table = tables.get(str(file.path), _NO_TABLE)
+        if reads is None:
+            out.extend(lint_path(file, settings, index, table))
+            continue
+        with recording() as read:
+            out.extend(lint_path(file, settings, index, table))
+        reads[str(file.path)] = keys_of(read)
     return out

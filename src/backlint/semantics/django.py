@@ -45,7 +45,7 @@ from backlint.semantics.facts import (
     const_str,
     dotted,
 )
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view, index_view
 from backlint.semantics.python import ENUM_BASES
 
 # --------------------------------------------------------------------------
@@ -662,7 +662,7 @@ def django_models(index: ProjectIndex) -> DjangoModels:
 _ATTRIBUTE = re.compile(r"\.\s*(\w+)")
 
 
-@index_view
+@data_view
 def orm_attribute_names(index: ProjectIndex) -> frozenset[str]:
     """Attribute names that lead to a queryset: every model's managers and
     relations, and the queryset attributes of views."""
@@ -673,7 +673,7 @@ def orm_attribute_names(index: ProjectIndex) -> frozenset[str]:
     return frozenset(names)
 
 
-@index_view
+@data_view
 def relation_names(index: ProjectIndex) -> frozenset[str]:
     """Every model's relation names, forward and reverse (`author`, `book_set`)."""
     names: set[str] = set()
@@ -1401,7 +1401,7 @@ _PREFETCH_OBJECTS = frozenset(
 )
 
 
-@index_view
+@data_view
 def project_prefetch_calls(index: ProjectIndex) -> tuple[Call, ...]:
     """Every prefetch call of the project (`ModuleFacts.prefetch_calls`)."""
     return tuple(call for facts in index.modules.values() for call in facts.prefetch_calls)

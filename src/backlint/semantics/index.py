@@ -4,10 +4,17 @@ The engine fills it with one `ModuleFacts` per module before any rule runs.
 Framework semantics register *views* (a model graph, the routers, session
 dependencies): functions of the whole index, computed once per run in the
 parent process, before the workers start.
+
+While a file is linted, the index notes what it was asked (`recording`):
+the modules looked up by name, the data views read, whether the packages,
+the module names or the requirements were read, or whether anything that
+answers from the whole index was (an object view, an iteration over every
+module). The findings cache keys the file's findings by exactly that.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -16,6 +23,9 @@ from backlint.semantics.facts import ClassFacts, FunctionFacts, ModuleFacts, Val
 T = TypeVar("T")
 
 _VIEWS: list[Callable[[ProjectIndex], Any]] = []
+# Views whose value is data (sets, mappings, facts), not an object that reads
+# the index again later: a file depends on their value, not on the index.
+_DATA_VIEWS: dict[Callable[[ProjectIndex], Any], str] = {}
 
 
 def index_view(builder: Callable[[ProjectIndex], T]) -> Callable[[ProjectIndex], T]:
@@ -24,17 +34,120 @@ def index_view(builder: Callable[[ProjectIndex], T]) -> Callable[[ProjectIndex],
     return builder
 
 
+def data_view(builder: Callable[[ProjectIndex], T]) -> Callable[[ProjectIndex], T]:
+    """Register a view whose value is plain data: no index inside it, no
+    memo filled later (a file that reads it depends on that value only)."""
+    _DATA_VIEWS[builder] = f"{builder.__module__}.{builder.__qualname__}"
+    return index_view(builder)
+
+
+def data_views() -> dict[str, Callable[[ProjectIndex], Any]]:
+    """Name -> builder of every data view."""
+    return {name: builder for builder, name in _DATA_VIEWS.items()}
+
+
+class Reads:
+    """What the lint of one file asked the index (see the module's docs)."""
+
+    __slots__ = ("everything", "modules", "names", "packages", "requirements", "views")
+
+    def __init__(self) -> None:
+        self.modules: set[str] = set()
+        self.views: set[str] = set()
+        self.packages = False
+        self.names = False
+        self.requirements = False
+        self.everything = False
+
+
+_READS: Reads | None = None
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[Reads]:
+    """Note the index reads made inside the block."""
+    global _READS
+    before, _READS = _READS, Reads()
+    try:
+        yield _READS
+    finally:
+        _READS = before
+
+
+@contextlib.contextmanager
+def _paused() -> Iterator[None]:
+    """Reads made to build a view are the view's, not the file's."""
+    global _READS
+    before, _READS = _READS, None
+    try:
+        yield
+    finally:
+        _READS = before
+
+
+def _everything() -> None:
+    if _READS is not None:
+        _READS.everything = True
+
+
+def _names() -> None:
+    if _READS is not None:
+        _READS.names = True
+
+
+class Modules(dict[str, ModuleFacts]):
+    """Module name -> facts; notes, while a file's reads are recorded, the
+    names looked up, and any walk over every module."""
+
+    __slots__ = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if _READS is not None:
+            _READS.modules.add(key)
+        return dict.get(self, key, default)
+
+    def __getitem__(self, key: str) -> ModuleFacts:
+        if _READS is not None:
+            _READS.modules.add(key)
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        if _READS is not None and isinstance(key, str):
+            _READS.modules.add(key)
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        _names()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        _names()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        _names()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        _everything()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        _everything()
+        return dict.items(self)
+
+
 class ProjectIndex:
     """Facts of every module of the project, by dotted module name."""
 
     def __init__(self, modules: Iterable[ModuleFacts], *, complete: bool = True) -> None:
-        self.modules: dict[str, ModuleFacts] = {}
+        self.modules: Modules = Modules()
         for facts in modules:
             # Two files claiming one module name (scripts in separate folders):
             # keep the first, in path order, for a stable answer.
             self.modules.setdefault(facts.module, facts)
-        self.packages: frozenset[str] = frozenset(
-            p for facts in self.modules.values() for p in facts.imported_packages
+        self._packages: frozenset[str] = frozenset(
+            p for facts in dict.values(self.modules) for p in facts.imported_packages
         )
         # False when the index holds only the linted file (no project could be
         # indexed): cross-file rules must then stay silent rather than guess.
@@ -42,15 +155,47 @@ class ProjectIndex:
         self._views: dict[Callable[[ProjectIndex], Any], Any] = {}
         # Normalised package name -> version specifiers the project declares
         # (pyproject.toml, requirements*.txt); filled by the engine.
-        self.requirements: dict[str, tuple[str, ...]] = {}
+        self._requirements: dict[str, tuple[str, ...]] = {}
         self._suffixes: dict[str, str] | None = None
+        self._names: frozenset[str] | None = None
+
+    @property
+    def packages(self) -> frozenset[str]:
+        """Top-level packages the project's modules import."""
+        if _READS is not None:
+            _READS.packages = True
+        return self._packages
+
+    @property
+    def requirements(self) -> dict[str, tuple[str, ...]]:
+        if _READS is not None:
+            _READS.requirements = True
+        return self._requirements
+
+    @requirements.setter
+    def requirements(self, value: dict[str, tuple[str, ...]]) -> None:
+        self._requirements = value
+
+    def names(self) -> frozenset[str]:
+        """The name of every module of the project."""
+        _names()
+        if self._names is None:
+            self._names = frozenset(dict.keys(self.modules))
+        return self._names
 
     def uses(self, package: str) -> bool:
         return package in self.packages
 
     def view(self, builder: Callable[[ProjectIndex], T]) -> T:
+        if _READS is not None:
+            name = _DATA_VIEWS.get(builder)
+            if name is None:
+                _READS.everything = True  # an object that may read any module later
+            else:
+                _READS.views.add(name)
         if builder not in self._views:
-            self._views[builder] = builder(self)
+            with _paused():
+                self._views[builder] = builder(self)
         result: T = self._views[builder]
         return result
 
@@ -62,18 +207,19 @@ class ProjectIndex:
     def __getstate__(self) -> dict[str, Any]:
         return {
             "modules": self.modules,
-            "packages": self.packages,
+            "packages": self._packages,
             "complete": self.complete,
-            "requirements": self.requirements,
+            "requirements": self._requirements,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.modules = state["modules"]
-        self.packages = state["packages"]
+        self._packages = state["packages"]
         self.complete = state["complete"]
         self._views = {}
-        self.requirements = state.get("requirements", {})
+        self._requirements = state.get("requirements", {})
         self._suffixes = None
+        self._names = None
 
     # Symbols -------------------------------------------------------------------
 
@@ -96,15 +242,18 @@ class ProjectIndex:
         a directory on `sys.path` (it holds `manage.py`: Django's usual layout,
         whose apps import each other by the short name). Only a suffix that one
         module alone ends with, and that is no module of its own, counts."""
+        _names()  # the table is a function of the module names
         if self._suffixes is None:
             table: dict[str, str | None] = {}
-            for module in self.modules:
+            for module in dict.__iter__(self.modules):
                 parts = module.split(".")
                 for i in range(1, len(parts)):
                     suffix = ".".join(parts[i:])
                     table[suffix] = None if suffix in table else module
             self._suffixes = {
-                k: v for k, v in table.items() if v is not None and k not in self.modules
+                k: v
+                for k, v in table.items()
+                if v is not None and not dict.__contains__(self.modules, k)
             }
         target = self._suffixes.get(name)
         return self.modules.get(target) if target is not None else None

@@ -35,7 +35,7 @@ from backlint.semantics.fastapi import (
     param_type,
     parameters,
 )
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view, index_view
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
 from backlint.semantics.urls import url_entries
@@ -339,7 +339,7 @@ def named_policy_requires_login(index: ProjectIndex, qualname: str) -> bool:
     )
 
 
-@index_view
+@data_view
 def named_policy_statements(index: ProjectIndex) -> dict[str, list[list[str] | None]]:
     """The principals of each drf-access-policy statement list that a
     module-level dict keeps under a literal key (`{"TokenView": [{"action":
@@ -771,7 +771,7 @@ def _dependency_params(ctx: FileContext, param: cst.Param, scope: Scope) -> set[
     return {p[0] for p in found.params} if found is not None else set()
 
 
-@index_view
+@data_view
 def names_password_grant(index: ProjectIndex) -> bool:
     """Some module- or class-level value names django-oauth-toolkit's
     password grant (`Application.GRANT_PASSWORD`)."""

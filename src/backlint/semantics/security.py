@@ -34,7 +34,7 @@ from backlint.semantics.flow import (
     local_values,
     module_constant,
 )
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view
 from backlint.semantics.tree import descendants
 
 # --------------------------------------------------------------------------
@@ -1092,7 +1092,7 @@ def is_secret_text(value: object) -> bool:
     return not text.lower().endswith((".pem", ".key", ".crt", ".json", ".txt"))
 
 
-@index_view
+@data_view
 def sentinel_defaults(index: ProjectIndex) -> frozenset[tuple[str, str]]:
     """(attribute, literal) pairs the project compares somewhere
     (`settings.SKYVERN_API_KEY != "PLACEHOLDER"`): a default the code

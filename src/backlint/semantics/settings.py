@@ -25,7 +25,7 @@ import libcst as cst
 
 from backlint.semantics.context import FileContext, Imported, Scope
 from backlint.semantics.facts import ModuleFacts, Seq, Value, const_str, dotted
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view, index_view
 from backlint.types import NON_PRODUCTION_PACKAGES
 
 # Names a module assigns that make it a Django settings module whatever its name.
@@ -142,7 +142,7 @@ def overridden_by_environment(ctx: FileContext) -> bool:
     return result
 
 
-@index_view
+@data_view
 def checks_host_itself(index: ProjectIndex) -> bool:
     """A module of the project (not a test) imports `DisallowedHost`: the
     project validates the Host header in its own middleware (multi-domain

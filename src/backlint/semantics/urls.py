@@ -21,7 +21,7 @@ from backlint.semantics.facts import (
     Value,
     dotted,
 )
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view
 
 # Django's URL functions, by every path they are imported from.
 URL_FUNCTIONS = frozenset(
@@ -112,7 +112,7 @@ def _patterns(index: ProjectIndex, facts: ModuleFacts) -> Iterator[str]:
             yield index.canonical(target)
 
 
-@index_view
+@data_view
 def url_routes(index: ProjectIndex) -> dict[str, frozenset[str]]:
     """URLconf module -> the class views it routes (by qualified name)."""
     routes: dict[str, frozenset[str]] = {}

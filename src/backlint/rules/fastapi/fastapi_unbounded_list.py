@@ -30,7 +30,7 @@ from backlint.semantics.fastapi import (
     path_parameters,
     route_of,
 )
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view
 from backlint.semantics.python import body_calls, body_statements
 from backlint.semantics.sqlalchemy import (
     ORM_PACKAGES,
@@ -166,7 +166,7 @@ def _functions(index: ProjectIndex) -> list[FunctionFacts]:
     return out
 
 
-@index_view
+@data_view
 def paged_models(index: ProjectIndex) -> frozenset[str]:
     """The models the project lists with a bound somewhere: a function (a
     route, a CRUD helper, a repository method) returns a query of the model

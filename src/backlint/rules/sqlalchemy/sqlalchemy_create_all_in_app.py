@@ -7,7 +7,7 @@ import libcst as cst
 from backlint.rules.sqlalchemy import SQLAlchemyRule
 from backlint.semantics.context import Assigned, Scope, ScopeKind
 from backlint.semantics.facts import IN_MEMORY_DATABASE, Call, Const, FunctionFacts, dotted
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view
 from backlint.semantics.sqlalchemy import (
     ASYNC_FACTORY_CALLS,
     METADATA_CLASSES,
@@ -26,7 +26,7 @@ FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture"})
 _ENGINE_CALLS = SYNC_FACTORY_CALLS | ASYNC_FACTORY_CALLS
 
 
-@index_view
+@data_view
 def in_memory_functions(index: ProjectIndex) -> frozenset[str]:
     """Functions some module of the project calls to set up an in-memory
     SQLite database (`ModuleFacts.in_memory_calls`)."""

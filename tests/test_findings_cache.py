@@ -194,17 +194,20 @@ def test_a_changed_fact_relints_only_the_files_that_depend_on_it(
     )
     run(root)
     linted = _linted(monkeypatch)
-    # A new signature in other.py: a fact. text.py read nothing of other.py
-    # (its keys: its own module and the packages); views.py read the model
-    # graph, which answers from the whole index.
+    # A new signature in other.py: a fact, but of no model. text.py read
+    # nothing of other.py, views.py read the model graph, which is unchanged.
     (root / "shop/other.py").write_text("def helper(x: int, y: int = 0) -> int:\n    return x\n")
     warm = run(root)
-    assert "shop/text.py" not in linted
-    assert {"shop/other.py", "shop/views.py"} <= set(linted)
+    assert linted == ["shop/other.py"]
     assert same(warm, run(root, cache=False))
     linted.clear()
     assert same(run(root), warm)  # the entries revalidated are taken as they are
     assert linted == []
+    # A model's field: the graph changes, and views.py (which reads it) with it.
+    (root / "shop/models.py").write_text(MODELS + "    note = models.TextField()\n")
+    warm = run(root)
+    assert "shop/views.py" in linted and "shop/text.py" not in linted
+    assert same(warm, run(root, cache=False))
 
 
 def test_dependency_keys_digest_what_the_file_read(tmp_path: Path) -> None:
@@ -244,6 +247,7 @@ def test_dependency_keys_digest_what_the_file_read(tmp_path: Path) -> None:
 
 def test_reads_of_the_whole_index_have_no_keys(tmp_path: Path) -> None:
     from backlint.engine.dependencies import keys_of
+    from backlint.semantics.celery import celery_project
     from backlint.semantics.django import django_models, relation_names
     from backlint.semantics.index import ProjectIndex, recording
 
@@ -252,13 +256,55 @@ def test_reads_of_the_whole_index_have_no_keys(tmp_path: Path) -> None:
         list(index.modules.values())
     assert keys_of(reads) is None
     with recording() as reads:
-        index.view(django_models)  # an object that reads the index later
+        index.view(celery_project)  # an object whose memos hide what it read
     assert keys_of(reads) is None
+    with recording() as reads:
+        index.view(django_models)  # tracked: its state, and what it reads later
+    assert keys_of(reads) == ["v:backlint.semantics.django.django_models"]
     with recording() as reads:
         index.view(relation_names)  # data: built (from the model graph) unrecorded
         assert "x" not in index.modules
         sorted(index.modules)
     assert keys_of(reads) == ["m:x", "n", "v:backlint.semantics.django.relation_names"]
+
+
+def test_a_memo_replays_the_reads_that_filled_it() -> None:
+    from backlint.engine.dependencies import keys_of
+    from backlint.semantics.index import Once, ProjectIndex, recording
+
+    index = ProjectIndex([])
+    once: Once[bool] = Once()
+    with recording() as first:
+        assert once.get(lambda: "settings" in index.modules) is False
+    with recording() as second:  # a later file: the memo answers, and says why
+        assert once.get(lambda: True) is False
+    assert keys_of(first) == keys_of(second) == ["m:settings"]
+
+
+def test_drf_classes_replay_what_their_memos_read(tmp_path: Path) -> None:
+    from backlint.engine.dependencies import keys_of
+    from backlint.engine.files import discover
+    from backlint.engine.index import build_index
+    from backlint.semantics.drf import drf_classes
+    from backlint.semantics.index import recording
+
+    root = write_tree(
+        tmp_path / "api",
+        {
+            "api/__init__.py": "",
+            "api/base.py": "from rest_framework import viewsets\n\n\n"
+            "class Base(viewsets.ModelViewSet):\n    pass\n",
+            "api/views.py": "from api.base import Base\n\n\nclass Orders(Base):\n    pass\n",
+        },
+    )
+    index = build_index(discover([root], root, [], root), None, None, root).index
+    answers = []
+    for _ in range(2):  # the second file is answered by the memos
+        with recording() as reads:
+            answers.append(index.view(drf_classes).mro("api.views.Orders"))
+        keys = keys_of(reads)
+        assert keys is not None and {"m:api.views", "m:api.base"} <= set(keys)
+    assert answers[0] == answers[1] and "api.base.Base" in answers[0]
 
 
 def test_entries_with_malformed_dependency_keys_are_misses(shop: Path) -> None:

@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "backlint"
+VIEW_DECORATORS = frozenset({"index_view", "data_view", "tracked_view"})
 
 
 def _view_builders(trees: dict[Path, ast.Module]) -> set[str]:
@@ -15,7 +16,7 @@ def _view_builders(trees: dict[Path, ast.Module]) -> set[str]:
     for tree in trees.values():
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and any(
-                isinstance(d, ast.Name) and d.id == "index_view" for d in node.decorator_list
+                isinstance(d, ast.Name) and d.id in VIEW_DECORATORS for d in node.decorator_list
             ):
                 names.add(node.name)
     return names

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backlint.engine.findings_cache import canonical
-from backlint.semantics.index import ProjectIndex, Reads, data_views
+from backlint.semantics.index import ProjectIndex, Reads, TrackedView, data_views
 
 
 def keys_of(reads: Reads) -> list[str] | None:
@@ -63,7 +63,10 @@ class Dependencies:
             return self.modules.get(name, "-")
         if kind == "v":
             builder = data_views().get(name)
-            return None if builder is None else _digest(self.index.view(builder))
+            if builder is None:
+                return None
+            value = self.index.view(builder)
+            return _digest(value.state() if isinstance(value, TrackedView) else value)
         if kind == "p":
             return _digest(self.index.packages)
         if kind == "n":

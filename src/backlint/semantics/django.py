@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import libcst as cst
 
@@ -45,7 +45,7 @@ from backlint.semantics.facts import (
     const_str,
     dotted,
 )
-from backlint.semantics.index import ProjectIndex, data_view, index_view
+from backlint.semantics.index import Once, ProjectIndex, TrackedView, data_view, tracked_view
 from backlint.semantics.python import ENUM_BASES
 
 # --------------------------------------------------------------------------
@@ -280,13 +280,17 @@ def app_package(module: str) -> str:
 _PLACEHOLDER = re.compile(r"%\((class|app_label)\)s")
 
 
-class DjangoModels:
-    """Every model of the project (and Django's own), by qualified name."""
+class DjangoModels(TrackedView):
+    """Every model of the project (and Django's own), by qualified name.
+
+    A tracked view: built once from every module, then read by files, which
+    depend on what it built (`state`) and on the index reads its methods
+    make; nothing is memoised after the build but in a `Once`."""
 
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
         self.models: dict[str, Model] = {}
-        self._user_model: str | None = None  # found on first use
+        self._user_model: Once[str] = Once()  # found on first use
         self._raw_fields: dict[str, list[tuple[str, Call, RelationKind | None]]] = {}
         self._labels = self._app_labels()
         self._collect()
@@ -518,9 +522,10 @@ class DjangoModels:
 
     def user_model(self) -> str | None:
         """AUTH_USER_MODEL from the project's settings, else Django's User."""
-        if self._user_model is None:
-            self._user_model = self._find_user_model()
-        return self._user_model
+        return self._user_model.get(self._find_user_model)
+
+    def state(self) -> Any:
+        return [self.models, self._labels, self._raw_fields]
 
     def _find_user_model(self) -> str:
         for facts in self.index.modules.values():
@@ -654,7 +659,7 @@ def _base_name(index: ProjectIndex, value: Value) -> str:
     return index.canonical(name) if name else ""
 
 
-@index_view
+@tracked_view
 def django_models(index: ProjectIndex) -> DjangoModels:
     return DjangoModels(index)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 import libcst as cst
 
@@ -42,7 +42,7 @@ from backlint.semantics.facts import (
     const_str,
     dotted,
 )
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import Once, ProjectIndex, TrackedView, index_view, tracked_view
 from backlint.semantics.names import last_name
 from backlint.semantics.security import is_request
 from backlint.semantics.settings import settings_kind
@@ -436,9 +436,10 @@ class Member:
 Lookup = Member | _UnknownClass | None  # None: not defined anywhere
 
 
-class DrfClasses:
+class DrfClasses(TrackedView):
     """The project's classes as DRF sees them (built only for projects that use
-    DRF); per-class answers are computed on first demand and memoised."""
+    DRF); per-class answers are computed on first demand and memoised, each
+    in a `Once`: a tracked view (see `semantics.index`)."""
 
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
@@ -451,16 +452,20 @@ class DrfClasses:
                     name = dotted(base)
                     if name:
                         self.subclassed.add(index.canonical(name))
-        self._mro: dict[str, tuple[str, ...]] = {}
-        self._facts: dict[str, ClassFacts | None] = {}
-        self._walks: dict[tuple[str, str], tuple[Walked, ...] | None] = {}
+        self._mro: dict[str, Once[tuple[str, ...]]] = {}
+        self._facts: dict[str, Once[ClassFacts | None]] = {}
+        self._walks: dict[tuple[str, str], Once[tuple[Walked, ...] | None]] = {}
+
+    def state(self) -> Any:
+        return [self.subclassed, self.models.state()]
 
     # Classes -----------------------------------------------------------------
 
     def facts(self, qualname: str) -> ClassFacts | None:
-        if qualname not in self._facts:
-            self._facts[qualname] = self.index.find_class(qualname)
-        return self._facts[qualname]
+        once = self._facts.get(qualname)
+        if once is None:
+            once = self._facts[qualname] = Once()
+        return once.get(lambda: self.index.find_class(qualname))
 
     def bases(self, qualname: str) -> tuple[str, ...]:
         if qualname in DRF_CLASSES:
@@ -479,12 +484,11 @@ class DrfClasses:
     def mro(self, qualname: str) -> tuple[str, ...]:
         """C3 linearisation over project and DRF classes; other classes are
         leaves (their own bases unknown)."""
-        found = self._mro.get(qualname)
-        if found is None:
-            self._mro[qualname] = (qualname,)  # a cycle ends here
-            found = self._linearise(qualname)
-            self._mro[qualname] = found
-        return found
+        once = self._mro.get(qualname)
+        if once is None:
+            once = self._mro[qualname] = Once()
+        # A cycle of bases ends at the class that closes it.
+        return once.get(lambda: self._linearise(qualname), (qualname,))
 
     def _linearise(self, qualname: str) -> tuple[str, ...]:
         bases = [b for b in self.bases(qualname) if b != "builtins.object"]
@@ -637,14 +641,17 @@ class DrfClasses:
         """The relations of `model` the serializer reads for each object it
         renders (see `Walked`), memoised; None when the serializer is unknown."""
         key = (serializer, model.qualname)
-        if key not in self._walks:
-            if self.facts(serializer) is None:
-                self._walks[key] = None
-            else:
-                out: dict[str, Walked] = {}
-                _SerializerWalk(self, out).walk(serializer, model, _Path(), 0, set())
-                self._walks[key] = tuple(out.values())
-        return self._walks[key]
+        once = self._walks.get(key)
+        if once is None:
+            once = self._walks[key] = Once()
+        return once.get(lambda: self._walk(serializer, model))
+
+    def _walk(self, serializer: str, model: Model) -> tuple[Walked, ...] | None:
+        if self.facts(serializer) is None:
+            return None
+        out: dict[str, Walked] = {}
+        _SerializerWalk(self, out).walk(serializer, model, _Path(), 0, set())
+        return tuple(out.values())
 
     def field_kind(self, call: Call) -> tuple[str, str | None]:
         """("serializer", qualname) for a nested serializer, ("method", None),
@@ -690,7 +697,7 @@ class DrfClasses:
         return lookup_field is None or const_str(lookup_field) == "pk"
 
 
-@index_view
+@tracked_view
 def drf_classes(index: ProjectIndex) -> DrfClasses:
     return DrfClasses(index)
 

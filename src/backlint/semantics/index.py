@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from backlint.semantics.facts import ClassFacts, FunctionFacts, ModuleFacts, Value, dotted
 
@@ -41,9 +41,25 @@ def data_view(builder: Callable[[ProjectIndex], T]) -> Callable[[ProjectIndex], 
     return index_view(builder)
 
 
+def tracked_view(builder: Callable[[ProjectIndex], T]) -> Callable[[ProjectIndex], T]:
+    """Register a view whose value is an object (`TrackedView`) that reads
+    the index again on demand: a file that reads it depends on the object's
+    `state()` and on the reads its methods make, which the index records as
+    for any other read; what it memoises must be in a `Once` (a memo that
+    replays the reads that filled it to every later caller)."""
+    return data_view(builder)
+
+
 def data_views() -> dict[str, Callable[[ProjectIndex], Any]]:
-    """Name -> builder of every data view."""
+    """Name -> builder of every data view (and tracked view)."""
     return {name: builder for builder, name in _DATA_VIEWS.items()}
+
+
+class TrackedView:
+    """The value of a `tracked_view`: `state()` is what it built, as data."""
+
+    def state(self) -> Any:
+        raise NotImplementedError
 
 
 class Reads:
@@ -83,6 +99,47 @@ def _paused() -> Iterator[None]:
         yield
     finally:
         _READS = before
+
+
+def _replay(reads: Reads) -> None:
+    """Add reads made earlier (to fill a memo) to the file's being recorded."""
+    if _READS is None or _READS is reads:
+        return
+    _READS.modules |= reads.modules
+    _READS.views |= reads.views
+    _READS.packages |= reads.packages
+    _READS.names |= reads.names
+    _READS.requirements |= reads.requirements
+    _READS.everything |= reads.everything
+
+
+class Once(Generic[T]):
+    """A value computed from the index on first demand, kept with the reads
+    that computed it: every later caller depends on them too (a plain memo
+    would hide them from the files after the first)."""
+
+    __slots__ = ("_computing", "_reads", "_value")
+
+    def __init__(self) -> None:
+        self._reads: Reads | None = None
+        self._value: T | None = None
+        self._computing = False
+
+    def get(self, compute: Callable[[], T], cycle: T | None = None) -> T:
+        """`cycle`: the answer to a call made while computing the value (a
+        recursion that comes back to it, such as a cycle of bases)."""
+        if self._reads is None:
+            if self._computing:
+                return cycle  # type: ignore[return-value]
+            self._computing = True
+            try:
+                with recording() as reads:
+                    self._value = compute()
+            finally:
+                self._computing = False
+            self._reads = reads
+        _replay(self._reads)
+        return self._value  # type: ignore[return-value]
 
 
 def _everything() -> None:

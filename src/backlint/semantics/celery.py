@@ -17,7 +17,7 @@ import libcst as cst
 
 from backlint.semantics.context import Assigned, FileContext, Parameter, Scope
 from backlint.semantics.facts import Call, FunctionFacts, Subscript, Value, dotted
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, data_view
 
 # The Celery application class.
 APP_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
@@ -79,7 +79,7 @@ class CeleryProject:
     custom_send: frozenset[str] = frozenset()
 
 
-@index_view
+@data_view
 def celery_project(index: ProjectIndex) -> CeleryProject:
     if not index.uses("celery"):
         return CeleryProject()

@@ -42,7 +42,13 @@ from backlint.semantics.facts import (
     const_str,
     dotted,
 )
-from backlint.semantics.index import Once, ProjectIndex, TrackedView, index_view, tracked_view
+from backlint.semantics.index import (
+    Once,
+    ProjectIndex,
+    TrackedView,
+    data_view,
+    tracked_view,
+)
 from backlint.semantics.names import last_name
 from backlint.semantics.security import is_request
 from backlint.semantics.settings import settings_kind
@@ -327,7 +333,7 @@ def is_settings_module(
     return settings_kind(path, module, is_package, assigned) != "non-production"
 
 
-@index_view
+@data_view
 def rest_framework_settings(index: ProjectIndex) -> RestFrameworkSettings:
     """The project's REST_FRAMEWORK settings (see `RestFrameworkSettings`)."""
     if not index.complete:
@@ -1425,7 +1431,7 @@ class PublicViews:
     row_bases: frozenset[str] = frozenset()
 
 
-@index_view
+@data_view
 def public_views(index: ProjectIndex) -> PublicViews:
     """The views public by design, read from the URLconfs and the views.
 

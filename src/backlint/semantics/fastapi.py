@@ -37,7 +37,7 @@ from backlint.semantics.facts import (
     const_str,
     dotted,
 )
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, TrackedView, tracked_view
 from backlint.semantics.python import body_statements
 
 ROUTER_CLASSES = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter"})
@@ -54,7 +54,7 @@ ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 CALLS_OF_INTEREST.add("include_router")
 
 
-class FastAPIApps:
+class FastAPIApps(TrackedView):
     """Module-level FastAPI/APIRouter instances and project subclasses, and
     which of them are hidden from the OpenAPI schema (`include_in_schema=False`
     where they are created or included, or an app with `openapi_url=None`)."""
@@ -122,7 +122,7 @@ class FastAPIApps:
         return qualname is not None and self.index.canonical(qualname) in self.hidden
 
 
-@index_view
+@tracked_view
 def fastapi_apps(index: ProjectIndex) -> FastAPIApps:
     return FastAPIApps(index)
 
@@ -391,7 +391,7 @@ LIFESPAN_KEYWORDS = ("lifespan", "on_startup", "on_shutdown")
 CALLS_OF_INTEREST.add("add_event_handler")
 
 
-class FastAPIDependencies:
+class FastAPIDependencies(TrackedView):
     """What runs per request through `Depends()`/`Security()` anywhere in the
     project (function parameters, `Annotated` aliases, `dependencies=[...]` of
     routes, routers and apps), and what runs at startup or shutdown."""
@@ -493,7 +493,7 @@ def _depends_in(value: Value | None, annotation: Value | None) -> list[Value]:
     return out
 
 
-@index_view
+@tracked_view
 def fastapi_dependencies(index: ProjectIndex) -> FastAPIDependencies:
     return FastAPIDependencies(index)
 

@@ -56,10 +56,12 @@ def data_views() -> dict[str, Callable[[ProjectIndex], Any]]:
 
 
 class TrackedView:
-    """The value of a `tracked_view`: `state()` is what it built, as data."""
+    """The value of a `tracked_view`: `state()` is what it built, as data
+    (by default every attribute but the index: a view whose methods
+    memoise in `Once` values leaves those out)."""
 
     def state(self) -> Any:
-        raise NotImplementedError
+        return {k: v for k, v in vars(self).items() if k != "index"}
 
 
 class Reads:

@@ -35,7 +35,7 @@ from backlint.semantics.fastapi import (
     param_type,
     parameters,
 )
-from backlint.semantics.index import ProjectIndex, data_view, index_view
+from backlint.semantics.index import ProjectIndex, data_view
 from backlint.semantics.security import name_words
 from backlint.semantics.tree import descendants
 from backlint.semantics.urls import url_entries
@@ -462,7 +462,7 @@ class RateLimits:
         )
 
 
-@index_view
+@data_view
 def rate_limits(index: ProjectIndex) -> RateLimits:
     middleware = False
     limited: set[str] = set()
@@ -567,7 +567,7 @@ def _view_target(value: Value, limited: list[bool]) -> str | None:
     return None
 
 
-@index_view
+@data_view
 def routed_views(index: ProjectIndex) -> RoutedViews:
     has_urlconf = False
     routed: set[str] = set()

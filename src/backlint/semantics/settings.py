@@ -25,7 +25,7 @@ import libcst as cst
 
 from backlint.semantics.context import FileContext, Imported, Scope
 from backlint.semantics.facts import ModuleFacts, Seq, Value, const_str, dotted
-from backlint.semantics.index import ProjectIndex, data_view, index_view
+from backlint.semantics.index import ProjectIndex, data_view
 from backlint.types import NON_PRODUCTION_PACKAGES
 
 # Names a module assigns that make it a Django settings module whatever its name.
@@ -278,7 +278,7 @@ def _configures_a_site(facts: ModuleFacts) -> bool:
     return False
 
 
-@index_view
+@data_view
 def project_settings(index: ProjectIndex) -> ProjectSettings:
     limiter = False
     deploys = False

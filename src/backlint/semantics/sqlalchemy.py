@@ -42,7 +42,7 @@ from backlint.semantics.facts import (
     dotted,
 )
 from backlint.semantics.fastapi import param_type
-from backlint.semantics.index import ProjectIndex, index_view
+from backlint.semantics.index import ProjectIndex, TrackedView, tracked_view
 from backlint.semantics.tree import descendants
 
 Kind = Literal["sync", "async"]
@@ -469,7 +469,7 @@ class MappedClass:
         return self.relationships.get(name)
 
 
-class SQLAlchemyModels:
+class SQLAlchemyModels(TrackedView):
     """Every mapped class of the project (declarative, 2.0 `Mapped[]`, classic
     `Column`, SQLModel `table=True`, flask-sqlalchemy `db.Model`), with its
     relationships, inherited ones included, and the declarative bases."""
@@ -721,7 +721,7 @@ def _target_name(value: Value | None) -> str | None:
     return name
 
 
-@index_view
+@tracked_view
 def sqlalchemy_models(index: ProjectIndex) -> SQLAlchemyModels:
     return SQLAlchemyModels(index)
 

@@ -1,8 +1,11 @@
 """The findings cache on real code: on a copy of each tree, a run without
 cache, a cold run that writes the cache and a warm run must give the same
 findings (JSON, fixes included); so must a warm run after an edit that
-changes no fact (a comment) and one that changes a fact (a new module-level
-function), each compared with a run without cache of the edited tree.
+changes no fact (a comment), one that changes a fact (a new module-level
+function) and, in a Django tree, one that changes the model graph (the
+first `models.ForeignKey(` of the first models file, in path order, made a
+plain `models.IntegerField(`: a relation and its reverse gone), each
+compared with a run without cache of the edited tree.
 
     python scripts/cache_corpora.py path/to/corpora                 # every tree
     python scripts/cache_corpora.py path/to/corpora django lnbits
@@ -55,8 +58,30 @@ def check_tree(tree: Path, work: Path) -> list[str]:
         if after != fresh:
             problems.append(f"after {label} in {largest.relative_to(copy)}: warm differs")
         print(f"  after {label}: {after_s:.1f} s", flush=True)
+    model = _first_relation(copy)
+    if model is not None:
+        text = model.read_text(encoding="utf-8")
+        model.write_text(text.replace(RELATION, "models.IntegerField(", 1), encoding="utf-8")
+        after, after_s = _findings(copy)
+        fresh, _ = _findings(copy, "--no-cache")
+        if after != fresh:
+            problems.append(f"after a relation made a field in {model.relative_to(copy)}: differs")
+        print(f"  after a relation made a field: {after_s:.1f} s", flush=True)
     print(f"  cold {cold_s:.1f} s, warm {warm_s:.1f} s", flush=True)
     return problems
+
+
+RELATION = "models.ForeignKey("
+
+
+def _first_relation(tree: Path) -> Path | None:
+    for path in sorted(tree.rglob("models*.py")) + sorted(tree.rglob("models/*.py")):
+        try:
+            if RELATION in path.read_text(encoding="utf-8"):
+                return path
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
 
 
 def main() -> int:

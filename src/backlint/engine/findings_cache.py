@@ -6,15 +6,15 @@ A file's cached findings are reused when all of these are what they were:
   the selected rules, their options, per-file ignores, engine codes, whether
   fix edits are computed), which name the cache file;
 - what its lint read of the project index (`dependencies`): the facts of
-  the modules it looked up, the data views it read, the packages, module
-  names and requirements, by a digest of their values; or, for a file that
-  asked what only the whole index answers (an object view such as the
-  model graph), the digest of every file's facts, line numbers left out
-  (no rule reads them). An edit that changes no fact (a function body,
-  comments, moved code) keeps both: only the edited file is linted again.
-  An edit that changes a fact (a model field, a route's signature) re-lints
-  the files that read that module or a view it changed, and those that
-  depend on the whole index.
+  the modules it looked up, the views it read (a data view's value, a
+  tracked view's built state), the packages, module names and
+  requirements, by a digest of their values; or, for a file whose lint
+  walked every module's facts, the digest of every file's facts, line
+  numbers left out (no rule reads them). An edit that changes no fact (a
+  function body, comments, moved code) keeps both: only the edited file is
+  linted again. An edit that changes a fact (a model field, a route's
+  signature) re-lints the files that read that module or a view it
+  changed.
 
 When every file of the project hashes as it did, the index digest is known
 without the index: the fully warm run reads the files, this cache and

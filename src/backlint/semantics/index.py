@@ -6,10 +6,11 @@ dependencies): functions of the whole index, computed once per run in the
 parent process, before the workers start.
 
 While a file is linted, the index notes what it was asked (`recording`):
-the modules looked up by name, the data views read, whether the packages,
-the module names or the requirements were read, or whether anything that
-answers from the whole index was (an object view, an iteration over every
-module). The findings cache keys the file's findings by exactly that.
+the modules looked up by name, the views read (`data_view`,
+`tracked_view`), whether the packages, the module names or the
+requirements were read, or whether anything that answers from the whole
+index was (a view of no declared kind, a walk over every module's facts).
+The findings cache keys the file's findings by exactly that.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from backlint.semantics.facts import ClassFacts, FunctionFacts, ModuleFacts, Val
 T = TypeVar("T")
 
 _VIEWS: list[Callable[[ProjectIndex], Any]] = []
-# Views whose value is data (sets, mappings, facts), not an object that reads
-# the index again later: a file depends on their value, not on the index.
+# Data and tracked views, by name: a file that reads one depends on its
+# value (a tracked view's `state()`) and its own reads, not on the index.
 _DATA_VIEWS: dict[Callable[[ProjectIndex], Any], str] = {}
 
 

@@ -135,16 +135,7 @@ def test_a_changed_file(shop: Path) -> None:
 def test_a_body_edit_elsewhere_relints_only_that_file(
     shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backlint.engine import runner
-
-    linted: list[str] = []
-    real = runner.lint_many
-
-    def spy(files: list[object], *args: object) -> object:
-        linted.extend(str(f.display) for f in files)  # type: ignore[attr-defined]
-        return real(files, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(runner, "lint_many", spy)
+    linted = _linted(monkeypatch)
     (shop / "shop/other.py").write_text("def helper(x):\n    # why\n\n    print(x)\n    return x\n")
     warm = run(shop)
     assert linted == ["shop/other.py"]
